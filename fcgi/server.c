@@ -1,0 +1,204 @@
+/*
+ * The accept loop every hall program shares: one unix socket, pre-forked single-threaded
+ * workers (libfcgi's FCGX_* API), a master that restarts the ones that die and stops them
+ * all on SIGTERM. nginx connects with fastcgi_keep_conn off, so a worker is never tied to
+ * one nginx connection and a slow client never holds up the others.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "web.h"
+
+struct web web;
+
+static volatile sig_atomic_t server_stopping;
+
+static void
+server_on_signal(int sig)
+{
+	(void)sig;
+	server_stopping = 1;
+}
+
+static void
+usage(const char *progname)
+{
+	fprintf(stderr, "usage: %s -c CONFIG\n", progname);
+	exit(2);
+}
+
+void
+server_setup(int argc, char *argv[], const char *progname, int readonly)
+{
+	const char *config = NULL;
+	int ch;
+
+	log_init(progname);
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		default:
+			usage(progname);
+		}
+	}
+	if (config == NULL || optind != argc)
+		usage(progname);
+	if (sodium_init() < 0)
+		fatalx("libsodium cannot start");
+	if (config_load(&web.cfg, config) == -1)
+		fatalx("%s: configuration refused", config);
+	web.readonly = readonly;
+	if (web.cfg.limits_file != NULL && (web.limits = limits_open(web.cfg.limits_file)) == NULL)
+		fatalx("%s: cannot open the limits file", web.cfg.limits_file);
+	if (web.cfg.secret_file == NULL || csrf_load_secret(web.cfg.secret_file, 0) == -1)
+		fatalx("the CSRF secret ([server] secret_file) is missing: run hall-admin init");
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+}
+
+int
+server_open_store(void)
+{
+	if ((web.store = store_open(web.cfg.store_path, web.readonly)) == NULL)
+		return -1;
+	/* a read-only worker must not create the hall binding; it only checks it */
+	if (store_bind_hall(web.store, web.cfg.code) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+server_listen(const char *path)
+{
+	int fd;
+	mode_t old;
+
+	if (strlen(path) >= 100) {
+		log_warnx("%s: socket path too long", path);
+		return -1;
+	}
+	unlink(path);	/* a socket left by a killed master */
+	old = umask(0117);
+	fd = FCGX_OpenSocket(path, 128);
+	umask(old);
+	if (fd < 0) {
+		log_warnx("%s: cannot listen", path);
+		return -1;
+	}
+	if (chmod(path, 0660) == -1) {
+		log_warn("chmod %s", path);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+worker_main(int fd, int (*worker_init)(void), void (*handle)(FCGX_Request *))
+{
+	FCGX_Request fr;
+	struct sigaction sa;
+
+	/* SIGTERM ends the worker after the request it is in; FCGX_Accept_r is restarted */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = server_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	if (worker_init != NULL && worker_init() == -1)
+		fatalx("worker cannot start");
+	if (FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+		fatalx("FCGX_InitRequest failed");
+	while (!server_stopping && FCGX_Accept_r(&fr) == 0) {
+		handle(&fr);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 1);
+	store_close(web.store);
+	limits_close(web.limits);
+	config_free(&web.cfg);
+	exit(0);
+}
+
+static pid_t
+worker_spawn(int fd, int (*worker_init)(void), void (*handle)(FCGX_Request *))
+{
+	pid_t pid = fork();
+
+	if (pid == -1)
+		log_warn("fork");
+	else if (pid == 0)
+		worker_main(fd, worker_init, handle);
+	return pid;
+}
+
+int
+server_run(const char *path, int workers, int (*worker_init)(void),
+    void (*handle)(FCGX_Request *))
+{
+	struct sigaction sa;
+	pid_t *pids;
+	int fd, i, status, alive;
+
+	if (path == NULL || (fd = server_listen(path)) == -1)
+		return -1;
+	if ((pids = calloc((size_t)workers, sizeof(*pids))) == NULL)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = server_on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < workers; i++)
+		pids[i] = worker_spawn(fd, worker_init, handle);
+	log_info("listening on %s with %d workers", path, workers);
+
+	while (!server_stopping) {
+		pid_t pid = waitpid(-1, &status, 0);
+
+		if (pid == -1) {
+			if (errno != EINTR)
+				sleep(1);
+			continue;
+		}
+		for (i = 0; i < workers; i++) {
+			if (pids[i] != pid)
+				continue;
+			log_warnx("worker %ld ended (%s %d); starting another", (long)pid,
+			    WIFSIGNALED(status) ? "signal" : "status",
+			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+			sleep(WIFEXITED(status) && WEXITSTATUS(status) != 0 ? 1 : 0);
+			if (!server_stopping)
+				pids[i] = worker_spawn(fd, worker_init, handle);
+		}
+	}
+	for (i = 0; i < workers; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	/* a worker blocked in accept() leaves at once; one mid-request finishes it first */
+	do {
+		alive = 0;
+		for (i = 0; i < workers; i++) {
+			if (pids[i] <= 0)
+				continue;
+			if (waitpid(pids[i], &status, 0) == pids[i] || errno == ECHILD)
+				pids[i] = 0;
+			else
+				alive = 1;
+		}
+	} while (alive);
+	unlink(path);
+	free(pids);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,299 @@
+/*
+ * The hall's core, shared by the FastCGI programs, hall-admin, the agent and the tests.
+ * Prototypes are grouped under the file that defines them.
+ */
+#ifndef HALL_LIB_H
+#define HALL_LIB_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define HALL_TZ_OFFSET (8 * 3600) /* Asia/Shanghai, no daylight saving */
+
+/* ---- lib/log.c ---------------------------------------------------------------------- */
+void log_init(const char *progname);
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* appends errno */
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---- lib/buf.c ---------------------------------------------------------------------- */
+/*
+ * A growable byte buffer with a hard cap, in the shape of curl's dynbuf: an append that
+ * would pass the cap or cannot allocate frees the buffer and fails, so a caller can append
+ * many times and check once. The text is always NUL-terminated.
+ */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;	/* allocated */
+	size_t max;	/* hard cap on len */
+	int failed;
+};
+void buf_init(struct buf *, size_t max);
+void buf_free(struct buf *);
+void buf_reset(struct buf *);
+int buf_add(struct buf *, const void *, size_t);
+int buf_adds(struct buf *, const char *);
+int buf_addc(struct buf *, char);
+int buf_printf(struct buf *, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *, const char *fmt, va_list);
+/* Hands the text to the caller (who frees it); the buffer is left empty. */
+char *buf_take(struct buf *, size_t *len);
+/* JSON string literal, quotes included; text must be valid UTF-8. */
+int buf_json_str(struct buf *, const char *);
+/* HTML text or attribute value, escaped: the one way user text reaches a page. */
+int buf_html(struct buf *, const char *);
+
+/* ---- lib/utf8.c --------------------------------------------------------------------- */
+/* 1 when s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF) and has no NUL. */
+int utf8_valid(const char *s, size_t len);
+/* Code points in a valid UTF-8 string. */
+size_t utf8_len(const char *s);
+
+/* ---- lib/kv.c ----------------------------------------------------------------------- */
+/* Untrusted input parsed into name/value pairs of valid UTF-8 text with no NULs. */
+enum parse_err {
+	PARSE_OK = 0,
+	PARSE_NOMEM,
+	PARSE_MALFORMED,	/* syntax: not JSON, not an object, a stray '=' */
+	PARSE_BAD_ENCODING,	/* bad percent-encoding */
+	PARSE_INVALID_UTF8,
+	PARSE_NUL,		/* an embedded NUL byte */
+	PARSE_DUPLICATE,	/* the same field twice */
+	PARSE_TOO_MANY,		/* more than KV_MAX_PAIRS fields */
+	PARSE_TOO_LONG,		/* a name or value over its cap */
+	PARSE_BAD_TYPE,		/* a JSON value that is not a string, integer or null */
+};
+#define KV_MAX_PAIRS 32
+#define KV_MAX_NAME 64
+#define KV_MAX_VALUE 16384
+struct kv {
+	char *name;
+	char *value;	/* for a JSON integer, its decimal text */
+	int is_int;	/* value came as a JSON integer */
+};
+struct kvlist {
+	struct kv v[KV_MAX_PAIRS];
+	size_t n;
+	char *bad_name;	/* the field that failed, when known (owned) */
+};
+void kv_free(struct kvlist *);
+const struct kv *kv_get(const struct kvlist *, const char *name);
+const char *parse_strerror(enum parse_err);
+/* application/x-www-form-urlencoded (WHATWG URL, "urlencoded parser"); also query strings. */
+enum parse_err kv_parse_form(const char *s, size_t len, struct kvlist *out);
+/* A JSON object (RFC 8259) of string, integer or null members; nulls are skipped. */
+enum parse_err kv_parse_json(const char *s, size_t len, struct kvlist *out);
+
+/* ---- lib/caseno.c ------------------------------------------------------------------- */
+/*
+ * Case numbers: the 12-digit hall code, a 10-character sequence in the alphabet below
+ * (microseconds since 2025-01-01 00:00 UTC, base 31) and one check character.
+ * The alphabet has a prime number of symbols so that a weighted check sum modulo 31
+ * catches every single substitution and every adjacent transposition.
+ */
+#define CASENO_ALPHABET "0123456789ABCDEFGHJKLMNPQRTVWXY"
+#define CASENO_LEN 23
+#define CASENO_EPOCH_US 1735689600000000ULL /* 2025-01-01T00:00:00Z */
+int caseno_make(char out[CASENO_LEN + 1], const char *hall_code, uint64_t seq);
+/* Uppercases and strips spaces and hyphens from citizen input; -1 when it cannot be one. */
+int caseno_normalize(char out[CASENO_LEN + 1], const char *in);
+/* 1 when the normalized number's check character is right. */
+int caseno_valid(const char *caseno);
+/* A record id: "<hall_code>-<type letter><seq in decimal>", e.g. 430102001001-C1234. */
+int record_id_make(char *out, size_t outlen, const char *hall_code, char type, uint64_t seq);
+
+/* ---- lib/timefmt.c ------------------------------------------------------------------ */
+/* RFC 3339 with the +08:00 offset: 2026-09-22T23:59:59+08:00 */
+#define TIMEFMT_LEN 26
+void timefmt_rfc3339(char out[TIMEFMT_LEN], time_t);
+/* 2026年9月22日 23:59 for pages */
+void timefmt_human(char out[64], time_t);
+/* Microseconds since the Unix epoch from the real-time clock. */
+uint64_t time_now_us(void);
+
+/* ---- lib/calendar.c ----------------------------------------------------------------- */
+/*
+ * The working-day calendar (SPEC section 3). A year has a "table" when the county has
+ * published one; days of a year without a table follow Monday to Friday and whatever
+ * depends on them is provisional. All dates are civil dates in Asia/Shanghai.
+ */
+enum cal_kind { CAL_HOLIDAY = 1, CAL_WORKDAY = 2 };
+struct calendar;
+struct calendar *calendar_new(void);
+void calendar_free(struct calendar *);
+/* Parses the text format documented in conf/calendar/README.md and merges it. */
+int calendar_parse(struct calendar *, const char *text, size_t len, char *err, size_t errlen);
+int calendar_add_year(struct calendar *, int year);
+int calendar_set_day(struct calendar *, int y, int m, int d, enum cal_kind);
+int calendar_has_year(const struct calendar *, int year);
+int calendar_is_workday(const struct calendar *, int y, int m, int d);
+/*
+ * 23:59:59+08:00 of the ndays-th working day after the civil day of `submitted`;
+ * *provisional is set to 1 when a day counted lay in a year without a table.
+ */
+time_t calendar_due(const struct calendar *, time_t submitted, int ndays, int *provisional);
+/* 1 when less than one working day is left: `now` is on the due day, not yet past it. */
+int calendar_warning(time_t due, time_t now);
+/* Iterate over the explicit entries: calls fn for every listed year and every listed day. */
+void calendar_foreach(const struct calendar *, void (*year_fn)(int year, void *),
+    void (*day_fn)(int y, int m, int d, enum cal_kind, void *), void *arg);
+
+/* ---- lib/config.c ------------------------------------------------------------------- */
+/* The node's INI file (conf/hall.ini.example documents every line). */
+struct hall_config {
+	/* [hall]: the public contact data of SPEC 4.1 */
+	char code[13];
+	char *name, *address, *hours, *phone, *email, *letter_address, *county;
+	/* [store] */
+	char *store_path, *schema_dir, *seed_dir, *calendar_dir;
+	/* [server] */
+	char *read_socket, *write_socket, *secret_file, *limits_file;
+	int read_workers, write_workers;
+	/* [limits]: per client address and minute; 0 turns a limit off */
+	int submissions_per_min, lookups_per_min, wrong_code_max, lockout_min;
+	/* [deadlines]: working days */
+	int consultation_days, complaint_days, unresolved_days;
+};
+/* Loads and checks the file; on error, says why on stderr and returns -1. */
+int config_load(struct hall_config *, const char *path);
+void config_free(struct hall_config *);
+
+/* ---- lib/record.c ------------------------------------------------------------------- */
+/* What citizens submit, after validation. NULL for an absent optional field. */
+struct case_new {
+	const char *kind;	/* consultation, complaint, unresolved */
+	const char *category;	/* consultations: policy, procedure, public_info */
+	const char *subject, *body, *name, *phone, *email, *item, *target;
+	const char *dedup_key;	/* a retried submission with this key gets the first receipt */
+};
+/*
+ * The JSON of a record exactly as it goes to the county and the province (SPEC 5.3): one
+ * object with id, type, hall_code, case_no, at and the record's fields. Built once, when the
+ * record is created, and kept in the outbox so every retry sends the same bytes.
+ */
+int record_case_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
+    const struct case_new *, time_t submitted_at, time_t due_at, int due_provisional);
+int record_rating_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
+    int level, const char *comment, time_t at);
+
+/* ---- lib/store.c -------------------------------------------------------------------- */
+enum store_rc {
+	STORE_ERR = -1,		/* the store failed: 503 */
+	STORE_OK = 0,
+	STORE_NOT_FOUND,
+	STORE_CONFLICT,		/* already done (a second rating) */
+	STORE_NOT_YET,		/* not allowed in the case's status (rating before an answer) */
+	STORE_CLOCK,		/* the clock is before the store's last record or implausible */
+};
+struct store;
+/* readonly: the progress-lookup side, which never writes. */
+struct store *store_open(const char *path, int readonly);
+void store_close(struct store *);
+const char *store_errmsg(struct store *);
+/* Applies every schema_dir/NNN_*.sql above PRAGMA user_version, each in one transaction. */
+int store_migrate(struct store *, const char *schema_dir);
+/* Binds the store to a hall; refuses a store made for another hall. */
+int store_bind_hall(struct store *, const char *hall_code);
+int store_exec_file(struct store *, const char *path);
+long store_count(struct store *, const char *table);
+
+struct receipt {
+	char id[48];
+	char case_no[CASENO_LEN + 1];
+	char query_code[7];
+	time_t submitted_at, due_at;
+	int due_provisional;
+	int replayed;		/* the case existed: this is its first receipt again */
+};
+/* One transaction: the case, its first event and its outbox record; durable on return. */
+enum store_rc store_case_create(struct store *, const struct hall_config *,
+    const struct case_new *, struct receipt *);
+
+struct case_event {
+	char *status, *note;
+	time_t at;
+};
+struct case_view {
+	char case_no[CASENO_LEN + 1];
+	char query_code[7];
+	char *kind, *category, *subject, *body, *phone, *status, *reply_text;
+	time_t submitted_at, due_at, reply_at;
+	int due_provisional;
+	struct case_event *events;
+	size_t nevents;
+	int rating_level;	/* 0: not rated */
+	time_t rating_at;
+};
+enum store_rc store_case_get(struct store *, const char *case_no, struct case_view *);
+void case_view_free(struct case_view *);
+enum store_rc store_rating_create(struct store *, const char *hall_code, const char *case_no,
+    int level, const char *comment, time_t *at);
+
+struct sync_health {
+	long backlog;
+	time_t last_uplink_at, last_downlink_at;	/* 0: never */
+};
+int store_health(struct store *, struct sync_health *);
+/* The last time the hall heard from the county (either way); 0: never. Cheap. */
+time_t store_synced_at(struct store *);
+
+struct guide {
+	char *id, *name, *department, *materials, *time_limit, *fees, *fee_basis, *delivery,
+	    *consult, *address, *hours;
+	time_t updated_at;
+};
+/* Calls fn for each guide whose name or department contains q (all when q is empty). */
+int store_guides_search(struct store *, const char *q, int (*fn)(const struct guide *, void *),
+    void *arg);
+enum store_rc store_guide_get(struct store *, const char *id, struct guide *);
+void guide_free(struct guide *);
+
+/* The calendar held in the store, reloaded when a new one has been imported. */
+const struct calendar *store_calendar(struct store *);
+/*
+ * Replaces the years the calendar has tables for, then recomputes the due dates of open
+ * cases that were provisional. Returns the number of cases recomputed, or -1.
+ */
+int store_calendar_import(struct store *, const struct calendar *, const struct hall_config *);
+
+/* ---- lib/limits.c ------------------------------------------------------------------- */
+/*
+ * Rate limits and the wrong-code lockout, shared by every worker of every hall program
+ * through one small memory-mapped file, so a limit holds whichever worker takes a request.
+ */
+enum limit_table { LIMIT_SUBMIT, LIMIT_LOOKUP, LIMIT_LOCKOUT, LIMIT__MAX };
+struct limits;
+struct limits *limits_open(const char *path);
+void limits_close(struct limits *);
+/*
+ * Takes one request from key's budget of per_min a minute (a token bucket); 1 when allowed,
+ * 0 when not, with *retry_after the seconds until it will be. per_min 0: no limit.
+ */
+int limits_take(struct limits *, enum limit_table, const char *key, int per_min,
+    int *retry_after);
+/* 1 while the case's lookups are locked, with *retry_after the seconds left. */
+int limits_locked(struct limits *, const char *case_no, int *retry_after);
+/* Counts a wrong query code; the max-th within lockout_min minutes locks the case. max 0: off */
+void limits_wrong_code(struct limits *, const char *case_no, int max, int lockout_min);
+
+/* ---- lib/csrf.c --------------------------------------------------------------------- */
+/*
+ * Forms carry a token bound to a random cookie and signed with the node's secret
+ * (HMAC-SHA256), valid for CSRF_MAX_AGE; the cookie is HttpOnly and SameSite=Strict.
+ */
+#define CSRF_COOKIE "hall_csrf"
+#define CSRF_COOKIE_LEN 22
+#define CSRF_TOKEN_LEN 80
+#define CSRF_MAX_AGE (24 * 3600)
+/* Reads the 32-byte secret (64 hex digits); creates it, mode 0600, when create is set. */
+int csrf_load_secret(const char *path, int create);
+void csrf_new_cookie(char out[CSRF_COOKIE_LEN + 1]);
+int csrf_token(char out[CSRF_TOKEN_LEN], const char *cookie, time_t now);
+/* 1 when token was made for this cookie by this node, and is fresh. */
+int csrf_check(const char *token, const char *cookie, time_t now);
+
+#endif
