@@ -268,51 +268,16 @@ seterr(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/*
- * 1 when s[0..len) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF)
- * with no control characters but tab.  Kept here rather than calling utf8_valid() so the
- * calendar builds and is tested on its own; it refuses a superset of what that does.
- */
+/* 1 when s[0..len) is valid UTF-8 with no control characters but tab. */
 static int
 text_ok(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, n, k;
-	unsigned long cp, min;
+	size_t i;
 
-	while (i < len) {
-		if (p[i] < 0x80) {
-			if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
-				return 0;
-			i++;
-			continue;
-		}
-		if ((p[i] & 0xe0) == 0xc0) {
-			n = 1;
-			cp = p[i] & 0x1f;
-			min = 0x80;
-		} else if ((p[i] & 0xf0) == 0xe0) {
-			n = 2;
-			cp = p[i] & 0x0f;
-			min = 0x800;
-		} else if ((p[i] & 0xf8) == 0xf0) {
-			n = 3;
-			cp = p[i] & 0x07;
-			min = 0x10000;
-		} else
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
 			return 0;
-		if (len - i <= n)
-			return 0;
-		for (k = 1; k <= n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
-	}
-	return 1;
+	return utf8_valid(s, len);
 }
 
 /* Skips blanks from *pos; returns the length of the next token and leaves *pos at it. */

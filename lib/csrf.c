@@ -27,22 +27,24 @@ csrf_load_secret(const char *path, int create)
 	size_t bin_len;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 && errno == ENOENT && create) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 && errno == ENOENT && create &&
+	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
 		randombytes_buf(csrf_secret, sizeof(csrf_secret));
 		sodium_bin2hex(hex, sizeof(hex), csrf_secret, sizeof(csrf_secret));
 		hex[2 * sizeof(csrf_secret)] = '\n';
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1 ||
-		    write(fd, hex, 2 * sizeof(csrf_secret) + 1) != 2 * sizeof(csrf_secret) + 1 ||
+		if (write(fd, hex, 2 * sizeof(csrf_secret) + 1) != 2 * sizeof(csrf_secret) + 1 ||
 		    fsync(fd) == -1) {
 			log_warn("%s: %s", __func__, path);
-			if (fd != -1)
-				close(fd);
+			close(fd);
+			unlink(path);
 			return -1;
 		}
 		close(fd);
 		csrf_have_secret = 1;
 		return 0;
 	}
+	if (fd == -1 && errno == EEXIST)	/* another program made it just now */
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd == -1) {
 		log_warn("%s: %s", __func__, path);
 		return -1;

@@ -284,14 +284,6 @@ store_migrate(struct store *s, const char *dir)
 	sqlite3_stmt *st = NULL;
 	int version = 0, rc = -1;
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		log_warnx("%s: %s", __func__, store_errmsg(s));
-		sqlite3_finalize(st);
-		return -1;
-	}
-	version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
 	if ((d = opendir(dir)) == NULL) {
 		log_warn("%s", dir);
 		return -1;
@@ -309,11 +301,24 @@ store_migrate(struct store *s, const char *dir)
 	for (i = 0; i < n; i++) {
 		int num = atoi(names[i]);
 
-		if (num <= version)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		/* the version is read inside the write transaction: two programs starting at
+		 * once must not both apply the same file */
+		if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW) {
+			log_warnx("%s: %s", __func__, store_errmsg(s));
+			sqlite3_finalize(st);
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 			goto done;
+		}
+		version = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+		if (num <= version) {
+			sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+			continue;
+		}
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", num);
 		if (store_exec_file(s, path) == -1 ||
 		    sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
@@ -323,7 +328,6 @@ store_migrate(struct store *s, const char *dir)
 			goto done;
 		}
 		log_info("store: applied %s", names[i]);
-		version = num;
 	}
 	rc = 0;
 done:
