@@ -373,6 +373,8 @@ void
 page_progress(struct buf *b, const struct form_state *st, const struct case_view *v,
     time_t synced_at, time_t now)
 {
+	struct form_state blank = {0};
+
 	page_begin(b, "办件进度查询");
 	buf_adds(b, "<h1>办件进度查询</h1>");
 	if (v != NULL) {
@@ -385,6 +387,9 @@ page_progress(struct buf *b, const struct form_state *st, const struct case_view
 		    strcmp(v->status, "resolved") == 0 || strcmp(v->status, "rejected") == 0)
 			rating_form(b, st, v, form_value(st, "code"));
 		buf_adds(b, "<h2>查询其他办件</h2>");
+		/* an empty form below the case: the code just used is not offered again */
+		blank.csrf_token = st->csrf_token;
+		st = &blank;
 	}
 	form_open(b, st, "/progress");
 	form_input(b, st, "case_no", "办件编号", "text", 1, 40, "回执上的 23 位编号，可带空格");
