@@ -9,14 +9,6 @@
 #include "web.h"
 
 static void
-form_token(struct req *r, char token[CSRF_TOKEN_LEN])
-{
-	req_csrf_cookie(r);
-	if (csrf_token(token, r->cookie, time(NULL)) == -1)
-		token[0] = '\0';
-}
-
-static void
 show_form(struct req *r, void (*page)(struct buf *, const struct form_state *))
 {
 	char token[CSRF_TOKEN_LEN], key[CSRF_COOKIE_LEN + 1];
@@ -56,20 +48,6 @@ h_complaint(struct req *r)
 	show_form(r, page_complaint);
 }
 
-static void
-progress_page(struct req *r, int status, struct form_state *st, const struct case_view *v)
-{
-	char token[CSRF_TOKEN_LEN];
-	struct buf b;
-
-	form_token(r, token);
-	st->csrf_token = token;
-	buf_init(&b, PAGE_MAX);
-	page_progress(&b, st, v, v != NULL ? store_synced_at(web.store) : 0, time(NULL));
-	send_page(r, status, &b);
-	buf_free(&b);
-}
-
 static const struct field_spec lookup_fields[] = {
 	{"case_no", 1, check_text, 40, NULL, "办件编号"},
 	{"code", 1, check_code, 6, NULL, "查询码"},
@@ -85,7 +63,7 @@ h_progress(struct req *r)
 	int retry;
 
 	if (strcmp(r->method, "POST") != 0) {
-		progress_page(r, 200, &st, NULL);
+		send_progress(r, 200, &st, NULL);
 		return;
 	}
 	if (req_parse_body(r) == -1)
@@ -93,7 +71,7 @@ h_progress(struct req *r)
 	st.in = &r->in;
 	if (!csrf_check(field_value(&r->in, "csrf"), r->cookie, time(NULL))) {
 		st.err_message = "页面已过期，请重新提交。（如多次出现，请允许浏览器保存 Cookie。）";
-		progress_page(r, 403, &st, NULL);
+		send_progress(r, 403, &st, NULL);
 		return;
 	}
 	if (!limits_take(web.limits, LIMIT_LOOKUP, r->remote, web.cfg.lookups_per_min, &retry)) {
@@ -102,24 +80,24 @@ h_progress(struct req *r)
 	}
 	if (fields_check(&r->in, lookup_fields, 2, lookup_extra, &st.err_field,
 		&st.err_message) == -1) {
-		progress_page(r, 422, &st, NULL);
+		send_progress(r, 422, &st, NULL);
 		return;
 	}
 	switch (case_open(field_value(&r->in, "case_no"), field_value(&r->in, "code"), &v,
 	    &retry)) {
 	case OPEN_OK:
-		progress_page(r, 200, &st, &v);
+		send_progress(r, 200, &st, &v);
 		case_view_free(&v);
 		return;
 	case OPEN_BAD_NUMBER:
 		st.err_field = "case_no";
 		st.err_message = "办件编号有误，请对照回执核对（共 23 位）。";
-		progress_page(r, 404, &st, NULL);
+		send_progress(r, 404, &st, NULL);
 		return;
 	case OPEN_NOT_FOUND:
 		st.err_field = "code";
 		st.err_message = "没有找到这个办件，或查询码不对。";
-		progress_page(r, 404, &st, NULL);
+		send_progress(r, 404, &st, NULL);
 		return;
 	case OPEN_LOCKED:
 		send_too_many(r, retry, "这个办件的查询码错误次数过多，已暂停查询，请稍后再试。");
@@ -339,20 +317,17 @@ static const handler_fn handlers[R__MAX] = {
 	[R_API_GUIDE] = h_api_guide,
 };
 
+/* hall-read takes GET and HEAD, and POST only for the lookup form */
+static int
+takes(const struct req *r)
+{
+	return strcmp(r->method, "POST") != 0 || strcmp(r->path, "/progress") == 0;
+}
+
 static void
 handle(FCGX_Request *fr)
 {
-	struct req r;
-
-	req_init(&r, fr);
-	/* hall-read takes GET and HEAD, and POST only for the lookup form */
-	if (strcmp(r.method, "POST") == 0 && strcmp(r.path, "/progress") != 0) {
-		req_error(&r, 405, "method_not_allowed", "不支持此请求方法。", NULL);
-		req_free(&r);
-		return;
-	}
-	route_dispatch(&r, handlers);
-	req_free(&r);
+	route_serve(fr, handlers, takes);
 }
 
 int

@@ -64,9 +64,7 @@ form_again(struct req *r, int status, const struct intake *in, const char *field
 	struct form_state st = {0};
 	struct buf b;
 
-	req_csrf_cookie(r);
-	if (csrf_token(token, r->cookie, time(NULL)) == -1)
-		token[0] = '\0';
+	form_token(r, token);
 	st.in = &r->in;
 	st.err_field = field;
 	st.err_message = message;
@@ -188,36 +186,21 @@ h_complaint(struct req *r)
 	submit(r, &complaint_intake, NULL);
 }
 
-/* The progress page with the case and the rating form again, showing the error. */
-static void
-rating_again(struct req *r, int status, const struct case_view *v, const char *field,
-    const char *message)
-{
-	char token[CSRF_TOKEN_LEN];
-	struct form_state st = {0};
-	struct buf b;
-
-	req_csrf_cookie(r);
-	if (csrf_token(token, r->cookie, time(NULL)) == -1)
-		token[0] = '\0';
-	st.in = &r->in;
-	st.err_field = field;
-	st.err_message = message;
-	st.csrf_token = token;
-	buf_init(&b, PAGE_MAX);
-	page_progress(&b, &st, v, v != NULL ? store_synced_at(web.store) : 0, time(NULL));
-	send_page(r, status, &b);
-	buf_free(&b);
-}
-
 static void
 rating_fail(struct req *r, int status, const struct case_view *v, const char *code,
     const char *field, const char *message)
 {
-	if (r->is_api)
+	struct form_state st = {0};
+
+	if (r->is_api) {
 		req_error(r, status, code, message, field);
-	else
-		rating_again(r, status, v, field, message);
+		return;
+	}
+	/* the progress page again: the case and its rating form, with the message */
+	st.in = &r->in;
+	st.err_field = field;
+	st.err_message = message;
+	send_progress(r, status, &st, v);
 }
 
 static void
@@ -324,19 +307,16 @@ static const handler_fn handlers[R__MAX] = {
 	[R_API_RATE] = h_rate,
 };
 
+static int
+takes(const struct req *r)
+{
+	return strcmp(r->method, "POST") == 0;
+}
+
 static void
 handle(FCGX_Request *fr)
 {
-	struct req r;
-
-	req_init(&r, fr);
-	if (strcmp(r.method, "POST") != 0) {
-		req_error(&r, 405, "method_not_allowed", "不支持此请求方法。", NULL);
-		req_free(&r);
-		return;
-	}
-	route_dispatch(&r, handlers);
-	req_free(&r);
+	route_serve(fr, handlers, takes);
 }
 
 int

@@ -71,3 +71,25 @@ case_open(const char *case_no_in, const char *code, struct case_view *v, int *re
 	return OPEN_OK;
 }
 
+
+void
+form_token(struct req *r, char token[CSRF_TOKEN_LEN])
+{
+	req_csrf_cookie(r);
+	if (csrf_token(token, r->cookie, time(NULL)) == -1)
+		token[0] = '\0';
+}
+
+void
+send_progress(struct req *r, int status, struct form_state *st, const struct case_view *v)
+{
+	char token[CSRF_TOKEN_LEN];
+	struct buf b;
+
+	form_token(r, token);
+	st->csrf_token = token;
+	buf_init(&b, PAGE_MAX);
+	page_progress(&b, st, v, v != NULL ? store_synced_at(web.store) : 0, time(NULL));
+	send_page(r, status, &b);
+	buf_free(&b);
+}

@@ -456,23 +456,11 @@ page_guides(struct buf *b, struct store *s, const char *q)
 static void
 lines_list(struct buf *b, const char *text)
 {
-	const char *p = text, *nl;
+	const char *p = text;
+	char *line;
 
 	buf_adds(b, "<ol>");
-	for (; *p != '\0'; p = *nl ? nl + 1 : nl) {
-		char *line;
-		size_t n;
-
-		nl = p + strcspn(p, "\n");
-		n = (size_t)(nl - p);
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		if (n == 0)
-			continue;
-		if ((line = strndup(p, n)) == NULL) {
-			b->failed = 1;
-			return;
-		}
+	while ((line = text_next_line(&p)) != NULL) {
 		buf_adds(b, "<li>");
 		H(b, line);
 		buf_adds(b, "</li>");

@@ -63,41 +63,17 @@ level_text(int level)
 	return level >= 1 && level <= 5 ? text[level] : "";
 }
 
-static void
-json_time(struct buf *b, const char *name, time_t t)
-{
-	char ts[TIMEFMT_LEN];
-
-	buf_printf(b, ",\"%s\":", name);
-	if (t == 0) {
-		buf_adds(b, "null");
-		return;
-	}
-	timefmt_rfc3339(ts, t);
-	buf_printf(b, "\"%s\"", ts);
-}
-
-static void
-json_field(struct buf *b, const char *name, const char *value)
-{
-	buf_printf(b, ",\"%s\":", name);
-	if (value == NULL)
-		buf_adds(b, "null");
-	else
-		buf_json_str(b, value);
-}
-
 int
 render_receipt_json(struct buf *b, const char *kind, const struct receipt *r)
 {
 	buf_adds(b, "{\"id\":");
 	buf_json_str(b, r->id);
-	json_field(b, "case_no", r->case_no);
-	json_field(b, "query_code", r->query_code);
-	json_field(b, "kind", kind);
-	json_field(b, "status", "received");
-	json_time(b, "submitted_at", r->submitted_at);
-	json_time(b, "due_at", r->due_at);
+	buf_json_member(b, "case_no", r->case_no);
+	buf_json_member(b, "query_code", r->query_code);
+	buf_json_member(b, "kind", kind);
+	buf_json_member(b, "status", "received");
+	buf_json_time(b, "submitted_at", r->submitted_at);
+	buf_json_time(b, "due_at", r->due_at);
 	buf_printf(b, ",\"due_provisional\":%s}\n", r->due_provisional ? "true" : "false");
 	return b->failed ? -1 : 0;
 }
@@ -119,47 +95,47 @@ render_case_json(struct buf *b, const struct case_view *v, time_t synced_at, tim
 	phone_mask(phone, v->phone);
 	buf_adds(b, "{\"case_no\":");
 	buf_json_str(b, v->case_no);
-	json_field(b, "kind", v->kind);
+	buf_json_member(b, "kind", v->kind);
 	if (v->category != NULL)
-		json_field(b, "category", v->category);
-	json_field(b, "subject", v->subject);
-	json_field(b, "body", v->body);
-	json_field(b, "status", v->status);
-	json_field(b, "status_text", status_text(v->status));
-	json_time(b, "submitted_at", v->submitted_at);
-	json_time(b, "due_at", v->due_at);
+		buf_json_member(b, "category", v->category);
+	buf_json_member(b, "subject", v->subject);
+	buf_json_member(b, "body", v->body);
+	buf_json_member(b, "status", v->status);
+	buf_json_member(b, "status_text", status_text(v->status));
+	buf_json_time(b, "submitted_at", v->submitted_at);
+	buf_json_time(b, "due_at", v->due_at);
 	buf_printf(b, ",\"due_provisional\":%s,\"warning\":%s,\"overdue\":%s",
 	    v->due_provisional ? "true" : "false",
 	    !closed && calendar_warning(v->due_at, now) ? "true" : "false",
 	    !closed && now > v->due_at ? "true" : "false");
-	json_field(b, "phone_masked", phone);
+	buf_json_member(b, "phone_masked", phone);
 	buf_adds(b, ",\"events\":[");
 	for (i = 0; i < v->nevents; i++) {
 		char ts[TIMEFMT_LEN];
 
 		timefmt_rfc3339(ts, v->events[i].at);
 		buf_printf(b, "%s{\"at\":\"%s\"", i ? "," : "", ts);
-		json_field(b, "status", v->events[i].status);
-		json_field(b, "status_text", status_text(v->events[i].status));
-		json_field(b, "note", v->events[i].note);
+		buf_json_member(b, "status", v->events[i].status);
+		buf_json_member(b, "status_text", status_text(v->events[i].status));
+		buf_json_member(b, "note", v->events[i].note);
 		buf_addc(b, '}');
 	}
 	buf_adds(b, "],\"reply\":");
 	if (v->reply_text != NULL) {
 		buf_adds(b, "{\"text\":");
 		buf_json_str(b, v->reply_text);
-		json_time(b, "at", v->reply_at);
+		buf_json_time(b, "at", v->reply_at);
 		buf_addc(b, '}');
 	} else
 		buf_adds(b, "null");
 	buf_adds(b, ",\"rating\":");
 	if (v->rating_level > 0) {
 		buf_printf(b, "{\"level\":%d", v->rating_level);
-		json_time(b, "at", v->rating_at);
+		buf_json_time(b, "at", v->rating_at);
 		buf_addc(b, '}');
 	} else
 		buf_adds(b, "null");
-	json_time(b, "synced_at", synced_at);
+	buf_json_time(b, "synced_at", synced_at);
 	buf_adds(b, "}\n");
 	return b->failed ? -1 : 0;
 }
@@ -167,45 +143,32 @@ render_case_json(struct buf *b, const struct case_view *v, time_t synced_at, tim
 int
 render_guide_json(struct buf *b, const struct guide *g, int full)
 {
-	const char *p, *nl;
+	const char *p;
+	char *line;
 
 	buf_adds(b, "{\"id\":");
 	buf_json_str(b, g->id);
-	json_field(b, "name", g->name);
-	json_field(b, "department", g->department);
-	json_field(b, "time_limit", g->time_limit);
+	buf_json_member(b, "name", g->name);
+	buf_json_member(b, "department", g->department);
+	buf_json_member(b, "time_limit", g->time_limit);
 	if (full) {
 		buf_adds(b, ",\"materials\":[");
-		for (p = g->materials; *p != '\0'; p = *nl ? nl + 1 : nl) {
-			size_t n;
-			char *line;
-
-			nl = p + strcspn(p, "\n");
-			if (b->failed)
-				break;
-			n = (size_t)(nl - p);
-			if (n > 0 && p[n - 1] == '\r')
-				n--;
-			if (n == 0)
-				continue;
-			if ((line = strndup(p, n)) == NULL) {
-				b->failed = 1;
-				break;
-			}
-			if (b->data[b->len - 1] != '[')
+		p = g->materials;
+		while ((line = text_next_line(&p)) != NULL) {
+			if (b->data != NULL && b->data[b->len - 1] != '[')
 				buf_addc(b, ',');
 			buf_json_str(b, line);
 			free(line);
 		}
 		buf_addc(b, ']');
-		json_field(b, "fees", g->fees);
-		json_field(b, "fee_basis", g->fee_basis);
-		json_field(b, "delivery", g->delivery);
-		json_field(b, "consult", g->consult);
-		json_field(b, "address", g->address);
-		json_field(b, "hours", g->hours);
+		buf_json_member(b, "fees", g->fees);
+		buf_json_member(b, "fee_basis", g->fee_basis);
+		buf_json_member(b, "delivery", g->delivery);
+		buf_json_member(b, "consult", g->consult);
+		buf_json_member(b, "address", g->address);
+		buf_json_member(b, "hours", g->hours);
 	}
-	json_time(b, "updated_at", g->updated_at);
+	buf_json_time(b, "updated_at", g->updated_at);
 	buf_addc(b, '}');
 	return b->failed ? -1 : 0;
 }
@@ -215,13 +178,13 @@ render_hall_json(struct buf *b, const struct hall_config *c)
 {
 	buf_adds(b, "{\"hall_code\":");
 	buf_json_str(b, c->code);
-	json_field(b, "name", c->name);
-	json_field(b, "county", c->county);
-	json_field(b, "address", c->address);
-	json_field(b, "hours", c->hours);
-	json_field(b, "phone", c->phone);
-	json_field(b, "email", c->email);
-	json_field(b, "letter_address", c->letter_address);
+	buf_json_member(b, "name", c->name);
+	buf_json_member(b, "county", c->county);
+	buf_json_member(b, "address", c->address);
+	buf_json_member(b, "hours", c->hours);
+	buf_json_member(b, "phone", c->phone);
+	buf_json_member(b, "email", c->email);
+	buf_json_member(b, "letter_address", c->letter_address);
 	buf_adds(b, "}\n");
 	return b->failed ? -1 : 0;
 }

@@ -122,3 +122,17 @@ route_dispatch(struct req *r, const handler_fn handlers[R__MAX])
 	}
 	req_error(r, 404, "not_found", "没有找到您要的页面或记录。", NULL);
 }
+
+void
+route_serve(FCGX_Request *fr, const handler_fn handlers[R__MAX],
+    int (*takes)(const struct req *))
+{
+	struct req r;
+
+	req_init(&r, fr);
+	if (!takes(&r))
+		req_error(&r, 405, "method_not_allowed", "不支持此请求方法。", NULL);
+	else
+		route_dispatch(&r, handlers);
+	req_free(&r);
+}

@@ -81,6 +81,9 @@ enum route_id {
 typedef void (*handler_fn)(struct req *);
 /* Finds the route and calls the program's handler; answers 404 and 405 itself. */
 void route_dispatch(struct req *, const handler_fn handlers[R__MAX]);
+/* One request, start to end: 405 unless takes() accepts it, else route_dispatch. */
+void route_serve(FCGX_Request *, const handler_fn handlers[R__MAX],
+    int (*takes)(const struct req *));
 
 /* ---- fcgi/validate.c ---------------------------------------------------------------- */
 /* A field of a submission: its name, whether it is required, and its check. */
@@ -153,6 +156,10 @@ void send_page(struct req *, int status, struct buf *page);
 void send_too_many(struct req *, int retry_after, const char *message);
 /* 503: the store failed. */
 void send_unavailable(struct req *);
+/* A fresh CSRF token for this client's cookie (made and sent when it has none). */
+void form_token(struct req *, char token[CSRF_TOKEN_LEN]);
+/* The progress page: the lookup form, and the case with its rating form when v is set. */
+void send_progress(struct req *, int status, struct form_state *, const struct case_view *v);
 enum open_rc { OPEN_OK, OPEN_BAD_NUMBER, OPEN_NOT_FOUND, OPEN_LOCKED, OPEN_ERROR };
 /*
  * Opens a case for a citizen who gives its number and query code: checks the number's

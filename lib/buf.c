@@ -200,3 +200,43 @@ buf_html(struct buf *b, const char *s)
 	}
 	return buf_add(b, run, p - run);
 }
+
+int
+buf_json_member(struct buf *b, const char *name, const char *value)
+{
+	buf_printf(b, ",\"%s\":", name);
+	if (value == NULL)
+		return buf_adds(b, "null");
+	return buf_json_str(b, value);
+}
+
+int
+buf_json_time(struct buf *b, const char *name, time_t t)
+{
+	char ts[TIMEFMT_LEN];
+
+	if (t == 0)
+		return buf_json_member(b, name, NULL);
+	timefmt_rfc3339(ts, t);
+	return buf_json_member(b, name, ts);
+}
+
+char *
+text_next_line(const char **cursor)
+{
+	const char *p = *cursor, *nl;
+	size_t n;
+
+	for (; *p != '\0'; p = *nl ? nl + 1 : nl) {
+		nl = p + strcspn(p, "\n");
+		n = (size_t)(nl - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n == 0)
+			continue;
+		*cursor = *nl ? nl + 1 : nl;
+		return strndup(p, n);
+	}
+	*cursor = p;
+	return NULL;
+}

@@ -44,6 +44,12 @@ int buf_vprintf(struct buf *, const char *fmt, va_list);
 char *buf_take(struct buf *, size_t *len);
 /* JSON string literal, quotes included; text must be valid UTF-8. */
 int buf_json_str(struct buf *, const char *);
+/* ,"name":"value" (or null when value is NULL): one member of an object being written. */
+int buf_json_member(struct buf *, const char *name, const char *value);
+/* ,"name":"<RFC 3339 +08:00>" (or null when t is 0). */
+int buf_json_time(struct buf *, const char *name, time_t t);
+/* The next non-empty line of *cursor, copied (the caller frees it); NULL at the end. */
+char *text_next_line(const char **cursor);
 /* HTML text or attribute value, escaped: the one way user text reaches a page. */
 int buf_html(struct buf *, const char *);
 

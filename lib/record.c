@@ -18,37 +18,23 @@ record_head(struct buf *b, const char *id, const char *type, const char *hall_co
 	return b->failed ? -1 : 0;
 }
 
-static void
-record_field(struct buf *b, const char *name, const char *value)
-{
-	buf_printf(b, ",\"%s\":", name);
-	if (value == NULL)
-		buf_adds(b, "null");
-	else
-		buf_json_str(b, value);
-}
-
 int
 record_case_json(struct buf *b, const char *id, const char *hall_code, const char *case_no,
     const struct case_new *c, time_t submitted_at, time_t due_at, int due_provisional)
 {
-	char ts[TIMEFMT_LEN];
-
 	record_head(b, id, "case", hall_code, case_no, submitted_at);
-	record_field(b, "kind", c->kind);
-	record_field(b, "category", c->category);
-	record_field(b, "channel", "online");
-	record_field(b, "subject", c->subject);
-	record_field(b, "body", c->body);
-	record_field(b, "name", c->name);
-	record_field(b, "phone", c->phone);
-	record_field(b, "email", c->email);
-	record_field(b, "item", c->item);
-	record_field(b, "target", c->target);
-	timefmt_rfc3339(ts, submitted_at);
-	record_field(b, "submitted_at", ts);
-	timefmt_rfc3339(ts, due_at);
-	record_field(b, "due_at", ts);
+	buf_json_member(b, "kind", c->kind);
+	buf_json_member(b, "category", c->category);
+	buf_json_member(b, "channel", "online");
+	buf_json_member(b, "subject", c->subject);
+	buf_json_member(b, "body", c->body);
+	buf_json_member(b, "name", c->name);
+	buf_json_member(b, "phone", c->phone);
+	buf_json_member(b, "email", c->email);
+	buf_json_member(b, "item", c->item);
+	buf_json_member(b, "target", c->target);
+	buf_json_time(b, "submitted_at", submitted_at);
+	buf_json_time(b, "due_at", due_at);
 	buf_printf(b, ",\"due_provisional\":%s}", due_provisional ? "true" : "false");
 	return b->failed ? -1 : 0;
 }
@@ -59,7 +45,7 @@ record_rating_json(struct buf *b, const char *id, const char *hall_code, const c
 {
 	record_head(b, id, "rating", hall_code, case_no, at);
 	buf_printf(b, ",\"level\":%d", level);
-	record_field(b, "comment", comment);
+	buf_json_member(b, "comment", comment);
 	buf_addc(b, '}');
 	return b->failed ? -1 : 0;
 }
