@@ -36,25 +36,39 @@ check_length(const char *v, const struct field_spec *f)
 	return NULL;
 }
 
-const char *
-check_text(const char *v, const struct field_spec *f)
+/*
+ * 1 when v holds a control character: C0 (but those in `allowed`), DEL, C1 (U+0080..U+009F,
+ * C2 80..C2 9F in UTF-8) and, when lines are not allowed, U+2028/U+2029 separators.
+ */
+static int
+has_control(const char *v, const char *allowed, int lines)
 {
 	const unsigned char *p;
 
-	for (p = (const unsigned char *)v; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			return "请不要输入换行或控制字符。";
+	for (p = (const unsigned char *)v; *p != '\0'; p++) {
+		if ((*p < 0x20 && strchr(allowed, *p) == NULL) || *p == 0x7f)
+			return 1;
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return 1;
+		if (!lines && *p == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9))
+			return 1;
+	}
+	return 0;
+}
+
+const char *
+check_text(const char *v, const struct field_spec *f)
+{
+	if (has_control(v, "", 0))
+		return "请不要输入换行或控制字符。";
 	return check_length(v, f);
 }
 
 const char *
 check_multiline(const char *v, const struct field_spec *f)
 {
-	const unsigned char *p;
-
-	for (p = (const unsigned char *)v; *p != '\0'; p++)
-		if ((*p < 0x20 && *p != '\n' && *p != '\r' && *p != '\t') || *p == 0x7f)
-			return "内容中含有控制字符。";
+	if (has_control(v, "\n\r\t", 1))
+		return "内容中含有控制字符。";
 	return check_length(v, f);
 }
 

@@ -53,11 +53,14 @@ parse_strerror(enum parse_err e)
 	return "unknown";
 }
 
+/* Names the field that failed, when its name is itself printable and short. */
 static void
 kv_blame(struct kvlist *l, const char *name, size_t len)
 {
 	free(l->bad_name);
-	l->bad_name = strndup(name, len);
+	l->bad_name = NULL;
+	if (len > 0 && len <= KV_MAX_NAME && utf8_valid(name, len))
+		l->bad_name = strndup(name, len);
 }
 
 /* Checks and appends one pair; takes ownership of name and value. */
@@ -219,7 +222,8 @@ kv_parse_json(const char *s, size_t len, struct kvlist *out)
 	if (root == NULL) {
 		switch (json_error_code(&jerr)) {
 		case json_error_duplicate_key: return PARSE_DUPLICATE;
-		case json_error_null_character: return PARSE_NUL;
+		case json_error_null_character:
+		case json_error_null_byte_in_key: return PARSE_NUL;
 		case json_error_invalid_utf8: return PARSE_INVALID_UTF8;
 		case json_error_out_of_memory: return PARSE_NOMEM;
 		default: return PARSE_MALFORMED;

@@ -22,9 +22,9 @@
 
 #include "hall.h"
 
-#define LIMITS_MAGIC 0x48414c4c4c494d33ULL /* "HALLLIM3" */
-#define LIMITS_SLOTS 4096 /* per table, a power of two */
-#define LIMITS_PROBE 16
+#define LIMITS_MAGIC 0x48414c4c4c494d34ULL /* "HALLLIM4" */
+#define LIMITS_SLOTS 16384 /* per table, a power of two: 768 KiB each */
+#define LIMITS_PROBE 32
 
 struct limit_slot {
 	uint64_t hash;		/* 0: empty */
@@ -163,7 +163,10 @@ limits_slot(struct limits *l, enum limit_table t, const char *key, int64_t now)
 			victim = s;
 			break;
 		}
-		if (victim == NULL || s->seen_ms < victim->seen_ms)
+		/* a case under lockout is the last thing to forget: evicting it would unlock it */
+		if (victim == NULL || (victim->locked_ms > now) > (s->locked_ms > now) ||
+		    ((victim->locked_ms > now) == (s->locked_ms > now) &&
+			s->seen_ms < victim->seen_ms))
 			victim = s;
 	}
 	memset(victim, 0, sizeof(*victim));

@@ -80,19 +80,22 @@ class TapResult(unittest.TestResult):
                 self._report(test, True)
         super().stopTest(test)
 
-    def _fmt(self, err):
-        et, ev, tb = err
-        return "".join(traceback.format_exception(et, ev, tb))
+    def _fmt(self, err, test=None):
+        # unittest's own frames left out, as in its text runner
+        try:
+            return self._exc_info_to_string(err, test)
+        except Exception:  # noqa: BLE001
+            return "".join(traceback.format_exception(*err))
 
     def addFailure(self, test, err):
         super().addFailure(test, err)
         self._pending_ok = None
-        self._report(test, False, detail=self._fmt(err))
+        self._report(test, False, detail=self._fmt(err, test))
 
     def addError(self, test, err):
         super().addError(test, err)
         self._pending_ok = None
-        self._report(test, False, detail=self._fmt(err))
+        self._report(test, False, detail=self._fmt(err, test))
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
@@ -100,7 +103,7 @@ class TapResult(unittest.TestResult):
 
     def addExpectedFailure(self, test, err):
         super().addExpectedFailure(test, err)
-        self._report(test, True, directive=" # TODO expected failure", detail=self._fmt(err))
+        self._report(test, True, directive=" # TODO expected failure", detail=self._fmt(err, test))
 
     def addUnexpectedSuccess(self, test):
         super().addUnexpectedSuccess(test)
@@ -110,7 +113,7 @@ class TapResult(unittest.TestResult):
         super().addSubTest(test, subtest, err)
         if err is not None:
             self._pending_ok = None
-            self._report(test, False, detail="%s\n%s" % (subtest.id(), self._fmt(err)))
+            self._report(test, False, detail="%s\n%s" % (subtest.id(), self._fmt(err, test)))
 
 
 def module_names(args):

@@ -44,7 +44,7 @@ struct ok_case {
 
 struct bad_case {
 	const char *in;
-	size_t len;           /* 0: strlen */
+	size_t len; /* 0: strlen */
 	enum parse_err err;
 	const char *bad_name; /* NULL: none set */
 };
@@ -67,9 +67,10 @@ check_ok(parse_fn fn, const struct ok_case *c, size_t ncases)
 			if (strcmp(l.v[j].name, c[i].want[j].name) != 0 ||
 			    strcmp(l.v[j].value, c[i].want[j].value) != 0 ||
 			    l.v[j].is_int != c[i].want[j].is_int)
-				fail_msg("case %zu pair %zu: \"%s\"=\"%s\" (%d), want \"%s\"=\"%s\"", i,
-				         j, l.v[j].name, l.v[j].value, l.v[j].is_int,
-				         c[i].want[j].name, c[i].want[j].value);
+				fail_msg(
+				    "case %zu pair %zu: \"%s\"=\"%s\" (%d), want \"%s\"=\"%s\"", i,
+				    j, l.v[j].name, l.v[j].value, l.v[j].is_int, c[i].want[j].name,
+				    c[i].want[j].value);
 			assert_ptr_equal(kv_get(&l, c[i].want[j].name), &l.v[j]);
 		}
 		kv_free(&l);
@@ -135,7 +136,9 @@ test_form_valid(void **state)
 	    {"a&b=2", 0, 2, {{"a", "", 0}, {"b", "2", 0}}},
 	    {"q=%E6%88%B7%E7%B1%8D&page=2", 0, 2, {{"q", "户籍", 0}, {"page", "2", 0}}},
 	    {"body=line1%0D%0Aline2", 0, 1, {{"body", "line1\r\nline2", 0}}},
-	    {"category=policy&subject=%E4%BD%8F%E6%88%BF&phone=13800138000&csrf=a.b", 0, 4,
+	    {"category=policy&subject=%E4%BD%8F%E6%88%BF&phone=13800138000&csrf=a.b",
+	     0,
+	     4,
 	     {{"category", "policy", 0},
 	      {"subject", "住房", 0},
 	      {"phone", "13800138000", 0},
@@ -150,22 +153,14 @@ static void
 test_form_bad_encoding(void **state)
 {
 	static const struct bad_case c[] = {
-	    {"%", 0, PARSE_BAD_ENCODING, NULL},
-	    {"%4", 0, PARSE_BAD_ENCODING, NULL},
-	    {"%zz", 0, PARSE_BAD_ENCODING, NULL},
-	    {"%%", 0, PARSE_BAD_ENCODING, NULL},
-	    {"%zz=1", 0, PARSE_BAD_ENCODING, NULL},
-	    {"a=%", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=%4", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=%zz", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=%%", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=%%41", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=%4g", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=%g4", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=%+4", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=x%", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=x%4&b=1", 0, PARSE_BAD_ENCODING, "a"},
-	    {"a=1&b=2&c=%2", 0, PARSE_BAD_ENCODING, "c"},
+	    {"%", 0, PARSE_BAD_ENCODING, NULL},        {"%4", 0, PARSE_BAD_ENCODING, NULL},
+	    {"%zz", 0, PARSE_BAD_ENCODING, NULL},      {"%%", 0, PARSE_BAD_ENCODING, NULL},
+	    {"%zz=1", 0, PARSE_BAD_ENCODING, NULL},    {"a=%", 0, PARSE_BAD_ENCODING, "a"},
+	    {"a=%4", 0, PARSE_BAD_ENCODING, "a"},      {"a=%zz", 0, PARSE_BAD_ENCODING, "a"},
+	    {"a=%%", 0, PARSE_BAD_ENCODING, "a"},      {"a=%%41", 0, PARSE_BAD_ENCODING, "a"},
+	    {"a=%4g", 0, PARSE_BAD_ENCODING, "a"},     {"a=%g4", 0, PARSE_BAD_ENCODING, "a"},
+	    {"a=%+4", 0, PARSE_BAD_ENCODING, "a"},     {"a=x%", 0, PARSE_BAD_ENCODING, "a"},
+	    {"a=x%4&b=1", 0, PARSE_BAD_ENCODING, "a"}, {"a=1&b=2&c=%2", 0, PARSE_BAD_ENCODING, "c"},
 	};
 
 	(void)state;
@@ -176,12 +171,9 @@ static void
 test_form_nul(void **state)
 {
 	static const struct bad_case c[] = {
-	    {"a=%00", 0, PARSE_NUL, "a"},
-	    {"a=x%00y", 0, PARSE_NUL, "a"},
-	    {"%00=1", 0, PARSE_NUL, NULL},
-	    {"a%00b=1", 0, PARSE_NUL, NULL},
-	    {"a=b\0c", 5, PARSE_NUL, NULL},
-	    {"\0", 1, PARSE_NUL, NULL},
+	    {"a=%00", 0, PARSE_NUL, "a"},      {"a=x%00y", 0, PARSE_NUL, "a"},
+	    {"%00=1", 0, PARSE_NUL, NULL},     {"a%00b=1", 0, PARSE_NUL, NULL},
+	    {"a=b\0c", 5, PARSE_NUL, NULL},    {"\0", 1, PARSE_NUL, NULL},
 	    {"a=1&b=2\0", 8, PARSE_NUL, NULL},
 	};
 
@@ -202,11 +194,11 @@ test_form_invalid_utf8(void **state)
 	    {"a=%FF", 0, PARSE_INVALID_UTF8, "a"},
 	    {"a=%FE", 0, PARSE_INVALID_UTF8, "a"},
 	    {"a=%80", 0, PARSE_INVALID_UTF8, "a"},
-	    {"a=%E4%B8", 0, PARSE_INVALID_UTF8, "a"},       /* truncated */
-	    {"a=%E4%B8&b=1", 0, PARSE_INVALID_UTF8, "a"},   /* truncated before '&' */
+	    {"a=%E4%B8", 0, PARSE_INVALID_UTF8, "a"},     /* truncated */
+	    {"a=%E4%B8&b=1", 0, PARSE_INVALID_UTF8, "a"}, /* truncated before '&' */
 	    {"a=%E4x%AD", 0, PARSE_INVALID_UTF8, "a"},
-	    {"a=\xff", 0, PARSE_INVALID_UTF8, "a"},         /* raw */
-	    {"a=\xe4\xb8", 0, PARSE_INVALID_UTF8, "a"},     /* raw, truncated */
+	    {"a=\xff", 0, PARSE_INVALID_UTF8, "a"},     /* raw */
+	    {"a=\xe4\xb8", 0, PARSE_INVALID_UTF8, "a"}, /* raw, truncated */
 	    {"%FF=1", 0, PARSE_INVALID_UTF8, NULL},
 	    {"\xc0\x80=1", 0, PARSE_INVALID_UTF8, NULL},
 	    {"x=1&%ED%A0%80=1", 0, PARSE_INVALID_UTF8, NULL},
@@ -393,8 +385,9 @@ test_form_bad_name_printable(void **state)
 		if (l.bad_name != NULL &&
 		    (l.bad_name[0] == '\0' || !utf8_valid(l.bad_name, strlen(l.bad_name)) ||
 		     strlen(l.bad_name) > KV_MAX_NAME || strcmp(l.bad_name, "a") == 0)) {
-			print_message("\"%s\": bad_name of %zu bytes is not a name the client sent\n",
-			              c[i], strlen(l.bad_name));
+			print_message(
+			    "# \"%s\": bad_name of %zu bytes is not a name the client sent\n", c[i],
+			    strlen(l.bad_name));
 			failures++;
 		}
 		kv_free(&l);
@@ -404,7 +397,7 @@ test_form_bad_name_printable(void **state)
 	memcpy(longname + 100, "=%zz", 5);
 	assert_int_equal(kv_parse_form(longname, strlen(longname), &l), PARSE_BAD_ENCODING);
 	if (l.bad_name != NULL && strlen(l.bad_name) > KV_MAX_NAME) {
-		print_message("a %zu-byte name was blamed\n", strlen(l.bad_name));
+		print_message("# a %zu-byte name was blamed\n", strlen(l.bad_name));
 		failures++;
 	}
 	kv_free(&l);
@@ -416,9 +409,13 @@ static void
 test_query_strings(void **state)
 {
 	static const struct ok_case ok[] = {
-	    {"case_no=430102001001-0A1B2C3D4E-X&code=123456", 0, 2,
+	    {"case_no=430102001001-0A1B2C3D4E-X&code=123456",
+	     0,
+	     2,
 	     {{"case_no", "430102001001-0A1B2C3D4E-X", 0}, {"code", "123456", 0}}},
-	    {"case_no=4301+0200+1001&code=", 0, 2,
+	    {"case_no=4301+0200+1001&code=",
+	     0,
+	     2,
 	     {{"case_no", "4301 0200 1001", 0}, {"code", "", 0}}},
 	    {"q=%E5%8A%9E%E4%BA%8B%E6%8C%87%E5%8D%97", 0, 1, {{"q", "办事指南", 0}}},
 	    {"q=", 0, 1, {{"q", "", 0}}},
@@ -457,12 +454,15 @@ test_json_valid(void **state)
 	    {"{\"a\":\"中文\"}", 0, 1, {{"a", "中文", 0}}},
 	    {"{\"a\":\"\\ud83d\\ude00\"}", 0, 1, {{"a", "😀", 0}}},
 	    {"{\"\\u540d\":\"x\"}", 0, 1, {{"名", "x", 0}}},
-	    {"{\"a\":\"line\\nbreak \\\"q\\\" \\\\ \\/\"}", 0, 1,
+	    {"{\"a\":\"line\\nbreak \\\"q\\\" \\\\ \\/\"}",
+	     0,
+	     1,
 	     {{"a", "line\nbreak \"q\" \\ /", 0}}},
 	    {" { \"a\" : \"x\" , \"b\" : 1 } ", 0, 2, {{"a", "x", 0}, {"b", "1", 1}}},
 	    {"{\"category\":\"policy\",\"subject\":\"住房公积金\",\"name\":\"张三\","
 	     "\"phone\":\"13800138000\"}",
-	     0, 4,
+	     0,
+	     4,
 	     {{"category", "policy", 0},
 	      {"subject", "住房公积金", 0},
 	      {"name", "张三", 0},
@@ -533,7 +533,7 @@ static void
 test_json_escapes_refused(void **state)
 {
 	static const char *const c[] = {
-	    "{\"a\\u0000\":\"x\"}", "{\"\\u0000\":\"x\"}", "{\"a\":\"\\ud800\"}",
+	    "{\"a\\u0000\":\"x\"}", "{\"\\u0000\":\"x\"}",  "{\"a\":\"\\ud800\"}",
 	    "{\"a\":\"\\udc00\"}",  "{\"a\":\"\\ud800x\"}", "{\"a\":\"\\ude00\\ud83d\"}",
 	};
 	struct kvlist l;

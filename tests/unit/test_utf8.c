@@ -116,7 +116,9 @@ test_surrogates_and_range(void **state)
 	    {"\xfc\x84\x80\x80\x80\x80", 0, 0, "6-byte form"},
 	    {"\xfe", 0, 0, "FE"},
 	    {"\xff", 0, 0, "FF"},
-	    {"a\xff" "b", 0, 0, "FF inside ASCII"},
+	    {"a\xff"
+	     "b",
+	     0, 0, "FF inside ASCII"},
 	};
 
 	(void)state;
@@ -343,10 +345,13 @@ test_len(void **state)
 	    {"\xef\xbf\xbf", 1},
 	    {"\xf0\x90\x80\x80", 1},
 	    {"\xf4\x8f\xbf\xbf", 1},
-	    {"\xe4\xb8\xad\xe6\x96\x87", 2},                  /* 中文 */
-	    {"a\xe4\xb8\xad" "b\xf0\x9f\x98\x80" "c", 5},     /* a中b😀c */
-	    {"\xe3\x80\x80\xe3\x80\x80", 2},                  /* two U+3000 */
-	    {"\xe6\xb9\x96\xe5\x8d\x97\xe7\x9c\x81", 3},      /* 湖南省 */
+	    {"\xe4\xb8\xad\xe6\x96\x87", 2}, /* 中文 */
+	    {"a\xe4\xb8\xad"
+	     "b\xf0\x9f\x98\x80"
+	     "c",
+	     5},                                         /* a中b😀c */
+	    {"\xe3\x80\x80\xe3\x80\x80", 2},             /* two U+3000 */
+	    {"\xe6\xb9\x96\xe5\x8d\x97\xe7\x9c\x81", 3}, /* 湖南省 */
 	};
 	size_t i;
 

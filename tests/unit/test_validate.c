@@ -134,7 +134,9 @@ test_phone(void **state)
 	    {"0731", 0},
 	    {"0731-", 0},
 	    {"-", 0},
-	    {"\xef\xbc\x91\xef\xbc\x93\xef\xbc\x98" "00138000", 0},
+	    {"\xef\xbc\x91\xef\xbc\x93\xef\xbc\x98"
+	     "00138000",
+	     0},
 	    {"13800138000138001380001380013800138000138001380001380013800138000", 0},
 	};
 
@@ -148,12 +150,9 @@ test_phone_normalize(void **state)
 	static const struct {
 		const char *in, *want;
 	} c[] = {
-	    {"+86 138 0013 8000", "13800138000"},
-	    {"+8613800138000", "13800138000"},
-	    {"8613800138000", "13800138000"},
-	    {"138 0013 8000", "13800138000"},
-	    {"0731 84567890", "073184567890"},
-	    {"0731-84567890", "0731-84567890"},
+	    {"+86 138 0013 8000", "13800138000"}, {"+8613800138000", "13800138000"},
+	    {"8613800138000", "13800138000"},     {"138 0013 8000", "13800138000"},
+	    {"0731 84567890", "073184567890"},    {"0731-84567890", "0731-84567890"},
 	    {"13800138000", "13800138000"},
 	};
 	char buf[64];
@@ -174,14 +173,10 @@ test_phone_mask(void **state)
 	static const struct {
 		const char *in, *want, *hidden;
 	} c[] = {
-	    {"13812345678", "138****5678", "1234"},
-	    {"13800138000", "138****8000", "0013"},
-	    {"010-12345678", "010-****5678", "1234"},
-	    {"01012345678", "010-****5678", "1234"},
-	    {"02087654321", "020-****4321", "8765"},
-	    {"0731-84567890", "0731-****7890", "8456"},
-	    {"073184567890", "0731-****7890", "8456"},
-	    {"0731-8456789", "0731-****6789", "845"},
+	    {"13812345678", "138****5678", "1234"},    {"13800138000", "138****8000", "0013"},
+	    {"010-12345678", "010-****5678", "1234"},  {"01012345678", "010-****5678", "1234"},
+	    {"02087654321", "020-****4321", "8765"},   {"0731-84567890", "0731-****7890", "8456"},
+	    {"073184567890", "0731-****7890", "8456"}, {"0731-8456789", "0731-****6789", "845"},
 	};
 	char out[32];
 	size_t i;
@@ -252,9 +247,18 @@ static void
 test_code(void **state)
 {
 	static const struct vcase c[] = {
-	    {"123456", 1}, {"000000", 1},  {"999999", 1},    {"", 0},
-	    {"12345", 0},  {"1234567", 0}, {"12345a", 0},    {"12 456", 0},
-	    {"-12345", 0}, {"+12345", 0},  {"123456\n", 0},  {" 123456", 0},
+	    {"123456", 1},
+	    {"000000", 1},
+	    {"999999", 1},
+	    {"", 0},
+	    {"12345", 0},
+	    {"1234567", 0},
+	    {"12345a", 0},
+	    {"12 456", 0},
+	    {"-12345", 0},
+	    {"+12345", 0},
+	    {"123456\n", 0},
+	    {" 123456", 0},
 	    {"\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94\xef\xbc\x95\xef\xbc\x96", 0},
 	};
 
@@ -266,9 +270,8 @@ static void
 test_level(void **state)
 {
 	static const struct vcase c[] = {
-	    {"1", 1},  {"2", 1},  {"3", 1},   {"4", 1},   {"5", 1},  {"0", 0},
-	    {"6", 0},  {"", 0},   {"10", 0},  {"-1", 0},  {"1.0", 0}, {" 1", 0},
-	    {"1 ", 0}, {"a", 0},  {"５", 0},  {"05", 0},
+	    {"1", 1},  {"2", 1},  {"3", 1},   {"4", 1},  {"5", 1},  {"0", 0}, {"6", 0},  {"", 0},
+	    {"10", 0}, {"-1", 0}, {"1.0", 0}, {" 1", 0}, {"1 ", 0}, {"a", 0}, {"５", 0}, {"05", 0},
 	};
 
 	(void)state;
@@ -293,18 +296,9 @@ static void
 test_text(void **state)
 {
 	static const struct vcase c[] = {
-	    {"hello", 1},
-	    {"住房公积金提取", 1},
-	    {"a b", 1},
-	    {"", 1},
-	    {"😀", 1},
-	    {"a\nb", 0},
-	    {"a\rb", 0},
-	    {"a\tb", 0},
-	    {"\x01", 0},
-	    {"a\x1b[0m", 0},
-	    {"a\x7f", 0},
-	    {"\x1f", 0},
+	    {"hello", 1}, {"住房公积金提取", 1}, {"a b", 1},   {"", 1},
+	    {"😀", 1},     {"a\nb", 0},           {"a\rb", 0},  {"a\tb", 0},
+	    {"\x01", 0},  {"a\x1b[0m", 0},       {"a\x7f", 0}, {"\x1f", 0},
 	};
 	const struct field_spec *subject = &consult[1];
 	const char *msg;
@@ -345,16 +339,8 @@ static void
 test_multiline(void **state)
 {
 	static const struct vcase c[] = {
-	    {"第一行\n第二行", 1},
-	    {"a\r\nb", 1},
-	    {"a\tb", 1},
-	    {"\n\n", 1},
-	    {"a\x01", 0},
-	    {"a\x0b", 0},
-	    {"a\x0c", 0},
-	    {"a\x1b", 0},
-	    {"a\x7f", 0},
-	    {"\x08", 0},
+	    {"第一行\n第二行", 1}, {"a\r\nb", 1}, {"a\tb", 1},  {"\n\n", 1},  {"a\x01", 0},
+	    {"a\x0b", 0},          {"a\x0c", 0},  {"a\x1b", 0}, {"a\x7f", 0}, {"\x08", 0},
 	};
 	const struct field_spec *body = &consult[2];
 	char *s;
@@ -384,12 +370,16 @@ static void
 test_c1_controls(void **state)
 {
 	static const struct vcase c[] = {
-	    {"a\xc2\x85" "b", 0}, /* U+0085 NEL */
-	    {"a\xc2\x9b" "0m", 0}, /* U+009B CSI */
-	    {"\xc2\x80", 0},       /* U+0080 */
-	    {"\xc2\x9f", 0},       /* U+009F */
-	    {"\xc2\xa0", 1},       /* U+00A0 no-break space is text */
-	    {"\xc2\xa9", 1},       /* © */
+	    {"a\xc2\x85"
+	     "b",
+	     0}, /* U+0085 NEL */
+	    {"a\xc2\x9b"
+	     "0m",
+	     0},             /* U+009B CSI */
+	    {"\xc2\x80", 0}, /* U+0080 */
+	    {"\xc2\x9f", 0}, /* U+009F */
+	    {"\xc2\xa0", 1}, /* U+00A0 no-break space is text */
+	    {"\xc2\xa9", 1}, /* © */
 	};
 
 	(void)state;
@@ -401,9 +391,8 @@ static void
 test_choice(void **state)
 {
 	static const struct vcase c[] = {
-	    {"policy", 1}, {"procedure", 1}, {"public_info", 1}, {"", 0},
-	    {"Policy", 0}, {"policy ", 0},   {"poli", 0},        {"policyx", 0},
-	    {"public", 0}, {"other", 0},
+	    {"policy", 1},  {"procedure", 1}, {"public_info", 1}, {"", 0},       {"Policy", 0},
+	    {"policy ", 0}, {"poli", 0},      {"policyx", 0},     {"public", 0}, {"other", 0},
 	};
 
 	(void)state;
@@ -428,8 +417,8 @@ check_fields(const struct field_spec *specs, size_t nspecs, const struct fcase *
 	int rc;
 
 	for (i = 0; i < n; i++) {
-		e = c[i].json ? kv_parse_json(c[i].in, strlen(c[i].in), &l) :
-		                kv_parse_form(c[i].in, strlen(c[i].in), &l);
+		e = c[i].json ? kv_parse_json(c[i].in, strlen(c[i].in), &l)
+		              : kv_parse_form(c[i].in, strlen(c[i].in), &l);
 		if (e != PARSE_OK)
 			fail_msg("case %zu: does not parse: %s", i, parse_strerror(e));
 		field = msg = "untouched";
@@ -452,8 +441,9 @@ check_fields(const struct field_spec *specs, size_t nspecs, const struct fcase *
 	}
 }
 
-#define GOOD "category=policy&subject=%E4%BD%8F%E6%88%BF&body=%E8%AF%B7%E9%97%AE&" \
-             "name=%E5%BC%A0%E4%B8%89&phone=13800138000"
+#define GOOD                                                                                       \
+	"category=policy&subject=%E4%BD%8F%E6%88%BF&body=%E8%AF%B7%E9%97%AE&"                      \
+	"name=%E5%BC%A0%E4%B8%89&phone=13800138000"
 
 static void
 test_fields_consult(void **state)
@@ -462,8 +452,8 @@ test_fields_consult(void **state)
 	    {0, GOOD, NULL},
 	    {0, GOOD "&csrf=abc.def&form_key=k", NULL},
 	    {0, GOOD "&email=a%40b.cn&item=%E5%8A%9E%E8%AF%81", NULL},
-	    {0, GOOD "&email=", NULL},               /* optional and blank */
-	    {0, GOOD "&email=+++", NULL},            /* optional, whitespace only */
+	    {0, GOOD "&email=", NULL},    /* optional and blank */
+	    {0, GOOD "&email=+++", NULL}, /* optional, whitespace only */
 	    {0, "phone=13800138000&name=x&body=y&subject=z&category=procedure", NULL},
 	    /* unknown fields are refused and named, wherever they come */
 	    {0, GOOD "&subjct=x", "subjct"},
@@ -485,20 +475,25 @@ test_fields_consult(void **state)
 	    {0, "category=policy&subject=x&body=y&name=z&phone=12345678901", "phone"},
 	    {0, GOOD "&email=not-an-address", "email"},
 	    /* JSON: the same rules, and a number where text is expected is refused */
-	    {1, "{\"category\":\"policy\",\"subject\":\"x\",\"body\":\"y\",\"name\":\"z\","
-	        "\"phone\":\"13800138000\",\"email\":null}",
+	    {1,
+	     "{\"category\":\"policy\",\"subject\":\"x\",\"body\":\"y\",\"name\":\"z\","
+	     "\"phone\":\"13800138000\",\"email\":null}",
 	     NULL},
-	    {1, "{\"category\":\"policy\",\"subject\":\"x\",\"body\":\"y\",\"name\":\"z\","
-	        "\"phone\":13800138000}",
+	    {1,
+	     "{\"category\":\"policy\",\"subject\":\"x\",\"body\":\"y\",\"name\":\"z\","
+	     "\"phone\":13800138000}",
 	     "phone"},
-	    {1, "{\"category\":\"policy\",\"subject\":5,\"body\":\"y\",\"name\":\"z\","
-	        "\"phone\":\"13800138000\"}",
+	    {1,
+	     "{\"category\":\"policy\",\"subject\":5,\"body\":\"y\",\"name\":\"z\","
+	     "\"phone\":\"13800138000\"}",
 	     "subject"},
-	    {1, "{\"category\":\"policy\",\"subject\":\"x\",\"body\":\"y\",\"name\":\"z\","
-	        "\"phone\":\"13800138000\",\"extra\":null}",
+	    {1,
+	     "{\"category\":\"policy\",\"subject\":\"x\",\"body\":\"y\",\"name\":\"z\","
+	     "\"phone\":\"13800138000\",\"extra\":null}",
 	     NULL}, /* a null member is absent */
-	    {1, "{\"category\":\"policy\",\"subject\":\"\\u3000\",\"body\":\"y\",\"name\":\"z\","
-	        "\"phone\":\"13800138000\"}",
+	    {1,
+	     "{\"category\":\"policy\",\"subject\":\"\\u3000\",\"body\":\"y\",\"name\":\"z\","
+	     "\"phone\":\"13800138000\"}",
 	     "subject"},
 	};
 

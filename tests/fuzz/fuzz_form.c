@@ -1,0 +1,60 @@
+/*
+ * libFuzzer driver: kv_parse_form on the input as an application/x-www-form-urlencoded body.
+ * After a successful parse every pair must be what kv.c promises (hall.h): a non-empty name
+ * of at most KV_MAX_NAME bytes, a value of at most KV_MAX_VALUE, both valid UTF-8 without
+ * NUL, no name twice, at most KV_MAX_PAIRS pairs, never a JSON integer. After a failure the
+ * list is empty. Any broken promise aborts, so libFuzzer records the input.
+ *
+ *   make build/fuzz/fuzz_form && build/fuzz/fuzz_form corpus-copy/ tests/fuzz/corpus/fuzz_form
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hall.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+check_ok(const struct kvlist *l)
+{
+	size_t i, j, nl, vl;
+
+	if (l->n > KV_MAX_PAIRS || l->bad_name != NULL)
+		abort();
+	for (i = 0; i < l->n; i++) {
+		const struct kv *kv = &l->v[i];
+
+		if (kv->name == NULL || kv->value == NULL || kv->is_int)
+			abort();
+		nl = strlen(kv->name);
+		vl = strlen(kv->value);
+		if (nl == 0 || nl > KV_MAX_NAME || vl > KV_MAX_VALUE)
+			abort();
+		if (!utf8_valid(kv->name, nl) || !utf8_valid(kv->value, vl))
+			abort();
+		for (j = 0; j < i; j++)
+			if (strcmp(l->v[j].name, kv->name) == 0)
+				abort();
+		if (kv_get(l, kv->name) != kv)
+			abort();
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct kvlist l;
+	enum parse_err e;
+
+	e = kv_parse_form((const char *)data, size, &l);
+	if (e == PARSE_OK)
+		check_ok(&l);
+	else if (l.n != 0 || e == PARSE_BAD_TYPE || (int)e < 0 || e > PARSE_BAD_TYPE)
+		abort();
+	/* a NUL byte anywhere in the input is always refused */
+	if (e == PARSE_OK && memchr(data, 0, size) != NULL)
+		abort();
+	kv_free(&l);
+	return 0;
+}
