@@ -85,19 +85,24 @@ dedup_key(struct req *r, const char *kind, const struct case_new *c, char out[65
 {
 	const char *key = r->is_api ? FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fr->envp) :
 	    field_value(&r->in, "key");
+	const char *parts[] = {kind, c->category, c->subject, c->body, c->name, c->phone,
+	    c->email, c->item, c->target, key};
 	unsigned char h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
-	const char *parts[5];
 	size_t i;
 
-	if (key == NULL || strlen(key) < 8 || strlen(key) > 128)
+	if (key == NULL || *key == '\0')
 		return 0;
-	parts[0] = kind, parts[1] = c->subject, parts[2] = c->body, parts[3] = c->phone;
-	parts[4] = key;
+	if (strlen(key) < 8 || strlen(key) > 128 || !utf8_valid(key, strlen(key)))
+		return -1;
+	/* every field counts: the same key with other content is another case */
 	crypto_hash_sha256_init(&st);
-	for (i = 0; i < 5; i++)
-		crypto_hash_sha256_update(&st, (const unsigned char *)parts[i],
-		    strlen(parts[i]) + 1);
+	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		const char *v = parts[i] != NULL ? parts[i] : "";
+
+		crypto_hash_sha256_update(&st, (const unsigned char *)(parts[i] != NULL ? "+" : "-"), 1);
+		crypto_hash_sha256_update(&st, (const unsigned char *)v, strlen(v) + 1);
+	}
 	crypto_hash_sha256_final(&st, h);
 	sodium_bin2hex(out, 65, h, sizeof(h));
 	return 1;
@@ -144,8 +149,20 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 	c.email = field_value(&r->in, "email");
 	c.item = field_value(&r->in, "item");
 	c.target = field_value(&r->in, "target");
-	if (dedup_key(r, c.kind, &c, key))
+	switch (dedup_key(r, c.kind, &c, key)) {
+	case 1:
 		c.dedup_key = key;
+		break;
+	case -1:
+		if (r->is_api)
+			req_error(r, 400, "bad_idempotency_key",
+			    "Idempotency-Key 须为 8 到 128 个字符。", NULL);
+		else
+			form_again(r, 400, in, NULL, "页面已过期，请刷新后再提交。");
+		return;
+	default:
+		break;
+	}
 	switch (store_case_create(web.store, &web.cfg, &c, &rc)) {
 	case STORE_OK:
 		break;
@@ -232,6 +249,14 @@ h_rate(struct req *r)
 	}
 	if (fields_check(&r->in, rating_fields, NFIELDS(rating_fields),
 		r->is_api ? NULL : form_extra, &field, &message) == -1) {
+		/* a form comes back with its case when the number and code open it */
+		if (!r->is_api && case_no != NULL && field_value(&r->in, "code") != NULL &&
+		    check_code(field_value(&r->in, "code"), NULL) == NULL &&
+		    case_open(case_no, field_value(&r->in, "code"), &v, &retry) == OPEN_OK) {
+			rating_fail(r, 422, &v, "invalid_field", field, message);
+			case_view_free(&v);
+			return;
+		}
 		rating_fail(r, 422, NULL, "invalid_field", field, message);
 		return;
 	}

@@ -98,6 +98,9 @@ form_value(const struct form_state *st, const char *name)
 	return kv->value;
 }
 
+/* Whether the form's error has been shown beside its field (pages are built one at a time). */
+static int error_shown;
+
 static void
 form_open(struct buf *b, const struct form_state *st, const char *action)
 {
@@ -114,11 +117,7 @@ form_open(struct buf *b, const struct form_state *st, const char *action)
 		H(b, key);
 		buf_adds(b, "\">");
 	}
-	if (st->err_message != NULL && st->err_field == NULL) {
-		buf_adds(b, "<p class=\"error\" role=\"alert\">");
-		H(b, st->err_message);
-		buf_adds(b, "</p>");
-	}
+	error_shown = 0;
 }
 
 static void
@@ -138,12 +137,27 @@ form_label(struct buf *b, const struct form_state *st, const char *name, const c
 		buf_adds(b, "</small>");
 	}
 	if (st->err_field != NULL && strcmp(st->err_field, name) == 0) {
+		error_shown = 1;
 		buf_adds(b, "<p class=\"error\" id=\"e-");
 		H(b, name);
-		buf_adds(b, "\" role=\"alert\">");
+		buf_adds(b, "\">");
 		H(b, st->err_message);
 		buf_adds(b, "</p>");
 	}
+}
+
+/* The submit button; an error no field of the page has shown stands right above it. */
+static void
+form_close(struct buf *b, const struct form_state *st, const char *button)
+{
+	if (st->err_message != NULL && !error_shown) {
+		buf_adds(b, "<p class=\"error\" role=\"alert\">");
+		H(b, st->err_message);
+		buf_adds(b, "</p>");
+	}
+	buf_adds(b, "<button type=\"submit\">");
+	H(b, button);
+	buf_adds(b, "</button></form>");
 }
 
 static void
@@ -213,7 +227,7 @@ page_consult(struct buf *b, const struct form_state *st)
 	form_input(b, st, "name", "姓名", "text", 1, 50, NULL);
 	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码或带区号的固定电话");
 	form_input(b, st, "email", "电子邮箱", "email", 0, 100, "可不填");
-	buf_adds(b, "<button type=\"submit\">提交咨询</button></form>");
+	form_close(b, st, "提交咨询");
 	page_end(b);
 }
 
@@ -233,7 +247,7 @@ page_complaint(struct buf *b, const struct form_state *st)
 	form_textarea(b, st, "body", "具体情况", 2000);
 	form_input(b, st, "name", "姓名", "text", 0, 50, "可不填");
 	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码或带区号的固定电话");
-	buf_adds(b, "<button type=\"submit\">提交</button></form>");
+	form_close(b, st, "提交");
 	page_end(b);
 }
 
@@ -366,7 +380,9 @@ rating_form(struct buf *b, const struct form_state *st, const struct case_view *
 	form_label(b, st, "comment", "意见", 0, "选择“不满意”或“非常不满意”时请写明原因");
 	buf_adds(b, "<textarea id=\"f-comment\" name=\"comment\" rows=\"3\" maxlength=\"500\">");
 	H(b, form_value(st, "comment"));
-	buf_adds(b, "</textarea><button type=\"submit\">提交评价</button></form></section>");
+	buf_adds(b, "</textarea>");
+	form_close(b, st, "提交评价");
+	buf_adds(b, "</section>");
 }
 
 void
@@ -394,7 +410,7 @@ page_progress(struct buf *b, const struct form_state *st, const struct case_view
 	form_open(b, st, "/progress");
 	form_input(b, st, "case_no", "办件编号", "text", 1, 40, "回执上的 23 位编号，可带空格");
 	form_input(b, st, "code", "查询码", "text", 1, 6, "回执上的 6 位数字");
-	buf_adds(b, "<button type=\"submit\">查询</button></form>");
+	form_close(b, st, "查询");
 	page_end(b);
 }
 

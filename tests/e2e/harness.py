@@ -266,19 +266,19 @@ class Node:
         if self.port is None:
             self.port = 0
         pids = [self.pid(p) for p in ("nginx", "hall-write", "hall-read")]
-        p = subprocess.Popen([DEMO, cmd], env=self._env(), cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT)
-        pids = [x for x in pids if x != p.pid]
-        deadline = time.monotonic() + 60
-        while p.poll() is None:
-            reap(pids)    # so that the script does not wait for our zombies
-            if time.monotonic() > deadline:
-                p.kill()
-            time.sleep(0.02)
-        out = p.stdout.read()
-        p.stdout.close()
-        reap(pids)
-        return subprocess.CompletedProcess(p.args, p.returncode, out, None)
+        with tempfile.TemporaryFile() as out:
+            p = subprocess.Popen([DEMO, cmd], env=self._env(), cwd=ROOT, stdout=out,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            pids = [x for x in pids if x != p.pid]
+            deadline = time.monotonic() + 60
+            while p.poll() is None:
+                reap(pids)    # so that the script does not wait for our zombies
+                if time.monotonic() > deadline:
+                    p.kill()
+                time.sleep(0.02)
+            reap(pids)
+            out.seek(0)
+            return subprocess.CompletedProcess(p.args, p.returncode, out.read(), None)
 
     def stop(self):
         """`conf/demo stop`: stops nginx, hall-write and hall-read of this VAR."""
@@ -572,6 +572,18 @@ def parse_time(s):
     return datetime.datetime.fromisoformat(s)
 
 
+def finish_node(node):
+    """Stops the node, removes its VAR, and fails when its programs reported problems on the
+    way out (LeakSanitizer runs when the workers exit)."""
+    try:
+        node.stop()
+        problems = node.new_log_problems()
+    finally:
+        node.cleanup()
+    if problems:
+        raise AssertionError("the hall programs logged problems:\n" + "\n".join(problems[:20]))
+
+
 # ---- test base class ----------------------------------------------------------------------
 
 class NodeTestCase(unittest.TestCase):
@@ -588,7 +600,7 @@ class NodeTestCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.node = Node(cls.NODE_NAME)
-        cls.addClassCleanup(cls.node.cleanup)
+        cls.addClassCleanup(finish_node, cls.node)
         cls.node.start(cls.EXTRA_INI)
 
     def tearDown(self):

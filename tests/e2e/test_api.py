@@ -4,6 +4,7 @@ import datetime
 import json
 import re
 import secrets
+import threading
 import unittest
 
 from harness import (COMPLAINT, CONSULT, TZ, Node, NodeTestCase, NO_LIMITS, Unchanged,
@@ -375,6 +376,98 @@ class ApiTest(NodeTestCase):
                             "with the first case's receipt; the second body was dropped")
         if r2.status == 201:
             self.assertNotEqual(r2.json()["case_no"], r1.json()["case_no"])
+
+    def test_idempotency_short_key(self):
+        # a short key is still a key: the retry must not become a second case
+        key = "retry-" + secrets.token_hex(1)    # 8 characters would be "retry-ab"
+        key = key[:7]
+        body = dict(CONSULT, subject="短键重试 " + secrets.token_hex(4))
+        before = self.node.counts(("cases",))["cases"]
+        r1 = self.node.json_post("/api/v1/consultations", body, {"Idempotency-Key": key})
+        r2 = self.node.json_post("/api/v1/consultations", body, {"Idempotency-Key": key})
+        if r1.status == 201:
+            self.assertIn(r2.status, (200, 201), r2)
+            self.assertEqual(r2.json()["case_no"], r1.json()["case_no"],
+                             "a retry with Idempotency-Key %r became a second case" % key)
+            self.assertEqual(self.node.counts(("cases",))["cases"], before + 1)
+        else:
+            # refusing a key the node will not honour is fine too
+            self.assertJsonError(r1, r1.status)
+            self.assertIn(r1.status, (400, 422))
+
+    # ---- concurrency --------------------------------------------------------------------
+    def parallel(self, n, fn):
+        results = [None] * n
+        barrier = threading.Barrier(n)
+
+        def run(i):
+            barrier.wait()
+            results[i] = fn(i)
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        return results
+
+    def test_parallel_submissions_distinct(self):
+        before = self.node.counts(("cases",))["cases"]
+        rs = self.parallel(12, lambda i: self.consult(subject="并发提交 %d" % i))
+        self.assertEqual([r.status for r in rs], [201] * 12)
+        nos = {r.json()["case_no"] for r in rs}
+        self.assertEqual(len(nos), 12)
+        self.assertEqual(self.node.counts(("cases",))["cases"], before + 12)
+
+    def test_parallel_same_key_one_case(self):
+        key = "e2e-par-" + secrets.token_hex(8)
+        body = dict(CONSULT, subject="并发重试 " + key)
+        before = self.node.counts(("cases",))["cases"]
+        rs = self.parallel(6, lambda i: self.node.json_post("/api/v1/consultations", body,
+                                                            {"Idempotency-Key": key}))
+        self.assertEqual(sorted(r.status for r in rs), [200] * 5 + [201], rs)
+        self.assertEqual(len({r.json()["case_no"] for r in rs}), 1)
+        self.assertEqual(self.node.counts(("cases",))["cases"], before + 1)
+
+    def test_parallel_ratings_one_accepted(self):
+        rc = self.node.submit()
+        self.node.answer(rc["case_no"])
+        rs = self.parallel(6, lambda i: self.rate(rc["case_no"], {"code": rc["query_code"],
+                                                                   "level": 5 - i % 3}))
+        self.assertEqual(sorted(r.status for r in rs), [201] + [409] * 5, rs)
+        con = self.node.db()
+        try:
+            n = con.execute("SELECT count(*) FROM ratings WHERE case_no = ?",
+                            (rc["case_no"],)).fetchone()[0]
+        finally:
+            con.close()
+        self.assertEqual(n, 1)
+
+    # ---- rating and the case's status ---------------------------------------------------
+    def test_rating_by_status(self):
+        for status, want in (("delivered", 409), ("accepted", 409), ("transferred", 409),
+                             ("resolved", 201), ("rejected", 201)):
+            rc = self.node.submit()
+            self.node.answer(rc["case_no"], "县级处理意见：%s" % status, status=status)
+            c = self.node.lookup(rc["case_no"], rc["query_code"]).json()
+            self.assertEqual(c["status"], status)
+            r = self.rate(rc["case_no"], {"code": rc["query_code"], "level": 3})
+            self.assertEqual(r.status, want, "rating a %s case: %r" % (status, r))
+
+
+class DeadlinesConfigTest(NodeTestCase):
+    """SPEC 3: the time limits are configurable ([deadlines] in the INI)."""
+    NODE_NAME = "deadlines"
+    EXTRA_INI = NO_LIMITS + "\n[deadlines]\nconsultation_days = 7\ncomplaint_days = 1\n" \
+        "unresolved_days = 4\n"
+
+    def check(self, rc, n):
+        due, provisional = due_date(CAL, parse_time(rc["submitted_at"]), n)
+        self.assertEqual(rc["due_at"], due.isoformat(), "%d working days" % n)
+
+    def test_configured_days(self):
+        self.check(self.node.submit(), 7)
+        self.check(self.node.submit(COMPLAINT, path="/api/v1/complaints", type="complaint"), 1)
+        self.check(self.node.submit(COMPLAINT, path="/api/v1/complaints", type="unresolved"), 4)
 
 
 if __name__ == "__main__":

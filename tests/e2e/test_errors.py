@@ -33,6 +33,12 @@ class ErrorsTest(NodeTestCase):
         self.refused(400, b'{category: policy}')
         self.refused(400, b'')
 
+    def test_deeply_nested_json_400(self):
+        self.refused(400, b"[" * 3000 + b"]" * 3000)
+        # deep, but an object: its subject is not text
+        self.refused(422, b'{"subject":' * 1000 + b'"x"' + b"}" * 1000, field="subject")
+        self.assertEqual(self.node.get("/api/v1/health").status, 200)
+
     def test_json_array_400(self):
         self.refused(400, dumps([CONSULT]))
         self.refused(400, b'"just a string"')
@@ -155,6 +161,18 @@ class ErrorsTest(NodeTestCase):
         self.assertGreater(len(body), 16 * 1024)
         self.refused(413, body)
 
+    def test_body_of_exactly_16k_accepted(self):
+        # the longest valid fields, written as \u escapes, padded with JSON white space
+        data = dict(CONSULT, subject="问" * 100, body="字" * 2000, name="名" * 50,
+                    item="项" * 100, email="a" * 80 + "@example.cn")
+        raw = json.dumps(data).encode("ascii")
+        self.assertLess(len(raw), 16384)
+        exact = raw[:-1] + b" " * (16384 - len(raw)) + b"}"
+        self.assertEqual(len(exact), 16384)
+        r = self.node.json_post(CONSULT_PATH, exact)
+        self.assertEqual(r.status, 201, r)
+        self.refused(413, raw[:-1] + b" " * (16385 - len(raw)) + b"}")
+
     def test_body_of_2mib_413(self):
         body = dumps(dict(CONSULT, body="x" * (2 * 1024 * 1024)))
         self.refused(413, body)
@@ -171,6 +189,16 @@ class ErrorsTest(NodeTestCase):
             self.assertJsonError(self.node.json_post("/api/v1/consultation", CONSULT), 404)
         r = self.node.get("/no-such-page")
         self.assertEqual(r.status, 404, r)
+
+    def test_bad_encoding_in_path_is_a_json_error(self):
+        # nginx refuses a NUL in the path itself; under /api/ the answer is still JSON
+        r = self.node.get("/api/v1/cases/%00ABC?code=123456")
+        self.assertJsonError(r, 400)
+
+    def test_bad_query_string_400(self):
+        self.assertJsonError(self.node.get("/api/v1/guides?q=%ZZ"), 400)
+        self.assertJsonError(self.node.get("/api/v1/guides?q=%FF%FE"), 400)
+        self.assertJsonError(self.node.get("/api/v1/guides?q=a&q=b"), 400)
 
     def check_405(self, method, path, allowed):
         with Unchanged(self, self.node):

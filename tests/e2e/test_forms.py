@@ -85,6 +85,10 @@ class FormsTest(NodeTestCase):
         cid = items[control][1].get("id")
         label = next((i for i, it in enumerate(items)
                       if it[0] == "label" and cid and it[1].get("for") == cid), None)
+        if label is None and not cid:
+            # radio buttons: the group's label is the last labelling one before them
+            label = max((i for i, it in enumerate(items[:control])
+                         if it[0] == "label" and it[1].get("for")), default=None)
         self.assertIsNotNone(label, "no label for %s" % field)
         self.assertLess(label, control)
         between = [it for it in items[label + 1:control] if it[0] != "label"]
@@ -280,6 +284,17 @@ class FormsTest(NodeTestCase):
         self.assertEqual(after["cases"], before["cases"] + 1)
         self.assertEqual(after["outbox"], before["outbox"] + 1)
 
+    def test_same_form_key_changed_input_new_case(self):
+        # back, change the category and the name, submit again: the change is not dropped
+        form = Form(self.node, "/consult")
+        data = dict(CONSULT, subject="表单改了再交", category="policy", name="王五")
+        r1 = form.post(data)
+        self.assertEqual(r1.status, 200, r1)
+        r2 = form.post(dict(data, category="public_info", name="赵六"))
+        self.assertEqual(r2.status, 200, r2)
+        n1, n2 = self.receipt_numbers(r1.text), self.receipt_numbers(r2.text)
+        self.assertNotEqual(n1, n2, "the changed form got the first receipt back")
+
     # ---- progress and rating -----------------------------------------------------------
     def test_progress_form_shows_case(self):
         rc = self.node.submit(subject="进度查询测试 & <标题>")
@@ -337,6 +352,67 @@ class FormsTest(NodeTestCase):
         r = form.post({"case_no": rc["case_no"], "code": rc["query_code"]})
         self.assertFalse([f for f in __import__("harness").parse_forms(r.text)
                           if f["action"] == "/progress/rating"])
+
+    def test_rating_form_without_level(self):
+        # an old phone's browser ignores `required` and sends no level: the form comes back
+        # with the message beside the level, not an empty page
+        rc = self.node.submit()
+        self.node.answer(rc["case_no"])
+        form = Form(self.node, "/progress")
+        r = form.post({"case_no": rc["case_no"], "code": rc["query_code"]})
+        rating = [f for f in __import__("harness").parse_forms(r.text)
+                  if f["action"] == "/progress/rating"][0]
+        with Unchanged(self, self.node):
+            bad = self.node.form_post("/progress/rating",
+                                      dict(rating["hidden"], comment="很满意"),
+                                      cookie=form.cookie)
+        self.assertEqual(bad.status, 422, bad)
+        again = [f for f in __import__("harness").parse_forms(bad.text)
+                 if f["action"] == "/progress/rating"]
+        self.assertEqual(len(again), 1, "the rating form is gone from the error page")
+        self.error_for(bad.text, "level")
+        self.assertEqual(self.control(bad.text, "comment")[2].strip(), "很满意")
+
+    def test_form_error_always_shown(self):
+        # whatever makes a form fail, the page that comes back says what went wrong
+        form = Form(self.node, "/consult")
+        with Unchanged(self, self.node):
+            r = form.post(dict(CONSULT, nickname="小张"))
+        self.assertEqual(r.status, 422, r)
+        errors = [e for e in self.errors_anywhere(r.text) if e[2].strip()]
+        self.assertTrue(errors, "a 422 page without any error message")
+
+    def test_case_number_typos_caught(self):
+        # SPEC 2: the check character catches any single typo or adjacent swap, so a
+        # mistyped number is reported as a wrong number (beside the number), whatever code
+        rc = self.node.submit()
+        no = rc["case_no"]
+        alphabet = "0123456789ABCDEFGHJKLMNPQRTVWXY"
+        form = Form(self.node, "/progress")
+        typos = set()
+        for i in range(23):
+            for c in alphabet:
+                if c != no[i]:
+                    typos.add(no[:i] + c + no[i + 1:])
+        for i in range(22):
+            if no[i] != no[i + 1]:
+                typos.add(no[:i] + no[i + 1] + no[i] + no[i + 2:])
+        missed = []
+        for t in sorted(typos):
+            r = form.post({"case_no": t, "code": rc["query_code"]})
+            self.assertEqual(r.status, 404, "%s: %r" % (t, r))
+            items = page_items(r.text)
+            err = [it for it in items if it[0] == "error"]
+            beside_no = False
+            for k, it in enumerate(items):
+                if it[0] == "error" and k > 0 and items[k - 1][0] == "label" and \
+                        items[k - 1][1].get("for") == self.control(r.text, "case_no")[1].get("id"):
+                    beside_no = True
+            if not beside_no:
+                missed.append(t)
+            self.assertTrue(err)
+        self.assertEqual(missed, [], "typos not caught by the check character")
+        self.assertEqual(form.post({"case_no": no, "code": rc["query_code"]}).status, 200)
 
     # ---- refused bodies ---------------------------------------------------------------
     def test_multipart_415(self):

@@ -37,6 +37,11 @@ class SubmissionLimitTest(NodeTestCase):
             r = form.post(dict(CONSULT))
             self.assertEqual(r.status, 429, r)
             self.assertRetryAfter(r, 1, 60)
+            # the client address is the connection's, not a header the client sets
+            r = self.node.json_post("/api/v1/consultations", dict(CONSULT, subject="伪造地址"),
+                                    headers={"X-Forwarded-For": "10.1.2.3",
+                                             "X-Real-IP": "10.1.2.3", "Forwarded": "for=10.1.2.3"})
+            self.assertJsonError(r, 429)
         # reading is not limited by the submission budget
         self.assertEqual(self.node.get("/api/v1/health").status, 200)
 

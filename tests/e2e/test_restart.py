@@ -6,8 +6,8 @@ import signal
 import time
 import unittest
 
-from harness import (COMPLAINT, CONSULT, Node, NodeTestCase, NO_LIMITS, proc_children,
-                     proc_state, reap, wait_gone)
+from harness import (COMPLAINT, CONSULT, NO_LIMITS, Form, Node, NodeTestCase, finish_node,
+                     proc_children, proc_state, reap, wait_gone)
 
 
 class RestartTest(NodeTestCase):
@@ -19,7 +19,7 @@ class RestartTest(NodeTestCase):
 
     def setUp(self):
         self.node = Node(self.NODE_NAME)
-        self.addCleanup(self.node.cleanup)
+        self.addCleanup(finish_node, self.node)
         self.node.start(NO_LIMITS)
 
     def assertDown(self):
@@ -139,7 +139,6 @@ class RestartTest(NodeTestCase):
             self.assertLess(time.monotonic() - t0, 10)
             self.assertJsonError(r, 503)
         # the progress page says so too, as a page
-        from harness import Form
         form = Form(self.node, "/progress")
         r = form.post({"case_no": rc["case_no"], "code": rc["query_code"]})
         self.assertEqual(r.status, 503, r)
