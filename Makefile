@@ -12,7 +12,7 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
             -Wpointer-arith -Wformat=2 -Wno-format-nonliteral -Wvla -Wimplicit-fallthrough
 DEFS      = -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
 PKGS      = sqlite3 jansson libsodium inih
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libmariadb 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    = $(PKG_LIBS) -lfcgi -lpthread -lm
 
@@ -22,19 +22,24 @@ B = build/san
 CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) -Ilib -Ifcgi
+ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) -Ilib -Ifcgi -Iagent
 
 LIB_SRC   = $(wildcard lib/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(B)/%.o)
 WEB_SRC   = $(filter-out fcgi/hall_read.c fcgi/hall_write.c fcgi/hello.c,$(wildcard fcgi/*.c))
 WEB_OBJ   = $(WEB_SRC:%.c=$(B)/%.o)
-PROGS     = $(B)/hall-read $(B)/hall-write $(B)/hall-admin $(B)/hall-hello
+AGENT_SRC = $(filter-out agent/hall_admin.c agent/county_admin.c agent/hall_agent.c,$(wildcard agent/*.c))
+AGENT_OBJ = $(AGENT_SRC:%.c=$(B)/%.o)
+MARIADB_LIBS := $(shell pkg-config --libs libmariadb 2>/dev/null)
+PROGS     = $(B)/hall-read $(B)/hall-write $(B)/hall-admin $(B)/hall-hello $(B)/hall-agent \
+            $(B)/county-admin
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 # Debian packages the build, the demo and the tests need.
 DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev \
-       libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk
+       libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk \
+       mariadb-server mariadb-client libmariadb-dev
 
 .PHONY: all deps run stop test unit e2e fuzz fuzz-smoke clean format
 all: $(PROGS) $(UNIT_BIN)
@@ -50,7 +55,7 @@ deps:
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(B)/%.o: %.c lib/hall.h $(wildcard fcgi/*.h)
+$(B)/%.o: %.c lib/hall.h $(wildcard fcgi/*.h agent/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -62,6 +67,10 @@ $(B)/hall-hello: $(B)/fcgi/hello.o $(B)/fcgi/server.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/hall-admin: $(B)/agent/hall_admin.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/hall-agent: $(B)/agent/hall_agent.o $(AGENT_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
+$(B)/county-admin: $(B)/agent/county_admin.o $(AGENT_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJ) $(WEB_OBJ)
 	@mkdir -p $(dir $@)

@@ -68,6 +68,12 @@ config_handler(void *user, const char *section, const char *key, const char *v)
 		{"server", "write_socket", offsetof(struct hall_config, write_socket)},
 		{"server", "secret_file", offsetof(struct hall_config, secret_file)},
 		{"server", "limits_file", offsetof(struct hall_config, limits_file)},
+		{"county", "host", offsetof(struct hall_config, county_host)},
+		{"county", "socket", offsetof(struct hall_config, county_socket)},
+		{"county", "user", offsetof(struct hall_config, county_user)},
+		{"county", "password_file", offsetof(struct hall_config, county_password_file)},
+		{"county", "database", offsetof(struct hall_config, county_database)},
+		{"county", "tls_ca", offsetof(struct hall_config, county_tls_ca)},
 	};
 	static const struct {
 		const char *section, *key;
@@ -83,6 +89,15 @@ config_handler(void *user, const char *section, const char *key, const char *v)
 		{"deadlines", "consultation_days", offsetof(struct hall_config, consultation_days), 1, 60},
 		{"deadlines", "complaint_days", offsetof(struct hall_config, complaint_days), 1, 60},
 		{"deadlines", "unresolved_days", offsetof(struct hall_config, unresolved_days), 1, 60},
+		{"county", "port", offsetof(struct hall_config, county_port), 1, 65535},
+		{"county", "tls", offsetof(struct hall_config, county_tls), 0, 1},
+		{"county", "connect_timeout_s", offsetof(struct hall_config, county_connect_timeout), 1, 600},
+		{"county", "read_timeout_s", offsetof(struct hall_config, county_read_timeout), 1, 3600},
+		{"county", "write_timeout_s", offsetof(struct hall_config, county_write_timeout), 1, 3600},
+		{"agent", "poll_ms", offsetof(struct hall_config, agent_poll_ms), 50, 3600000},
+		{"agent", "batch_records", offsetof(struct hall_config, agent_batch_records), 1, 100000},
+		{"agent", "batch_bytes", offsetof(struct hall_config, agent_batch_bytes), 1024, 16 << 20},
+		{"agent", "backoff_max_s", offsetof(struct hall_config, agent_backoff_max_s), 1, 86400},
 	};
 	size_t i;
 
@@ -123,6 +138,14 @@ config_load(struct hall_config *c, const char *path)
 	c->consultation_days = 3;
 	c->complaint_days = 5;
 	c->unresolved_days = 2;
+	c->county_port = 3306;
+	c->county_connect_timeout = 10;
+	c->county_read_timeout = 30;
+	c->county_write_timeout = 30;
+	c->agent_poll_ms = 2000;
+	c->agent_batch_records = 500;
+	c->agent_batch_bytes = 512 * 1024;
+	c->agent_backoff_max_s = 300;
 	if ((rc = ini_parse(path, config_handler, &x)) != 0) {
 		if (rc == -1)
 			fprintf(stderr, "%s: %s\n", path, strerror(errno));
@@ -167,5 +190,11 @@ config_free(struct hall_config *c)
 	free(c->write_socket);
 	free(c->secret_file);
 	free(c->limits_file);
+	free(c->county_host);
+	free(c->county_socket);
+	free(c->county_user);
+	free(c->county_password_file);
+	free(c->county_database);
+	free(c->county_tls_ca);
 	memset(c, 0, sizeof(*c));
 }

@@ -163,6 +163,13 @@ struct hall_config {
 	int submissions_per_min, lookups_per_min, wrong_code_max, lockout_min;
 	/* [deadlines]: working days */
 	int consultation_days, complaint_days, unresolved_days;
+	/* [county]: the county database, for hall-agent */
+	char *county_host, *county_socket, *county_user, *county_password_file, *county_database,
+	    *county_tls_ca;
+	int county_port, county_connect_timeout, county_read_timeout, county_write_timeout;
+	int county_tls;		/* 1: require TLS (verified against county_tls_ca) */
+	/* [agent] */
+	int agent_poll_ms, agent_batch_records, agent_batch_bytes, agent_backoff_max_s;
 };
 /* Loads and checks the file; on error, says why on stderr and returns -1. */
 int config_load(struct hall_config *, const char *path);
@@ -265,6 +272,9 @@ const struct calendar *store_calendar(struct store *);
  * cases that were provisional. Returns the number of cases recomputed, or -1.
  */
 int store_calendar_import(struct store *, const struct calendar *, const struct hall_config *);
+/* The same inside the caller's write transaction. */
+int store_calendar_import_locked(struct store *, const struct calendar *,
+    const struct hall_config *);
 
 /* ---- lib/limits.c ------------------------------------------------------------------- */
 /*
@@ -301,5 +311,64 @@ void csrf_new_cookie(char out[CSRF_COOKIE_LEN + 1]);
 int csrf_token(char out[CSRF_TOKEN_LEN], const char *cookie, time_t now);
 /* 1 when token was made for this cookie by this node, and is fresh. */
 int csrf_check(const char *token, const char *cookie, time_t now);
+
+/* The SQLite handle under a store, for the sync side (lib/outbox.c, lib/downlink.c). */
+struct sqlite3 *store_sqlite(struct store *);
+/* meta[key] into out; 1 when present, 0 when absent, -1 on error. */
+int store_meta(struct store *, const char *key, char *out, size_t outlen);
+
+/* ---- lib/outbox.c ------------------------------------------------------------------- */
+/* One outbox record on its way to a destination. */
+struct outbox_rec {
+	int64_t seq;
+	char id[64];
+	char type[8];
+	char case_no[32];
+	char *payload;		/* owned */
+	size_t len;
+	/* filled in by the sink: what the destination said */
+	enum { REC_PENDING, REC_ACCEPTED, REC_DUPLICATE, REC_CONFLICT, REC_REJECTED } result;
+	char reason[256];
+};
+struct outbox_batch {
+	struct outbox_rec *v;
+	size_t n;
+	size_t bytes;
+	int64_t last_seq;
+};
+/* The next records for dest after its acknowledged mark, at most max_records and (but for
+ * a single larger record) max_bytes of payload. 0 with n = 0 when nothing is due. */
+int outbox_next(struct store *, const char *dest, size_t max_records, size_t max_bytes,
+    struct outbox_batch *);
+void outbox_batch_free(struct outbox_batch *);
+/*
+ * One transaction: the destination's mark moves to the batch's last seq; accepted and
+ * duplicate cases get their 'delivered' event (county only); conflicts and rejections
+ * are quarantined with their reason.
+ */
+int outbox_ack(struct store *, const char *dest, const struct outbox_batch *, size_t wire_bytes);
+/* Records the destination's last error (or clears it when msg is NULL). */
+int outbox_error(struct store *, const char *dest, const char *msg);
+struct outbox_status {
+	char dest[16];
+	long backlog, quarantined;
+	time_t oldest_unsent, last_success_at, last_error_at;
+	char last_error[256];
+	long long bytes_sent, records_sent;
+	int64_t acked_seq, max_seq;
+};
+int outbox_status(struct store *, const char *dest, struct outbox_status *);
+
+/* ---- lib/downlink.c ----------------------------------------------------------------- */
+/* Applying what the county publishes for this hall; every call is idempotent. */
+int downlink_begin(struct store *);
+int downlink_commit(struct store *);
+void downlink_rollback(struct store *);
+/* A county case event (county seq makes its id); moves the case's status and reply. */
+int downlink_event(struct store *, int64_t county_seq, const char *case_no, const char *status,
+    const char *note, const char *actor, time_t at);
+int downlink_guide(struct store *, const struct guide *);
+/* A year's calendar text; recomputes provisional deadlines. */
+int downlink_calendar(struct store *, const struct hall_config *, const char *text);
 
 #endif

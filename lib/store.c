@@ -186,6 +186,12 @@ store_close(struct store *s)
 	free(s);
 }
 
+struct sqlite3 *
+store_sqlite(struct store *s)
+{
+	return s->db;
+}
+
 /* ---- meta ------------------------------------------------------------------------ */
 
 /* Copies meta[key] into out; 1 when present, 0 when absent, -1 on error. */
@@ -209,6 +215,12 @@ store_meta_get(struct store *s, const char *key, char *out, size_t outlen)
 		return 0;
 	log_warnx("%s: %s", __func__, store_errmsg(s));
 	return -1;
+}
+
+int
+store_meta(struct store *s, const char *key, char *out, size_t outlen)
+{
+	return store_meta_get(s, key, out, outlen);
 }
 
 static int
@@ -975,6 +987,22 @@ import_day(int y, int m, int d, enum cal_kind kind, void *arg)
 int
 store_calendar_import(struct store *s, const struct calendar *in, const struct hall_config *cfg)
 {
+	int n;
+
+	if (store_run(s, ST_BEGIN_WRITE) == -1)
+		return -1;
+	if ((n = store_calendar_import_locked(s, in, cfg)) == -1 || store_run(s, ST_COMMIT) == -1) {
+		store_rollback(s);
+		s->cal_version = -1;	/* the cached calendar may be the rolled-back one */
+		return -1;
+	}
+	return n;
+}
+
+int
+store_calendar_import_locked(struct store *s, const struct calendar *in,
+    const struct hall_config *cfg)
+{
 	struct import_ctx x = {s, NULL, NULL, NULL, 0};
 	sqlite3_stmt *open = NULL, *upd = NULL;
 	const struct calendar *cal;
@@ -982,8 +1010,6 @@ store_calendar_import(struct store *s, const struct calendar *in, const struct h
 	long version = 0;
 	int n = 0, step;
 
-	if (store_run(s, ST_BEGIN_WRITE) == -1)
-		return -1;
 	if (sqlite3_prepare_v2(s->db,
 		"INSERT INTO calendar_years (year, updated_at) VALUES (?1, ?2) "
 		"ON CONFLICT (year) DO UPDATE SET updated_at = excluded.updated_at",
@@ -1030,7 +1056,7 @@ store_calendar_import(struct store *s, const struct calendar *in, const struct h
 			goto fail;
 		n++;
 	}
-	if (step != SQLITE_DONE || store_run(s, ST_COMMIT) == -1)
+	if (step != SQLITE_DONE)
 		goto fail;
 	sqlite3_finalize(open);
 	sqlite3_finalize(upd);
@@ -1045,7 +1071,6 @@ fail:
 	sqlite3_finalize(x.year);
 	sqlite3_finalize(x.day);
 	sqlite3_finalize(x.clear);
-	store_rollback(s);
-	s->cal_version = -1;	/* the cached calendar may be the rolled-back one */
+	s->cal_version = -1;
 	return -1;
 }

@@ -273,10 +273,10 @@ test_migrate_and_bind(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 2);
 	/* a second run applies nothing and fails nothing */
 	assert_int_equal(store_migrate(f->s, SCHEMA), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 2);
 	assert_int_equal(store_count(f->s, "cases"), 0);
 	assert_int_equal(store_count(f->s, "outbox"), 0);
 	assert_int_equal(store_count(f->s, "sync_dest"), 2);
@@ -766,6 +766,8 @@ test_health(void **state)
 	         "UPDATE sync_dest SET acked_seq = ?1, last_success_at = 1795000000 "
 	         "WHERE dest = 'county'",
 	         seq);
+	/* the province destination exists once its sink is configured */
+	raw_exec(f->path, "INSERT INTO sync_dest (dest) VALUES ('province')", NULL);
 	raw_exec(f->path,
 	         "UPDATE sync_dest SET acked_seq = (SELECT min(seq) FROM outbox) "
 	         "WHERE dest = 'province'",
