@@ -29,4 +29,44 @@ MYSQL *county_connect(const struct county_conn_opts *, char *err, size_t errlen)
 /* Reads a secret from a file: the first line, without its newline. Caller frees. */
 char *secret_read(const char *path);
 
+/* ---- agent/sink_county.c ------------------------------------------------------------ */
+struct county_sink {
+	const struct hall_config *cfg;
+	MYSQL *db;		/* NULL while disconnected */
+	MYSQL_STMT *upload;
+	char *password;		/* owned, wiped on close */
+	char store_id[40];
+	char where[160];	/* host:port/db, for status and logs */
+	size_t records, bytes;	/* the batch limits */
+	unsigned fault_every, batches;
+};
+struct push_stats {
+	long long records, bytes;
+};
+int sink_county_open(struct county_sink *, const struct hall_config *, struct store *);
+int sink_county_connect(struct county_sink *, struct store *, char *err, size_t errlen);
+void sink_county_disconnect(struct county_sink *);
+void sink_county_close(struct county_sink *);
+/* Sends the next batch: 1 when one was delivered, 0 when nothing was due, -1 on error. */
+int sink_county_push(struct county_sink *, struct store *, struct push_stats *, char *err,
+    size_t errlen);
+
+/* ---- agent/downlink_county.c -------------------------------------------------------- */
+/* Pulls, applies and acknowledges what the county holds for this hall: the number of rows
+ * applied (0: nothing new), or -1 with err set. */
+int downlink_county_pull(struct county_sink *, struct store *, char *err, size_t errlen);
+
+/* ---- agent/backoff.c ---------------------------------------------------------------- */
+/* Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^n)]. */
+struct backoff {
+	unsigned attempt;
+	unsigned base_ms, cap_ms;
+};
+unsigned backoff_next_ms(struct backoff *);
+void backoff_reset(struct backoff *);
+
+/* ---- agent/status.c ----------------------------------------------------------------- */
+/* Prints each destination's state; on a terminal with a backlog, a live progress bar. */
+int status_print(struct store *, const struct hall_config *, int watch);
+
 #endif

@@ -194,7 +194,7 @@ h_api_hall(struct req *r)
 	struct buf b;
 
 	buf_init(&b, 4096);
-	render_hall_json(&b, &web.cfg);
+	hall_contact_json(&b, &web.cfg);
 	req_json(r, 200, &b);
 	buf_free(&b);
 }

@@ -172,19 +172,3 @@ render_guide_json(struct buf *b, const struct guide *g, int full)
 	buf_addc(b, '}');
 	return b->failed ? -1 : 0;
 }
-
-int
-render_hall_json(struct buf *b, const struct hall_config *c)
-{
-	buf_adds(b, "{\"hall_code\":");
-	buf_json_str(b, c->code);
-	buf_json_member(b, "name", c->name);
-	buf_json_member(b, "county", c->county);
-	buf_json_member(b, "address", c->address);
-	buf_json_member(b, "hours", c->hours);
-	buf_json_member(b, "phone", c->phone);
-	buf_json_member(b, "email", c->email);
-	buf_json_member(b, "letter_address", c->letter_address);
-	buf_adds(b, "}\n");
-	return b->failed ? -1 : 0;
-}

@@ -126,7 +126,6 @@ const char *level_text(int level);
 int render_receipt_json(struct buf *, const char *kind, const struct receipt *);
 int render_case_json(struct buf *, const struct case_view *, time_t synced_at, time_t now);
 int render_guide_json(struct buf *, const struct guide *, int full);
-int render_hall_json(struct buf *, const struct hall_config *);
 
 /* ---- fcgi/pages.c ------------------------------------------------------------------- */
 /* What a form page shows: the citizen's input and at most one error, beside its field. */

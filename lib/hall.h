@@ -192,6 +192,8 @@ int record_case_json(struct buf *, const char *id, const char *hall_code, const 
     const struct case_new *, time_t submitted_at, time_t due_at, int due_provisional);
 int record_rating_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
     int level, const char *comment, time_t at);
+/* The hall's public contact data (GET /api/v1/hall, and the county's halls.contact). */
+int hall_contact_json(struct buf *, const struct hall_config *);
 
 /* ---- lib/store.c -------------------------------------------------------------------- */
 enum store_rc {
@@ -347,6 +349,10 @@ void outbox_batch_free(struct outbox_batch *);
  * are quarantined with their reason.
  */
 int outbox_ack(struct store *, const char *dest, const struct outbox_batch *, size_t wire_bytes);
+/* Records after seq: what the destination still has to take after this batch. */
+long long outbox_backlog_after(struct store *, int64_t seq);
+/* Creates the destination's mark when it has none (a newly configured destination). */
+int outbox_dest_ensure(struct store *, const char *dest);
 /* Records the destination's last error (or clears it when msg is NULL). */
 int outbox_error(struct store *, const char *dest, const char *msg);
 struct outbox_status {

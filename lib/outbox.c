@@ -227,3 +227,33 @@ done:
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	return rc;
 }
+
+long long
+outbox_backlog_after(struct store *s, int64_t seq)
+{
+	sqlite3_stmt *st = NULL;
+	long long n = 0;
+
+	if (prep(store_sqlite(s), &st, "SELECT count(*) FROM outbox WHERE seq > ?1") == -1)
+		return 0;
+	sqlite3_bind_int64(st, 1, seq);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+int
+outbox_dest_ensure(struct store *s, const char *dest)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (prep(store_sqlite(s), &st, "INSERT OR IGNORE INTO sync_dest (dest) VALUES (?1)") == -1)
+		return -1;
+	sqlite3_bind_text(st, 1, dest, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
+}

@@ -49,3 +49,19 @@ record_rating_json(struct buf *b, const char *id, const char *hall_code, const c
 	buf_addc(b, '}');
 	return b->failed ? -1 : 0;
 }
+
+int
+hall_contact_json(struct buf *b, const struct hall_config *c)
+{
+	buf_adds(b, "{\"hall_code\":");
+	buf_json_str(b, c->code);
+	buf_json_member(b, "name", c->name);
+	buf_json_member(b, "county", c->county);
+	buf_json_member(b, "address", c->address);
+	buf_json_member(b, "hours", c->hours);
+	buf_json_member(b, "phone", c->phone);
+	buf_json_member(b, "email", c->email);
+	buf_json_member(b, "letter_address", c->letter_address);
+	buf_adds(b, "}\n");
+	return b->failed ? -1 : 0;
+}

@@ -1,0 +1,221 @@
+/*
+ * The county downlink: what the county holds for this hall (case events and replies,
+ * guides, calendars) is read from the hall's views, applied to the hall store in one
+ * durable transaction, and only then acknowledged, by the exact rows applied. The county
+ * keeps a row until it is acknowledged, so rows that commit out of AUTO_INCREMENT order
+ * are never skipped, and a lost acknowledgement only means the row is applied again
+ * (idempotently).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+/* "2026-11-22 07:10:26" in Asia/Shanghai to Unix time. */
+static time_t
+county_time(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || sscanf(s, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		&tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return time(NULL);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return timegm(&tm) - HALL_TZ_OFFSET;
+}
+
+static MYSQL_RES *
+query(MYSQL *db, const char *sql, char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+
+	if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
+		snprintf(err, errlen, "%s: %s", sql, mysql_error(db));
+		return NULL;
+	}
+	return res;
+}
+
+/* Appends a downlink seq to the acknowledgement (a JSON array). */
+static void
+ack_add(struct buf *ack, const char *seq)
+{
+	buf_addc(ack, ack->len == 0 ? '[' : ',');
+	buf_adds(ack, seq);
+}
+
+static int
+apply_events(MYSQL *db, struct store *s, struct buf *ack, int *n, char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	res = query(db,
+	    "SELECT seq, event_seq, case_no, status, note, actor, at FROM my_events "
+	    "ORDER BY seq LIMIT 500",
+	    err, errlen);
+	if (res == NULL)
+		return -1;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL || row[2] == NULL || row[3] == NULL)
+			continue;
+		if (downlink_event(s, strtoll(row[1], NULL, 10), row[2], row[3], row[4], row[5],
+			county_time(row[6])) == -1) {
+			snprintf(err, errlen, "the hall store cannot take a case event");
+			mysql_free_result(res);
+			return -1;
+		}
+		ack_add(ack, row[0]);
+		(*n)++;
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+apply_guides(MYSQL *db, struct store *s, struct buf *ack, int *n, char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	res = query(db,
+	    "SELECT seq, id, name, department, materials, time_limit, fees, fee_basis, delivery, "
+	    "consult, address, hours, updated_at FROM my_guides ORDER BY seq LIMIT 100",
+	    err, errlen);
+	if (res == NULL)
+		return -1;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		struct guide g = {
+			.id = row[1], .name = row[2], .department = row[3], .materials = row[4],
+			.time_limit = row[5], .fees = row[6], .fee_basis = row[7],
+			.delivery = row[8], .consult = row[9], .address = row[10],
+			.hours = row[11], .updated_at = county_time(row[12]),
+		};
+
+		if (row[0] == NULL || row[1] == NULL || row[2] == NULL)
+			continue;
+		if (downlink_guide(s, &g) == -1) {
+			snprintf(err, errlen, "the hall store cannot take a guide");
+			mysql_free_result(res);
+			return -1;
+		}
+		ack_add(ack, row[0]);
+		(*n)++;
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+apply_calendars(MYSQL *db, struct store *s, const struct hall_config *cfg, struct buf *ack,
+    int *n, char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if ((res = query(db, "SELECT seq, year, body FROM my_calendars ORDER BY seq LIMIT 20", err,
+		 errlen)) == NULL)
+		return -1;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || row[2] == NULL)
+			continue;
+		if (downlink_calendar(s, cfg, row[2]) == -1) {
+			snprintf(err, errlen, "the hall store cannot take the %s calendar", row[1]);
+			mysql_free_result(res);
+			return -1;
+		}
+		log_info("calendar %s received from the county", row[1]);
+		ack_add(ack, row[0]);
+		(*n)++;
+	}
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+collect_orphans(MYSQL *db, struct buf *ack, char *err, size_t errlen)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+
+	if ((res = query(db, "SELECT seq FROM my_orphans LIMIT 500", err, errlen)) == NULL)
+		return -1;
+	while ((row = mysql_fetch_row(res)) != NULL)
+		if (row[0] != NULL)
+			ack_add(ack, row[0]);
+	mysql_free_result(res);
+	return 0;
+}
+
+static int
+acknowledge(struct county_sink *k, struct buf *ack, char *err, size_t errlen)
+{
+	MYSQL_STMT *st;
+	MYSQL_BIND p;
+	int rc = -1;
+
+	buf_addc(ack, ']');
+	if (ack->failed || (st = mysql_stmt_init(k->db)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	p.buffer_type = MYSQL_TYPE_STRING;
+	p.buffer = ack->data;
+	p.buffer_length = ack->len;
+	if (mysql_stmt_prepare(st, "CALL hall_ack(?)", (unsigned long)-1) != 0 ||
+	    mysql_stmt_bind_param(st, &p) != 0 || mysql_stmt_execute(st) != 0 ||
+	    mysql_commit(k->db) != 0)
+		snprintf(err, errlen, "hall_ack: %s", mysql_stmt_error(st));
+	else
+		rc = 0;
+	mysql_stmt_close(st);
+	return rc;
+}
+
+int
+downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t errlen)
+{
+	struct buf ack;
+	int n = 0, rc = -1;
+
+	buf_init(&ack, 1 << 20);
+	if (downlink_begin(s) == -1) {
+		snprintf(err, errlen, "the hall store is busy or failing");
+		buf_free(&ack);
+		return -1;
+	}
+	if (apply_events(k->db, s, &ack, &n, err, errlen) == -1 ||
+	    apply_guides(k->db, s, &ack, &n, err, errlen) == -1 ||
+	    apply_calendars(k->db, s, k->cfg, &ack, &n, err, errlen) == -1 ||
+	    collect_orphans(k->db, &ack, err, errlen) == -1) {
+		downlink_rollback(s);
+		goto lost;
+	}
+	if (ack.len == 0) {
+		/* nothing new: end the read transaction so the next pass sees new commits */
+		downlink_rollback(s);
+		mysql_rollback(k->db);
+		buf_free(&ack);
+		return 0;
+	}
+	/* durable at the hall first; a crash before the acknowledgement only repeats rows */
+	if (downlink_commit(s) == -1) {
+		snprintf(err, errlen, "the hall store cannot commit the downlink");
+		mysql_rollback(k->db);
+		buf_free(&ack);
+		return -1;
+	}
+	if (acknowledge(k, &ack, err, errlen) == -1)
+		goto lost;
+	rc = n;
+	buf_free(&ack);
+	return rc;
+lost:
+	sink_county_disconnect(k);
+	buf_free(&ack);
+	return -1;
+}

@@ -1,0 +1,300 @@
+/*
+ * The county uplink: outbox batches written with one CALL hall_upload(...) and one COMMIT.
+ *
+ * Exactly once, by construction: the county's ledger makes every write idempotent by
+ * record id, so the agent may send a batch again whenever it does not know the outcome
+ * (a timeout, a reset, a connection lost during COMMIT); the hall's mark only moves after
+ * the county answered the COMMIT. A resent batch comes back as duplicates and the mark
+ * moves then. Per-record results come back in the same round trip: a conflict or a refusal
+ * quarantines that record alone.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "agent.h"
+
+static const char upload_sql[] = "CALL hall_upload(?, ?, ?, ?, ?)";
+
+int
+sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct store *s)
+{
+	const char *fault = getenv("HALL_AGENT_FAULT_COMMIT_LOST_EVERY");
+
+	memset(k, 0, sizeof(*k));
+	k->cfg = cfg;
+	if (cfg->county_user == NULL || cfg->county_database == NULL) {
+		log_warnx("the county is not configured ([county] user and database)");
+		return -1;
+	}
+	if ((k->password = secret_read(cfg->county_password_file)) == NULL)
+		return -1;
+	if (store_meta(s, "store_id", k->store_id, sizeof(k->store_id)) != 1) {
+		log_warnx("the hall store has no store_id: run hall-admin init");
+		return -1;
+	}
+	/* a test hook: every Nth COMMIT is sent and the connection dropped before the answer */
+	if (fault != NULL)
+		k->fault_every = (unsigned)strtoul(fault, NULL, 10);
+	k->records = (size_t)cfg->agent_batch_records;
+	k->bytes = (size_t)cfg->agent_batch_bytes;
+	snprintf(k->where, sizeof(k->where), "%s:%d/%s",
+	    cfg->county_socket ? cfg->county_socket : (cfg->county_host ? cfg->county_host : "localhost"),
+	    cfg->county_port, cfg->county_database);
+	return 0;
+}
+
+void
+sink_county_disconnect(struct county_sink *k)
+{
+	if (k->upload != NULL)
+		mysql_stmt_close(k->upload);
+	if (k->db != NULL)
+		mysql_close(k->db);
+	k->upload = NULL;
+	k->db = NULL;
+}
+
+void
+sink_county_close(struct county_sink *k)
+{
+	sink_county_disconnect(k);
+	if (k->password != NULL)
+		sodium_memzero(k->password, strlen(k->password));
+	free(k->password);
+	k->password = NULL;
+}
+
+static void
+set_err(struct county_sink *k, char *err, size_t errlen, const char *what, const char *why)
+{
+	snprintf(err, errlen, "%s: %s", what, why);
+	(void)k;
+}
+
+int
+sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t errlen)
+{
+	struct county_conn_opts o = {0};
+	struct buf contact;
+	MYSQL_STMT *hello = NULL;
+	MYSQL_BIND p[3];
+	long long backlog = 0;
+	struct outbox_status os;
+	int rc = -1;
+
+	if (k->db != NULL)
+		return 0;
+	o.host = k->cfg->county_host;
+	o.socket = k->cfg->county_socket;
+	o.port = (unsigned)k->cfg->county_port;
+	o.user = k->cfg->county_user;
+	o.password = k->password;
+	o.database = k->cfg->county_database;
+	o.tls = k->cfg->county_tls;
+	o.tls_ca = k->cfg->county_tls_ca;
+	o.connect_timeout = (unsigned)k->cfg->county_connect_timeout;
+	o.read_timeout = (unsigned)k->cfg->county_read_timeout;
+	o.write_timeout = (unsigned)k->cfg->county_write_timeout;
+	if ((k->db = county_connect(&o, err, errlen)) == NULL)
+		return -1;
+	if ((k->upload = mysql_stmt_init(k->db)) == NULL ||
+	    mysql_stmt_prepare(k->upload, upload_sql, sizeof(upload_sql) - 1) != 0) {
+		set_err(k, err, errlen, "prepare", mysql_error(k->db));
+		goto fail;
+	}
+	/* the hall's contact data, backlog and version land in halls */
+	if (outbox_status(s, "county", &os) == 0)
+		backlog = os.backlog;
+	buf_init(&contact, 8192);
+	hall_contact_json(&contact, k->cfg);
+	memset(p, 0, sizeof(p));
+	p[0].buffer_type = MYSQL_TYPE_STRING;
+	p[0].buffer = contact.data;
+	p[0].buffer_length = contact.len;
+	p[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	p[1].buffer = &backlog;
+	p[2].buffer_type = MYSQL_TYPE_STRING;
+	p[2].buffer = (void *)AGENT_VERSION;
+	p[2].buffer_length = strlen(AGENT_VERSION);
+	if (contact.failed || (hello = mysql_stmt_init(k->db)) == NULL ||
+	    mysql_stmt_prepare(hello, "CALL hall_hello(?, ?, ?)", (unsigned long)-1) != 0 ||
+	    mysql_stmt_bind_param(hello, p) != 0 || mysql_stmt_execute(hello) != 0 ||
+	    mysql_commit(k->db) != 0)
+		set_err(k, err, errlen, "hall_hello",
+		    hello ? mysql_stmt_error(hello) : mysql_error(k->db));
+	else
+		rc = 0;
+	buf_free(&contact);
+	if (hello != NULL)
+		mysql_stmt_close(hello);
+	if (rc == 0)
+		return 0;
+fail:
+	sink_county_disconnect(k);
+	return -1;
+}
+
+/* [{"id","type","case_no","sha","p"}...]: p is the record's text exactly as the hall holds it. */
+static int
+batch_json(struct buf *out, const struct outbox_batch *b)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	size_t i;
+
+	buf_addc(out, '[');
+	for (i = 0; i < b->n; i++) {
+		const struct outbox_rec *r = &b->v[i];
+
+		crypto_hash_sha256(h, (const unsigned char *)r->payload, r->len);
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		buf_adds(out, i ? ",{\"id\":" : "{\"id\":");
+		buf_json_str(out, r->id);
+		buf_json_member(out, "type", r->type);
+		buf_json_member(out, "case_no", r->case_no);
+		buf_json_member(out, "sha", hex);
+		buf_json_member(out, "p", r->payload);
+		buf_addc(out, '}');
+	}
+	buf_addc(out, ']');
+	return out->failed ? -1 : 0;
+}
+
+/* Reads hall_upload's result rows (id, result, reason) into the batch. */
+static int
+read_results(struct county_sink *k, struct outbox_batch *b, char *err, size_t errlen)
+{
+	char id[72], result[16], reason[256];
+	unsigned long len[3];
+	my_bool isnull[3];
+	MYSQL_BIND r[3];
+	size_t i;
+	int st;
+
+	for (i = 0; i < b->n; i++)
+		b->v[i].result = REC_ACCEPTED;
+	do {
+		if (mysql_stmt_field_count(k->upload) != 3)
+			continue;
+		memset(r, 0, sizeof(r));
+		r[0].buffer_type = r[1].buffer_type = r[2].buffer_type = MYSQL_TYPE_STRING;
+		r[0].buffer = id, r[0].buffer_length = sizeof(id) - 1;
+		r[1].buffer = result, r[1].buffer_length = sizeof(result) - 1;
+		r[2].buffer = reason, r[2].buffer_length = sizeof(reason) - 1;
+		for (i = 0; i < 3; i++)
+			r[i].length = &len[i], r[i].is_null = &isnull[i];
+		if (mysql_stmt_bind_result(k->upload, r) != 0)
+			goto fail;
+		while ((st = mysql_stmt_fetch(k->upload)) == 0 || st == MYSQL_DATA_TRUNCATED) {
+			id[len[0] < sizeof(id) ? len[0] : sizeof(id) - 1] = '\0';
+			result[len[1] < sizeof(result) ? len[1] : sizeof(result) - 1] = '\0';
+			reason[isnull[2] ? 0 : (len[2] < sizeof(reason) ? len[2] : sizeof(reason) - 1)] =
+			    '\0';
+			for (i = 0; i < b->n; i++) {
+				struct outbox_rec *rec = &b->v[i];
+
+				if (strcmp(rec->id, id) != 0)
+					continue;
+				if (strcmp(result, "duplicate") == 0)
+					rec->result = REC_DUPLICATE;
+				else if (strcmp(result, "conflict") == 0)
+					rec->result = REC_CONFLICT;
+				else
+					rec->result = REC_REJECTED;
+				snprintf(rec->reason, sizeof(rec->reason), "%s", reason);
+			}
+		}
+		if (st != MYSQL_NO_DATA)
+			goto fail;
+	} while (mysql_stmt_next_result(k->upload) == 0);
+	if (mysql_stmt_errno(k->upload) != 0)
+		goto fail;
+	return 0;
+fail:
+	set_err(k, err, errlen, "hall_upload results", mysql_stmt_error(k->upload));
+	return -1;
+}
+
+int
+sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, char *err,
+    size_t errlen)
+{
+	struct outbox_batch b;
+	struct buf json;
+	MYSQL_BIND p[5];
+	long long last_seq, backlog;
+	size_t i;
+	int rc = -1;
+
+	if (outbox_next(s, "county", k->records, k->bytes, &b) == -1) {
+		snprintf(err, errlen, "the hall store cannot be read");
+		return -1;
+	}
+	if (b.n == 0) {
+		outbox_batch_free(&b);
+		return 0;
+	}
+	buf_init(&json, 64u << 20);
+	if (batch_json(&json, &b) == -1) {
+		snprintf(err, errlen, "out of memory building a batch");
+		goto done;
+	}
+	last_seq = b.last_seq;
+	backlog = outbox_backlog_after(s, b.last_seq);
+	memset(p, 0, sizeof(p));
+	p[0].buffer_type = MYSQL_TYPE_STRING;
+	p[0].buffer = k->store_id;
+	p[0].buffer_length = strlen(k->store_id);
+	p[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	p[1].buffer = &last_seq;
+	p[2].buffer_type = MYSQL_TYPE_STRING;
+	p[2].buffer = (void *)AGENT_VERSION;
+	p[2].buffer_length = strlen(AGENT_VERSION);
+	p[3].buffer_type = MYSQL_TYPE_LONGLONG;
+	p[3].buffer = &backlog;
+	p[4].buffer_type = MYSQL_TYPE_LONG_BLOB;
+	p[4].buffer = json.data;
+	p[4].buffer_length = json.len;
+	if (mysql_stmt_bind_param(k->upload, p) != 0 || mysql_stmt_execute(k->upload) != 0) {
+		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
+		goto lost;
+	}
+	if (read_results(k, &b, err, errlen) == -1)
+		goto lost;
+	if (k->fault_every > 0 && ++k->batches % k->fault_every == 0) {
+		/* the COMMIT leaves, the answer never arrives: the outcome is unknown here */
+		mysql_send_query(k->db, "COMMIT", 6);
+		snprintf(err, errlen, "COMMIT: connection lost (injected), outcome unknown");
+		goto lost;
+	}
+	if (mysql_commit(k->db) != 0) {
+		set_err(k, err, errlen, "COMMIT (outcome unknown, the batch will be sent again)",
+		    mysql_error(k->db));
+		goto lost;
+	}
+	/* the county has it: now, and only now, the hall's mark moves */
+	if (outbox_ack(s, "county", &b, json.len) == -1) {
+		snprintf(err, errlen, "the hall store cannot record the delivery");
+		goto done;
+	}
+	for (i = 0; i < b.n; i++) {
+		if (b.v[i].result == REC_CONFLICT || b.v[i].result == REC_REJECTED)
+			log_warnx("county %s record %s (%s): %s; quarantined, the others go on",
+			    b.v[i].result == REC_CONFLICT ? "holds another version of" : "refused",
+			    b.v[i].id, b.v[i].type, b.v[i].reason);
+	}
+	ps->records += b.n;
+	ps->bytes += json.len;
+	rc = 1;
+	goto done;
+lost:
+	/* whatever state the connection is in, it is not trusted again */
+	sink_county_disconnect(k);
+done:
+	buf_free(&json);
+	outbox_batch_free(&b);
+	return rc;
+}

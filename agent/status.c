@@ -1,0 +1,113 @@
+/*
+ * hall-agent status: per destination, what is waiting and how the last attempts went;
+ * on a terminal, while a backlog drains, a live progress bar.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent.h"
+
+static void
+when(char out[128], time_t t, time_t now)
+{
+	char h[64];
+	long ago = (long)(now - t);
+
+	if (t == 0) {
+		snprintf(out, 128, "never");
+		return;
+	}
+	timefmt_human(h, t);
+	if (ago < 120)
+		snprintf(out, 128, "%s (%ld s ago)", h, ago);
+	else if (ago < 7200)
+		snprintf(out, 128, "%s (%ld min ago)", h, ago / 60);
+	else
+		snprintf(out, 128, "%s (%ld h ago)", h, ago / 3600);
+}
+
+static void
+print_dest(const struct outbox_status *o, const char *where)
+{
+	char t[128];
+	time_t now = time(NULL);
+
+	printf("%s  %s\n", o->dest, where);
+	printf("  backlog        %ld record(s)\n", o->backlog);
+	when(t, o->oldest_unsent, now);
+	printf("  oldest unsent  %s\n", o->backlog ? t : "-");
+	when(t, o->last_success_at, now);
+	printf("  last success   %s\n", t);
+	if (o->last_error[0] != '\0') {
+		when(t, o->last_error_at, now);
+		printf("  last error     %s: %s\n", t, o->last_error);
+	} else
+		printf("  last error     none\n");
+	printf("  sent           %lld record(s), %lld bytes\n", o->records_sent, o->bytes_sent);
+	if (o->quarantined > 0)
+		printf("  QUARANTINED    %ld record(s) refused or in conflict: see the log; they stay "
+		       "in the outbox\n",
+		    o->quarantined);
+}
+
+/* [#########.........]  45%  2250/5000 records, 310 rec/s, about 9 s left */
+static void
+draw_bar(long done, long total, double rate)
+{
+	char bar[41];
+	int i, fill = total > 0 ? (int)(40.0 * done / total) : 40;
+
+	for (i = 0; i < 40; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[40] = '\0';
+	printf("\r[%s] %3d%%  %ld/%ld records", bar, total > 0 ? (int)(100.0 * done / total) : 100,
+	    done, total);
+	if (rate > 0)
+		printf(", %.0f rec/s, about %.0f s left   ", rate, (total - done) / rate);
+	else
+		printf("                              ");
+	fflush(stdout);
+}
+
+int
+status_print(struct store *s, const struct hall_config *cfg, int watch)
+{
+	struct outbox_status o;
+	char where[200];
+	long start, done, stalled = 0;
+	time_t t0;
+
+	snprintf(where, sizeof(where), "(%s@%s:%d/%s)", cfg->county_user ? cfg->county_user : "?",
+	    cfg->county_socket ? cfg->county_socket : (cfg->county_host ? cfg->county_host : "?"),
+	    cfg->county_port, cfg->county_database ? cfg->county_database : "?");
+	if (outbox_status(s, "county", &o) == -1) {
+		fprintf(stderr, "hall-agent: the hall store cannot be read\n");
+		return -1;
+	}
+	print_dest(&o, where);
+	printf("province  (not configured yet)\n");
+	if (!watch || o.backlog == 0 || !isatty(STDOUT_FILENO))
+		return 0;
+
+	/* a live bar while the backlog drains; it gives up after 30 s without progress */
+	start = o.backlog;
+	t0 = time(NULL);
+	printf("\ndraining the county backlog (Ctrl-C leaves; the agent goes on):\n");
+	while (o.backlog > 0 && stalled < 60) {
+		long prev = o.backlog;
+		double secs;
+
+		usleep(500000);
+		if (outbox_status(s, "county", &o) == -1)
+			break;
+		/* records arriving while it drains only slow the bar; it never runs backwards */
+		done = start - o.backlog > 0 ? start - o.backlog : 0;
+		secs = difftime(time(NULL), t0);
+		draw_bar(done, start, secs > 0 ? done / secs : 0);
+		stalled = o.backlog == prev ? stalled + 1 : 0;
+	}
+	printf("\n%s\n", o.backlog == 0 ? "done: the county has everything." :
+					  "no progress for 30 s: see \"last error\" above.");
+	return 0;
+}
