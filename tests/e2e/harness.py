@@ -203,9 +203,13 @@ class Response:
 class Node:
     """A hall node of its own: `conf/demo start` in a fresh VAR on a free port."""
 
-    def __init__(self, name="node"):
+    def __init__(self, name="node", county=False, agent=True):
         self.var = tempfile.mkdtemp(prefix="hall-e2e-%s-" % name)
         self.port = None
+        # county: also the node's own MariaDB (and, with agent, hall-agent), as `make run`
+        self.county = county
+        self.agent = agent
+        self.county_port = pick_port() + 10000 if county else None
         self.extra_ini = None
         self.started = False
         self._log_offsets = {}
@@ -229,6 +233,10 @@ class Node:
         env["VAR"] = self.var
         env["HALL_PORT"] = str(self.port)
         env["B"] = BUILD
+        env["COUNTY"] = "1" if self.county else "0"
+        env["AGENT"] = "1" if self.agent else "0"
+        if self.county:
+            env["COUNTY_PORT"] = str(self.county_port)
         env.pop("HALL_INI", None)
         if self.extra_ini is not None:
             path = os.path.join(self.var, "extra.ini")
@@ -265,7 +273,7 @@ class Node:
     def _demo(self, cmd):
         if self.port is None:
             self.port = 0
-        pids = [self.pid(p) for p in ("nginx", "hall-write", "hall-read")]
+        pids = [self.pid(p) for p in ("nginx", "hall-write", "hall-read", "hall-agent", "county")]
         with tempfile.TemporaryFile() as out:
             p = subprocess.Popen([DEMO, cmd], env=self._env(), cwd=ROOT, stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
