@@ -37,7 +37,8 @@ struct county_sink {
 	char *password;		/* owned, wiped on close */
 	char store_id[40];
 	char where[160];	/* host:port/db, for status and logs */
-	size_t records, bytes;	/* the batch limits */
+	size_t records, bytes;	/* the batch limits: records narrows after a refusal */
+	unsigned refusals;	/* times running a one-record batch was refused */
 	unsigned fault_every, batches;
 };
 struct push_stats {

@@ -218,6 +218,52 @@ fail:
 	return -1;
 }
 
+/*
+ * Server errors that mean "this data cannot go in", as opposed to a busy, full or stopping
+ * server (lock waits, deadlocks, disk full, shutdown), after which the batch is simply
+ * sent again later.
+ */
+static int
+data_refusal(unsigned int no)
+{
+	static const unsigned int refusals[] = {
+		1048, 1062, 1153, 1264, 1265, 1292, 1301, 1366, 1406, 1452, 1644, 3140,
+		4036, 4037, 4038, 4039, 4040, 4041, 4042, 4043, 4044, 4045, 4046, 4047, 4048,
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (no == refusals[i])
+			return 1;
+	return 0;
+}
+
+/*
+ * The county refused a whole batch. Halve the batch until the refusal is narrowed to one
+ * record; when a batch of that one record is refused three times running, quarantine it
+ * with the county's reason, so it can never hold up the records behind it.
+ */
+static void
+refused_alone(struct county_sink *k, struct store *s, struct outbox_batch *b, const char *why)
+{
+	if (b->n > 1) {
+		k->records = b->n / 2;
+		k->refusals = 0;
+		log_warnx("county refused a batch of %zu (%s): trying %zu at a time", b->n, why,
+		    k->records);
+		return;
+	}
+	if (++k->refusals < 3)
+		return;
+	b->v[0].result = REC_REJECTED;
+	snprintf(b->v[0].reason, sizeof(b->v[0].reason), "%s", why);
+	if (outbox_ack(s, "county", b, 0) == -1)
+		return;
+	log_warnx("county refuses record %s (%s) every time: %s; quarantined, the others go on",
+	    b->v[0].id, b->v[0].type, why);
+	k->refusals = 0;
+}
+
 int
 sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, char *err,
     size_t errlen)
@@ -229,6 +275,8 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 	size_t i;
 	int rc = -1;
 
+	if (k->db == NULL && sink_county_connect(k, s, err, errlen) == -1)
+		return -1;
 	if (outbox_next(s, "county", k->records, k->bytes, &b) == -1) {
 		snprintf(err, errlen, "the hall store cannot be read");
 		return -1;
@@ -260,6 +308,12 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 	p[4].buffer_length = json.len;
 	if (mysql_stmt_bind_param(k->upload, p) != 0 || mysql_stmt_execute(k->upload) != 0) {
 		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
+		/* the county refused the batch for what it holds, not the link: find the record */
+		if (data_refusal(mysql_stmt_errno(k->upload)) && mysql_rollback(k->db) == 0) {
+			refused_alone(k, s, &b, err);
+			rc = 1;	/* try again at once, narrower; no backoff */
+			goto done;
+		}
 		goto lost;
 	}
 	if (read_results(k, &b, err, errlen) == -1)
@@ -288,6 +342,11 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 	}
 	ps->records += b.n;
 	ps->bytes += json.len;
+	k->refusals = 0;
+	/* batches grow back after a refusal narrowed them */
+	if (k->records < (size_t)k->cfg->agent_batch_records)
+		k->records = k->records * 2 < (size_t)k->cfg->agent_batch_records ?
+		    k->records * 2 : (size_t)k->cfg->agent_batch_records;
 	rc = 1;
 	goto done;
 lost:

@@ -1,0 +1,376 @@
+"""Helpers for the sync tests (SPEC 5, 6): the county MariaDB of a Node started with
+county=True, reached with the `mariadb` command-line client (there is no MySQL driver in the
+standard library), and hall-agent processes the tests run and kill themselves.
+
+    county = County(node)
+    county.rows("SELECT ...")                  as root, over the socket: list of tuples
+    county.rows("SELECT ...", account="hall")  as the hall's own account, over TCP
+    county.try_sql("...", account="reader")    (ok, stdout, stderr): for refusals
+    s = county.session("reader")               a client kept open (out-of-order commits)
+    county.kill9() / county.restart()          the server itself
+    agent = Agent(node); agent.start(); agent.kill9(); agent.once(); agent.status()
+
+Python 3 standard library only.
+"""
+
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+
+from harness import BUILD, ROOT, proc_state, reap, wait_gone
+
+AGENT = os.path.join(ROOT, BUILD, "hall-agent")
+COUNTY_ADMIN = os.path.join(ROOT, BUILD, "county-admin")
+
+
+def wait_until(pred, timeout, interval=0.1, what="condition"):
+    """Calls pred until it returns something true (returned) or timeout seconds passed
+    (AssertionError naming what was waited for and pred's last value)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = pred()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s (last: %r)"
+                                 % (timeout, what, last))
+        time.sleep(interval)
+
+
+def sql_str(s):
+    """A MariaDB string literal (for values the tests make up themselves)."""
+    return "'" + str(s).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class SqlError(AssertionError):
+    pass
+
+
+class County:
+    """The county MariaDB of a Node(county=True)."""
+
+    def __init__(self, node):
+        if not node.county:
+            raise ValueError("the node has no county database")
+        self.node = node
+        self.var = node.var
+        self.port = node.county_port
+        self.socket = os.path.join(self.var, "run", "county.sock")
+        self.hall_code = node.ini()["hall"]["code"]
+        self._cnf = {}
+
+    # ---- accounts --------------------------------------------------------------------
+    def _secret(self, path):
+        with open(path) as f:
+            return f.readline().strip()
+
+    def account(self, name):
+        """(user, password, via) of root, hall, reader, or an extra hall's code."""
+        c = os.path.join(self.var, "county", "secrets")
+        if name == "root":
+            return "root", self._secret(os.path.join(c, "root.pw")), "socket"
+        if name == "hall":
+            return ("hall_" + self.hall_code,
+                    self._secret(os.path.join(self.var, "hall", "secrets", "county.pw")), "tcp")
+        if name == "reader":
+            return "county_demo", self._secret(os.path.join(c, "reader.pw")), "tcp"
+        if re.fullmatch(r"\d{12}", name):
+            return ("hall_" + name, self._secret(os.path.join(c, "hall-%s.pw" % name)), "tcp")
+        raise ValueError("unknown account %r" % name)
+
+    def cnf(self, name):
+        """A client option file for the account (passwords stay off the command line)."""
+        if name in self._cnf and os.path.exists(self._cnf[name]):
+            return self._cnf[name]
+        user, pw, via = self.account(name)
+        path = os.path.join(self.var, "county", "client-%s.cnf" % name)
+        lines = ["[client]", "user=%s" % user, "password=%s" % pw]
+        if via == "socket":
+            lines.append("socket=%s" % self.socket)
+        else:
+            lines += ["host=127.0.0.1", "port=%d" % self.port, "protocol=TCP"]
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self._cnf[name] = path
+        return path
+
+    def argv(self, account="root", extra=()):
+        return (["mariadb", "--defaults-extra-file=" + self.cnf(account)] + list(extra)
+                + ["--default-character-set=utf8mb4", "-N", "-B", "county"])
+
+    # ---- statements ------------------------------------------------------------------
+    def try_sql(self, sql, account="root", timeout=30):
+        """(ok, stdout, stderr) of the statements run by the mariadb client."""
+        p = subprocess.run(self.argv(account), input=sql.encode("utf-8"),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+        return (p.returncode == 0, p.stdout.decode("utf-8", "replace"),
+                p.stderr.decode("utf-8", "replace"))
+
+    def sql(self, sql, account="root", timeout=30):
+        ok, out, err = self.try_sql(sql, account, timeout)
+        if not ok:
+            raise SqlError("mariadb (%s): %s\n%s" % (account, err.strip(), sql[:500]))
+        return out
+
+    def rows(self, sql, account="root", timeout=30):
+        """The result rows as tuples of str (NULL as None)."""
+        out = self.sql(sql, account, timeout)
+        rows = []
+        for line in out.splitlines():
+            rows.append(tuple(None if v == "NULL" else v for v in line.split("\t")))
+        return rows
+
+    def scalar(self, sql, account="root"):
+        rows = self.rows(sql, account)
+        if len(rows) != 1 or len(rows[0]) != 1:
+            raise SqlError("expected one value from %s, got %r" % (sql, rows[:5]))
+        return rows[0][0]
+
+    def count(self, table, where="1", account="root"):
+        return int(self.scalar("SELECT count(*) FROM %s WHERE %s" % (table, where), account))
+
+    def answer(self, case_no, status="answered", note="县级答复", actor="tester"):
+        """A county system answers a case (SPEC 6): inserts into case_events as the reader;
+        returns the new event's seq."""
+        return int(self.scalar(
+            "INSERT INTO case_events (case_no, status, note, actor) VALUES (%s, %s, %s, %s); "
+            "SELECT LAST_INSERT_ID();" % (sql_str(case_no), sql_str(status), sql_str(note),
+                                          sql_str(actor)), account="reader"))
+
+    def session(self, account="root"):
+        return Session(self, account)
+
+    # ---- halls -----------------------------------------------------------------------
+    def add_hall(self, code, name):
+        """Another hall and its account (county-admin add-hall); its password is kept in
+        $VAR/county/secrets/hall-CODE.pw."""
+        pw = os.path.join(self.var, "county", "secrets", "hall-%s.pw" % code)
+        if not os.path.exists(pw):
+            fd = os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(os.urandom(12).hex() + "\n")
+        p = subprocess.run([COUNTY_ADMIN, "-c", os.path.join(self.var, "county", "county.ini"),
+                            "add-hall", code, name, pw], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("county-admin add-hall: %s" % p.stdout.decode("utf-8", "replace"))
+
+    # ---- the server --------------------------------------------------------------------
+    @property
+    def pid(self):
+        try:
+            with open(os.path.join(self.var, "run", "county.pid")) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def alive(self):
+        pid = self.pid
+        return pid is not None and proc_state(pid) not in (None, "Z", "X")
+
+    def ping(self):
+        p = subprocess.run(["mariadb-admin", "--defaults-extra-file=" + self.cnf("root"), "ping"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10)
+        return p.returncode == 0
+
+    def kill9(self):
+        pid = self.pid
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if not wait_gone([pid], 20):
+            raise AssertionError("mariadbd %d did not die" % pid)
+
+    def stop(self):
+        """A clean shutdown (SIGTERM), waited for."""
+        pid = self.pid
+        if pid is None or not self.alive():
+            return
+        os.kill(pid, signal.SIGTERM)
+        if not wait_gone([pid], 60):
+            os.kill(pid, signal.SIGKILL)
+            wait_gone([pid], 10)
+
+    def start(self, timeout=60):
+        """Starts mariadbd with $VAR/county/my.cnf (as conf/demo does) and waits for it."""
+        if self.alive():
+            return
+        log = open(os.path.join(self.var, "log", "county.log"), "ab")
+        try:
+            p = subprocess.Popen(["mariadbd", "--defaults-file=" +
+                                  os.path.join(self.var, "county", "my.cnf")],
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 start_new_session=True)
+        finally:
+            log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if p.poll() is not None:
+                raise AssertionError("mariadbd exited with %s; see %s/log/county.log"
+                                     % (p.returncode, self.var))
+            if os.path.exists(self.socket) and self.ping():
+                return
+            time.sleep(0.1)
+        raise AssertionError("mariadbd did not come up in %d s" % timeout)
+
+    def restart(self):
+        self.start()
+
+
+class Session:
+    """A mariadb client kept open on a pipe: statements are sent one line at a time and
+    their output read back (a marker SELECT ends each step), so that a transaction can stay
+    open while other sessions and the agent work."""
+
+    MARK = "--end-of-step--"
+
+    def __init__(self, county, account="root"):
+        self.p = subprocess.Popen(county.argv(account, extra=("--unbuffered",)),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, start_new_session=True)
+        self._buf = b""
+
+    def run(self, sql, timeout=30):
+        """Runs sql (one or more statements, ';'-terminated) and returns its output lines."""
+        self.p.stdin.write((sql.rstrip().rstrip(";") + ";\nSELECT '%s';\n" % self.MARK)
+                           .encode("utf-8"))
+        self.p.stdin.flush()
+        deadline = time.monotonic() + timeout
+        fd = self.p.stdout.fileno()
+        while (self.MARK + "\n").encode() not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("the mariadb session did not answer in %d s" % timeout)
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    err = self.p.stderr.read().decode("utf-8", "replace")
+                    raise SqlError("the mariadb session ended: %s" % err)
+                self._buf += chunk
+        out, _, self._buf = self._buf.partition((self.MARK + "\n").encode())
+        return out.decode("utf-8").splitlines()
+
+    def close(self):
+        if self.p.poll() is None:
+            try:
+                self.p.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(10)
+        for f in (self.p.stdout, self.p.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+
+class Agent:
+    """hall-agent of a node, run by the test: `run` as a daemon it can kill, `once`, `status`."""
+
+    def __init__(self, node, env=None):
+        self.node = node
+        self.env = dict(os.environ)
+        self.env.update(env or {})
+        self.proc = None
+        self.log_path = os.path.join(node.var, "log", "test-agent.log")
+        self.all_pids = []
+
+    def argv(self, cmd):
+        return [AGENT, "-c", self.node.ini_path, cmd]
+
+    def start(self, env=None):
+        if self.proc is not None and self.proc.poll() is None:
+            raise AssertionError("the agent is already running")
+        e = dict(self.env)
+        e.update(env or {})
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self.argv("run"), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, env=e, start_new_session=True)
+        self.all_pids.append(self.proc.pid)
+        return self.proc
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill9(self):
+        if self.proc is None:
+            return
+        try:
+            self.proc.send_signal(signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(10)
+
+    def term(self, timeout=10):
+        """SIGTERM; (exit status, seconds it took), or (None, timeout) when it did not end."""
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None, timeout
+        return rc, time.monotonic() - t0
+
+    def once(self, env=None, timeout=120):
+        e = dict(self.env)
+        e.update(env or {})
+        with open(self.log_path, "ab") as log:
+            p = subprocess.run(self.argv("once"), stdin=subprocess.DEVNULL, stdout=log,
+                               stderr=log, env=e, timeout=timeout)
+        return p.returncode
+
+    def status(self):
+        p = subprocess.run(self.argv("status"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, env=self.env, timeout=30)
+        return p.stdout.decode("utf-8", "replace")
+
+    def backlog(self):
+        """The county backlog `hall-agent status` shows."""
+        m = re.search(r"^\s*backlog\s+(\d+) record", self.status(), re.M)
+        if not m:
+            raise AssertionError("no backlog line in hall-agent status:\n" + self.status())
+        return int(m.group(1))
+
+    def drain(self, timeout=120, env=None):
+        """`once` until the backlog is 0."""
+        deadline = time.monotonic() + timeout
+        while True:
+            rc = self.once(env=env, timeout=max(5, deadline - time.monotonic()))
+            if rc == 0 and self.backlog() == 0:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("the backlog did not drain in %d s:\n%s\n%s"
+                                     % (timeout, self.status(), self.log_tail()))
+            time.sleep(0.2)
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=30):
+        return "\n".join(self.log().splitlines()[-n:])
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        reap(self.all_pids)
