@@ -72,9 +72,9 @@ $(B)/hall-agent: $(B)/agent/hall_agent.o $(AGENT_OBJ) $(LIB_OBJ)
 $(B)/county-admin: $(B)/agent/county_admin.o $(AGENT_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
 
-$(B)/tests/%: tests/unit/%.c $(LIB_OBJ) $(WEB_OBJ)
+$(B)/tests/%: tests/unit/%.c $(LIB_OBJ) $(WEB_OBJ) $(AGENT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcmocka
 
 # libFuzzer drivers, always built with clang and the sanitizers.
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)

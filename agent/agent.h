@@ -39,6 +39,7 @@ struct county_sink {
 	char where[160];	/* host:port/db, for status and logs */
 	size_t records, bytes;	/* the batch limits: records narrows after a refusal */
 	unsigned refusals;	/* times running a one-record batch was refused */
+	long long uncertain_seq;	/* last seq of a batch whose COMMIT had no answer */
 	unsigned fault_every, batches;
 };
 struct push_stats {

@@ -74,6 +74,40 @@ set_err(struct county_sink *k, char *err, size_t errlen, const char *what, const
 	(void)k;
 }
 
+/*
+ * After a COMMIT without an answer: the county's high-water mark for this store says how it
+ * ended. Either way the batch is sent again and comes back as duplicates or is written now;
+ * the mark only tells the log which it was.
+ */
+static void
+read_back_mark(struct county_sink *k)
+{
+	MYSQL_STMT *st = mysql_stmt_init(k->db);
+	long long mark = -1;
+	MYSQL_BIND p, r;
+
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	p.buffer_type = MYSQL_TYPE_STRING;
+	p.buffer = k->store_id;
+	p.buffer_length = strlen(k->store_id);
+	r.buffer_type = MYSQL_TYPE_LONGLONG;
+	r.buffer = &mark;
+	if (st != NULL &&
+	    mysql_stmt_prepare(st, "SELECT last_seq FROM my_streams WHERE store_id = ?",
+		(unsigned long)-1) == 0 &&
+	    mysql_stmt_bind_param(st, &p) == 0 && mysql_stmt_execute(st) == 0 &&
+	    mysql_stmt_bind_result(st, &r) == 0)
+		mysql_stmt_fetch(st);
+	if (st != NULL)
+		mysql_stmt_close(st);
+	mysql_rollback(k->db);
+	log_info("the unanswered COMMIT of the batch up to %lld %s", k->uncertain_seq,
+	    mark >= k->uncertain_seq ? "had been written: it comes back as duplicates" :
+				       "had not been written: it is sent again");
+	k->uncertain_seq = 0;
+}
+
 int
 sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t errlen)
 {
@@ -130,6 +164,8 @@ sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t er
 	buf_free(&contact);
 	if (hello != NULL)
 		mysql_stmt_close(hello);
+	if (rc == 0 && k->uncertain_seq > 0)
+		read_back_mark(k);
 	if (rc == 0)
 		return 0;
 fail:
@@ -322,11 +358,13 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		/* the COMMIT leaves, the answer never arrives: the outcome is unknown here */
 		mysql_send_query(k->db, "COMMIT", 6);
 		snprintf(err, errlen, "COMMIT: connection lost (injected), outcome unknown");
+		k->uncertain_seq = last_seq;
 		goto lost;
 	}
 	if (mysql_commit(k->db) != 0) {
 		set_err(k, err, errlen, "COMMIT (outcome unknown, the batch will be sent again)",
 		    mysql_error(k->db));
+		k->uncertain_seq = last_seq;
 		goto lost;
 	}
 	/* the county has it: now, and only now, the hall's mark moves */
