@@ -298,18 +298,10 @@ main(int argc, char *argv[])
 	const char *config = NULL;
 	char err[512], *admin_pw = NULL, *pw = NULL;
 	MYSQL *db;
-	int ch, rc = 1;
+	int rc = 1;
 
 	log_init("county-admin");
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
-			usage();
-		config = optarg;
-	}
-	argc -= optind;
-	argv += optind;
-	if (config == NULL || argc < 1)
-		usage();
+	config = config_cli(&argc, &argv, usage);
 	c.port = 3306;
 	if (ini_parse(config, county_ini_key, &c) != 0) {
 		fprintf(stderr, "%s: cannot read it\n", config);

@@ -148,18 +148,10 @@ main(int argc, char *argv[])
 	struct hall_config cfg;
 	const char *config = NULL;
 	struct store *s;
-	int ch, rc = 1;
+	int rc = 1;
 
 	log_init("hall-admin");
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
-			usage();
-		config = optarg;
-	}
-	argc -= optind;
-	argv += optind;
-	if (config == NULL || argc < 1)
-		usage();
+	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return 1;
 	if ((s = store_open(cfg.store_path, 0)) == NULL) {

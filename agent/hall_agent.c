@@ -162,18 +162,10 @@ main(int argc, char *argv[])
 	struct county_sink k;
 	struct store *s = NULL;
 	const char *config = NULL;
-	int ch, rc = 1, watch;
+	int rc = 1, watch;
 
 	log_init("hall-agent");
-	while ((ch = getopt(argc, argv, "c:")) != -1) {
-		if (ch != 'c')
-			usage();
-		config = optarg;
-	}
-	argc -= optind;
-	argv += optind;
-	if (config == NULL || argc < 1)
-		usage();
+	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return 1;
 	if ((s = store_open(cfg.store_path, 0)) == NULL || store_bind_hall(s, cfg.code) == -1 ||

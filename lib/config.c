@@ -3,6 +3,7 @@
  * see typed, validated values. Unknown keys are errors: a misspelt key must not be ignored.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,4 +198,22 @@ config_free(struct hall_config *c)
 	free(c->county_database);
 	free(c->county_tls_ca);
 	memset(c, 0, sizeof(*c));
+}
+
+const char *
+config_cli(int *argc, char ***argv, void (*usage)(void))
+{
+	const char *config = NULL;
+	int ch;
+
+	while ((ch = getopt(*argc, *argv, "c:")) != -1) {
+		if (ch != 'c')
+			usage();
+		config = optarg;
+	}
+	*argc -= optind;
+	*argv += optind;
+	if (config == NULL || *argc < 1)
+		usage();
+	return config;
 }

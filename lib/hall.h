@@ -174,6 +174,11 @@ struct hall_config {
 /* Loads and checks the file; on error, says why on stderr and returns -1. */
 int config_load(struct hall_config *, const char *path);
 void config_free(struct hall_config *);
+/*
+ * The command line of the node's tools: "-c CONFIG COMMAND [ARG...]". Returns the config
+ * path and leaves *argc/*argv at COMMAND; calls usage() (which exits) on anything else.
+ */
+const char *config_cli(int *argc, char ***argv, void (*usage)(void));
 
 /* ---- lib/record.c ------------------------------------------------------------------- */
 /* What citizens submit, after validation. NULL for an absent optional field. */
