@@ -176,7 +176,7 @@ int config_load(struct hall_config *, const char *path);
 void config_free(struct hall_config *);
 /*
  * The command line of the node's tools: "-c CONFIG COMMAND [ARG...]". Returns the config
- * path and leaves *argc/*argv at COMMAND; calls usage() (which exits) on anything else.
+ * path and leaves argc and argv at COMMAND; calls usage() (which exits) on anything else.
  */
 const char *config_cli(int *argc, char ***argv, void (*usage)(void));
 
