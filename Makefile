@@ -11,7 +11,7 @@ CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wno-format-nonliteral -Wvla -Wimplicit-fallthrough
 DEFS      = -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
-PKGS      = sqlite3 jansson libsodium inih
+PKGS      = sqlite3 jansson libsodium inih libcurl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libmariadb 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    = $(PKG_LIBS) -lfcgi -lpthread -lm
@@ -26,20 +26,20 @@ ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) -Ilib -Ifcgi -Iage
 
 LIB_SRC   = $(wildcard lib/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(B)/%.o)
-WEB_SRC   = $(filter-out fcgi/hall_read.c fcgi/hall_write.c fcgi/hello.c,$(wildcard fcgi/*.c))
+WEB_SRC   = $(filter-out fcgi/hall_read.c fcgi/hall_write.c fcgi/hello.c fcgi/province_receiver.c,$(wildcard fcgi/*.c))
 WEB_OBJ   = $(WEB_SRC:%.c=$(B)/%.o)
 AGENT_SRC = $(filter-out agent/hall_admin.c agent/county_admin.c agent/hall_agent.c,$(wildcard agent/*.c))
 AGENT_OBJ = $(AGENT_SRC:%.c=$(B)/%.o)
 MARIADB_LIBS := $(shell pkg-config --libs libmariadb 2>/dev/null)
 PROGS     = $(B)/hall-read $(B)/hall-write $(B)/hall-admin $(B)/hall-hello $(B)/hall-agent \
-            $(B)/county-admin
+            $(B)/county-admin $(B)/province-receiver
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 # Debian packages the build, the demo and the tests need.
 DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev \
        libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk \
-       mariadb-server mariadb-client libmariadb-dev
+       mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev
 
 .PHONY: all deps run stop test unit e2e fuzz fuzz-smoke clean format
 all: $(PROGS) $(UNIT_BIN)
@@ -65,16 +65,18 @@ $(B)/hall-write: $(B)/fcgi/hall_write.o $(WEB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/hall-hello: $(B)/fcgi/hello.o $(B)/fcgi/server.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/province-receiver: $(B)/fcgi/province_receiver.o $(WEB_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lz
 $(B)/hall-admin: $(B)/agent/hall_admin.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/hall-agent: $(B)/agent/hall_agent.o $(AGENT_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcurl -lz
 $(B)/county-admin: $(B)/agent/county_admin.o $(AGENT_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcurl -lz
 
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJ) $(WEB_OBJ) $(AGENT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcurl -lz -lcmocka
 
 # libFuzzer drivers, always built with clang and the sanitizers.
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)

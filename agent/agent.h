@@ -5,6 +5,7 @@
 #ifndef HALL_AGENT_H
 #define HALL_AGENT_H
 
+#include <curl/curl.h>
 #include <mysql.h>
 
 #include "hall.h"
@@ -43,7 +44,8 @@ struct county_sink {
 	unsigned fault_every, batches;
 };
 struct push_stats {
-	long long records, bytes;
+	long long records, bytes;	/* bytes: what went on the wire (compressed for HTTP) */
+	long long raw_bytes;		/* the records' JSON */
 };
 int sink_county_open(struct county_sink *, const struct hall_config *, struct store *);
 int sink_county_connect(struct county_sink *, struct store *, char *err, size_t errlen);
@@ -52,6 +54,23 @@ void sink_county_close(struct county_sink *);
 /* Sends the next batch: 1 when one was delivered, 0 when nothing was due, -1 on error. */
 int sink_county_push(struct county_sink *, struct store *, struct push_stats *, char *err,
     size_t errlen);
+
+/* ---- agent/sink_province.c ---------------------------------------------------------- */
+struct province_sink {
+	const struct hall_config *cfg;
+	CURL *curl;		/* one handle: its connection is reused between batches */
+	char *token;		/* owned, wiped on close */
+	char auth[320];		/* the Authorization header */
+	size_t records, bytes;
+	int64_t uncertain_seq;	/* a batch that may have arrived: reconcile before resending */
+};
+/* -1 when the province is not configured ([province] url) or its token cannot be read. */
+int sink_province_open(struct province_sink *, const struct hall_config *);
+void sink_province_close(struct province_sink *);
+/* Sends the next batch: 1 delivered, 0 nothing due, -1 failed (with *retry_after >= 0
+ * when the platform asked for a wait). */
+int sink_province_push(struct province_sink *, struct store *, struct push_stats *,
+    long *retry_after, char *err, size_t errlen);
 
 /* ---- agent/downlink_county.c -------------------------------------------------------- */
 /* Pulls, applies and acknowledges what the county holds for this hall: the number of rows

@@ -1,20 +1,23 @@
 /*
- * hall-agent: delivers the hall's outbox to the county database exactly once and brings
- * the county's answers, guides and calendars back down.
+ * hall-agent: delivers the hall's outbox exactly once to the county database and to the
+ * province platform, and brings the county's answers, guides and calendars back down.
  *
  *   hall-agent -c CONFIG run      the daemon: sync every [agent] poll_ms, and at once when
  *                                 the hall writes a record; SIGTERM stops it cleanly
- *   hall-agent -c CONFIG once     one full pass (everything due, both ways); exit 0 or 1
+ *   hall-agent -c CONFIG once     one full pass (everything due, every way); exit 0 or 1
  *   hall-agent -c CONFIG status   per destination: backlog, oldest unsent, last success,
  *                                 last error, bytes sent; a progress bar while draining
  *
+ * Each destination runs in a thread of its own, with its own store connection, mark,
+ * backoff and status: a dead province never holds up the county, nor the reverse.
+ *
  * Nothing undelivered is ever dropped: no quota, retry count or age deletes a record. A
- * record the county refuses is quarantined (kept, logged, shown) and the others go on.
+ * record a destination refuses is quarantined (kept, logged, shown) and the others go on.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,31 +45,61 @@ usage(void)
 	exit(2);
 }
 
-/*
- * One pass: connect if needed, push batches until the outbox is drained, then pull the
- * downlink until it is empty. 0 when everything went through, -1 on the first error.
- */
+/* One destination's worker: its sink, its own store connection, its own pace. */
+struct dest {
+	const char *name;
+	const struct hall_config *cfg;
+	struct store *s;
+	struct county_sink county;
+	struct province_sink province;
+	struct push_stats ps;
+	long retry_after;	/* the destination asked for this wait (seconds), or -1 */
+	int ok;
+};
+
+/* The county: push until drained, then pull the downlink until it is empty. */
 static int
-sync_pass(struct county_sink *k, struct store *s, struct push_stats *ps)
+county_pass(struct dest *d, char *err, size_t errlen)
 {
-	char err[512];
 	int rc = 0, n = 0;
 
-	if (sink_county_connect(k, s, err, sizeof(err)) == -1)
-		goto fail;
-	while (!stopping && (rc = sink_county_push(k, s, ps, err, sizeof(err))) == 1)
+	if (sink_county_connect(&d->county, d->s, err, errlen) == -1)
+		return -1;
+	while (!stopping && (rc = sink_county_push(&d->county, d->s, &d->ps, err, errlen)) == 1)
 		;
 	if (!stopping && rc == -1)
-		goto fail;
-	while (!stopping && (n = downlink_county_pull(k, s, err, sizeof(err))) > 0)
+		return -1;
+	while (!stopping && (n = downlink_county_pull(&d->county, d->s, err, errlen)) > 0)
 		log_info("downlink: %d row(s) applied", n);
-	if (!stopping && n == -1)
-		goto fail;
-	outbox_error(s, "county", NULL);
-	return 0;
-fail:
-	log_warnx("county %s: %s", k->where, err);
-	outbox_error(s, "county", err);
+	return !stopping && n == -1 ? -1 : 0;
+}
+
+static int
+province_pass(struct dest *d, char *err, size_t errlen)
+{
+	int rc;
+
+	while (!stopping &&
+	    (rc = sink_province_push(&d->province, d->s, &d->ps, &d->retry_after, err, errlen)) == 1)
+		;
+	return !stopping && rc == -1 ? -1 : 0;
+}
+
+static int
+dest_pass(struct dest *d)
+{
+	char err[512];
+	int rc;
+
+	d->retry_after = -1;
+	rc = strcmp(d->name, "county") == 0 ? county_pass(d, err, sizeof(err)) :
+					      province_pass(d, err, sizeof(err));
+	if (rc == 0) {
+		outbox_error(d->s, d->name, NULL);
+		return 0;
+	}
+	log_warnx("%s: %s", d->name, err);
+	outbox_error(d->s, d->name, err);
 	return -1;
 }
 
@@ -90,100 +123,166 @@ watch_store(const char *store_path)
 	return fd;
 }
 
-/* Waits up to ms, or until the hall store changes (then a short pause to gather a batch). */
+/* Sleeps ms in slices, so a stop is honoured promptly; returns early on a store change
+ * when ifd is given. */
 static void
-wait_for_work(int ifd, unsigned ms)
+pause_ms(int ifd, unsigned ms)
 {
 	struct pollfd p = {.fd = ifd, .events = POLLIN};
 	char drain[4096];
 
-	if (ifd == -1) {
-		poll(NULL, 0, (int)ms);
-		return;
-	}
-	if (poll(&p, 1, (int)ms) > 0) {
-		while (read(ifd, drain, sizeof(drain)) > 0)
-			;
-		poll(NULL, 0, 20);
-		while (read(ifd, drain, sizeof(drain)) > 0)
-			;
+	while (!stopping && ms > 0) {
+		unsigned slice = ms > 200 ? 200 : ms;
+
+		if (ifd != -1 && poll(&p, 1, (int)slice) > 0) {
+			/* a short pause gathers the records written together into one batch */
+			poll(NULL, 0, 20);
+			while (read(ifd, drain, sizeof(drain)) > 0)
+				;
+			return;
+		}
+		if (ifd == -1)
+			poll(NULL, 0, (int)slice);
+		ms -= slice;
 	}
 }
 
-static int
-cmd_run(struct county_sink *k, struct store *s, const struct hall_config *cfg, int once)
+static void *
+dest_thread(void *arg)
 {
-	struct backoff bo = {0, 1000, (unsigned)cfg->agent_backoff_max_s * 1000};
-	struct push_stats ps = {0, 0};
+	struct dest *d = arg;
+	struct backoff bo = {0, 1000, (unsigned)d->cfg->agent_backoff_max_s * 1000};
+	int ifd = watch_store(d->cfg->store_path);
+
+	mysql_thread_init();
+	while (!stopping) {
+		long long before = d->ps.records;
+
+		if (dest_pass(d) == 0) {
+			backoff_reset(&bo);
+			if (d->ps.records > before)
+				log_info("%s: %lld record(s) delivered", d->name, d->ps.records - before);
+			pause_ms(ifd, (unsigned)d->cfg->agent_poll_ms);
+			continue;
+		}
+		{
+			unsigned ms = backoff_next_ms(&bo);
+
+			/* 429 and 503 say how long: never sooner than that */
+			if (d->retry_after >= 0 && (unsigned long)d->retry_after * 1000 > ms)
+				ms = (unsigned)(d->retry_after > 86400 ? 86400000 : d->retry_after * 1000);
+			log_info("%s: retrying in %u ms", d->name, ms);
+			pause_ms(-1, ms);
+		}
+	}
+	if (ifd != -1)
+		close(ifd);
+	log_info("%s: stopped; %lld record(s) delivered this run", d->name, d->ps.records);
+	mysql_thread_end();
+	return NULL;
+}
+
+static int
+dest_open(struct dest *d, const char *name, const struct hall_config *cfg)
+{
+	memset(d, 0, sizeof(*d));
+	d->name = name;
+	d->cfg = cfg;
+	if ((d->s = store_open(cfg->store_path, 0)) == NULL || store_bind_hall(d->s, cfg->code) == -1 ||
+	    outbox_dest_ensure(d->s, name) == -1)
+		return -1;
+	if (strcmp(name, "county") == 0)
+		return sink_county_open(&d->county, cfg, d->s);
+	return sink_province_open(&d->province, cfg);
+}
+
+static void
+dest_close(struct dest *d)
+{
+	if (strcmp(d->name, "county") == 0)
+		sink_county_close(&d->county);
+	else
+		sink_province_close(&d->province);
+	store_close(d->s);
+}
+
+static int
+cmd_run(const struct hall_config *cfg, int once)
+{
+	struct dest dests[2];
+	pthread_t tid[2];
 	struct sigaction sa;
-	int ifd = -1;
+	int n = 0, i, rc = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (once)
-		return sync_pass(k, s, &ps) == 0 ? 0 : 1;
-	ifd = watch_store(cfg->store_path);
-	log_info("hall-agent %s for hall %s: county %s, every %d ms", AGENT_VERSION, cfg->code,
-	    k->where, cfg->agent_poll_ms);
-	while (!stopping) {
-		long long before = ps.records;
-
-		if (sync_pass(k, s, &ps) == 0) {
-			backoff_reset(&bo);
-			if (ps.records > before)
-				log_info("county: %lld record(s) delivered", ps.records - before);
-			wait_for_work(ifd, (unsigned)cfg->agent_poll_ms);
-		} else {
-			unsigned ms = backoff_next_ms(&bo);
-
-			log_info("retrying in %u ms", ms);
-			/* sleep in slices so SIGTERM is honoured promptly */
-			while (!stopping && ms > 0) {
-				unsigned slice = ms > 200 ? 200 : ms;
-
-				poll(NULL, 0, (int)slice);
-				ms -= slice;
-			}
-		}
+	if (cfg->county_user != NULL) {
+		if (dest_open(&dests[n], "county", cfg) == -1)
+			return 1;
+		n++;
 	}
-	if (ifd != -1)
-		close(ifd);
-	log_info("stopped; %lld record(s) delivered this run", ps.records);
-	return 0;
+	if (cfg->province_url != NULL) {
+		if (dest_open(&dests[n], "province", cfg) == -1) {
+			log_warnx("province: cannot start (is [province] token_file readable?)");
+			rc = 1;
+			goto out;
+		}
+		n++;
+	}
+	if (n == 0) {
+		log_warnx("neither [county] nor [province] is configured: nothing to do");
+		return 1;
+	}
+	if (once) {
+		for (i = 0; i < n; i++)
+			if (dest_pass(&dests[i]) == -1)
+				rc = 1;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		log_info("hall-agent %s for hall %s: %s every %d ms", AGENT_VERSION, cfg->code,
+		    dests[i].name, cfg->agent_poll_ms);
+	for (i = 0; i < n; i++)
+		if (pthread_create(&tid[i], NULL, dest_thread, &dests[i]) != 0)
+			fatalx("cannot start the %s thread", dests[i].name);
+	for (i = 0; i < n; i++)
+		pthread_join(tid[i], NULL);
+	log_info("stopped");
+out:
+	for (i = 0; i < n; i++)
+		dest_close(&dests[i]);
+	return rc;
 }
 
 int
 main(int argc, char *argv[])
 {
 	struct hall_config cfg;
-	struct county_sink k;
 	struct store *s = NULL;
-	const char *config = NULL;
+	const char *config;
 	int rc = 1, watch;
 
 	log_init("hall-agent");
 	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return 1;
-	if ((s = store_open(cfg.store_path, 0)) == NULL || store_bind_hall(s, cfg.code) == -1 ||
-	    outbox_dest_ensure(s, "county") == -1)
-		goto out;
+	/* the libraries' global state, before any thread */
+	if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+		fatalx("cannot initialize the client libraries");
 	if (strcmp(argv[0], "status") == 0) {
 		watch = argc > 1 && strcmp(argv[1], "--watch") == 0;
-		rc = status_print(s, &cfg, watch || isatty(STDOUT_FILENO)) == 0 ? 0 : 1;
-		goto out;
-	}
-	if (argc != 1 || (strcmp(argv[0], "run") != 0 && strcmp(argv[0], "once") != 0))
+		if ((s = store_open(cfg.store_path, 0)) != NULL && store_bind_hall(s, cfg.code) == 0)
+			rc = status_print(s, &cfg, watch || isatty(STDOUT_FILENO)) == 0 ? 0 : 1;
+		store_close(s);
+	} else if (argc == 1 && (strcmp(argv[0], "run") == 0 || strcmp(argv[0], "once") == 0))
+		rc = cmd_run(&cfg, strcmp(argv[0], "once") == 0);
+	else
 		usage();
-	if (sink_county_open(&k, &cfg, s) == -1)
-		goto out;
-	rc = cmd_run(&k, s, &cfg, strcmp(argv[0], "once") == 0);
-	sink_county_close(&k);
-out:
-	store_close(s);
+	curl_global_cleanup();
+	mysql_library_end();
 	config_free(&cfg);
 	return rc;
 }

@@ -70,44 +70,64 @@ draw_bar(long done, long total, double rate)
 	fflush(stdout);
 }
 
-int
-status_print(struct store *s, const struct hall_config *cfg, int watch)
+/* Follows one destination's backlog down on a terminal; gives up after 30 s without progress. */
+static void
+watch_drain(struct store *s, const char *dest, long start)
 {
 	struct outbox_status o;
-	char where[200];
-	long start, done, stalled = 0;
-	time_t t0;
+	long done, stalled = 0, prev = start;
+	time_t t0 = time(NULL);
 
-	snprintf(where, sizeof(where), "(%s@%s:%d/%s)", cfg->county_user ? cfg->county_user : "?",
-	    cfg->county_socket ? cfg->county_socket : (cfg->county_host ? cfg->county_host : "?"),
-	    cfg->county_port, cfg->county_database ? cfg->county_database : "?");
-	if (outbox_status(s, "county", &o) == -1) {
-		fprintf(stderr, "hall-agent: the hall store cannot be read\n");
-		return -1;
-	}
-	print_dest(&o, where);
-	printf("province  (not configured yet)\n");
-	if (!watch || o.backlog == 0 || !isatty(STDOUT_FILENO))
-		return 0;
-
-	/* a live bar while the backlog drains; it gives up after 30 s without progress */
-	start = o.backlog;
-	t0 = time(NULL);
-	printf("\ndraining the county backlog (Ctrl-C leaves; the agent goes on):\n");
+	printf("\ndraining the %s backlog (Ctrl-C leaves; the agent goes on):\n", dest);
+	o.backlog = start;
 	while (o.backlog > 0 && stalled < 60) {
-		long prev = o.backlog;
 		double secs;
 
 		usleep(500000);
-		if (outbox_status(s, "county", &o) == -1)
+		if (outbox_status(s, dest, &o) == -1)
 			break;
 		/* records arriving while it drains only slow the bar; it never runs backwards */
 		done = start - o.backlog > 0 ? start - o.backlog : 0;
 		secs = difftime(time(NULL), t0);
 		draw_bar(done, start, secs > 0 ? done / secs : 0);
 		stalled = o.backlog == prev ? stalled + 1 : 0;
+		prev = o.backlog;
 	}
-	printf("\n%s\n", o.backlog == 0 ? "done: the county has everything." :
+	printf("\n%s\n", o.backlog == 0 ? "done: the destination has everything." :
 					  "no progress for 30 s: see \"last error\" above.");
+}
+
+int
+status_print(struct store *s, const struct hall_config *cfg, int watch)
+{
+	struct outbox_status o[2];
+	const char *names[2] = {"county", "province"};
+	char where[2][300];
+	int i, configured[2];
+
+	configured[0] = cfg->county_user != NULL;
+	configured[1] = cfg->province_url != NULL;
+	snprintf(where[0], sizeof(where[0]), "(%s@%s:%d/%s)",
+	    cfg->county_user ? cfg->county_user : "?",
+	    cfg->county_socket ? cfg->county_socket : (cfg->county_host ? cfg->county_host : "?"),
+	    cfg->county_port, cfg->county_database ? cfg->county_database : "?");
+	snprintf(where[1], sizeof(where[1]), "(%s)", cfg->province_url ? cfg->province_url : "?");
+	for (i = 0; i < 2; i++) {
+		if (!configured[i]) {
+			printf("%s  (not configured)\n", names[i]);
+			o[i].backlog = 0;
+			continue;
+		}
+		if (outbox_dest_ensure(s, names[i]) == -1 || outbox_status(s, names[i], &o[i]) == -1) {
+			fprintf(stderr, "hall-agent: the hall store cannot be read\n");
+			return -1;
+		}
+		print_dest(&o[i], where[i]);
+	}
+	if (!watch || !isatty(STDOUT_FILENO))
+		return 0;
+	for (i = 0; i < 2; i++)
+		if (configured[i] && o[i].backlog > 0)
+			watch_drain(s, names[i], o[i].backlog);
 	return 0;
 }

@@ -75,6 +75,9 @@ config_handler(void *user, const char *section, const char *key, const char *v)
 		{"county", "password_file", offsetof(struct hall_config, county_password_file)},
 		{"county", "database", offsetof(struct hall_config, county_database)},
 		{"county", "tls_ca", offsetof(struct hall_config, county_tls_ca)},
+		{"province", "url", offsetof(struct hall_config, province_url)},
+		{"province", "token_file", offsetof(struct hall_config, province_token_file)},
+		{"province", "ca_file", offsetof(struct hall_config, province_ca_file)},
 	};
 	static const struct {
 		const char *section, *key;
@@ -95,6 +98,10 @@ config_handler(void *user, const char *section, const char *key, const char *v)
 		{"county", "connect_timeout_s", offsetof(struct hall_config, county_connect_timeout), 1, 600},
 		{"county", "read_timeout_s", offsetof(struct hall_config, county_read_timeout), 1, 3600},
 		{"county", "write_timeout_s", offsetof(struct hall_config, county_write_timeout), 1, 3600},
+		{"province", "connect_timeout_s", offsetof(struct hall_config, province_connect_timeout), 1, 600},
+		{"province", "low_speed_bps", offsetof(struct hall_config, province_low_speed_bps), 1, 1 << 30},
+		{"province", "low_speed_s", offsetof(struct hall_config, province_low_speed_s), 1, 3600},
+		{"province", "timeout_s", offsetof(struct hall_config, province_timeout_s), 1, 86400},
 		{"agent", "poll_ms", offsetof(struct hall_config, agent_poll_ms), 50, 3600000},
 		{"agent", "batch_records", offsetof(struct hall_config, agent_batch_records), 1, 100000},
 		{"agent", "batch_bytes", offsetof(struct hall_config, agent_batch_bytes), 1024, 16 << 20},
@@ -143,6 +150,10 @@ config_load(struct hall_config *c, const char *path)
 	c->county_connect_timeout = 10;
 	c->county_read_timeout = 30;
 	c->county_write_timeout = 30;
+	c->province_connect_timeout = 10;
+	c->province_low_speed_bps = 64;
+	c->province_low_speed_s = 30;
+	c->province_timeout_s = 600;
 	c->agent_poll_ms = 2000;
 	c->agent_batch_records = 500;
 	c->agent_batch_bytes = 512 * 1024;
@@ -197,6 +208,9 @@ config_free(struct hall_config *c)
 	free(c->county_password_file);
 	free(c->county_database);
 	free(c->county_tls_ca);
+	free(c->province_url);
+	free(c->province_token_file);
+	free(c->province_ca_file);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -168,6 +168,10 @@ struct hall_config {
 	    *county_tls_ca;
 	int county_port, county_connect_timeout, county_read_timeout, county_write_timeout;
 	int county_tls;		/* 1: require TLS (verified against county_tls_ca) */
+	/* [province]: the province platform, for hall-agent; no url: not configured */
+	char *province_url, *province_token_file, *province_ca_file;
+	int province_connect_timeout, province_low_speed_bps, province_low_speed_s,
+	    province_timeout_s;
 	/* [agent] */
 	int agent_poll_ms, agent_batch_records, agent_batch_bytes, agent_backoff_max_s;
 };

@@ -13,6 +13,9 @@ standard library), and hall-agent processes the tests run and kill themselves.
 Python 3 standard library only.
 """
 
+import atexit
+import http.client
+import json
 import os
 import re
 import select
@@ -20,10 +23,24 @@ import signal
 import subprocess
 import time
 
-from harness import BUILD, ROOT, proc_state, reap, wait_gone
+from harness import BUILD, CONSULT, ROOT, proc_state, reap, wait_gone
 
 AGENT = os.path.join(ROOT, BUILD, "hall-agent")
 COUNTY_ADMIN = os.path.join(ROOT, BUILD, "county-admin")
+
+
+_live_agents = []
+
+
+def _kill_agents():
+    for a in list(_live_agents):
+        try:
+            a.cleanup()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+atexit.register(_kill_agents)    # runs before the harness stops the nodes (LIFO)
 
 
 def wait_until(pred, timeout, interval=0.1, what="condition"):
@@ -44,6 +61,14 @@ def wait_until(pred, timeout, interval=0.1, what="condition"):
 def sql_str(s):
     """A MariaDB string literal (for values the tests make up themselves)."""
     return "'" + str(s).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_ESC = {"\\": "\\", "n": "\n", "t": "\t", "0": "\0", "r": "\r"}
+
+
+def unescape(v):
+    """A value as `mariadb -B` prints it (backslash, newline, tab and NUL escaped) back."""
+    return re.sub(r"\\(.)", lambda m: _ESC.get(m.group(1), "\\" + m.group(1)), v)
 
 
 class SqlError(AssertionError):
@@ -121,8 +146,8 @@ class County:
         """The result rows as tuples of str (NULL as None)."""
         out = self.sql(sql, account, timeout)
         rows = []
-        for line in out.splitlines():
-            rows.append(tuple(None if v == "NULL" else v for v in line.split("\t")))
+        for line in out.split("\n")[:-1] if out.endswith("\n") else out.split("\n"):
+            rows.append(tuple(None if v == "NULL" else unescape(v) for v in line.split("\t")))
         return rows
 
     def scalar(self, sql, account="root"):
@@ -287,6 +312,7 @@ class Agent:
         self.proc = None
         self.log_path = os.path.join(node.var, "log", "test-agent.log")
         self.all_pids = []
+        _live_agents.append(self)
 
     def argv(self, cmd):
         return [AGENT, "-c", self.node.ini_path, cmd]
@@ -374,3 +400,68 @@ class Agent:
             except subprocess.TimeoutExpired:
                 pass
         reap(self.all_pids)
+        if self in _live_agents:
+            _live_agents.remove(self)
+
+
+# ---- the hall side ---------------------------------------------------------------------
+
+def submit_many(node, n, label="同步", obj=None):
+    """Submits n consultations over HTTP (limits must be off) on a kept-alive connection;
+    returns the receipts in order."""
+    out = []
+    conn = None
+    base = dict(CONSULT if obj is None else obj)
+    try:
+        while len(out) < n:
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=20)
+            data = dict(base, subject="%s %d" % (label, len(out)))
+            body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            try:
+                conn.request("POST", "/api/v1/consultations", body=body,
+                             headers={"Content-Type": "application/json"})
+                r = conn.getresponse()
+                doc = r.read()
+            except (http.client.HTTPException, OSError):
+                conn.close()
+                conn = None
+                # a submission whose answer was lost could have been stored: the caller's
+                # counts would be off, so say so instead of guessing
+                raise
+            if r.status != 201:
+                raise AssertionError("submission %d: %d %r" % (len(out), r.status, doc[:300]))
+            out.append(json.loads(doc.decode("utf-8")))
+            if r.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = None
+    finally:
+        if conn is not None:
+            conn.close()
+    return out
+
+
+def hall_scalar(node, sql, args=()):
+    con = node.db()
+    try:
+        return con.execute(sql, args).fetchone()[0]
+    finally:
+        con.close()
+
+
+def hall_rows(node, sql, args=()):
+    con = node.db()
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def hall_acked(node):
+    """The county mark in the hall store (sync_dest.acked_seq)."""
+    return hall_scalar(node, "SELECT acked_seq FROM sync_dest WHERE dest = 'county'")
+
+
+def hall_backlog(node):
+    return hall_scalar(node, "SELECT count(*) FROM outbox WHERE seq > "
+                             "(SELECT acked_seq FROM sync_dest WHERE dest = 'county')")

@@ -1,0 +1,402 @@
+/*
+ * The province uplink (SPEC 5.3): outbox batches as gzip NDJSON over HTTPS with libcurl.
+ *
+ * Success is only a 200 whose JSON body answers every id of the batch. Anything else (a
+ * captive portal's page, a redirect, a 200 without that envelope, a stall, a reset) is a
+ * failure and the batch is sent again later; the receiver deduplicates by id, so a resend
+ * is harmless. When a request may have arrived (the connection broke after sending), the
+ * agent first asks /v1/reconcile what the platform holds instead of guessing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <zlib.h>
+
+#include "agent.h"
+
+#define RESPONSE_MAX (4u << 20)	/* a byte cap on every answer we read */
+
+int
+sink_province_open(struct province_sink *k, const struct hall_config *cfg)
+{
+	memset(k, 0, sizeof(*k));
+	k->cfg = cfg;
+	if (cfg->province_url == NULL)
+		return -1;
+	if ((k->token = secret_read(cfg->province_token_file)) == NULL)
+		return -1;
+	snprintf(k->auth, sizeof(k->auth), "Authorization: Bearer %s", k->token);
+	k->records = (size_t)cfg->agent_batch_records;
+	k->bytes = (size_t)cfg->agent_batch_bytes;
+	if ((k->curl = curl_easy_init()) == NULL)
+		return -1;
+	return 0;
+}
+
+void
+sink_province_close(struct province_sink *k)
+{
+	if (k->curl != NULL)
+		curl_easy_cleanup(k->curl);
+	if (k->token != NULL)
+		sodium_memzero(k->token, strlen(k->token));
+	sodium_memzero(k->auth, sizeof(k->auth));
+	free(k->token);
+	k->curl = NULL;
+	k->token = NULL;
+}
+
+/* ---- HTTP ------------------------------------------------------------------------ */
+
+struct answer {
+	struct buf body;
+	char ctype[128];
+	long retry_after;	/* seconds; -1: none */
+};
+
+static size_t
+on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct answer *a = arg;
+
+	/* past the cap the transfer is aborted: an answer that big is not the platform's */
+	if (buf_add(&a->body, p, size * n) == -1)
+		return 0;
+	return size * n;
+}
+
+static size_t
+on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct answer *a = arg;
+	size_t len = size * n;
+	char line[256];
+
+	if (len >= sizeof(line))
+		return len;
+	memcpy(line, p, len);
+	line[len] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strncasecmp(line, "Content-Type:", 13) == 0)
+		snprintf(a->ctype, sizeof(a->ctype), "%s", line + 13 + strspn(line + 13, " \t"));
+	else if (strncasecmp(line, "Retry-After:", 12) == 0) {
+		const char *v = line + 12 + strspn(line + 12, " \t");
+		time_t when;
+
+		/* delta-seconds or an HTTP-date (RFC 9110 10.2.3) */
+		if (*v >= '0' && *v <= '9')
+			a->retry_after = strtol(v, NULL, 10);
+		else if ((when = curl_getdate(v, NULL)) > 0)
+			a->retry_after = when > time(NULL) ? (long)(when - time(NULL)) : 0;
+	}
+	return len;
+}
+
+/* POSTs body to url+path; 0 with *status on an answer, -1 on a transport error, with
+ * *maybe_sent set when the request may have reached the platform. */
+static int
+post(struct province_sink *k, const char *path, const char *ctype, int gzipped,
+    const void *body, size_t len, struct answer *a, long *status, int *maybe_sent, char *err,
+    size_t errlen)
+{
+	struct curl_slist *h = NULL;
+	char url[1024], ct[160];
+	CURLcode rc;
+	CURL *c = k->curl;
+
+	a->retry_after = -1;
+	a->ctype[0] = '\0';
+	buf_init(&a->body, RESPONSE_MAX);
+	*maybe_sent = 0;
+	snprintf(url, sizeof(url), "%s%s", k->cfg->province_url, path);
+	snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+	h = curl_slist_append(h, ct);
+	h = curl_slist_append(h, k->auth);
+	h = curl_slist_append(h, "Accept: application/json");
+	h = curl_slist_append(h, "Expect:");
+	if (gzipped)
+		h = curl_slist_append(h, "Content-Encoding: gzip");
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_POST, 1L);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);	/* portals redirect: a failure */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (k->cfg->province_ca_file != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, k->cfg->province_ca_file);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)k->cfg->province_connect_timeout);
+	/* a stalled link is noticed by its speed, not by the kernel's timers */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)k->cfg->province_low_speed_bps);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)k->cfg->province_low_speed_s);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)k->cfg->province_timeout_s);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, a);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "hall-agent/" AGENT_VERSION);
+	rc = curl_easy_perform(c);
+	curl_slist_free_all(h);
+	if (rc != CURLE_OK) {
+		curl_off_t up = 0;
+
+		curl_easy_getinfo(c, CURLINFO_SIZE_UPLOAD_T, &up);
+		/* once bytes of the request left, the platform may hold the batch */
+		*maybe_sent = up > 0 || rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
+		    rc == CURLE_PARTIAL_FILE;
+		snprintf(err, errlen, "%s%s: %s", url,
+		    a->body.failed ? " (answer over 4 MiB)" : "", curl_easy_strerror(rc));
+		buf_free(&a->body);
+		return -1;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	if (a->body.data == NULL)
+		buf_add(&a->body, "", 0);
+	return 0;
+}
+
+/* ---- batches --------------------------------------------------------------------- */
+
+static int
+gzip_ndjson(const struct outbox_batch *b, struct buf *out)
+{
+	unsigned char chunk[65536];
+	z_stream z;
+	size_t i;
+	int zr = Z_OK;
+
+	memset(&z, 0, sizeof(z));
+	if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	for (i = 0; i <= b->n && zr != Z_STREAM_ERROR; i++) {
+		static const char nl = '\n';
+		int last = i == b->n;
+
+		/* each record's line, then its newline; the last round only finishes */
+		for (int part = 0; part < (last ? 1 : 2); part++) {
+			z.next_in = last ? NULL : (unsigned char *)(part == 0 ? b->v[i].payload : &nl);
+			z.avail_in = last ? 0 : (unsigned)(part == 0 ? b->v[i].len : 1);
+			do {
+				z.next_out = chunk;
+				z.avail_out = sizeof(chunk);
+				zr = deflate(&z, last ? Z_FINISH : Z_NO_FLUSH);
+				if (zr == Z_STREAM_ERROR ||
+				    buf_add(out, chunk, sizeof(chunk) - z.avail_out) == -1) {
+					deflateEnd(&z);
+					return -1;
+				}
+			} while (z.avail_out == 0 || (last && zr != Z_STREAM_END));
+		}
+	}
+	deflateEnd(&z);
+	return zr == Z_STREAM_END ? 0 : -1;
+}
+
+static struct outbox_rec *
+find(struct outbox_batch *b, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (strcmp(b->v[i].id, id) == 0)
+			return &b->v[i];
+	return NULL;
+}
+
+/* The platform's answer: every id of the batch with accepted, duplicate or rejected. */
+static int
+read_results(struct outbox_batch *b, const struct answer *a, char *err, size_t errlen)
+{
+	json_t *root, *results, *r;
+	json_error_t jerr;
+	size_t i, answered = 0;
+
+	for (i = 0; i < b->n; i++)
+		b->v[i].result = REC_PENDING;
+	if (strncasecmp(a->ctype, "application/json", 16) != 0) {
+		snprintf(err, errlen, "a 200 that is not the platform's JSON (%s): a captive "
+				      "portal or a proxy page?", a->ctype[0] ? a->ctype : "no type");
+		return -1;
+	}
+	root = json_loadb(a->body.data, a->body.len, 0, &jerr);
+	results = json_object_get(root, "results");
+	if (!json_is_array(results)) {
+		snprintf(err, errlen, "a 200 without a results list: not the platform's answer");
+		json_decref(root);
+		return -1;
+	}
+	json_array_foreach(results, i, r) {
+		const char *id = json_string_value(json_object_get(r, "id"));
+		const char *res = json_string_value(json_object_get(r, "result"));
+		const char *why = json_string_value(json_object_get(r, "reason"));
+		struct outbox_rec *rec = id ? find(b, id) : NULL;
+
+		if (rec == NULL || res == NULL || rec->result != REC_PENDING)
+			continue;
+		if (strcmp(res, "accepted") == 0)
+			rec->result = REC_ACCEPTED;
+		else if (strcmp(res, "duplicate") == 0)
+			rec->result = REC_DUPLICATE;
+		else if (strcmp(res, "rejected") == 0) {
+			rec->result = REC_REJECTED;
+			snprintf(rec->reason, sizeof(rec->reason), "%s", why ? why : "rejected");
+		} else
+			continue;
+		answered++;
+	}
+	json_decref(root);
+	if (answered != b->n) {
+		snprintf(err, errlen, "the platform answered %zu of %zu records", answered, b->n);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * After a request that may have arrived: /v1/reconcile says which ids the platform holds
+ * and with which hash. 1 when it holds the whole batch as we sent it (delivered), 0 when
+ * not (send again), -1 when the platform cannot be asked.
+ */
+static int
+reconcile(struct province_sink *k, struct outbox_batch *b, char *err, size_t errlen)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char hex[2 * crypto_hash_sha256_BYTES + 1];
+	struct answer a;
+	struct buf q;
+	json_t *root, *held;
+	json_error_t jerr;
+	long status = 0;
+	size_t i, have = 0;
+	int maybe;
+
+	buf_init(&q, 8u << 20);
+	buf_adds(&q, "{\"ids\":[");
+	for (i = 0; i < b->n; i++) {
+		if (i)
+			buf_addc(&q, ',');
+		buf_json_str(&q, b->v[i].id);
+	}
+	buf_adds(&q, "]}");
+	if (q.failed || post(k, "/v1/reconcile", "application/json", 0, q.data, q.len, &a, &status,
+			    &maybe, err, errlen) == -1) {
+		buf_free(&q);
+		return -1;
+	}
+	buf_free(&q);
+	if (status != 200 || strncasecmp(a.ctype, "application/json", 16) != 0) {
+		snprintf(err, errlen, "/v1/reconcile answered HTTP %ld (%s)", status, a.ctype);
+		buf_free(&a.body);
+		return -1;
+	}
+	root = json_loadb(a.body.data, a.body.len, 0, &jerr);
+	buf_free(&a.body);
+	if (!json_is_object(held = json_object_get(root, "held"))) {
+		snprintf(err, errlen, "/v1/reconcile: no held object");
+		json_decref(root);
+		return -1;
+	}
+	for (i = 0; i < b->n; i++) {
+		const char *sha = json_string_value(json_object_get(held, b->v[i].id));
+
+		if (sha == NULL)
+			continue;
+		crypto_hash_sha256(h, (const unsigned char *)b->v[i].payload, b->v[i].len);
+		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+		b->v[i].result = strcmp(sha, hex) == 0 ? REC_DUPLICATE : REC_CONFLICT;
+		if (b->v[i].result == REC_CONFLICT)
+			snprintf(b->v[i].reason, sizeof(b->v[i].reason),
+			    "the platform holds this id with other content");
+		have++;
+	}
+	json_decref(root);
+	return have == b->n ? 1 : 0;
+}
+
+int
+sink_province_push(struct province_sink *k, struct store *s, struct push_stats *ps,
+    long *retry_after, char *err, size_t errlen)
+{
+	struct outbox_batch b;
+	struct answer a;
+	struct buf gz;
+	long status = 0;
+	int maybe, rc = -1;
+	size_t i;
+
+	*retry_after = -1;
+	if (outbox_next(s, "province", k->records, k->bytes, &b) == -1) {
+		snprintf(err, errlen, "the hall store cannot be read");
+		return -1;
+	}
+	if (b.n == 0) {
+		outbox_batch_free(&b);
+		return 0;
+	}
+	buf_init(&gz, 64u << 20);
+	if (k->uncertain_seq == b.last_seq) {
+		int held = reconcile(k, &b, err, errlen);
+
+		if (held == -1)
+			goto done;
+		k->uncertain_seq = 0;
+		if (held == 1) {
+			log_info("province: the batch up to %lld had arrived (reconciled)",
+			    (long long)b.last_seq);
+			goto delivered;
+		}
+	}
+	if (gzip_ndjson(&b, &gz) == -1) {
+		snprintf(err, errlen, "cannot compress a batch");
+		goto done;
+	}
+	if (post(k, "/v1/records", "application/x-ndjson", 1, gz.data, gz.len, &a, &status, &maybe,
+		err, errlen) == -1) {
+		if (maybe)
+			k->uncertain_seq = b.last_seq;
+		goto done;
+	}
+	if (status == 429 || status == 503) {
+		*retry_after = a.retry_after;
+		snprintf(err, errlen, "HTTP %ld: the platform asks to wait %ld s", status,
+		    a.retry_after);
+		buf_free(&a.body);
+		goto done;
+	}
+	if (status != 200) {
+		snprintf(err, errlen, "HTTP %ld from %s/v1/records%s", status, k->cfg->province_url,
+		    status >= 300 && status < 400 ? " (a redirect: a captive portal?)" : "");
+		buf_free(&a.body);
+		goto done;
+	}
+	if (read_results(&b, &a, err, errlen) == -1) {
+		buf_free(&a.body);
+		goto done;
+	}
+	buf_free(&a.body);
+delivered:
+	if (outbox_ack(s, "province", &b, gz.len) == -1) {
+		snprintf(err, errlen, "the hall store cannot record the delivery");
+		goto done;
+	}
+	for (i = 0; i < b.n; i++)
+		if (b.v[i].result == REC_REJECTED || b.v[i].result == REC_CONFLICT)
+			log_warnx("province refused record %s (%s): %s; quarantined, the others go on",
+			    b.v[i].id, b.v[i].type, b.v[i].reason);
+	ps->records += b.n;
+	ps->bytes += gz.len;
+	ps->raw_bytes += b.bytes;
+	rc = 1;
+done:
+	buf_free(&gz);
+	outbox_batch_free(&b);
+	return rc;
+}
