@@ -203,13 +203,16 @@ class Response:
 class Node:
     """A hall node of its own: `conf/demo start` in a fresh VAR on a free port."""
 
-    def __init__(self, name="node", county=False, agent=True):
+    def __init__(self, name="node", county=False, agent=True, province=False):
         self.var = tempfile.mkdtemp(prefix="hall-e2e-%s-" % name)
         self.port = None
         # county: also the node's own MariaDB (and, with agent, hall-agent), as `make run`
         self.county = county
         self.agent = agent
         self.county_port = pick_port() + 10000 if county else None
+        # province: also the reference province receiver behind its own nginx
+        self.province = province
+        self.province_port = pick_port() if province else None
         self.extra_ini = None
         self.started = False
         self._log_offsets = {}
@@ -235,6 +238,9 @@ class Node:
         env["B"] = BUILD
         env["COUNTY"] = "1" if self.county else "0"
         env["AGENT"] = "1" if self.agent else "0"
+        env["PROVINCE"] = "1" if self.province else "0"
+        if self.province:
+            env["PROVINCE_PORT"] = str(self.province_port)
         if self.county:
             env["COUNTY_PORT"] = str(self.county_port)
         env.pop("HALL_INI", None)
@@ -273,7 +279,8 @@ class Node:
     def _demo(self, cmd):
         if self.port is None:
             self.port = 0
-        pids = [self.pid(p) for p in ("nginx", "hall-write", "hall-read", "hall-agent", "county")]
+        pids = [self.pid(p) for p in ("nginx", "hall-write", "hall-read", "hall-agent", "county",
+                                      "nginx-province", "province-receiver")]
         with tempfile.TemporaryFile() as out:
             p = subprocess.Popen([DEMO, cmd], env=self._env(), cwd=ROOT, stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
