@@ -37,10 +37,14 @@ config_int(struct config_ctx *x, const char *section, const char *key, const cha
 	return 1;
 }
 
+/* "key =" with nothing after it unsets the key (a later file can switch a part off). */
 static int
 config_str(char **slot, const char *v)
 {
 	free(*slot);
+	*slot = NULL;
+	if (*v == '\0')
+		return 1;
 	*slot = strdup(v);
 	return *slot != NULL;
 }
