@@ -42,7 +42,7 @@ DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libja
        mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev
 
 .PHONY: all deps run stop test unit e2e fuzz fuzz-smoke clean format
-all: $(PROGS) $(UNIT_BIN)
+all: $(PROGS) $(UNIT_BIN) $(B)/netfault
 
 # Installs only what is missing, so a machine that has everything never calls apt-get.
 deps:
@@ -73,6 +73,11 @@ $(B)/hall-agent: $(B)/agent/hall_agent.o $(AGENT_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcurl -lz
 $(B)/county-admin: $(B)/agent/county_admin.o $(AGENT_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcurl -lz
+
+# The weak-link tests' fault-injecting TCP proxy (usable by hand too).
+$(B)/netfault: tests/weaklink/netfault.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c $(LIB_OBJ) $(WEB_OBJ) $(AGENT_OBJ)
 	@mkdir -p $(dir $@)

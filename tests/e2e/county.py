@@ -322,11 +322,21 @@ class Agent:
             raise AssertionError("the agent is already running")
         e = dict(self.env)
         e.update(env or {})
+        self._expect = self.started() + 1
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(self.argv("run"), stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=log, env=e, start_new_session=True)
         self.all_pids.append(self.proc.pid)
         return self.proc
+
+    def wait_up(self, timeout=15):
+        """Waits until the daemon last started has logged its first line (its signal
+        handlers are in place by then)."""
+        wait_until(lambda: self.started() >= self._expect or not self.running(), timeout, 0.02,
+                   "hall-agent to start")
+        if not self.running():
+            raise AssertionError("hall-agent exited at start (%s):\n%s"
+                                 % (self.proc.returncode, self.log_tail()))
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -363,12 +373,31 @@ class Agent:
                            stderr=subprocess.STDOUT, env=self.env, timeout=30)
         return p.stdout.decode("utf-8", "replace")
 
-    def backlog(self):
-        """The county backlog `hall-agent status` shows."""
-        m = re.search(r"^\s*backlog\s+(\d+) record", self.status(), re.M)
+    def dest_status(self, dest="county"):
+        """The lines `hall-agent status` shows for one destination (its header and the
+        indented lines under it)."""
+        out, keep = [], False
+        for line in self.status().splitlines():
+            if line and not line[0].isspace():
+                keep = line.split()[0] == dest
+            if keep:
+                out.append(line)
+        if not out:
+            raise AssertionError("no %s in hall-agent status:\n%s" % (dest, self.status()))
+        return "\n".join(out)
+
+    def backlog(self, dest="county"):
+        """The backlog `hall-agent status` shows for dest."""
+        text = self.dest_status(dest)
+        m = re.search(r"^\s*backlog\s+(\d+) record", text, re.M)
         if not m:
-            raise AssertionError("no backlog line in hall-agent status:\n" + self.status())
+            raise AssertionError("no backlog line in hall-agent status:\n" + text)
         return int(m.group(1))
+
+    def started(self):
+        """How many times the log says a daemon started (its first line)."""
+        return len(re.findall(r"(?m)^hall-agent\[\d+\] info: hall-agent \S+ for hall .*county",
+                              self.log()))
 
     def drain(self, timeout=120, env=None):
         """`once` until the backlog is 0."""

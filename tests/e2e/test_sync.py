@@ -101,7 +101,7 @@ class SyncTestCase(unittest.TestCase):
                          "the hall's 'delivered' events")
         self.assertEqual(hall_scalar(node, "SELECT count(*) FROM outbox"), n, "hall outbox rows")
         self.assertEqual(hall_scalar(node, "SELECT count(*) FROM quarantine"), 0)
-        status = Agent(node).status()
+        status = Agent(node).dest_status("county")
         self.assertRegex(status, r"(?m)^\s*backlog\s+0 record", status)
         self.assertNotIn("QUARANTINED", status)
         self.assertEqual(node.health()["sync"]["backlog"], 0)
@@ -216,6 +216,7 @@ class CrashSafetyTest(SyncTestCase):
         self.assertEqual(len(receipts), self.N)
         tap_comment("crash safety: %d kill -9, %d of them with records waiting" %
                     (self.KILLS, mid))
+        agent.wait_up()
         rc, _took = agent.term(15)
         self.assertEqual(rc, 0, "the agent did not stop on SIGTERM")
         agent.drain(120)
@@ -288,7 +289,7 @@ class CountyFaultTest(SyncTestCase):
         later = submit_many(node, 30, "断网中")
         # the agent goes on and says what is wrong
         status = wait_until(lambda: (lambda s: s if re.search(r"(?m)^\s*last error\s+(?!none)",
-                                                              s) else None)(agent.status()),
+                                                              s) else None)(agent.dest_status()),
                             15, 0.2, "a last error in hall-agent status")
         self.assertRegex(status, r"(?m)^\s*backlog\s+30 record", status)
         self.assertRegex(status, r"(?m)^\s*oldest unsent\s+(?!-)", status)
@@ -299,7 +300,7 @@ class CountyFaultTest(SyncTestCase):
         county.start()
         self.wait_drained(node, 30, "the backlog to drain after the county came back")
         status = wait_until(lambda: (lambda s: s if re.search(r"(?m)^\s*last error\s+none", s)
-                                     else None)(agent.status()), 10, 0.2,
+                                     else None)(agent.dest_status()), 10, 0.2,
                             "the last error to clear")
         rc, _ = agent.term(15)
         self.assertEqual(rc, 0)
@@ -358,7 +359,7 @@ class StoreRecreatedTest(SyncTestCase):
         streams = dict(county.rows("SELECT store_id, last_seq FROM hall_streams "
                                    "WHERE hall_code = %s" % sql_str(county.hall_code)))
         self.assertEqual(streams, {old_store: "20", new_store: "25"})
-        self.assertNotIn("QUARANTINED", agent.status())
+        self.assertNotIn("QUARANTINED", agent.dest_status())
 
 
 # ---- 5. out-of-order commits at the county ----------------------------------------------------
@@ -490,7 +491,7 @@ class GrantsTest(SyncTestCase):
             ok, out, err = county.try_sql("SELECT count(*) FROM %s" % table, "reader")
             self.assertTrue(ok, "the reader cannot read %s: %s" % (table, err))
         unreadable = []
-        for (table,) in county.rows("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'"):
+        for table, _kind in county.rows("SHOW FULL TABLES WHERE Table_type = 'BASE TABLE'"):
             if not county.try_sql("SELECT 1 FROM %s LIMIT 1" % table, "reader")[0]:
                 unreadable.append(table)
         if unreadable:
@@ -551,7 +552,7 @@ class QuarantineTest(SyncTestCase):
         log = agent.log()
         for rid in (c_conf["id"], c_bad["id"]):
             self.assertRegex(log, r"(?m)^.*%s.*quarantined" % re.escape(rid))
-        status = agent.status()
+        status = agent.dest_status()
         self.assertRegex(status, r"QUARANTINED\s+2 record", status)
         # never dropped: every record is still in the outbox, and passes again change nothing
         for _ in range(2):
@@ -562,7 +563,7 @@ class QuarantineTest(SyncTestCase):
         self.assertEqual(hall_scalar(node, "SELECT count(*) FROM quarantine"), 2)
         self.assertEqual(county.count("conflicts"), 1)
         self.assertEqual(county.count("records", "id = %s" % sql_str(c_bad["id"])), 0)
-        self.assertRegex(agent.status(), r"QUARANTINED\s+2 record")
+        self.assertRegex(agent.dest_status(), r"QUARANTINED\s+2 record")
         statuses = dict(hall_rows(node, "SELECT id, status FROM cases"))
         self.assertEqual(statuses[c_conf["id"]], "received")
         self.assertEqual(statuses[c_bad["id"]], "received")
@@ -581,7 +582,7 @@ class DaemonTest(SyncTestCase):
         rc, took = agent.term(10)
         self.assertEqual(rc, 0, "exit status on SIGTERM")
         self.assertLess(took, 5.0)
-        self.assertRegex(agent.log(), r"(?m)\bstopped\b")
+        self.assertRegex(agent.log(), r"(?m)^hall-agent\[\d+\] info: stopped")
         acked = hall_acked(node)
         at_county = county.count("cases")
         tap_comment("SIGTERM after %d of 3000 records (county holds %d), exit in %.2f s"
@@ -594,7 +595,7 @@ class DaemonTest(SyncTestCase):
         self.wait_drained(node, 60)
         rc, _ = agent.term(10)
         self.assertEqual(rc, 0)
-        runs = re.findall(r"stopped; (\d+) record\(s\) delivered this run", agent.log())
+        runs = re.findall(r"county: stopped; (\d+) record\(s\) delivered this run", agent.log())
         self.assertEqual(len(runs), 2, agent.log_tail())
         self.assertLessEqual(int(runs[1]), 3000 - acked + 20,
                              "the restarted agent sent again what was acknowledged")
