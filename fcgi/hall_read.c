@@ -171,7 +171,7 @@ h_api_health(struct req *r)
 	char up[TIMEFMT_LEN], down[TIMEFMT_LEN];
 	struct buf b;
 
-	if (store_health(web.store, &h) == -1) {
+	if (store_health(web.store, &web.cfg, &h) == -1) {
 		send_unavailable(r);
 		return;
 	}

@@ -261,7 +261,8 @@ struct sync_health {
 	long backlog;
 	time_t last_uplink_at, last_downlink_at;	/* 0: never */
 };
-int store_health(struct store *, struct sync_health *);
+/* The backlog counts against the destinations cfg configures (every one when cfg is NULL). */
+int store_health(struct store *, const struct hall_config *cfg, struct sync_health *);
 /* The last time the hall heard from the county (either way); 0: never. Cheap. */
 time_t store_synced_at(struct store *);
 

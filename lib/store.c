@@ -67,8 +67,10 @@ static const char *const stmt_sql[ST__MAX] = {
 			   "WHERE r.case_no = c.case_no) FROM cases c WHERE case_no = ?1",
 	[ST_RATING_INSERT] = "INSERT INTO ratings (id, case_no, level, comment, at) "
 			     "VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* ?1 and ?2 name the configured destinations; both NULL: every one the store has */
 	[ST_BACKLOG] = "SELECT count(*) FROM outbox WHERE seq > "
-		       "(SELECT coalesce(min(acked_seq), 0) FROM sync_dest)",
+		       "(SELECT coalesce(min(acked_seq), 0) FROM sync_dest "
+		       " WHERE (?1 IS NULL AND ?2 IS NULL) OR dest IN (?1, ?2))",
 	[ST_LAST_UPLINK] = "SELECT coalesce(max(last_success_at), 0) FROM sync_dest",
 	[ST_GUIDES_SEARCH] = "SELECT id, name, department, materials, time_limit, fees, "
 			     "fee_basis, delivery, consult, address, hours, updated_at FROM guides "
@@ -752,16 +754,28 @@ store_scalar(struct store *s, enum stmt_id id, long long *out)
 }
 
 int
-store_health(struct store *s, struct sync_health *h)
+store_health(struct store *s, const struct hall_config *cfg, struct sync_health *h)
 {
-	long long backlog, up;
+	long long backlog = 0, up;
+	sqlite3_stmt *st;
 	char text[32];
 	int rc = -1;
 
 	memset(h, 0, sizeof(*h));
 	if (store_run(s, ST_BEGIN_READ) == -1)
 		return -1;
-	if (store_scalar(s, ST_BACKLOG, &backlog) == -1 || store_scalar(s, ST_LAST_UPLINK, &up) == -1)
+	if ((st = store_stmt(s, ST_BACKLOG)) == NULL)
+		goto done;
+	if (cfg != NULL && cfg->county_user != NULL)
+		sqlite3_bind_text(st, 1, "county", -1, SQLITE_STATIC);
+	if (cfg != NULL && cfg->province_url != NULL)
+		sqlite3_bind_text(st, 2, "province", -1, SQLITE_STATIC);
+	if (cfg != NULL && cfg->county_user == NULL && cfg->province_url == NULL)
+		sqlite3_bind_text(st, 1, "", -1, SQLITE_STATIC); /* nowhere to go: all of it */
+	if (sqlite3_step(st) == SQLITE_ROW)
+		backlog = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (store_scalar(s, ST_LAST_UPLINK, &up) == -1)
 		goto done;
 	h->backlog = (long)backlog;
 	h->last_uplink_at = (time_t)up;

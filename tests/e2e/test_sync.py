@@ -10,6 +10,8 @@ import json
 import os
 import random
 import re
+import signal
+import threading
 import time
 import unittest
 
@@ -188,7 +190,6 @@ class CrashSafetyTest(SyncTestCase):
         tap_comment("crash safety: random seed %d" % seed)
         # a first part waits in the outbox; the rest arrives while the agent is being killed
         receipts = submit_many(node, 2000, "崩溃测试")
-        import threading
         more, errors = [], []
 
         def submitter():
@@ -601,22 +602,56 @@ class DaemonTest(SyncTestCase):
                              "the restarted agent sent again what was acknowledged")
         self.assertExactlyOnce(node, county, receipts)
 
+    def test_sigterm_while_the_county_hangs(self):
+        # the default timeouts ([county] read_timeout_s 30): a hung county must not make a
+        # stop wait for them
+        node, county = self.node_up("sigterm-hang", "\n[agent]\nbatch_records = 20\n")
+        agent = self.agent(node)
+        receipts = submit_many(node, 3000, "县库挂起")
+        agent.start()
+        agent.wait_up()
+        wait_until(lambda: hall_acked(node) > 0, 30, 0.002, "the first batch")
+        pid = county.pid
+        os.kill(pid, signal.SIGSTOP)    # the county hangs mid-drain: no answer, no reset
+        self.addCleanup(lambda: os.kill(pid, signal.SIGCONT) if county.alive() else None)
+        time.sleep(1.0)
+        acked = hall_acked(node)
+        self.assertLess(acked, 3000, "the backlog drained before the county hung")
+        rc, took = agent.term(60)
+        os.kill(pid, signal.SIGCONT)
+        tap_comment("SIGTERM with the county hung: exit %s after %.1f s" % (rc, took))
+        self.assertEqual(rc, 0)
+        self.assertRegex(agent.log(), r"(?m)^hall-agent\[\d+\] info: stopped")
+        # nothing is lost either way
+        agent.start()
+        self.wait_drained(node, 60)
+        agent.term(10)
+        self.assertExactlyOnce(node, county, receipts)
+        self.assertLess(took, 5.0, "SIGTERM waited %.1f s for the hung county" % took)
+
     def test_poll_interval_brings_reply_without_hall_writes(self):
         node, county = self.node_up("poll", "\n[agent]\npoll_ms = 500\n")
         agent = self.agent(node)
         rc, = submit_many(node, 1, "轮询")
         agent.start()
         self.wait_drained(node, 10)
-        time.sleep(1.5)    # idle: nothing written at the hall from here on
+        # idle from here on: nothing touches the hall's folder (even a reader closing the
+        # store would wake the agent through inotify), so only the poll can bring the reply;
+        # the hall has applied it durably once the county's downlink row is acknowledged
+        time.sleep(1.5)
         worst = 0.0
+        seqs = []
         for i in range(3):
             t0 = time.monotonic()
             seq = county.answer(rc["case_no"], "answered", "轮询答复 %d" % i)
-            wait_until(lambda: hall_rows(node, "SELECT 1 FROM case_events WHERE id = ?",
-                                         ("county-%d" % seq,)), 10, 0.02,
-                       "the county's reply at the hall")
+            seqs.append(seq)
+            wait_until(lambda: county.count("downlink", "kind = 'event' AND ref = '%d'" % seq)
+                       == 0, 10, 0.02, "the county's reply acknowledged by the hall")
             worst = max(worst, time.monotonic() - t0)
             time.sleep(random.uniform(0.1, 0.6))
+        for i, seq in enumerate(seqs):
+            self.assertEqual(hall_rows(node, "SELECT status, note FROM case_events WHERE id = ?",
+                                       ("county-%d" % seq,)), [("answered", "轮询答复 %d" % i)])
         tap_comment("poll_ms 500: a county reply reached the hall in at most %.2f s" % worst)
         self.assertLess(worst, 2.0)
         doc = node.lookup(rc["case_no"], rc["query_code"]).json()

@@ -749,14 +749,14 @@ test_health(void **state)
 	char seq[32];
 	int i;
 
-	assert_int_equal(store_health(f->s, &h), 0);
+	assert_int_equal(store_health(f->s, NULL, &h), 0);
 	assert_int_equal(h.backlog, 0);
 	assert_int_equal(h.last_uplink_at, 0);
 	assert_int_equal(h.last_downlink_at, 0);
 	assert_int_equal(store_synced_at(f->s), 0);
 	for (i = 0; i < 3; i++)
 		assert_int_equal(store_case_create(f->s, &f->cfg, &c, &r), STORE_OK);
-	assert_int_equal(store_health(f->s, &h), 0);
+	assert_int_equal(store_health(f->s, NULL, &h), 0);
 	assert_int_equal(h.backlog, 3);
 	assert_int_equal(h.backlog, store_count(f->s, "outbox"));
 
@@ -772,12 +772,12 @@ test_health(void **state)
 	         "UPDATE sync_dest SET acked_seq = (SELECT min(seq) FROM outbox) "
 	         "WHERE dest = 'province'",
 	         NULL);
-	assert_int_equal(store_health(f->s, &h), 0);
+	assert_int_equal(store_health(f->s, NULL, &h), 0);
 	assert_int_equal(h.backlog, 2);
 	assert_int_equal(h.last_uplink_at, 1795000000);
 	assert_int_equal(store_synced_at(f->s), 1795000000);
 	raw_exec(f->path, "UPDATE sync_dest SET acked_seq = ?1", seq);
-	assert_int_equal(store_health(f->s, &h), 0);
+	assert_int_equal(store_health(f->s, NULL, &h), 0);
 	assert_int_equal(h.backlog, 0);
 }
 
