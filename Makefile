@@ -39,10 +39,11 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Debian packages the build, the demo and the tests need.
 DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev \
        libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk \
-       mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev
+       mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
+       iproute2 nftables
 
-.PHONY: all deps run stop test unit e2e fuzz fuzz-smoke clean format
-all: $(PROGS) $(UNIT_BIN) $(B)/netfault
+.PHONY: all deps run stop test bench fuzz clean format
+all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench
 
 # Installs only what is missing, so a machine that has everything never calls apt-get.
 deps:
@@ -74,6 +75,10 @@ $(B)/hall-agent: $(B)/agent/hall_agent.o $(AGENT_OBJ) $(LIB_OBJ)
 $(B)/county-admin: $(B)/agent/county_admin.o $(AGENT_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcurl -lz
 
+$(B)/sqlite-commit-bench: tests/bench/sqlite_commit.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+
 # The weak-link tests' fault-injecting TCP proxy (usable by hand too).
 $(B)/netfault: tests/weaklink/netfault.c
 	@mkdir -p $(dir $@)
@@ -91,6 +96,10 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) lib/hall.h
 	@mkdir -p $(dir $@)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib \
 	    -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lpthread -lm
+
+# The figures of SPEC 9: a table, and var/bench/results.json.
+bench: deps all
+	@B=$(B) python3 tests/bench/bench.py
 
 run: deps all
 	@conf/demo run

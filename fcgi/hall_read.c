@@ -221,7 +221,7 @@ h_api_case(struct req *r)
 	switch (case_open(r->arg, field_value(&r->in, "code"), &v, &retry)) {
 	case OPEN_OK:
 		buf_init(&b, PAGE_MAX);
-		render_case_json(&b, &v, store_synced_at(web.store), time(NULL));
+		render_case_json(&b, &v, time(NULL));
 		req_json(r, 200, &b);
 		buf_free(&b);
 		case_view_free(&v);

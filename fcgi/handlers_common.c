@@ -89,7 +89,7 @@ send_progress(struct req *r, int status, struct form_state *st, const struct cas
 	form_token(r, token);
 	st->csrf_token = token;
 	buf_init(&b, PAGE_MAX);
-	page_progress(&b, st, v, v != NULL ? store_synced_at(web.store) : 0, time(NULL));
+	page_progress(&b, st, v, time(NULL));
 	send_page(r, status, &b);
 	buf_free(&b);
 }

@@ -294,7 +294,7 @@ page_receipt(struct buf *b, const char *kind, const struct receipt *r)
 }
 
 static void
-case_section(struct buf *b, const struct case_view *v, time_t synced_at, time_t now)
+case_section(struct buf *b, const struct case_view *v, time_t now)
 {
 	char when[64], phone[32];
 	size_t i;
@@ -348,8 +348,8 @@ case_section(struct buf *b, const struct case_view *v, time_t synced_at, time_t 
 		buf_adds(b, "</li>");
 	}
 	buf_adds(b, "</ol><p class=\"muted\">");
-	if (synced_at > 0) {
-		timefmt_human(when, synced_at);
+	if (v->synced_at > 0) {
+		timefmt_human(when, v->synced_at);
 		buf_adds(b, "本大厅最近一次与县级同步：");
 		H(b, when);
 	} else
@@ -387,14 +387,14 @@ rating_form(struct buf *b, const struct form_state *st, const struct case_view *
 
 void
 page_progress(struct buf *b, const struct form_state *st, const struct case_view *v,
-    time_t synced_at, time_t now)
+    time_t now)
 {
 	struct form_state blank = {0};
 
 	page_begin(b, "办件进度查询");
 	buf_adds(b, "<h1>办件进度查询</h1>");
 	if (v != NULL) {
-		case_section(b, v, synced_at, now);
+		case_section(b, v, now);
 		if (v->rating_level > 0) {
 			buf_adds(b, "<p class=\"notice\">您已评价：");
 			H(b, level_text(v->rating_level));

@@ -86,7 +86,7 @@ case_closed(const char *status)
 }
 
 int
-render_case_json(struct buf *b, const struct case_view *v, time_t synced_at, time_t now)
+render_case_json(struct buf *b, const struct case_view *v, time_t now)
 {
 	char phone[32];
 	size_t i;
@@ -135,7 +135,7 @@ render_case_json(struct buf *b, const struct case_view *v, time_t synced_at, tim
 		buf_addc(b, '}');
 	} else
 		buf_adds(b, "null");
-	buf_json_time(b, "synced_at", synced_at);
+	buf_json_time(b, "synced_at", v->synced_at);
 	buf_adds(b, "}\n");
 	return b->failed ? -1 : 0;
 }

@@ -124,7 +124,7 @@ const char *kind_text(const char *kind);
 const char *category_text(const char *category);
 const char *level_text(int level);
 int render_receipt_json(struct buf *, const char *kind, const struct receipt *);
-int render_case_json(struct buf *, const struct case_view *, time_t synced_at, time_t now);
+int render_case_json(struct buf *, const struct case_view *, time_t now);
 int render_guide_json(struct buf *, const struct guide *, int full);
 
 /* ---- fcgi/pages.c ------------------------------------------------------------------- */
@@ -142,7 +142,7 @@ void page_consult(struct buf *, const struct form_state *);
 void page_complaint(struct buf *, const struct form_state *);
 void page_receipt(struct buf *, const char *kind, const struct receipt *);
 void page_progress(struct buf *, const struct form_state *, const struct case_view *,
-    time_t synced_at, time_t now);
+    time_t now);
 void page_rated(struct buf *, const char *case_no, int level);
 void page_guides(struct buf *, struct store *, const char *q);
 void page_guide(struct buf *, const struct guide *);

@@ -251,6 +251,7 @@ struct case_view {
 	size_t nevents;
 	int rating_level;	/* 0: not rated */
 	time_t rating_at;
+	time_t synced_at;	/* when the hall last heard from the county; 0: never */
 };
 enum store_rc store_case_get(struct store *, const char *case_no, struct case_view *);
 void case_view_free(struct case_view *);

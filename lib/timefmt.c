@@ -1,17 +1,42 @@
 /* Time as citizens and the API see it: always Asia/Shanghai (+08:00), never the host's TZ. */
 #include <stdio.h>
+#include <string.h>
 #include <sys/time.h>
 
 #include "hall.h"
 
+static char *
+two(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10 % 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
+/* Hand-formatted: it runs several times per lookup, and strftime is a large share of one. */
 void
 timefmt_rfc3339(char out[TIMEFMT_LEN], time_t t)
 {
 	struct tm tm;
 	time_t local = t + HALL_TZ_OFFSET;
+	int y;
+	char *p = out;
 
 	gmtime_r(&local, &tm);
-	strftime(out, TIMEFMT_LEN, "%Y-%m-%dT%H:%M:%S+08:00", &tm);
+	y = tm.tm_year + 1900;
+	p = two(p, y / 100);
+	p = two(p, y % 100);
+	*p++ = '-';
+	p = two(p, tm.tm_mon + 1);
+	*p++ = '-';
+	p = two(p, tm.tm_mday);
+	*p++ = 'T';
+	p = two(p, tm.tm_hour);
+	*p++ = ':';
+	p = two(p, tm.tm_min);
+	*p++ = ':';
+	p = two(p, tm.tm_sec);
+	memcpy(p, "+08:00", 7);
 }
 
 void

@@ -146,7 +146,10 @@ class County:
         """The result rows as tuples of str (NULL as None)."""
         out = self.sql(sql, account, timeout)
         rows = []
-        for line in out.split("\n")[:-1] if out.endswith("\n") else out.split("\n"):
+        lines = out.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        for line in lines:
             rows.append(tuple(None if v == "NULL" else unescape(v) for v in line.split("\t")))
         return rows
 

@@ -65,6 +65,8 @@ remove_db(const char *path)
 	unlink(p);
 	snprintf(p, sizeof(p), "%s-journal", path);
 	unlink(p);
+	snprintf(p, sizeof(p), "%s-writer.lock", path);
+	unlink(p);
 	unlink(path);
 }
 

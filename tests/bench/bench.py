@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""`make bench`: the figures of SPEC section 9, measured in one run on this machine.
+
+Prints a table and writes var/bench/results.json (one object: figure name to number).
+
+  read    a progress lookup through nginx and hall-read against a hello-world libfcgi
+          program behind the same nginx: wrk, 32 connections
+  write   durable consultation submissions against raw durable SQLite commits, same disk
+  drain   a 10,000-record backlog to the county over 256 kbit/s with 5 % loss, real TCP in
+          network namespaces (needs root; skipped with the reason otherwise)
+  memory  hall-agent's peak RSS draining a 100,000-record backlog; a hall-read worker's RSS
+
+Environment: B (build folder, default build), BENCH_SECONDS (wrk duration, default 10).
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import zlib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+import netbed  # noqa: E402
+
+B = os.environ.get("B", "build")
+BIN = os.path.join(ROOT, B)
+SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+OUT = os.path.join(ROOT, "var", "bench")
+NOLIMITS = "[limits]\nsubmissions_per_min = 0\nlookups_per_min = 0\n"
+CONSULT = {"category": "policy", "subject": "城乡居民养老保险缴费档次咨询",
+           "body": "请问今年城乡居民基本养老保险的缴费档次有哪些？在哪里缴费？", "name": "张三",
+           "phone": "13800138000", "item": "城乡居民养老保险参保登记"}
+results = {}
+notes = []
+
+
+def say(msg):
+    print(msg, flush=True)
+
+
+class Node:
+    """A demo node in a scratch VAR (conf/demo), stopped at the end whatever happens."""
+
+    def __init__(self, name, port, county=False, county_port=None, extra="", env=None):
+        self.var = tempfile.mkdtemp(prefix="bench-%s-" % name, dir=OUT)
+        self.port = port
+        self.env = dict(os.environ, VAR=self.var, HALL_PORT=str(port), B=B,
+                        COUNTY="1" if county else "0", AGENT="0", PROVINCE="0")
+        if county:
+            self.env["COUNTY_PORT"] = str(county_port)
+        self.env.update(env or {})
+        extra_path = os.path.join(self.var, "extra.ini")
+        with open(extra_path, "w") as f:
+            f.write(NOLIMITS + extra)
+        self.env["HALL_INI_EXTRA"] = extra_path
+        self.url = "http://127.0.0.1:%d" % port
+        self.ini = os.path.join(self.var, "hall.ini")
+
+    def start(self):
+        subprocess.run([os.path.join(ROOT, "conf", "demo"), "start"], env=self.env, check=True,
+                       stdout=subprocess.DEVNULL, timeout=180)
+        return self
+
+    def stop(self):
+        subprocess.run([os.path.join(ROOT, "conf", "demo"), "stop"], env=self.env,
+                       stdout=subprocess.DEVNULL, timeout=120)
+
+    def post(self, body):
+        req = urllib.request.Request(self.url + "/api/v1/consultations",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)
+
+    def fill(self, n, threads=8):
+        """n consultations over HTTP, each with its own text (so compression is honest)."""
+        counter = iter(range(n))
+        lock = threading.Lock()
+        errors = []
+
+        def work():
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                body = dict(CONSULT)
+                body["subject"] = "咨询 %d：%s" % (i, CONSULT["subject"][i % 7:])
+                body["body"] = "第 %d 号咨询。%s 我家住在第 %d 组，编号 %x。" % (
+                    i, CONSULT["body"], i % 37, i * 2654435761 % 2**32)
+                body["phone"] = "13%09d" % (i * 7919 % 10**9)
+                try:
+                    self.post(body)
+                except Exception as e:  # noqa: BLE001 - counted and reported
+                    errors.append(str(e))
+
+        ts = [threading.Thread(target=work) for _ in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if errors:
+            raise RuntimeError("%d submissions failed: %s" % (len(errors), errors[0]))
+
+    def county_env(self):
+        env = {}
+        with open(os.path.join(self.var, "run.env")) as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                env[k] = v
+        return env
+
+
+def wrk(url, connections=32, script=None):
+    args = ["wrk", "-t2", "-c%d" % connections, "-d%ds" % SECONDS, "--latency", url]
+    if script:
+        args[1:1] = ["-s", script]
+    out = subprocess.run(args, stdout=subprocess.PIPE, check=True).stdout.decode()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if bad:
+        raise RuntimeError("wrk saw %s failed responses at %s" % (bad.group(1), url))
+    return rps, p99
+
+
+def bench_read():
+    node = Node("read", 18980).start()
+    hello = None
+    try:
+        sock = os.path.join(node.var, "run", "hall-hello.sock")
+        hello = subprocess.Popen([os.path.join(BIN, "hall-hello"), sock],
+                                 stderr=subprocess.DEVNULL, start_new_session=True)
+        # the hello program behind the same nginx, the same way (fastcgi_keep_conn off)
+        conf = os.path.join(node.var, "nginx", "nginx.conf")
+        with open(conf) as f:
+            text = f.read()
+        text = text.replace("\t\tlocation / {", "\t\tlocation = /_bench/hello {\n"
+                            "\t\t\tfastcgi_pass unix:%s;\n\t\t\tfastcgi_keep_conn off;\n"
+                            "\t\t}\n\t\tlocation / {" % sock, 1)
+        with open(conf, "w") as f:
+            f.write(text)
+        subprocess.run(["nginx", "-c", conf, "-p", os.path.join(node.var, "nginx"), "-s",
+                        "reload"], check=True)
+        for _ in range(50):
+            try:
+                urllib.request.urlopen(node.url + "/_bench/hello", timeout=2).read()
+                break
+            except Exception:  # noqa: BLE001 - starting up
+                time.sleep(0.1)
+        r = node.post(CONSULT)
+        lookup = "%s/api/v1/cases/%s?code=%s" % (node.url, r["case_no"], r["query_code"])
+        wrk(lookup)   # warm up both
+        results["read_rps"], results["read_p99_ms"] = wrk(lookup)
+        results["hello_rps"], hello_p99 = wrk(node.url + "/_bench/hello")
+        results["hello_p99_ms"] = hello_p99
+        results["read_ratio"] = results["read_rps"] / results["hello_rps"]
+        rss = []
+        for pid in subprocess.run(["pgrep", "-f", "hall-read -c %s" % node.ini],
+                                  stdout=subprocess.PIPE).stdout.split():
+            with open("/proc/%d/status" % int(pid)) as f:
+                m = re.search(r"VmHWM:\s+(\d+)", f.read())
+                rss.append(int(m.group(1)))
+        results["worker_rss_mb"] = max(rss) / 1024.0
+    finally:
+        if hello:
+            hello.terminate()
+            hello.wait()
+        node.stop()
+
+
+def bench_write():
+    node = Node("write", 18981).start()
+    try:
+        script = os.path.join(node.var, "post.lua")
+        with open(script, "w") as f:
+            f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                    "wrk.body = [[%s]]\n" % json.dumps(CONSULT, ensure_ascii=False))
+        results["write_rps"], results["write_p99_ms"] = wrk(node.url + "/api/v1/consultations",
+                                                             connections=16, script=script)
+        db = os.path.join(node.var, "hall", "commit-bench.db")
+        out = subprocess.run([os.path.join(BIN, "sqlite-commit-bench"), db, str(SECONDS)],
+                             stdout=subprocess.PIPE, check=True).stdout.decode()
+        results["sqlite_commit_rps"] = float(out.split()[1])
+        results["write_ratio"] = results["write_rps"] / results["sqlite_commit_rps"]
+    finally:
+        node.stop()
+
+
+def peak_rss_kb(args, env=None):
+    """Runs a command to its end and returns its peak RSS (VmHWM) in KiB and its status."""
+    p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while p.poll() is None:
+        try:
+            with open("/proc/%d/status" % p.pid) as f:
+                m = re.search(r"VmHWM:\s+(\d+)", f.read())
+                if m:
+                    peak = max(peak, int(m.group(1)))
+        except OSError:
+            pass
+        time.sleep(0.05)
+    return peak, p.returncode, p.stderr.read().decode(errors="replace")
+
+
+def bench_memory():
+    node = Node("memory", 18982, county=True, county_port=13982).start()
+    try:
+        say("  filling a 100,000-record backlog over HTTP ...")
+        node.fill(100000, threads=12)
+        t0 = time.time()
+        peak, rc, err = peak_rss_kb([os.path.join(BIN, "hall-agent"), "-c", node.ini, "once"])
+        secs = time.time() - t0
+        if rc != 0:
+            raise RuntimeError("hall-agent once failed: " + err[-500:])
+        results["agent_rss_mb"] = peak / 1024.0
+        results["loopback_sync_rps"] = 100000 / secs
+    finally:
+        node.stop()
+
+
+def bench_drain():
+    why = netbed.why_skipped()
+    if why:
+        notes.append("drain: skipped, " + why)
+        return
+    rate_kbit, loss = 256, 5
+    with netbed.NetBed(rate_kbit=rate_kbit, loss_pct=loss) as bed:
+        node = Node("drain", 18983, county=True, county_port=13983,
+                    env={"COUNTY_BIND": "127.0.0.1,%s" % bed.county_addr},
+                    extra="[county]\nhost = %s\nread_timeout_s = 60\nwrite_timeout_s = 60\n"
+                    % bed.county_addr).start()
+        try:
+            say("  filling a 10,000-record backlog ...")
+            node.fill(10000)
+            import sqlite3
+            db = sqlite3.connect(os.path.join(node.var, "hall", "hall.db"))
+            payloads = [r[0] for r in db.execute("SELECT payload FROM outbox ORDER BY seq")]
+            db.close()
+            raw = sum(len(p.encode()) for p in payloads)
+            # what an ideal link carries: the same batches, compressed as the protocol does
+            compressed = 0
+            for i in range(0, len(payloads), 500):
+                batch = json.dumps([{"p": p} for p in payloads[i:i + 500]], ensure_ascii=False)
+                compressed += len(zlib.compress(batch.encode()))
+            before = bed.tx_bytes()
+            t0 = time.time()
+            p = bed.run([os.path.join(BIN, "hall-agent"), "-c", node.ini, "once"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=1800)
+            drain = time.time() - t0
+            if p.returncode != 0:
+                raise RuntimeError("hall-agent over the weak link failed: " +
+                                   p.stderr.decode(errors="replace")[-500:])
+            wire = bed.tx_bytes() - before
+            ideal = compressed / (rate_kbit * 1000 / 8)
+            results.update({
+                "drain_s": drain, "ideal_s": ideal, "drain_ratio": drain / ideal,
+                "wire_bytes_per_record": wire / len(payloads),
+                "raw_bytes_per_record": raw / len(payloads),
+                "wire_raw_ratio": wire / raw,
+            })
+        finally:
+            node.stop()
+
+
+TARGETS = [
+    ("read_rps", "lookups/s through nginx + hall-read", None),
+    ("hello_rps", "hello-world libfcgi behind the same nginx", None),
+    ("read_ratio", "read / hello", ">= 0.8"),
+    ("read_p99_ms", "lookup p99 at 32 connections, ms", "< 5"),
+    ("write_rps", "durable submissions/s", None),
+    ("sqlite_commit_rps", "raw durable SQLite commits/s", None),
+    ("write_ratio", "write / raw commits", ">= 0.5"),
+    ("drain_s", "10,000 records over 256 kbit/s, 5 % loss, s", None),
+    ("ideal_s", "compressed bytes / link rate, s", None),
+    ("drain_ratio", "drain / ideal", "<= 1.3"),
+    ("wire_bytes_per_record", "bytes on the wire per record", None),
+    ("raw_bytes_per_record", "raw JSON bytes per record", None),
+    ("wire_raw_ratio", "wire / raw", "<= 0.25"),
+    ("agent_rss_mb", "hall-agent peak RSS, 100,000 backlog, MB", "< 16"),
+    ("loopback_sync_rps", "records/s to a loopback county", None),
+    ("worker_rss_mb", "hall-read worker RSS, MB", "< 8"),
+]
+
+
+def met(value, target):
+    if target is None:
+        return ""
+    op, num = target.split()
+    num = float(num)
+    ok = {">=": value >= num, "<=": value <= num, "<": value < num}[op]
+    return "ok" if ok else "MISSED"
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    for name, fn in (("read", bench_read), ("write", bench_write), ("drain", bench_drain),
+                     ("memory", bench_memory)):
+        say("bench: %s ..." % name)
+        t0 = time.time()
+        fn()
+        say("bench: %s done in %.0f s" % (name, time.time() - t0))
+    say("")
+    say("%-24s %12s  %-8s %-7s %s" % ("figure", "value", "target", "", "what"))
+    for key, what, target in TARGETS:
+        if key not in results:
+            continue
+        say("%-24s %12.2f  %-8s %-7s %s" % (key, results[key], target or "", met(results[key],
+                                                                             target), what))
+    for n in notes:
+        say("note: " + n)
+    with open(os.path.join(OUT, "results.json"), "w") as f:
+        json.dump(results, f, indent=1, sort_keys=True)
+    say("written: var/bench/results.json")
+    for d in os.listdir(OUT):
+        if d.startswith("bench-"):
+            shutil.rmtree(os.path.join(OUT, d), ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
