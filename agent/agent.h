@@ -5,6 +5,9 @@
 #ifndef HALL_AGENT_H
 #define HALL_AGENT_H
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <curl/curl.h>
 #include <mysql.h>
 
@@ -41,6 +44,7 @@ struct county_sink {
 	size_t records, bytes;	/* the batch limits: records narrows after a refusal */
 	unsigned refusals;	/* times running a one-record batch was refused */
 	long long uncertain_seq;	/* last seq of a batch whose COMMIT had no answer */
+	pthread_mutex_t lock;	/* guards db against sink_county_cancel from another thread */
 	unsigned fault_every, batches;
 };
 struct push_stats {
@@ -51,6 +55,8 @@ int sink_county_open(struct county_sink *, const struct hall_config *, struct st
 int sink_county_connect(struct county_sink *, struct store *, char *err, size_t errlen);
 void sink_county_disconnect(struct county_sink *);
 void sink_county_close(struct county_sink *);
+/* From another thread: makes a call blocked on the county return at once (for a stop). */
+void sink_county_cancel(struct county_sink *);
 /* Sends the next batch: 1 when one was delivered, 0 when nothing was due, -1 on error. */
 int sink_county_push(struct county_sink *, struct store *, struct push_stats *, char *err,
     size_t errlen);
@@ -63,6 +69,7 @@ struct province_sink {
 	char auth[320];		/* the Authorization header */
 	size_t records, bytes;
 	int64_t uncertain_seq;	/* a batch that may have arrived: reconcile before resending */
+	const volatile sig_atomic_t *stop;	/* set: the transfer in progress is abandoned */
 };
 /* -1 when the province is not configured ([province] url) or its token cannot be read. */
 int sink_province_open(struct province_sink *, const struct hall_config *);

@@ -193,7 +193,10 @@ dest_open(struct dest *d, const char *name, const struct hall_config *cfg)
 		return -1;
 	if (strcmp(name, "county") == 0)
 		return sink_county_open(&d->county, cfg, d->s);
-	return sink_province_open(&d->province, cfg);
+	if (sink_province_open(&d->province, cfg) == -1)
+		return -1;
+	d->province.stop = &stopping;
+	return 0;
 }
 
 static void
@@ -212,7 +215,8 @@ cmd_run(const struct hall_config *cfg, int once)
 	struct dest dests[2];
 	pthread_t tid[2];
 	struct sigaction sa;
-	int n = 0, i, rc = 0;
+	sigset_t set;
+	int n = 0, i, rc = 0, sig = 0;	/* sig 0: a signal came before the mask */
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -245,9 +249,29 @@ cmd_run(const struct hall_config *cfg, int once)
 	for (i = 0; i < n; i++)
 		log_info("hall-agent %s for hall %s: %s every %d ms", AGENT_VERSION, cfg->code,
 		    dests[i].name, cfg->agent_poll_ms);
+	/*
+	 * The signals go to this thread alone, which then stops the others: a destination
+	 * blocked on its link is woken (its socket shut down, its transfer abandoned) instead
+	 * of being waited for until its timeout.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	for (i = 0; i < n; i++)
 		if (pthread_create(&tid[i], NULL, dest_thread, &dests[i]) != 0)
 			fatalx("cannot start the %s thread", dests[i].name);
+	while (!stopping) {
+		struct timespec tick = {0, 200 * 1000 * 1000};
+
+		if ((sig = sigtimedwait(&set, NULL, &tick)) > 0)
+			break;
+	}
+	stopping = 1;
+	log_info("signal %d: stopping", sig);
+	for (i = 0; i < n; i++)
+		if (strcmp(dests[i].name, "county") == 0)
+			sink_county_cancel(&dests[i].county);
 	for (i = 0; i < n; i++)
 		pthread_join(tid[i], NULL);
 	log_info("stopped");

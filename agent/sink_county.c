@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <sodium.h>
 
@@ -24,6 +25,7 @@ sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct st
 	const char *fault = getenv("HALL_AGENT_FAULT_COMMIT_LOST_EVERY");
 
 	memset(k, 0, sizeof(*k));
+	pthread_mutex_init(&k->lock, NULL);
 	k->cfg = cfg;
 	if (cfg->county_user == NULL || cfg->county_database == NULL) {
 		log_warnx("the county is not configured ([county] user and database)");
@@ -49,12 +51,24 @@ sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct st
 void
 sink_county_disconnect(struct county_sink *k)
 {
+	pthread_mutex_lock(&k->lock);
 	if (k->upload != NULL)
 		mysql_stmt_close(k->upload);
 	if (k->db != NULL)
 		mysql_close(k->db);
 	k->upload = NULL;
 	k->db = NULL;
+	pthread_mutex_unlock(&k->lock);
+}
+
+void
+sink_county_cancel(struct county_sink *k)
+{
+	pthread_mutex_lock(&k->lock);
+	/* the blocked read or write fails at once; the thread then sees it must stop */
+	if (k->db != NULL)
+		shutdown(mysql_get_socket(k->db), SHUT_RDWR);
+	pthread_mutex_unlock(&k->lock);
 }
 
 void
@@ -65,6 +79,7 @@ sink_county_close(struct county_sink *k)
 		sodium_memzero(k->password, strlen(k->password));
 	free(k->password);
 	k->password = NULL;
+	pthread_mutex_destroy(&k->lock);
 }
 
 static void
@@ -132,8 +147,15 @@ sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t er
 	o.connect_timeout = (unsigned)k->cfg->county_connect_timeout;
 	o.read_timeout = (unsigned)k->cfg->county_read_timeout;
 	o.write_timeout = (unsigned)k->cfg->county_write_timeout;
-	if ((k->db = county_connect(&o, err, errlen)) == NULL)
-		return -1;
+	{
+		MYSQL *db = county_connect(&o, err, errlen);
+
+		if (db == NULL)
+			return -1;
+		pthread_mutex_lock(&k->lock);
+		k->db = db;
+		pthread_mutex_unlock(&k->lock);
+	}
 	if ((k->upload = mysql_stmt_init(k->db)) == NULL ||
 	    mysql_stmt_prepare(k->upload, upload_sql, sizeof(upload_sql) - 1) != 0) {
 		set_err(k, err, errlen, "prepare", mysql_error(k->db));
@@ -254,6 +276,39 @@ fail:
 	return -1;
 }
 
+/* Refused records are shown at the county too (its refusals table); best effort. */
+static void
+report_refusals(struct county_sink *k, const struct outbox_batch *b)
+{
+	MYSQL_STMT *st = NULL;
+	MYSQL_BIND p[2];
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		const struct outbox_rec *r = &b->v[i];
+
+		if (r->result != REC_REJECTED)
+			continue;
+		if (st == NULL && ((st = mysql_stmt_init(k->db)) == NULL ||
+				      mysql_stmt_prepare(st, "CALL hall_refusal(?, ?)",
+					  (unsigned long)-1) != 0))
+			break;
+		memset(p, 0, sizeof(p));
+		p[0].buffer_type = p[1].buffer_type = MYSQL_TYPE_STRING;
+		p[0].buffer = (void *)r->id;
+		p[0].buffer_length = strlen(r->id);
+		p[1].buffer = (void *)r->reason;
+		p[1].buffer_length = strlen(r->reason);
+		if (mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0)
+			break;
+	}
+	if (st != NULL && mysql_stmt_errno(st) != 0)
+		log_warnx("county: cannot record a refusal there: %s", mysql_stmt_error(st));
+	if (st != NULL)
+		mysql_stmt_close(st);
+	mysql_commit(k->db);
+}
+
 /*
  * Server errors that mean "this data cannot go in", as opposed to a busy, full or stopping
  * server (lock waits, deadlocks, disk full, shutdown), after which the batch is simply
@@ -297,6 +352,7 @@ refused_alone(struct county_sink *k, struct store *s, struct outbox_batch *b, co
 		return;
 	log_warnx("county refuses record %s (%s) every time: %s; quarantined, the others go on",
 	    b->v[0].id, b->v[0].type, why);
+	report_refusals(k, b);
 	k->refusals = 0;
 }
 
@@ -309,7 +365,7 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 	MYSQL_BIND p[5];
 	long long last_seq, backlog;
 	size_t i;
-	int rc = -1;
+	int rc = -1, refused = 0;
 
 	if (k->db == NULL && sink_county_connect(k, s, err, errlen) == -1)
 		return -1;
@@ -377,7 +433,10 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 			log_warnx("county %s record %s (%s): %s; quarantined, the others go on",
 			    b.v[i].result == REC_CONFLICT ? "holds another version of" : "refused",
 			    b.v[i].id, b.v[i].type, b.v[i].reason);
+		refused |= b.v[i].result == REC_REJECTED;
 	}
+	if (refused)
+		report_refusals(k, &b);
 	ps->records += b.n;
 	ps->bytes += json.len;
 	k->refusals = 0;
