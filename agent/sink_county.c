@@ -195,75 +195,66 @@ fail:
 	return -1;
 }
 
-/* [{"id","type","case_no","sha","p"}...]: p is the record's text exactly as the hall holds it. */
+/* ["<record>", ...]: each record's text exactly as the hall holds it, once. */
 static int
 batch_json(struct buf *out, const struct outbox_batch *b)
 {
-	unsigned char h[crypto_hash_sha256_BYTES];
-	char hex[2 * crypto_hash_sha256_BYTES + 1];
 	size_t i;
 
 	buf_addc(out, '[');
 	for (i = 0; i < b->n; i++) {
-		const struct outbox_rec *r = &b->v[i];
-
-		crypto_hash_sha256(h, (const unsigned char *)r->payload, r->len);
-		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-		buf_adds(out, i ? ",{\"id\":" : "{\"id\":");
-		buf_json_str(out, r->id);
-		buf_json_member(out, "type", r->type);
-		buf_json_member(out, "case_no", r->case_no);
-		buf_json_member(out, "sha", hex);
-		buf_json_member(out, "p", r->payload);
-		buf_addc(out, '}');
+		if (i)
+			buf_addc(out, ',');
+		buf_json_str(out, b->v[i].payload);
 	}
 	buf_addc(out, ']');
 	return out->failed ? -1 : 0;
 }
 
-/* Reads hall_upload's result rows (id, result, reason) into the batch. */
+/* Reads hall_upload's result rows (n, id, result, reason) into the batch, by place. */
 static int
 read_results(struct county_sink *k, struct outbox_batch *b, char *err, size_t errlen)
 {
 	char id[72], result[16], reason[256];
-	unsigned long len[3];
-	my_bool isnull[3];
-	MYSQL_BIND r[3];
+	unsigned long len[4];
+	my_bool isnull[4];
+	MYSQL_BIND r[4];
+	long long n;
 	size_t i;
 	int st;
 
 	for (i = 0; i < b->n; i++)
 		b->v[i].result = REC_ACCEPTED;
 	do {
-		if (mysql_stmt_field_count(k->upload) != 3)
+		if (mysql_stmt_field_count(k->upload) != 4)
 			continue;
 		memset(r, 0, sizeof(r));
-		r[0].buffer_type = r[1].buffer_type = r[2].buffer_type = MYSQL_TYPE_STRING;
-		r[0].buffer = id, r[0].buffer_length = sizeof(id) - 1;
-		r[1].buffer = result, r[1].buffer_length = sizeof(result) - 1;
-		r[2].buffer = reason, r[2].buffer_length = sizeof(reason) - 1;
-		for (i = 0; i < 3; i++)
+		r[0].buffer_type = MYSQL_TYPE_LONGLONG;
+		r[0].buffer = &n;
+		r[1].buffer_type = r[2].buffer_type = r[3].buffer_type = MYSQL_TYPE_STRING;
+		r[1].buffer = id, r[1].buffer_length = sizeof(id) - 1;
+		r[2].buffer = result, r[2].buffer_length = sizeof(result) - 1;
+		r[3].buffer = reason, r[3].buffer_length = sizeof(reason) - 1;
+		for (i = 0; i < 4; i++)
 			r[i].length = &len[i], r[i].is_null = &isnull[i];
 		if (mysql_stmt_bind_result(k->upload, r) != 0)
 			goto fail;
 		while ((st = mysql_stmt_fetch(k->upload)) == 0 || st == MYSQL_DATA_TRUNCATED) {
-			id[len[0] < sizeof(id) ? len[0] : sizeof(id) - 1] = '\0';
-			result[len[1] < sizeof(result) ? len[1] : sizeof(result) - 1] = '\0';
-			reason[isnull[2] ? 0 : (len[2] < sizeof(reason) ? len[2] : sizeof(reason) - 1)] =
-			    '\0';
-			for (i = 0; i < b->n; i++) {
-				struct outbox_rec *rec = &b->v[i];
+			struct outbox_rec *rec;
 
-				if (strcmp(rec->id, id) != 0)
-					continue;
-				if (strcmp(result, "duplicate") == 0)
-					rec->result = REC_DUPLICATE;
-				else if (strcmp(result, "conflict") == 0)
-					rec->result = REC_CONFLICT;
-				else
-					rec->result = REC_REJECTED;
-				snprintf(rec->reason, sizeof(rec->reason), "%s", reason);
-			}
+			if (isnull[0] || n < 1 || (size_t)n > b->n)
+				continue;
+			rec = &b->v[n - 1];
+			result[len[2] < sizeof(result) ? len[2] : sizeof(result) - 1] = '\0';
+			reason[isnull[3] ? 0 : (len[3] < sizeof(reason) ? len[3] : sizeof(reason) - 1)] =
+			    '\0';
+			if (strcmp(result, "duplicate") == 0)
+				rec->result = REC_DUPLICATE;
+			else if (strcmp(result, "conflict") == 0)
+				rec->result = REC_CONFLICT;
+			else
+				rec->result = REC_REJECTED;
+			snprintf(rec->reason, sizeof(rec->reason), "%s", reason);
 		}
 		if (st != MYSQL_NO_DATA)
 			goto fail;

@@ -467,19 +467,20 @@ class GrantsTest(SyncTestCase):
 
         # a record of the other hall, sent by this hall's account: rejected, nothing stored
         rid = OTHER_HALL + "-C77"
-        p = json.dumps({"id": rid, "case_no": other_case + "Z", "hall_code": OTHER_HALL,
+        p = json.dumps({"id": rid, "type": "case", "case_no": other_case + "Z",
+                        "hall_code": OTHER_HALL,
                         "kind": "consultation", "category": "policy", "subject": "冒名",
                         "body": "冒名", "phone": "13700000000",
                         "submitted_at": "2026-01-05T10:00:00+08:00",
                         "due_at": "2026-01-08T23:59:59+08:00"}, ensure_ascii=False)
-        batch = json.dumps([{"id": rid, "type": "case", "case_no": other_case + "Z",
-                             "sha": hashlib.sha256(p.encode()).hexdigest(), "p": p}],
-                           ensure_ascii=False)
+        # a batch is the records' texts, as the hall holds them (sql/county/003)
+        batch = json.dumps([p], ensure_ascii=False)
         out = county.rows("CALL hall_upload('%s', 1, 'test', 0, %s)"
                           % ("f" * 32, sql_str(batch)), account="hall")
         self.assertEqual(len(out), 1, out)
-        self.assertEqual(out[0][:2], (rid, "rejected"), out)
-        self.assertTrue(out[0][2], "a rejection without a reason")
+        # (place in the batch, id, result, reason)
+        self.assertEqual(out[0][:3], ("1", rid, "rejected"), out)
+        self.assertTrue(out[0][3], "a rejection without a reason")
         for table, col in (("records", "id"), ("cases", "id"), ("case_events", "id"),
                            ("conflicts", "record_id")):
             self.assertEqual(county.count(table, "%s = %s" % (col, sql_str(rid))), 0,
