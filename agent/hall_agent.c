@@ -293,8 +293,9 @@ main(int argc, char *argv[])
 	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return 1;
-	/* the libraries' global state, before any thread */
-	if (mysql_library_init(0, NULL, NULL) != 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+	/* the libraries' global state, before any thread; TLS only when it will be used */
+	if (mysql_library_init(0, NULL, NULL) != 0 ||
+	    curl_global_init(cfg.province_url != NULL ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING) != 0)
 		fatalx("cannot initialize the client libraries");
 	if (strcmp(argv[0], "status") == 0) {
 		watch = argc > 1 && strcmp(argv[1], "--watch") == 0;

@@ -1,10 +1,11 @@
 /*
- * The county uplink: outbox batches written with one CALL hall_upload(...) and one COMMIT.
+ * The county uplink: outbox batches written with one CALL hall_upload(...), which commits
+ * the batch and the hall's high-water mark together before it answers.
  *
  * Exactly once, by construction: the county's ledger makes every write idempotent by
  * record id, so the agent may send a batch again whenever it does not know the outcome
- * (a timeout, a reset, a connection lost during COMMIT); the hall's mark only moves after
- * the county answered the COMMIT. A resent batch comes back as duplicates and the mark
+ * (a timeout, a reset, a connection lost before the answer); the hall's mark only moves
+ * after the county answered. A resent batch comes back as duplicates and the mark
  * moves then. Per-record results come back in the same round trip: a conflict or a refusal
  * quarantines that record alone.
  */
@@ -18,6 +19,9 @@
 #include "agent.h"
 
 static const char upload_sql[] = "CALL hall_upload(?, ?, ?, ?, ?)";
+
+#define BATCH_START 250
+#define BATCH_MIN 10
 
 int
 sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct store *s)
@@ -40,7 +44,9 @@ sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct st
 	/* a test hook: every Nth COMMIT is sent and the connection dropped before the answer */
 	if (fault != NULL)
 		k->fault_every = (unsigned)strtoul(fault, NULL, 10);
-	k->records = (size_t)cfg->agent_batch_records;
+	/* batches start small and double while they go through (up to [agent] batch_records) */
+	k->records = (size_t)cfg->agent_batch_records < BATCH_START ?
+	    (size_t)cfg->agent_batch_records : BATCH_START;
 	k->bytes = (size_t)cfg->agent_batch_bytes;
 	snprintf(k->where, sizeof(k->where), "%s:%d/%s",
 	    cfg->county_socket ? cfg->county_socket : (cfg->county_host ? cfg->county_host : "localhost"),
@@ -90,7 +96,7 @@ set_err(struct county_sink *k, char *err, size_t errlen, const char *what, const
 }
 
 /*
- * After a COMMIT without an answer: the county's high-water mark for this store says how it
+ * After a batch without an answer: the county's high-water mark for this store says how it
  * ended. Either way the batch is sent again and comes back as duplicates or is written now;
  * the mark only tells the log which it was.
  */
@@ -117,7 +123,7 @@ read_back_mark(struct county_sink *k)
 	if (st != NULL)
 		mysql_stmt_close(st);
 	mysql_rollback(k->db);
-	log_info("the unanswered COMMIT of the batch up to %lld %s", k->uncertain_seq,
+	log_info("the unanswered batch up to %lld %s", k->uncertain_seq,
 	    mark >= k->uncertain_seq ? "had been written: it comes back as duplicates" :
 				       "had not been written: it is sent again");
 	k->uncertain_seq = 0;
@@ -397,20 +403,17 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 			rc = 1;	/* try again at once, narrower; no backoff */
 			goto done;
 		}
-		goto lost;
-	}
-	if (read_results(k, &b, err, errlen) == -1)
-		goto lost;
-	if (k->fault_every > 0 && ++k->batches % k->fault_every == 0) {
-		/* the COMMIT leaves, the answer never arrives: the outcome is unknown here */
-		mysql_send_query(k->db, "COMMIT", 6);
-		snprintf(err, errlen, "COMMIT: connection lost (injected), outcome unknown");
 		k->uncertain_seq = last_seq;
 		goto lost;
 	}
-	if (mysql_commit(k->db) != 0) {
-		set_err(k, err, errlen, "COMMIT (outcome unknown, the batch will be sent again)",
-		    mysql_error(k->db));
+	if (read_results(k, &b, err, errlen) == -1) {
+		k->uncertain_seq = last_seq;
+		goto lost;
+	}
+	/* hall_upload committed before it answered (sql/county/004): the county has it */
+	if (k->fault_every > 0 && ++k->batches % k->fault_every == 0) {
+		/* a test hook: the answer "is lost"; the outcome is unknown here */
+		snprintf(err, errlen, "hall_upload: connection lost (injected), outcome unknown");
 		k->uncertain_seq = last_seq;
 		goto lost;
 	}
@@ -431,15 +434,22 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 	ps->records += b.n;
 	ps->bytes += json.len;
 	k->refusals = 0;
-	/* batches grow back after a refusal narrowed them */
+	/* batches grow while they go through */
 	if (k->records < (size_t)k->cfg->agent_batch_records)
 		k->records = k->records * 2 < (size_t)k->cfg->agent_batch_records ?
 		    k->records * 2 : (size_t)k->cfg->agent_batch_records;
 	rc = 1;
 	goto done;
 lost:
-	/* whatever state the connection is in, it is not trusted again */
+	/* whatever state the connection is in, it is not trusted again; and a link that
+	 * lost a batch gets smaller ones until they go through again */
 	sink_county_disconnect(k);
+	{
+		size_t floor = (size_t)k->cfg->agent_batch_records < BATCH_MIN ?
+		    (size_t)k->cfg->agent_batch_records : BATCH_MIN;
+
+		k->records = k->records / 2 > floor ? k->records / 2 : floor;
+	}
 done:
 	buf_free(&json);
 	outbox_batch_free(&b);
