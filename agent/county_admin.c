@@ -7,6 +7,8 @@
  *                                                       account hall_CODE (role hall_agent)
  *   county-admin -c COUNTY_INI add-reader USER PWFILE    an account for county systems
  *                                                       (role county_reader)
+ *   county-admin -c COUNTY_INI add-console USER PWFILE   the staff console's account
+ *                                                       (role staff_console)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -286,7 +288,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: county-admin -c COUNTY_INI migrate | add-hall CODE NAME PASSWORD_FILE"
-			" | add-reader USER PASSWORD_FILE\n");
+			" | add-reader USER PASSWORD_FILE | add-console USER PASSWORD_FILE\n");
 	exit(2);
 }
 
@@ -335,13 +337,17 @@ main(int argc, char *argv[])
 			fprintf(stderr, "county-admin: the password must be 8 to 64 of A-Z a-z 0-9 _.~-\n");
 		else
 			rc = cmd_add_hall(db, argv[1], argv[2], pw) == 0 ? 0 : 1;
-	} else if (strcmp(argv[0], "add-reader") == 0 && argc == 3) {
+	} else if ((strcmp(argv[0], "add-reader") == 0 || strcmp(argv[0], "add-console") == 0) &&
+	    argc == 3) {
+		int console = strcmp(argv[0], "add-console") == 0;
+
 		if (!plain_word(argv[1], 1, 32) || (pw = secret_read(argv[2])) == NULL ||
 		    !plain_word(pw, 8, 64))
 			fprintf(stderr, "county-admin: a user of A-Z a-z 0-9 _.~- and a password of 8 to 64 "
 					"such characters\n");
-		else if (create_account(db, argv[1], pw, "county_reader") == 0) {
-			printf("county: reader account %s\n", argv[1]);
+		else if (create_account(db, argv[1], pw, console ? "staff_console" : "county_reader") ==
+		    0) {
+			printf("county: %s account %s\n", console ? "staff console" : "reader", argv[1]);
 			rc = 0;
 		}
 	} else

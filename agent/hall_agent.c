@@ -189,7 +189,7 @@ dest_open(struct dest *d, const char *name, const struct hall_config *cfg)
 	d->name = name;
 	d->cfg = cfg;
 	if ((d->s = store_open(cfg->store_path, 0)) == NULL || store_bind_hall(d->s, cfg->code) == -1 ||
-	    outbox_dest_ensure(d->s, name) == -1)
+	    outbox_dest_ensure(d->s, name) == -1 || store_cache_limit(d->s, 256) == -1)
 		return -1;
 	if (strcmp(name, "county") == 0)
 		return sink_county_open(&d->county, cfg, d->s);

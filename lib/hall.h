@@ -325,6 +325,9 @@ int csrf_token(char out[CSRF_TOKEN_LEN], const char *cookie, time_t now);
 /* 1 when token was made for this cookie by this node, and is fresh. */
 int csrf_check(const char *token, const char *cookie, time_t now);
 
+/* Caps the connection's page cache (KiB): the agent walks the outbox once per batch and
+ * needs little cache, and its memory is bounded whatever the backlog. */
+int store_cache_limit(struct store *, int kib);
 /* The SQLite handle under a store, for the sync side (lib/outbox.c, lib/downlink.c). */
 struct sqlite3 *store_sqlite(struct store *);
 /* meta[key] into out; 1 when present, 0 when absent, -1 on error. */

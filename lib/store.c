@@ -229,6 +229,15 @@ store_close(struct store *s)
 	free(s);
 }
 
+int
+store_cache_limit(struct store *s, int kib)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size = -%d", kib);
+	return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
 struct sqlite3 *
 store_sqlite(struct store *s)
 {
