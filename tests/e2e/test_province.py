@@ -405,7 +405,7 @@ class ProvinceUplinkTest(ProvinceTestCase):
 
     # ---- 1. plain delivery, gzip NDJSON, the token ----------------------------------
     def test_01_plain_delivery_gzip_ndjson_and_token(self):
-        node = self.up("plain")
+        node = self.up("plain", "[agent]\nbatch_records = 500\n")
         hall_code = node.ini()["hall"]["code"]
         token_file = os.path.join(node.var, "hall", "secrets", "province.token")
         # a wrong token: the receiver answers 401, the agent says so, nothing is delivered
