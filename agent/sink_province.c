@@ -31,7 +31,8 @@ sink_province_open(struct province_sink *k, const struct hall_config *cfg)
 	if ((k->token = secret_read(cfg->province_token_file)) == NULL)
 		return -1;
 	snprintf(k->auth, sizeof(k->auth), "Authorization: Bearer %s", k->token);
-	k->records = (size_t)cfg->agent_batch_records;
+	/* as for the county: start small, double while batches go through, halve when lost */
+	k->records = (size_t)cfg->agent_batch_records < 250 ? (size_t)cfg->agent_batch_records : 250;
 	k->bytes = (size_t)cfg->agent_batch_bytes;
 	if ((k->curl = curl_easy_init()) == NULL)
 		return -1;
@@ -375,6 +376,9 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 		err, errlen) == -1) {
 		if (maybe)
 			k->uncertain_seq = b.last_seq;
+		k->records = k->records / 2 > 10 ? k->records / 2 : 10;
+		if (k->records > (size_t)k->cfg->agent_batch_records)
+			k->records = (size_t)k->cfg->agent_batch_records;
 		goto done;
 	}
 	if (status == 429 || status == 503) {
@@ -407,6 +411,9 @@ delivered:
 	ps->records += b.n;
 	ps->bytes += gz.len;
 	ps->raw_bytes += b.bytes;
+	if (k->records < (size_t)k->cfg->agent_batch_records)
+		k->records = k->records * 2 < (size_t)k->cfg->agent_batch_records ? k->records * 2 :
+		    (size_t)k->cfg->agent_batch_records;
 	rc = 1;
 done:
 	buf_free(&gz);
