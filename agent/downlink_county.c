@@ -48,45 +48,29 @@ ack_add(struct buf *ack, const char *seq)
 }
 
 static int
-apply_events(MYSQL *db, struct store *s, struct buf *ack, int *n, char *err, size_t errlen)
+apply_events(MYSQL_RES *res, struct store *s, struct buf *ack, int *n, char *err, size_t errlen)
 {
-	MYSQL_RES *res;
 	MYSQL_ROW row;
 
-	res = query(db,
-	    "SELECT seq, event_seq, case_no, status, note, actor, at FROM my_events "
-	    "ORDER BY seq LIMIT 500",
-	    err, errlen);
-	if (res == NULL)
-		return -1;
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		if (row[0] == NULL || row[1] == NULL || row[2] == NULL || row[3] == NULL)
 			continue;
 		if (downlink_event(s, strtoll(row[1], NULL, 10), row[2], row[3], row[4], row[5],
 			county_time(row[6])) == -1) {
 			snprintf(err, errlen, "the hall store cannot take a case event");
-			mysql_free_result(res);
 			return -1;
 		}
 		ack_add(ack, row[0]);
 		(*n)++;
 	}
-	mysql_free_result(res);
 	return 0;
 }
 
 static int
-apply_guides(MYSQL *db, struct store *s, struct buf *ack, int *n, char *err, size_t errlen)
+apply_guides(MYSQL_RES *res, struct store *s, struct buf *ack, int *n, char *err, size_t errlen)
 {
-	MYSQL_RES *res;
 	MYSQL_ROW row;
 
-	res = query(db,
-	    "SELECT seq, id, name, department, materials, time_limit, fees, fee_basis, delivery, "
-	    "consult, address, hours, updated_at FROM my_guides ORDER BY seq LIMIT 100",
-	    err, errlen);
-	if (res == NULL)
-		return -1;
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		struct guide g = {
 			.id = row[1], .name = row[2], .department = row[3], .materials = row[4],
@@ -99,55 +83,42 @@ apply_guides(MYSQL *db, struct store *s, struct buf *ack, int *n, char *err, siz
 			continue;
 		if (downlink_guide(s, &g) == -1) {
 			snprintf(err, errlen, "the hall store cannot take a guide");
-			mysql_free_result(res);
 			return -1;
 		}
 		ack_add(ack, row[0]);
 		(*n)++;
 	}
-	mysql_free_result(res);
 	return 0;
 }
 
 static int
-apply_calendars(MYSQL *db, struct store *s, const struct hall_config *cfg, struct buf *ack,
+apply_calendars(MYSQL_RES *res, struct store *s, const struct hall_config *cfg, struct buf *ack,
     int *n, char *err, size_t errlen)
 {
-	MYSQL_RES *res;
 	MYSQL_ROW row;
 
-	if ((res = query(db, "SELECT seq, year, body FROM my_calendars ORDER BY seq LIMIT 20", err,
-		 errlen)) == NULL)
-		return -1;
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		if (row[0] == NULL || row[2] == NULL)
 			continue;
 		if (downlink_calendar(s, cfg, row[2]) == -1) {
 			snprintf(err, errlen, "the hall store cannot take the %s calendar", row[1]);
-			mysql_free_result(res);
 			return -1;
 		}
 		log_info("calendar %s received from the county", row[1]);
 		ack_add(ack, row[0]);
 		(*n)++;
 	}
-	mysql_free_result(res);
 	return 0;
 }
 
-static int
-collect_orphans(MYSQL *db, struct buf *ack, char *err, size_t errlen)
+static void
+collect_orphans(MYSQL_RES *res, struct buf *ack)
 {
-	MYSQL_RES *res;
 	MYSQL_ROW row;
 
-	if ((res = query(db, "SELECT seq FROM my_orphans LIMIT 500", err, errlen)) == NULL)
-		return -1;
 	while ((row = mysql_fetch_row(res)) != NULL)
 		if (row[0] != NULL)
 			ack_add(ack, row[0]);
-	mysql_free_result(res);
-	return 0;
 }
 
 static int
@@ -179,43 +150,70 @@ acknowledge(struct county_sink *k, struct buf *ack, char *err, size_t errlen)
 int
 downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t errlen)
 {
+	static const char *const sql[4] = {
+	    "SELECT seq, event_seq, case_no, status, note, actor, at FROM my_events "
+	    "ORDER BY seq LIMIT 500",
+	    "SELECT seq, id, name, department, materials, time_limit, fees, fee_basis, delivery, "
+	    "consult, address, hours, updated_at FROM my_guides ORDER BY seq LIMIT 100",
+	    "SELECT seq, year, body FROM my_calendars ORDER BY seq LIMIT 20",
+	    "SELECT seq FROM my_orphans LIMIT 500",
+	};
+	MYSQL_RES *res[4] = {NULL, NULL, NULL, NULL};
 	struct buf ack;
-	int n = 0, rc = -1;
+	int n = 0, rc = -1, i;
 
+	/*
+	 * Everything is read from the county first, into memory (bounded by the LIMITs):
+	 * the hall store is locked for writing only while it applies rows already here, never
+	 * while a slow or silent link keeps the county's answer waiting; citizens' submissions
+	 * go on meanwhile.
+	 */
+	for (i = 0; i < 4; i++)
+		if ((res[i] = query(k->db, sql[i], err, errlen)) == NULL)
+			goto lost;
+	if (mysql_num_rows(res[0]) + mysql_num_rows(res[1]) + mysql_num_rows(res[2]) +
+		mysql_num_rows(res[3]) == 0) {
+		/* nothing new: end the read transaction so the next pass sees new commits */
+		mysql_rollback(k->db);
+		rc = 0;
+		goto done;
+	}
 	buf_init(&ack, 1 << 20);
 	if (downlink_begin(s) == -1) {
 		snprintf(err, errlen, "the hall store is busy or failing");
 		buf_free(&ack);
-		return -1;
+		goto done;
 	}
-	if (apply_events(k->db, s, &ack, &n, err, errlen) == -1 ||
-	    apply_guides(k->db, s, &ack, &n, err, errlen) == -1 ||
-	    apply_calendars(k->db, s, k->cfg, &ack, &n, err, errlen) == -1 ||
-	    collect_orphans(k->db, &ack, err, errlen) == -1) {
+	if (apply_events(res[0], s, &ack, &n, err, errlen) == -1 ||
+	    apply_guides(res[1], s, &ack, &n, err, errlen) == -1 ||
+	    apply_calendars(res[2], s, k->cfg, &ack, &n, err, errlen) == -1) {
 		downlink_rollback(s);
-		goto lost;
-	}
-	if (ack.len == 0) {
-		/* nothing new: end the read transaction so the next pass sees new commits */
-		downlink_rollback(s);
-		mysql_rollback(k->db);
 		buf_free(&ack);
-		return 0;
+		goto done;
 	}
+	collect_orphans(res[3], &ack);
 	/* durable at the hall first; a crash before the acknowledgement only repeats rows */
 	if (downlink_commit(s) == -1) {
 		snprintf(err, errlen, "the hall store cannot commit the downlink");
 		mysql_rollback(k->db);
 		buf_free(&ack);
-		return -1;
+		goto done;
 	}
-	if (acknowledge(k, &ack, err, errlen) == -1)
+	if (ack.len > 0 && acknowledge(k, &ack, err, errlen) == -1) {
+		buf_free(&ack);
 		goto lost;
-	rc = n;
+	}
 	buf_free(&ack);
-	return rc;
+	rc = n > 0 ? n : 0;
+	/* orphans alone are acknowledged without counting as applied rows */
+	goto done;
 lost:
+	for (i = 0; i < 4; i++)
+		mysql_free_result(res[i]), res[i] = NULL;
 	sink_county_disconnect(k);
-	buf_free(&ack);
 	return -1;
+done:
+	for (i = 0; i < 4; i++)
+		mysql_free_result(res[i]);
+	return rc;
 }

@@ -61,8 +61,21 @@ class NetBed:
     def __exit__(self, *exc):
         self.close()
 
+    def _free_subnet(self):
+        """Moves the bed's /30 off any 10.254.X.0/30 already on this machine (another
+        process's bed, say), so that two beds never share their addresses."""
+        used = sh("ip", "-o", "-4", "addr", "show", check=False)
+        octet = int(self.county_addr.split(".")[2])
+        for i in range(250):
+            x = 1 + (octet - 1 + i) % 250
+            if " 10.254.%d." % x not in used:
+                self.county_addr = "10.254.%d.1" % x
+                self.hall_addr = "10.254.%d.2" % x
+                return
+
     def open(self):
         self.made = True
+        self._free_subnet()
         sh("ip", "netns", "add", self.ns)
         sh("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.hall_if)
         sh("ip", "link", "set", self.hall_if, "netns", self.ns)
