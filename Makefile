@@ -26,13 +26,16 @@ ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) -Ilib -Ifcgi -Iage
 
 LIB_SRC   = $(wildcard lib/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(B)/%.o)
-WEB_SRC   = $(filter-out fcgi/hall_read.c fcgi/hall_write.c fcgi/hello.c fcgi/province_receiver.c,$(wildcard fcgi/*.c))
+WEB_SRC   = $(filter-out fcgi/hall_read.c fcgi/hall_write.c fcgi/hello.c fcgi/province_receiver.c \
+            fcgi/staff_%.c,$(wildcard fcgi/*.c))
 WEB_OBJ   = $(WEB_SRC:%.c=$(B)/%.o)
 AGENT_SRC = $(filter-out agent/hall_admin.c agent/county_admin.c agent/hall_agent.c,$(wildcard agent/*.c))
 AGENT_OBJ = $(AGENT_SRC:%.c=$(B)/%.o)
 MARIADB_LIBS := $(shell pkg-config --libs libmariadb 2>/dev/null)
 PROGS     = $(B)/hall-read $(B)/hall-write $(B)/hall-admin $(B)/hall-hello $(B)/hall-agent \
-            $(B)/county-admin $(B)/province-receiver
+            $(B)/county-admin $(B)/province-receiver $(B)/staff-console
+# the county staff console: its own files, the shared accept loop, and the county connection
+STAFF_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard fcgi/staff_*.c)) $(B)/agent/county_db.o
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -40,7 +43,7 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev \
        libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk \
        mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
-       iproute2 nftables
+       iproute2 nftables nodejs chromium fonts-wqy-zenhei
 
 .PHONY: all deps run stop test bench fuzz clean format
 all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench
@@ -68,6 +71,8 @@ $(B)/hall-hello: $(B)/fcgi/hello.o $(B)/fcgi/server.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/province-receiver: $(B)/fcgi/province_receiver.o $(WEB_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lz
+$(B)/staff-console: $(STAFF_OBJ) $(WEB_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
 $(B)/hall-admin: $(B)/agent/hall_admin.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/hall-agent: $(B)/agent/hall_agent.o $(AGENT_OBJ) $(LIB_OBJ)

@@ -51,7 +51,7 @@ class Node:
         self.var = tempfile.mkdtemp(prefix="bench-%s-" % name, dir=OUT)
         self.port = port
         self.env = dict(os.environ, VAR=self.var, HALL_PORT=str(port), B=B,
-                        COUNTY="1" if county else "0", AGENT="0", PROVINCE="0")
+                        COUNTY="1" if county else "0", AGENT="0", PROVINCE="0", STAFF="0")
         if county:
             self.env["COUNTY_PORT"] = str(county_port)
         self.env.update(env or {})

@@ -203,7 +203,7 @@ class Response:
 class Node:
     """A hall node of its own: `conf/demo start` in a fresh VAR on a free port."""
 
-    def __init__(self, name="node", county=False, agent=True, province=False):
+    def __init__(self, name="node", county=False, agent=True, province=False, staff=False):
         self.var = tempfile.mkdtemp(prefix="hall-e2e-%s-" % name)
         self.port = None
         # county: also the node's own MariaDB (and, with agent, hall-agent), as `make run`
@@ -213,6 +213,9 @@ class Node:
         # province: also the reference province receiver behind its own nginx
         self.province = province
         self.province_port = pick_port() if province else None
+        # staff (with county): also the county staff console behind its own nginx
+        self.staff = staff and county
+        self.staff_port = pick_port() if self.staff else None
         self.extra_ini = None
         self.started = False
         self._log_offsets = {}
@@ -239,6 +242,9 @@ class Node:
         env["COUNTY"] = "1" if self.county else "0"
         env["AGENT"] = "1" if self.agent else "0"
         env["PROVINCE"] = "1" if self.province else "0"
+        env["STAFF"] = "1" if self.staff else "0"
+        if self.staff:
+            env["STAFF_PORT"] = str(self.staff_port)
         if self.province:
             env["PROVINCE_PORT"] = str(self.province_port)
         if self.county:
@@ -280,7 +286,8 @@ class Node:
         if self.port is None:
             self.port = 0
         pids = [self.pid(p) for p in ("nginx", "hall-write", "hall-read", "hall-agent", "county",
-                                      "nginx-province", "province-receiver")]
+                                      "nginx-province", "province-receiver", "nginx-staff",
+                                      "staff-console")]
         with tempfile.TemporaryFile() as out:
             p = subprocess.Popen([DEMO, cmd], env=self._env(), cwd=ROOT, stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

@@ -1,0 +1,290 @@
+/*
+ * Accounts, for a county's admins: the county's accounts, a new one (with the password the
+ * admin gives it, to be handed over in person), unlocking one that the lockout stopped,
+ * and disabling or enabling one. Every change is limited to the admin's own county; an
+ * admin cannot disable or demote the account it is signed in with.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "staff.h"
+
+#define NEW_PASSWORD_MIN 10
+
+static void
+unavailable(struct staff_req *s)
+{
+	spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+}
+
+static int
+admin_only(struct staff_req *s)
+{
+	if (auth_role_at_least(&s->u, "admin"))
+		return 1;
+	spage_message(s, 403, "无权操作", "账户由本县管理员管理。");
+	return 0;
+}
+
+static const char *
+role_word(const char *role)
+{
+	if (strcmp(role, "admin") == 0)
+		return "管理员";
+	if (strcmp(role, "supervisor") == 0)
+		return "督查员";
+	return "工作人员";
+}
+
+static void
+accounts_render(struct staff_req *s, int status, const char *err, const char *done)
+{
+	static const char *const roles[] = {"staff", "supervisor", "admin", NULL};
+	struct dbparam p[1] = {DBS(s->u.county)};
+	struct dbrows a;
+	struct buf b;
+	size_t i;
+	const char *const *r;
+
+	if (db_select("SELECT username, display_name, role, UNIX_TIMESTAMP(last_login_at), "
+		      "COALESCE(locked_until > NOW(), 0), disabled, failed_logins "
+		      "FROM staff_accounts WHERE county_code = ? ORDER BY username",
+		p, 1, &a, 1000) == -1) {
+		unavailable(s);
+		return;
+	}
+	buf_init(&b, PAGE_MAX);
+	spage_begin(&b, s, "账户");
+	buf_adds(&b, "<h1>账户</h1>");
+	if (done != NULL) {
+		buf_adds(&b, "<p class=\"notice\" role=\"status\">");
+		SH(&b, done);
+		buf_adds(&b, "</p>");
+	}
+	if (err != NULL) {
+		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
+		SH(&b, err);
+		buf_adds(&b, "</p>");
+	}
+	buf_adds(&b, "<div class=\"scroll\"><table id=\"accounts\"><thead><tr><th>用户名</th>"
+		     "<th>姓名</th><th>角色</th><th>最近登录</th><th>状态</th><th></th></tr></thead>"
+		     "<tbody>");
+	for (i = 0; i < a.nrows; i++) {
+		char when[32];
+		const char *user = db_str(&a, i, 0);
+		int locked = db_int(&a, i, 4) == 1, disabled = db_int(&a, i, 5) == 1;
+		int self = strcmp(user, s->u.username) == 0;
+
+		spage_time(when, (time_t)db_int(&a, i, 3));
+		buf_adds(&b, "<tr data-user=\"");
+		SH(&b, user);
+		buf_adds(&b, "\"><td>");
+		SH(&b, user);
+		buf_adds(&b, "</td><td>");
+		SH(&b, db_str(&a, i, 1));
+		buf_adds(&b, "</td><td>");
+		SH(&b, role_word(db_str(&a, i, 2)));
+		buf_adds(&b, "</td><td>");
+		SH(&b, when);
+		buf_adds(&b, "</td><td>");
+		buf_adds(&b, disabled ? "<span class=\"tag closed\">已停用</span>" :
+		    locked ? "<span class=\"tag overdue\">已锁定</span>" : "正常");
+		buf_adds(&b, "</td><td>");
+		if (!self) {
+			const char *act = locked || db_int(&a, i, 6) > 0 ? "unlock" : NULL;
+
+			if (act != NULL) {
+				buf_adds(&b, "<form method=\"post\" action=\"/accounts/");
+				SH(&b, user);
+				buf_adds(&b, "\">");
+				spage_csrf_field(&b, s);
+				buf_adds(&b, "<input type=\"hidden\" name=\"action\" value=\"unlock\">"
+					     "<button type=\"submit\">解锁</button></form>");
+			}
+			buf_adds(&b, "<form method=\"post\" action=\"/accounts/");
+			SH(&b, user);
+			buf_adds(&b, "\">");
+			spage_csrf_field(&b, s);
+			buf_adds(&b, disabled ?
+			    "<input type=\"hidden\" name=\"action\" value=\"enable\">"
+			    "<button type=\"submit\">启用</button></form>" :
+			    "<input type=\"hidden\" name=\"action\" value=\"disable\">"
+			    "<button type=\"submit\" class=\"danger\">停用</button></form>");
+		}
+		buf_adds(&b, "</td></tr>");
+	}
+	buf_adds(&b, "</tbody></table></div>");
+	dbrows_free(&a);
+	buf_adds(&b, "<h2>新增账户</h2><form class=\"wide\" method=\"post\" action=\"/accounts\" "
+		     "accept-charset=\"utf-8\">");
+	spage_csrf_field(&b, s);
+	buf_adds(&b, "<label for=\"f-username\">用户名（字母、数字、_ . -）</label>"
+		     "<input id=\"f-username\" name=\"username\" maxlength=\"32\" required "
+		     "autocomplete=\"off\" value=\"");
+	SH(&b, spage_in(s, "username"));
+	buf_adds(&b, "\"><label for=\"f-display\">姓名</label><input id=\"f-display\" "
+		     "name=\"display_name\" maxlength=\"50\" value=\"");
+	SH(&b, spage_in(s, "display_name"));
+	buf_adds(&b, "\"><label for=\"f-role\">角色</label><select id=\"f-role\" name=\"role\">");
+	for (r = roles; *r != NULL; r++) {
+		buf_adds(&b, "<option value=\"");
+		SH(&b, *r);
+		buf_adds(&b, strcmp(spage_in(s, "role"), *r) == 0 ? "\" selected>" : "\">");
+		SH(&b, role_word(*r));
+		buf_adds(&b, "</option>");
+	}
+	buf_printf(&b, "</select><label for=\"f-password\">初始密码（至少 %d 位，当面交给本人）"
+		       "</label><input id=\"f-password\" type=\"password\" name=\"password\" "
+		       "minlength=\"%d\" maxlength=\"128\" autocomplete=\"new-password\" required>"
+		       "<button type=\"submit\">新增账户</button></form>",
+	    NEW_PASSWORD_MIN, NEW_PASSWORD_MIN);
+	spage_end(&b);
+	spage_send(s, status, &b, NULL);
+	buf_free(&b);
+}
+
+void
+accounts_page(struct staff_req *s)
+{
+	if (!admin_only(s))
+		return;
+	accounts_render(s, 200, NULL,
+	    strcmp(s->r.query, "done=1") == 0 ? "已保存。" : NULL);
+}
+
+static const struct field_spec account_fields[] = {
+	{"username", 1, check_text, 32, NULL, "用户名"},
+	{"display_name", 0, check_text, 50, NULL, "姓名"},
+	{"role", 1, check_choice, 0, (const char *const[]){"staff", "supervisor", "admin", NULL},
+	    "角色"},
+	{"password", 1, check_text, 128, NULL, "初始密码"},
+};
+
+void
+account_create(struct staff_req *s)
+{
+	static const char *const extra[] = {"csrf", NULL};
+	char h[crypto_pwhash_STRBYTES];
+	const char *field, *msg, *user, *pw, *display;
+	struct dbparam p[5];
+	long long n;
+
+	if (spage_read_form(s) == -1)
+		return;
+	if (!auth_csrf_ok(s)) {
+		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
+		return;
+	}
+	if (!admin_only(s))
+		return;
+	if (fields_check(&s->r.in, account_fields, 4, extra, &field, &msg) == -1) {
+		accounts_render(s, 422, msg, NULL);
+		return;
+	}
+	user = field_value(&s->r.in, "username");
+	pw = spage_in(s, "password");
+	display = field_value(&s->r.in, "display_name");
+	if (strlen(user) > 32 || strspn(user, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					     "0123456789_.-") != strlen(user)) {
+		accounts_render(s, 422, "用户名只能由字母、数字和 _ . - 组成（至多 32 个）。", NULL);
+		return;
+	}
+	if (utf8_len(pw) < NEW_PASSWORD_MIN) {
+		accounts_render(s, 422, "初始密码至少 10 位。", NULL);
+		return;
+	}
+	if (crypto_pwhash_str_alg(h, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+		crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		unavailable(s);
+		return;
+	}
+	p[0] = DBS(user);
+	p[1] = DBS(display != NULL ? display : "");
+	p[2] = DBS(s->u.county);
+	p[3] = DBS(field_value(&s->r.in, "role"));
+	p[4] = DBS(h);
+	/* a taken name is refused, whichever county holds it: names are unique */
+	n = db_exec("INSERT IGNORE INTO staff_accounts (username, display_name, county_code, role, "
+		    "pw_hash) VALUES (?, ?, ?, ?, ?)",
+	    p, 5, NULL);
+	sodium_memzero(h, sizeof(h));
+	if (n == -1) {
+		unavailable(s);
+		return;
+	}
+	if (n == 0) {
+		accounts_render(s, 409, "这个用户名已被使用。", NULL);
+		return;
+	}
+	log_info("staff account %s (%s) created by %s", user, field_value(&s->r.in, "role"),
+	    s->u.username);
+	spage_redirect(s, "/accounts?done=1");
+}
+
+void
+account_change(struct staff_req *s)
+{
+	const char *user = s->r.arg, *action, *sql;
+	struct dbparam p[2];
+	long long n;
+
+	if (spage_read_form(s) == -1)
+		return;
+	if (!auth_csrf_ok(s)) {
+		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
+		return;
+	}
+	if (!admin_only(s))
+		return;
+	action = spage_in(s, "action");
+	if (strcmp(action, "unlock") == 0)
+		sql = "UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL "
+		      "WHERE username = ? AND county_code = ?";
+	else if (strcmp(action, "disable") == 0)
+		sql = "UPDATE staff_accounts SET disabled = TRUE WHERE username = ? AND county_code = ?";
+	else if (strcmp(action, "enable") == 0)
+		sql = "UPDATE staff_accounts SET disabled = FALSE WHERE username = ? AND county_code = ?";
+	else {
+		accounts_render(s, 422, "不认识的操作。", NULL);
+		return;
+	}
+	if (strcmp(user, s->u.username) == 0) {
+		accounts_render(s, 409, "不能更改自己正在使用的账户。", NULL);
+		return;
+	}
+	p[0] = DBS(user);
+	p[1] = DBS(s->u.county);
+	/* MariaDB counts a row set to what it held as unchanged: look the account up first */
+	{
+		struct dbrows r;
+
+		if (db_select("SELECT 1 FROM staff_accounts WHERE username = ? AND county_code = ?", p,
+			2, &r, 1) == -1) {
+			unavailable(s);
+			return;
+		}
+		n = (long long)r.nrows;
+		dbrows_free(&r);
+	}
+	if (n == 0) {
+		spage_message(s, 404, "没有找到", "本县没有这个账户。");
+		return;
+	}
+	if (db_exec(sql, p, 2, NULL) == -1) {
+		unavailable(s);
+		return;
+	}
+	/* a disabled account's sessions end now, not when they expire */
+	if (strcmp(action, "disable") == 0 &&
+	    db_exec("DELETE s FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id "
+		    "WHERE a.username = ? AND a.county_code = ?",
+		p, 2, NULL) == -1) {
+		unavailable(s);
+		return;
+	}
+	log_info("staff account %s: %s by %s", user, action, s->u.username);
+	spage_redirect(s, "/accounts?done=1");
+}

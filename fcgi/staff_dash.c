@@ -1,0 +1,444 @@
+/*
+ * The dashboard: the quality figures of seed 7 for the account's county, as numbers and
+ * as server-rendered SVG (no script, no external resource), and the same figures as CSV.
+ *
+ *   on-time completion rate (按时办结率, target 100%): cases closed (answered, resolved or
+ *     rejected) by their deadline, over the cases closed plus those open past it. A case's
+ *     closing time is its first closing event from the county.
+ *   satisfaction rate (满意率, target >= 95%): ratings of level 3 to 5 over all ratings.
+ *   per hall: open, warning and overdue cases; 差评 follow-ups open and late; the hall's
+ *     sync health as its agent last reported it (last contact, backlog, agent version).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "staff.h"
+
+#define STALE_MINUTES 10	/* a hall not heard from for longer is shown as out of touch */
+
+struct hall_fig {
+	char code[13];
+	char name[201];
+	long long total, open, closed, on_time, overdue, warning;
+	long long ratings, satisfied;
+	long long fu_open, fu_late, fu_closed;
+	long long last_contact, backlog;	/* last_contact 0: never */
+	char version[33];
+	int have_health;
+};
+
+struct dash {
+	struct hall_fig *h;
+	size_t n;
+	struct hall_fig sum;
+	time_t db_now;
+};
+
+static struct hall_fig *
+dash_hall(struct dash *d, const char *code)
+{
+	struct hall_fig *p;
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		if (strcmp(d->h[i].code, code) == 0)
+			return &d->h[i];
+	if ((p = realloc(d->h, (d->n + 1) * sizeof(*p))) == NULL)
+		return NULL;
+	d->h = p;
+	p = &d->h[d->n++];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->code, sizeof(p->code), "%s", code);
+	snprintf(p->name, sizeof(p->name), "%s", code);
+	return p;
+}
+
+static int
+dash_load(struct staff_req *s, struct dash *d)
+{
+	struct dbparam p[1];
+	struct dbrows r;
+	char like[8];
+	size_t i;
+
+	memset(d, 0, sizeof(*d));
+	snprintf(like, sizeof(like), "%s%%", s->u.county);
+	/* the halls first, so that a hall with no case yet still has its row */
+	p[0] = DBS(s->u.county);
+	if (db_select("SELECT hall_code, name, UNIX_TIMESTAMP(last_contact_at), backlog, "
+		      "agent_version, UNIX_TIMESTAMP(NOW()) FROM halls WHERE county_code = ? "
+		      "ORDER BY hall_code",
+		p, 1, &r, 1000) == -1)
+		return -1;
+	for (i = 0; i < r.nrows; i++) {
+		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
+
+		if (h == NULL)
+			break;
+		snprintf(h->name, sizeof(h->name), "%s", db_str(&r, i, 1));
+		h->last_contact = db_int(&r, i, 2);
+		h->backlog = db_int(&r, i, 3);
+		snprintf(h->version, sizeof(h->version), "%s", db_str(&r, i, 4));
+		h->have_health = 1;
+	}
+	dbrows_free(&r);
+	p[0] = DBS(like);
+	if (db_select("SELECT c.hall_code, count(*), SUM(c.status NOT IN " CLOSED "), "
+		      "SUM(c.status IN " CLOSED "), "
+		      "SUM(c.status IN " CLOSED " AND (SELECT MIN(e.at) FROM case_events e "
+		      "  WHERE e.case_no = c.case_no AND e.origin = 'county' "
+		      "  AND e.status IN " CLOSED ") <= c.due_at), "
+		      "SUM(" OVERDUE_SQL "), SUM(" WARNING_SQL ") "
+		      "FROM cases c WHERE c.hall_code LIKE ? GROUP BY c.hall_code",
+		p, 1, &r, 1000) == -1)
+		return -1;
+	for (i = 0; i < r.nrows; i++) {
+		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
+
+		if (h == NULL)
+			break;
+		h->total = db_int(&r, i, 1);
+		h->open = db_int(&r, i, 2);
+		h->closed = db_int(&r, i, 3);
+		h->on_time = db_int(&r, i, 4);
+		h->overdue = db_int(&r, i, 5);
+		h->warning = db_int(&r, i, 6);
+	}
+	dbrows_free(&r);
+	if (db_select("SELECT hall_code, count(*), SUM(level >= 3) FROM ratings "
+		      "WHERE hall_code LIKE ? GROUP BY hall_code",
+		p, 1, &r, 1000) == -1)
+		return -1;
+	for (i = 0; i < r.nrows; i++) {
+		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
+
+		if (h == NULL)
+			break;
+		h->ratings = db_int(&r, i, 1);
+		h->satisfied = db_int(&r, i, 2);
+	}
+	dbrows_free(&r);
+	if (db_select("SELECT hall_code, SUM(closed_at IS NULL), "
+		      "SUM(closed_at IS NULL AND due_at < NOW()), SUM(closed_at IS NOT NULL) "
+		      "FROM rating_followups "
+		      "WHERE hall_code LIKE ? GROUP BY hall_code",
+		p, 1, &r, 1000) == -1)
+		return -1;
+	for (i = 0; i < r.nrows; i++) {
+		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
+
+		if (h == NULL)
+			break;
+		h->fu_open = db_int(&r, i, 1);
+		h->fu_late = db_int(&r, i, 2);
+		h->fu_closed = db_int(&r, i, 3);
+	}
+	dbrows_free(&r);
+	if (db_select("SELECT UNIX_TIMESTAMP(NOW())", NULL, 0, &r, 1) == -1)
+		return -1;
+	d->db_now = (time_t)db_int(&r, 0, 0);
+	dbrows_free(&r);
+	for (i = 0; i < d->n; i++) {
+		struct hall_fig *h = &d->h[i];
+
+		d->sum.total += h->total;
+		d->sum.open += h->open;
+		d->sum.closed += h->closed;
+		d->sum.on_time += h->on_time;
+		d->sum.overdue += h->overdue;
+		d->sum.warning += h->warning;
+		d->sum.ratings += h->ratings;
+		d->sum.satisfied += h->satisfied;
+		d->sum.fu_open += h->fu_open;
+		d->sum.fu_late += h->fu_late;
+		d->sum.fu_closed += h->fu_closed;
+		d->sum.backlog += h->backlog;
+	}
+	return 0;
+}
+
+/* Permille (so that figures stay integers until they are printed), or -1 with no data. */
+static long
+on_time_pm(const struct hall_fig *h)
+{
+	long long den = h->closed + h->overdue;
+
+	return den > 0 ? (long)(h->on_time * 1000 / den) : -1;
+}
+
+static long
+satisfied_pm(const struct hall_fig *h)
+{
+	return h->ratings > 0 ? (long)(h->satisfied * 1000 / h->ratings) : -1;
+}
+
+static void
+pm_text(char out[16], long pm)
+{
+	if (pm < 0 || pm > 1000)
+		snprintf(out, 16, "—");
+	else
+		snprintf(out, 16, "%d.%d%%", (int)(pm / 10), (int)(pm % 10));
+}
+
+/* ---- SVG ------------------------------------------------------------------------- */
+
+/* A rate as a bar from 0 to 100% with its target marked. */
+static void
+svg_rate(struct buf *b, const char *id, const char *label, long pm, int target_pct)
+{
+	char text[16];
+	int w = pm < 0 ? 0 : (int)(pm * 400 / 1000);
+	int tx = 150 + target_pct * 4;
+	int good = pm >= target_pct * 10;
+
+	pm_text(text, pm);
+	buf_printf(b, "<svg id=\"%s\" role=\"img\" viewBox=\"0 0 620 56\" width=\"620\" "
+		      "height=\"56\" xmlns=\"http://www.w3.org/2000/svg\"><title>",
+	    id);
+	SH(b, label);
+	buf_adds(b, " ");
+	SH(b, text);
+	buf_printf(b, "</title><text x=\"0\" y=\"30\" font-size=\"15\">");
+	SH(b, label);
+	buf_printf(b, "</text><rect x=\"150\" y=\"14\" width=\"400\" height=\"24\" fill=\"#eceff1\"/>"
+		      "<rect x=\"150\" y=\"14\" width=\"%d\" height=\"24\" fill=\"%s\"/>"
+		      "<line x1=\"%d\" y1=\"6\" x2=\"%d\" y2=\"46\" stroke=\"#1d2129\" "
+		      "stroke-width=\"2\" stroke-dasharray=\"4 3\"/>"
+		      "<text x=\"%d\" y=\"54\" font-size=\"11\" text-anchor=\"middle\">目标 %d%%</text>"
+		      "<text x=\"558\" y=\"31\" font-size=\"15\" font-weight=\"bold\">",
+	    w, pm < 0 ? "#eceff1" : good ? "#2e7d32" : "#c62828", tx, tx, tx > 560 ? 560 : tx,
+	    target_pct);
+	SH(b, text);
+	buf_adds(b, "</text></svg>");
+}
+
+/* Overdue and warning cases per hall: two bars a hall. */
+static void
+svg_due(struct buf *b, const struct dash *d)
+{
+	long long max = 1;
+	size_t i;
+	int y, height = 30 + (int)d->n * 44;
+
+	for (i = 0; i < d->n; i++) {
+		if (d->h[i].overdue > max)
+			max = d->h[i].overdue;
+		if (d->h[i].warning > max)
+			max = d->h[i].warning;
+	}
+	buf_printf(b, "<svg id=\"chart-due\" role=\"img\" viewBox=\"0 0 620 %d\" width=\"620\" "
+		      "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\"><title>各大厅超期与预警办件数"
+		      "</title><rect x=\"200\" y=\"4\" width=\"12\" height=\"12\" fill=\"#c62828\"/>"
+		      "<text x=\"216\" y=\"15\" font-size=\"12\">已超期</text>"
+		      "<rect x=\"280\" y=\"4\" width=\"12\" height=\"12\" fill=\"#ef8f00\"/>"
+		      "<text x=\"296\" y=\"15\" font-size=\"12\">预警</text>",
+	    height, height);
+	for (i = 0, y = 30; i < d->n; i++, y += 44) {
+		const struct hall_fig *h = &d->h[i];
+		int wo = (int)(h->overdue * 340 / max), ww = (int)(h->warning * 340 / max);
+
+		buf_printf(b, "<text x=\"0\" y=\"%d\" font-size=\"12\">", y + 22);
+		/* a long name is cut for the chart; the table below has it whole */
+		{
+			char name[64];
+			size_t n = 0, k = 0;
+
+			while (h->name[n] != '\0' && k < 14) {
+				n++;
+				while ((h->name[n] & 0xc0) == 0x80)
+					n++;
+				k++;
+			}
+			snprintf(name, sizeof(name), "%.*s%s", (int)n, h->name,
+			    h->name[n] != '\0' ? "…" : "");
+			SH(b, name);
+		}
+		buf_printf(b, "</text><rect x=\"200\" y=\"%d\" width=\"%d\" height=\"16\" "
+			      "fill=\"#c62828\"/><text x=\"%d\" y=\"%d\" font-size=\"12\">%lld</text>"
+			      "<rect x=\"200\" y=\"%d\" width=\"%d\" height=\"16\" fill=\"#ef8f00\"/>"
+			      "<text x=\"%d\" y=\"%d\" font-size=\"12\">%lld</text>",
+		    y + 4, wo, 204 + wo, y + 17, h->overdue, y + 22, ww, 204 + ww, y + 35,
+		    h->warning);
+	}
+	buf_adds(b, "</svg>");
+}
+
+/* Each hall's backlog, coloured by how long ago it was last heard from. */
+static void
+svg_sync(struct buf *b, const struct dash *d)
+{
+	long long max = 1;
+	size_t i;
+	int y, height = 10 + (int)d->n * 30;
+
+	for (i = 0; i < d->n; i++)
+		if (d->h[i].backlog > max)
+			max = d->h[i].backlog;
+	buf_printf(b, "<svg id=\"chart-sync\" role=\"img\" viewBox=\"0 0 620 %d\" width=\"620\" "
+		      "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\"><title>各大厅同步积压"
+		      "</title>",
+	    height, height);
+	for (i = 0, y = 6; i < d->n; i++, y += 30) {
+		const struct hall_fig *h = &d->h[i];
+		int stale = h->last_contact == 0 ||
+		    d->db_now - h->last_contact > STALE_MINUTES * 60;
+		int w = (int)(h->backlog * 300 / max);
+
+		buf_printf(b, "<circle cx=\"8\" cy=\"%d\" r=\"6\" fill=\"%s\"/>"
+			      "<text x=\"20\" y=\"%d\" font-size=\"12\">",
+		    y + 11, stale ? "#c62828" : "#2e7d32", y + 15);
+		SH(b, h->code);
+		buf_printf(b, "</text><rect x=\"200\" y=\"%d\" width=\"%d\" height=\"16\" "
+			      "fill=\"#1565c0\"/><text x=\"%d\" y=\"%d\" font-size=\"12\">积压 %lld</text>",
+		    y + 3, w < 1 && h->backlog > 0 ? 1 : w, 206 + w, y + 15, h->backlog);
+	}
+	buf_adds(b, "</svg>");
+}
+
+static void
+ago_text(char out[64], time_t now, long long then)
+{
+	long long s = now - then;
+
+	if (then == 0)
+		snprintf(out, 64, "从未联系");
+	else if (s < 120)
+		snprintf(out, 64, "%lld 秒前", s < 0 ? 0 : s);
+	else if (s < 7200)
+		snprintf(out, 64, "%lld 分钟前", s / 60);
+	else if (s < 172800)
+		snprintf(out, 64, "%lld 小时前", s / 3600);
+	else
+		snprintf(out, 64, "%lld 天前", s / 86400);
+}
+
+void
+dash_page(struct staff_req *s)
+{
+	struct dash d;
+	struct buf b;
+	char t1[16], t2[16], ago[64];
+	size_t i;
+
+	if (dash_load(s, &d) == -1) {
+		free(d.h);
+		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		return;
+	}
+	buf_init(&b, PAGE_MAX);
+	spage_begin(&b, s, "质量统计");
+	pm_text(t1, on_time_pm(&d.sum));
+	pm_text(t2, satisfied_pm(&d.sum));
+	buf_printf(&b, "<h1>质量统计</h1><p><a href=\"/dashboard.csv\">导出 CSV</a></p>"
+		       "<div class=\"cards\"><div class=\"card\">按时办结率<b id=\"on-time-rate\">%s"
+		       "</b><span class=\"muted\">目标 100%%。按期限办结（答复、办结或不予受理）"
+		       "的办件 %lld 件，除以已办结 %lld 件与未办结但已超期 %lld 件之和。</span></div>"
+		       "<div class=\"card\">满意率<b id=\"satisfaction-rate\">%s</b>"
+		       "<span class=\"muted\">目标 ≥95%%。评价为 3 至 5 级（基本满意、满意、非常满意）"
+		       "的 %lld 件，除以全部评价 %lld 件。</span></div>"
+		       "<div class=\"card\">已超期 / 预警<b><span id=\"overdue-total\">%lld</span> / "
+		       "<span id=\"warning-total\">%lld</span></b><span class=\"muted\">未办结办件 "
+		       "%lld 件</span></div>"
+		       "<div class=\"card\">差评待整改<b id=\"followups-open\">%lld</b>"
+		       "<span class=\"muted\">其中已超期 <span id=\"followups-late\">%lld</span> 件；"
+		       "已整改 <span id=\"followups-closed\">%lld</span> 件（<a href=\"/followups\">"
+		       "差评回访</a>）</span></div></div>",
+	    t1, d.sum.on_time, d.sum.closed, d.sum.overdue, t2, d.sum.satisfied, d.sum.ratings,
+	    d.sum.overdue, d.sum.warning, d.sum.open, d.sum.fu_open, d.sum.fu_late,
+	    d.sum.fu_closed);
+	buf_adds(&b, "<h2>服务质量</h2>");
+	svg_rate(&b, "chart-on-time", "按时办结率", on_time_pm(&d.sum), 100);
+	svg_rate(&b, "chart-satisfaction", "满意率", satisfied_pm(&d.sum), 95);
+	buf_adds(&b, "<h2>各大厅超期与预警</h2>");
+	svg_due(&b, &d);
+	buf_adds(&b, "<h2>各大厅同步状况</h2><p class=\"muted\">绿点：");
+	buf_printf(&b, "%d 分钟内联系过县级；红点：超过 %d 分钟未联系或从未联系。</p>", STALE_MINUTES,
+	    STALE_MINUTES);
+	svg_sync(&b, &d);
+	buf_adds(&b, "<div class=\"scroll\"><table id=\"halls\"><thead><tr><th>大厅</th>"
+		     "<th class=\"num\">未办结</th><th class=\"num\">预警</th><th class=\"num\">已超期"
+		     "</th><th class=\"num\">按时办结率</th><th class=\"num\">满意率</th>"
+		     "<th class=\"num\">差评待整改</th><th>最近联系</th><th class=\"num\">积压</th>"
+		     "<th>版本</th></tr></thead><tbody>");
+	for (i = 0; i < d.n; i++) {
+		const struct hall_fig *h = &d.h[i];
+
+		pm_text(t1, on_time_pm(h));
+		pm_text(t2, satisfied_pm(h));
+		ago_text(ago, d.db_now, h->last_contact);
+		buf_adds(&b, "<tr data-hall=\"");
+		SH(&b, h->code);
+		buf_adds(&b, "\"><td>");
+		SH(&b, h->name);
+		buf_adds(&b, "<div class=\"muted\">");
+		SH(&b, h->code);
+		buf_printf(&b, "</div></td><td class=\"num\">%lld</td><td class=\"num warn\">%lld</td>"
+			       "<td class=\"num late\">%lld</td><td class=\"num\">%s</td>"
+			       "<td class=\"num\">%s</td><td class=\"num\">%lld</td><td>",
+		    h->open, h->warning, h->overdue, t1, t2, h->fu_open);
+		SH(&b, h->have_health ? ago : "（未登记）");
+		buf_printf(&b, "</td><td class=\"num\">%lld</td><td>", h->backlog);
+		SH(&b, h->version);
+		buf_adds(&b, "</td></tr>");
+	}
+	buf_adds(&b, "</tbody></table></div>");
+	free(d.h);
+	spage_end(&b);
+	spage_send(s, 200, &b, NULL);
+	buf_free(&b);
+}
+
+void
+dash_csv(struct staff_req *s)
+{
+	struct dash d;
+	struct buf b;
+	char hdr[128], n[32], t1[16], t2[16], when[32];
+	size_t i;
+
+	if (dash_load(s, &d) == -1) {
+		free(d.h);
+		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		return;
+	}
+	buf_init(&b, 4 * 1024 * 1024);
+	buf_adds(&b, "\xef\xbb\xbf大厅编码,大厅,办件总数,未办结,预警,已超期,已办结,按期办结,按时办结率,"
+		     "评价数,满意数,满意率,差评待整改,差评整改超期,差评已整改,最近联系,积压,版本\r\n");
+	for (i = 0; i <= d.n; i++) {
+		const struct hall_fig *h = i < d.n ? &d.h[i] : &d.sum;
+
+		csv_cell(&b, i < d.n ? h->code : s->u.county, 0);
+		csv_cell(&b, i < d.n ? h->name : "全县合计", 0);
+#define NUM(v) (snprintf(n, sizeof(n), "%lld", (long long)(v)), csv_cell(&b, n, 0))
+		NUM(h->total);
+		NUM(h->open);
+		NUM(h->warning);
+		NUM(h->overdue);
+		NUM(h->closed);
+		NUM(h->on_time);
+		pm_text(t1, on_time_pm(h));
+		csv_cell(&b, t1, 0);
+		NUM(h->ratings);
+		NUM(h->satisfied);
+		pm_text(t2, satisfied_pm(h));
+		csv_cell(&b, t2, 0);
+		NUM(h->fu_open);
+		NUM(h->fu_late);
+		NUM(h->fu_closed);
+		spage_time(when, (time_t)h->last_contact);
+		csv_cell(&b, when, 0);
+		NUM(h->backlog);
+#undef NUM
+		csv_cell(&b, h->version, 1);
+	}
+	free(d.h);
+	snprintf(hdr, sizeof(hdr),
+	    "Content-Disposition: attachment; filename=\"quality-%s.csv\"\r\n", s->u.county);
+	if (b.failed)
+		spage_message(s, 503, "无法导出", "导出内容过多。");
+	else
+		req_send(&s->r, 200, "text/csv; charset=utf-8", &b, hdr);
+	buf_free(&b);
+}

@@ -1,0 +1,367 @@
+/*
+ * The inbox: the cases of the account's county (halls whose code starts with its 6-digit
+ * county code), filtered by kind, status, hall, warning and overdue, searched in the case
+ * number, subject and body, most urgent first (overdue, then open by deadline, then the
+ * closed ones), a page at a time; and the same list as CSV.
+ *
+ * One fixed statement serves every combination of filters: an unused filter is bound as
+ * '' or 0 and its condition is then true, so no SQL is ever put together from input.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "staff.h"
+
+#define INBOX_FROM \
+	" FROM cases c LEFT JOIN halls h ON h.hall_code = c.hall_code" \
+	" WHERE c.hall_code LIKE ?" \
+	" AND (? = '' OR c.kind = ?)" \
+	" AND (? = '' OR (? = 'open' AND c.status NOT IN " CLOSED ") OR c.status = ?)" \
+	" AND (? = '' OR c.hall_code = ?)" \
+	" AND (? = 0 OR " WARNING_SQL ")" \
+	" AND (? = 0 OR " OVERDUE_SQL ")" \
+	" AND (? = '' OR c.case_no LIKE ? OR c.subject LIKE ? OR c.body LIKE ?)"
+#define INBOX_COLS \
+	"SELECT c.case_no, c.hall_code, COALESCE(h.name, ''), c.kind, c.subject, c.status, " \
+	"UNIX_TIMESTAMP(c.submitted_at), UNIX_TIMESTAMP(c.due_at), c.due_provisional, " \
+	OVERDUE_SQL ", " WARNING_SQL
+#define INBOX_ORDER \
+	" ORDER BY " OVERDUE_SQL " DESC, c.status IN " CLOSED " ASC, c.due_at ASC, c.case_no ASC"
+
+static const char *const kinds[] = {"consultation", "complaint", "unresolved", NULL};
+static const char *const statuses[] = {"open", "received", "delivered", "accepted",
+    "transferred", "answered", "resolved", "rejected", NULL};
+
+struct inbox_filter {
+	const char *kind, *status, *hall, *q;
+	int warning, overdue;
+	long page;
+	char county_like[8];
+	char caseno[CASENO_LEN + 1];
+	char like[2 * 400 + 3];	/* %q% with q's own % _ \ escaped */
+	struct dbparam p[16];
+	size_t np;
+};
+
+static const char *
+one_of(const char *v, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(v, *list) == 0)
+			return *list;
+	return "";
+}
+
+static const char *
+status_word(const char *code)
+{
+	return strcmp(code, "open") == 0 ? "未办结（全部待办）" : status_text(code);
+}
+
+/* Reads the filters from the query string; bad values are ignored, not refused. */
+static int
+inbox_filter(struct staff_req *s, struct inbox_filter *f)
+{
+	const struct kv *kv;
+	const char *q, *p;
+	char *w;
+
+	memset(f, 0, sizeof(*f));
+	if (strlen(s->r.query) > 4096 ||
+	    kv_parse_form(s->r.query, strlen(s->r.query), &s->r.in) != PARSE_OK) {
+		spage_message(s, 400, "无法处理", "查询条件有误。");
+		return -1;
+	}
+	f->kind = one_of(spage_in(s, "kind"), kinds);
+	f->status = one_of(spage_in(s, "status"), statuses);
+	f->hall = spage_in(s, "hall");
+	if (strlen(f->hall) != 12 || strspn(f->hall, "0123456789") != 12)
+		f->hall = "";
+	f->warning = strcmp(spage_in(s, "warning"), "1") == 0;
+	f->overdue = strcmp(spage_in(s, "overdue"), "1") == 0;
+	q = spage_in(s, "q");
+	f->q = utf8_len(q) <= 100 && strspn(q, " ") < strlen(q) ? q : "";
+	/* a case number copied from a page or a receipt, in groups: the number itself */
+	if (caseno_normalize(f->caseno, f->q) == 0 && caseno_valid(f->caseno))
+		f->q = f->caseno;
+	f->page = (kv = kv_get(&s->r.in, "page")) != NULL ? strtol(kv->value, NULL, 10) : 1;
+	if (f->page < 1 || f->page > 100000)
+		f->page = 1;
+	snprintf(f->county_like, sizeof(f->county_like), "%s%%", s->u.county);
+	w = f->like;
+	*w++ = '%';
+	for (p = f->q; *p != '\0'; p++) {
+		if (*p == '%' || *p == '_' || *p == '\\')
+			*w++ = '\\';
+		*w++ = *p;
+	}
+	*w++ = '%';
+	*w = '\0';
+	f->p[f->np++] = DBS(f->county_like);
+	f->p[f->np++] = DBS(f->kind);
+	f->p[f->np++] = DBS(f->kind);
+	f->p[f->np++] = DBS(f->status);
+	f->p[f->np++] = DBS(f->status);
+	f->p[f->np++] = DBS(f->status);
+	f->p[f->np++] = DBS(f->hall);
+	f->p[f->np++] = DBS(f->hall);
+	f->p[f->np++] = DBI(f->warning);
+	f->p[f->np++] = DBI(f->overdue);
+	f->p[f->np++] = DBS(f->q);
+	f->p[f->np++] = DBS(f->like);
+	f->p[f->np++] = DBS(f->like);
+	f->p[f->np++] = DBS(f->like);
+	return 0;
+}
+
+/* Query-string text: everything but unreserved characters percent-encoded. */
+static void
+url_enc(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~') {
+			buf_addc(b, (char)c);
+		} else {
+			buf_addc(b, '%');
+			buf_addc(b, hex[c >> 4]);
+			buf_addc(b, hex[c & 15]);
+		}
+	}
+}
+
+/* The filters as a query string, for the pager and the CSV link. */
+static void
+filter_query(struct buf *b, const struct inbox_filter *f)
+{
+	buf_adds(b, "kind=");
+	url_enc(b, f->kind);
+	buf_adds(b, "&status=");
+	url_enc(b, f->status);
+	buf_adds(b, "&hall=");
+	url_enc(b, f->hall);
+	buf_adds(b, "&q=");
+	url_enc(b, f->q);
+	if (f->warning)
+		buf_adds(b, "&warning=1");
+	if (f->overdue)
+		buf_adds(b, "&overdue=1");
+}
+
+/* An href to path with the filters (and a page, when page > 0), escaped for the page. */
+static void
+filter_href(struct buf *b, const char *path, const struct inbox_filter *f, long page)
+{
+	struct buf q;
+
+	buf_init(&q, 4096);
+	buf_adds(&q, path);
+	buf_addc(&q, '?');
+	filter_query(&q, f);
+	if (page > 0)
+		buf_printf(&q, "&page=%ld", page);
+	buf_adds(b, "<a href=\"");
+	SH(b, q.failed ? path : q.data);
+	buf_adds(b, "\"");
+	buf_free(&q);
+}
+
+static void
+select_box(struct buf *b, const char *name, const char *label, const char *const *codes,
+    const char *cur, const char *(*text)(const char *))
+{
+	buf_adds(b, "<label>");
+	SH(b, label);
+	buf_adds(b, "<select name=\"");
+	SH(b, name);
+	buf_adds(b, "\"><option value=\"\">全部</option>");
+	for (; *codes != NULL; codes++) {
+		buf_adds(b, "<option value=\"");
+		SH(b, *codes);
+		buf_adds(b, strcmp(cur, *codes) == 0 ? "\" selected>" : "\">");
+		SH(b, text(*codes));
+		buf_adds(b, "</option>");
+	}
+	buf_adds(b, "</select></label>");
+}
+
+static void
+filters_form(struct buf *b, const struct staff_req *s, const struct inbox_filter *f)
+{
+	struct dbparam p[1] = {DBS(s->u.county)};
+	struct dbrows halls;
+	size_t i;
+
+	buf_adds(b, "<form class=\"filters\" method=\"get\" action=\"/\">");
+	select_box(b, "kind", "类型", kinds, f->kind, kind_text);
+	select_box(b, "status", "状态", statuses, f->status, status_word);
+	buf_adds(b, "<label>大厅<select name=\"hall\"><option value=\"\">全部</option>");
+	if (db_select("SELECT hall_code, name FROM halls WHERE county_code = ? ORDER BY hall_code",
+		p, 1, &halls, 500) == 0) {
+		for (i = 0; i < halls.nrows; i++) {
+			buf_adds(b, "<option value=\"");
+			SH(b, db_str(&halls, i, 0));
+			buf_adds(b, strcmp(f->hall, db_str(&halls, i, 0)) == 0 ? "\" selected>" : "\">");
+			SH(b, db_str(&halls, i, 1));
+			buf_adds(b, "</option>");
+		}
+		dbrows_free(&halls);
+	}
+	buf_adds(b, "</select></label><label>搜索<input name=\"q\" maxlength=\"100\" "
+		    "placeholder=\"办件编号、标题或内容\" value=\"");
+	SH(b, f->q);
+	buf_printf(b, "\"></label><label class=\"check\"><input type=\"checkbox\" name=\"warning\" "
+		      "value=\"1\"%s>预警</label><label class=\"check\"><input type=\"checkbox\" "
+		      "name=\"overdue\" value=\"1\"%s>已超期</label><button type=\"submit\">筛选"
+		      "</button></form>",
+	    f->warning ? " checked" : "", f->overdue ? " checked" : "");
+}
+
+void
+inbox_page(struct staff_req *s)
+{
+	struct inbox_filter f;
+	struct dbrows rows, count;
+	struct dbparam p[18];
+	struct buf b;
+	long long total, pages;
+	size_t i;
+
+	if (inbox_filter(s, &f) == -1)
+		return;
+	if (db_select("SELECT count(*), COALESCE(SUM(" OVERDUE_SQL "), 0), COALESCE(SUM("
+		      WARNING_SQL "), 0)" INBOX_FROM,
+		f.p, f.np, &count, 1) == -1) {
+		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		return;
+	}
+	total = db_int(&count, 0, 0);
+	pages = total > 0 ? (total + STAFF_PAGE_SIZE - 1) / STAFF_PAGE_SIZE : 1;
+	if (f.page > pages)
+		f.page = pages;
+	memcpy(p, f.p, f.np * sizeof(p[0]));
+	p[f.np] = DBI(STAFF_PAGE_SIZE);
+	p[f.np + 1] = DBI((f.page - 1) * STAFF_PAGE_SIZE);
+	if (db_select(INBOX_COLS INBOX_FROM INBOX_ORDER " LIMIT ? OFFSET ?", p, f.np + 2, &rows,
+		STAFF_PAGE_SIZE) == -1) {
+		dbrows_free(&count);
+		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		return;
+	}
+	buf_init(&b, PAGE_MAX);
+	spage_begin(&b, s, "办件");
+	buf_printf(&b, "<h1>办件</h1><p>共 <b id=\"total\">%lld</b> 件，其中已超期 "
+		       "<b id=\"overdue\">%lld</b> 件、预警 <b id=\"warning\">%lld</b> 件。"
+		       " ",
+	    total, db_int(&count, 0, 1), db_int(&count, 0, 2));
+	filter_href(&b, "/inbox.csv", &f, 0);
+	buf_adds(&b, ">导出 CSV</a></p>");
+	dbrows_free(&count);
+	filters_form(&b, s, &f);
+	buf_adds(&b, "<div class=\"scroll\"><table class=\"inbox\"><thead><tr><th>办件编号</th>"
+		     "<th>标题</th><th>状态</th><th>答复期限</th><th class=\"hide-s\">类型</th>"
+		     "<th class=\"hide-s\">大厅</th><th class=\"hide-s\">提交时间</th></tr></thead>"
+		     "<tbody>");
+	for (i = 0; i < rows.nrows; i++) {
+		char due[32], sub[32];
+
+		spage_time(due, (time_t)db_int(&rows, i, 7));
+		spage_time(sub, (time_t)db_int(&rows, i, 6));
+		buf_adds(&b, "<tr><td><a href=\"/cases/");
+		SH(&b, db_str(&rows, i, 0));
+		buf_adds(&b, "\">");
+		spage_caseno(&b, db_str(&rows, i, 0));
+		buf_adds(&b, "</a></td><td>");
+		SH(&b, db_str(&rows, i, 4));
+		buf_adds(&b, "</td><td>");
+		SH(&b, status_text(db_str(&rows, i, 5)));
+		spage_due_tag(&b, db_int(&rows, i, 9) == 1, db_int(&rows, i, 10) == 1);
+		buf_adds(&b, "</td><td>");
+		SH(&b, due);
+		if (db_int(&rows, i, 8) == 1)
+			buf_adds(&b, "（暂定）");
+		buf_adds(&b, "</td><td class=\"hide-s\">");
+		SH(&b, kind_text(db_str(&rows, i, 3)));
+		buf_adds(&b, "</td><td class=\"hide-s\">");
+		SH(&b, *db_str(&rows, i, 2) != '\0' ? db_str(&rows, i, 2) : db_str(&rows, i, 1));
+		buf_adds(&b, "</td><td class=\"hide-s\">");
+		SH(&b, sub);
+		buf_adds(&b, "</td></tr>");
+	}
+	if (rows.nrows == 0)
+		buf_adds(&b, "<tr><td colspan=\"7\">没有符合条件的办件。</td></tr>");
+	buf_adds(&b, "</tbody></table></div>");
+	if (pages > 1) {
+		buf_adds(&b, "<p class=\"pager\">");
+		if (f.page > 1) {
+			filter_href(&b, "/", &f, f.page - 1);
+			buf_adds(&b, " rel=\"prev\">上一页</a>");
+		}
+		buf_printf(&b, "<span>第 %ld / %lld 页</span>", f.page, pages);
+		if (f.page < pages) {
+			filter_href(&b, "/", &f, f.page + 1);
+			buf_adds(&b, " rel=\"next\">下一页</a>");
+		}
+		buf_adds(&b, "</p>");
+	}
+	dbrows_free(&rows);
+	spage_end(&b);
+	spage_send(s, 200, &b, NULL);
+	buf_free(&b);
+}
+
+void
+inbox_csv(struct staff_req *s)
+{
+	struct inbox_filter f;
+	struct dbrows rows;
+	struct dbparam p[18];
+	struct buf b;
+	char hdr[128];
+	size_t i;
+
+	if (inbox_filter(s, &f) == -1)
+		return;
+	memcpy(p, f.p, f.np * sizeof(p[0]));
+	p[f.np] = DBI(10000);
+	p[f.np + 1] = DBI(0);
+	if (db_select(INBOX_COLS INBOX_FROM INBOX_ORDER " LIMIT ? OFFSET ?", p, f.np + 2, &rows,
+		10000) == -1) {
+		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		return;
+	}
+	buf_init(&b, 8 * 1024 * 1024);
+	/* a BOM, so that spreadsheet programs read the Chinese text as UTF-8 */
+	buf_adds(&b, "\xef\xbb\xbf办件编号,大厅编码,大厅,类型,标题,状态,提交时间,答复期限,"
+		     "期限暂定,已超期,预警\r\n");
+	for (i = 0; i < rows.nrows; i++) {
+		char due[32], sub[32];
+
+		spage_time(sub, (time_t)db_int(&rows, i, 6));
+		spage_time(due, (time_t)db_int(&rows, i, 7));
+		csv_cell(&b, db_str(&rows, i, 0), 0);
+		csv_cell(&b, db_str(&rows, i, 1), 0);
+		csv_cell(&b, db_str(&rows, i, 2), 0);
+		csv_cell(&b, kind_text(db_str(&rows, i, 3)), 0);
+		csv_cell(&b, db_str(&rows, i, 4), 0);
+		csv_cell(&b, status_text(db_str(&rows, i, 5)), 0);
+		csv_cell(&b, sub, 0);
+		csv_cell(&b, due, 0);
+		csv_cell(&b, db_int(&rows, i, 8) == 1 ? "是" : "否", 0);
+		csv_cell(&b, db_int(&rows, i, 9) == 1 ? "是" : "否", 0);
+		csv_cell(&b, db_int(&rows, i, 10) == 1 ? "是" : "否", 1);
+	}
+	dbrows_free(&rows);
+	snprintf(hdr, sizeof(hdr), "Content-Disposition: attachment; filename=\"inbox-%s.csv\"\r\n",
+	    s->u.county);
+	if (b.failed)
+		spage_message(s, 503, "无法导出", "导出内容过多，请缩小筛选范围。");
+	else
+		req_send(&s->r, 200, "text/csv; charset=utf-8", &b, hdr);
+	buf_free(&b);
+}

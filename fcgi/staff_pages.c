@@ -1,0 +1,339 @@
+/*
+ * The staff console's page shell and the pieces every page shares: server-rendered HTML
+ * that works with JavaScript off, from a phone to a laptop. All user text goes through
+ * buf_html (SH); the only raw strings are our own markup.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "staff.h"
+
+/* Forms carry answers and guides: Chinese text is 9 bytes a character percent-encoded. */
+#define STAFF_MAX_BODY (96 * 1024)
+
+static const char staff_css[] =
+    "*{box-sizing:border-box}"
+    "body{margin:0;font:15px/1.55 system-ui,\"PingFang SC\",\"Noto Sans CJK SC\","
+    "\"Microsoft YaHei\",sans-serif;color:#1d2129;background:#f2f3f5}"
+    "header{background:#0d47a1;color:#fff;padding:.5rem 1rem;display:flex;flex-wrap:wrap;"
+    "align-items:center;gap:.3rem 1.2rem}"
+    "header a{color:#fff;text-decoration:none}"
+    ".brand{font-weight:bold;font-size:1.05rem}"
+    "nav{display:flex;flex-wrap:wrap;gap:.2rem .9rem;flex:1}"
+    "nav a.on{border-bottom:2px solid #fff}"
+    ".who{display:flex;align-items:center;gap:.5rem;font-size:.9rem}"
+    ".who form{margin:0}.who button{margin:0;padding:.2rem .6rem;min-width:0;background:#1565c0;"
+    "border:1px solid #90caf9}"
+    "main{max-width:72rem;margin:0 auto;padding:1rem;background:#fff;min-height:70vh}"
+    "footer{max-width:72rem;margin:0 auto;padding:.8rem 1rem;color:#777;font-size:.85rem}"
+    "h1{font-size:1.3rem;margin:.2rem 0 .8rem}h2{font-size:1.1rem;margin:1.3rem 0 .5rem}"
+    "table{border-collapse:collapse;width:100%;font-size:.92rem}"
+    "th,td{border-bottom:1px solid #e5e6eb;padding:.4rem .45rem;text-align:left;"
+    "vertical-align:top}"
+    "th{background:#f7f8fa;white-space:nowrap}"
+    ".scroll{overflow-x:auto}"
+    "td.num,th.num{text-align:right}"
+    "label{display:block;margin-top:.7rem;font-weight:bold}"
+    "input,select,textarea,button{font:inherit;padding:.45rem;border:1px solid #bbb;"
+    "border-radius:.3rem;background:#fff;max-width:100%}"
+    "form.wide input,form.wide textarea,form.wide select{width:100%}"
+    "button,.button{display:inline-block;margin-top:.8rem;background:#0d47a1;color:#fff;"
+    "border:0;padding:.5rem 1rem;border-radius:.3rem;text-decoration:none;cursor:pointer}"
+    "button.danger{background:#b71c1c}"
+    ".filters{display:flex;flex-wrap:wrap;gap:.5rem;align-items:flex-end;margin-bottom:.8rem}"
+    ".filters label{margin:0;font-weight:normal;font-size:.85rem}"
+    ".filters label input,.filters label select{display:block}"
+    ".filters .check{display:flex;align-items:center;gap:.3rem}"
+    ".filters .check input{width:auto}"
+    ".filters button{margin:0}"
+    ".tag{font-size:.78rem;padding:.05rem .4rem;border-radius:.2rem;color:#fff;"
+    "white-space:nowrap}"
+    ".warning{background:#e69500}.overdue{background:#b71c1c}.closed{background:#607d8b}"
+    ".notice{background:#e8f4fd;padding:.6rem .8rem;border-radius:.3rem}"
+    ".error{color:#b71c1c;background:#fdecea;padding:.5rem .7rem;border-radius:.3rem}"
+    ".text{white-space:pre-wrap;word-break:break-word;background:#fafafa;padding:.5rem;"
+    "border-radius:.3rem;margin:.3rem 0}"
+    "dl.rec{display:grid;grid-template-columns:max-content 1fr;gap:.25rem .8rem;margin:0}"
+    "dl.rec dt{color:#666}dl.rec dd{margin:0;word-break:break-word}"
+    ".timeline{list-style:none;padding:0;margin:0}"
+    ".timeline li{border-left:3px solid #90caf9;padding:.2rem .7rem;margin:.4rem 0}"
+    ".muted{color:#777;font-size:.85rem}"
+    ".actions{display:grid;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr));gap:.8rem}"
+    ".actions form{border:1px solid #e5e6eb;border-radius:.4rem;padding:.6rem .8rem;margin:0}"
+    ".actions h3{margin:0 0 .3rem;font-size:1rem}"
+    ".pager{display:flex;gap:1rem;margin-top:.8rem;align-items:center}"
+    ".cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(14rem,1fr));gap:.8rem}"
+    ".card{border:1px solid #e5e6eb;border-radius:.4rem;padding:.6rem .8rem}"
+    ".card b{display:block;font-size:1.6rem}"
+    ".login{max-width:22rem;margin:2rem auto}"
+    ".login input{width:100%}"
+    "svg{max-width:100%;height:auto}"
+    "@media (max-width:40rem){main{padding:.6rem}th,td{padding:.3rem}"
+    ".hide-s{display:none}}";
+
+void
+spage_css(struct staff_req *s)
+{
+	struct buf b;
+
+	buf_init(&b, sizeof(staff_css) + 16);
+	buf_adds(&b, staff_css);
+	req_send(&s->r, 200, "text/css; charset=utf-8", &b, NULL);
+	buf_free(&b);
+}
+
+static const char *
+role_text(const char *role)
+{
+	if (strcmp(role, "admin") == 0)
+		return "管理员";
+	if (strcmp(role, "supervisor") == 0)
+		return "督查员";
+	return "工作人员";
+}
+
+void
+spage_csrf_field(struct buf *b, const struct staff_req *s)
+{
+	buf_adds(b, "<input type=\"hidden\" name=\"csrf\" value=\"");
+	SH(b, s->csrf);
+	buf_adds(b, "\">");
+}
+
+static void
+nav_link(struct buf *b, const struct staff_req *s, const char *href, const char *text)
+{
+	int on = strcmp(href, "/") == 0 ?
+	    strcmp(s->r.path, "/") == 0 || strncmp(s->r.path, "/cases/", 7) == 0 :
+	    strncmp(s->r.path, href, strlen(href)) == 0;
+
+	buf_adds(b, "<a href=\"");
+	SH(b, href);
+	buf_adds(b, on ? "\" class=\"on\">" : "\">");
+	SH(b, text);
+	buf_adds(b, "</a>");
+}
+
+void
+spage_begin(struct buf *b, const struct staff_req *s, const char *title)
+{
+	buf_adds(b, "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
+		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>");
+	SH(b, title);
+	buf_adds(b, " - 县级政务服务工作台</title><link rel=\"stylesheet\" href=\"/staff.css\">"
+		    "</head>\n<body><header><a class=\"brand\" href=\"/\">县级政务服务工作台</a>");
+	if (s->signed_in) {
+		buf_adds(b, "<nav>");
+		nav_link(b, s, "/", "办件");
+		nav_link(b, s, "/followups", "差评回访");
+		nav_link(b, s, "/dashboard", "质量统计");
+		nav_link(b, s, "/guides", "办事指南");
+		nav_link(b, s, "/calendars", "节假日");
+		if (auth_role_at_least(&s->u, "admin"))
+			nav_link(b, s, "/accounts", "账户");
+		buf_adds(b, "</nav><div class=\"who\"><span>");
+		SH(b, s->u.display[0] != '\0' ? s->u.display : s->u.username);
+		buf_adds(b, " · ");
+		SH(b, role_text(s->u.role));
+		buf_adds(b, " · ");
+		SH(b, s->u.county);
+		buf_adds(b, "</span><form method=\"post\" action=\"/logout\">");
+		spage_csrf_field(b, s);
+		buf_adds(b, "<button type=\"submit\">退出</button></form></div>");
+	}
+	buf_adds(b, "</header>\n<main>");
+}
+
+void
+spage_end(struct buf *b)
+{
+	buf_adds(b, "</main>\n<footer>县级政务服务工作台 · 办件答复经同步送达各大厅"
+		    "</footer></body></html>\n");
+}
+
+void
+spage_send(struct staff_req *s, int status, struct buf *page, const char *extra)
+{
+	struct buf h;
+
+	if (page->failed) {
+		/* over PAGE_MAX or out of memory: say so plainly rather than truncate */
+		buf_init(page, 4096);
+		buf_adds(page, "<!doctype html><meta charset=\"utf-8\"><p>页面暂时无法显示，请稍后再试。</p>");
+		status = 503;
+	}
+	buf_init(&h, 1024);
+	if (s->new_session[0] != '\0')
+		buf_printf(&h, "Set-Cookie: %s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s\r\n",
+		    STAFF_SESSION_COOKIE, s->new_session, staff_conf.session_hours * 3600,
+		    s->r.https ? "; Secure" : "");
+	else if (s->clear_session)
+		buf_printf(&h, "Set-Cookie: %s=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s\r\n",
+		    STAFF_SESSION_COOKIE, s->r.https ? "; Secure" : "");
+	if (extra != NULL)
+		buf_adds(&h, extra);
+	req_send(&s->r, status, "text/html; charset=utf-8", page,
+	    h.failed || h.len == 0 ? NULL : h.data);
+	buf_free(&h);
+}
+
+void
+spage_message(struct staff_req *s, int status, const char *title, const char *message)
+{
+	struct buf b;
+
+	buf_init(&b, PAGE_MAX);
+	spage_begin(&b, s, title);
+	buf_adds(&b, "<h1>");
+	SH(&b, title);
+	buf_adds(&b, "</h1><p class=\"notice\">");
+	SH(&b, message);
+	buf_adds(&b, s->signed_in ? "</p><p><a href=\"/\">返回办件列表</a></p>" :
+				    "</p><p><a href=\"/login\">登录</a></p>");
+	spage_end(&b);
+	spage_send(s, status, &b, NULL);
+	buf_free(&b);
+}
+
+void
+spage_redirect(struct staff_req *s, const char *location)
+{
+	struct buf b, h;
+
+	buf_init(&h, 2048);
+	buf_adds(&h, "Location: ");
+	buf_adds(&h, location);	/* always a path we built from checked parts */
+	buf_adds(&h, "\r\n");
+	buf_init(&b, 1024);
+	buf_adds(&b, "<!doctype html><meta charset=\"utf-8\"><p><a href=\"");
+	SH(&b, location);
+	buf_adds(&b, "\">继续</a></p>");
+	spage_send(s, 303, &b, h.failed ? NULL : h.data);
+	buf_free(&b);
+	buf_free(&h);
+}
+
+void
+spage_time(char out[32], time_t t)
+{
+	struct tm tm;
+	time_t local = t + HALL_TZ_OFFSET;
+
+	if (t == 0) {
+		out[0] = '\0';
+		return;
+	}
+	gmtime_r(&local, &tm);
+	snprintf(out, 32, "%04d-%02d-%02d %02d:%02d", (tm.tm_year + 1900) % 10000,
+	    (tm.tm_mon + 1) % 100, tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100);
+}
+
+void
+spage_caseno(struct buf *b, const char *case_no)
+{
+	size_t i;
+
+	for (i = 0; case_no[i] != '\0'; i++) {
+		if (i > 0 && i % 4 == 0)
+			buf_addc(b, ' ');
+		if (strchr("&<>\"'", case_no[i]) != NULL)
+			continue;	/* never in a case number; keep the page safe anyway */
+		buf_addc(b, case_no[i]);
+	}
+}
+
+void
+spage_due_tag(struct buf *b, int overdue, int warning)
+{
+	if (overdue)
+		buf_adds(b, " <span class=\"tag overdue\">已超期</span>");
+	else if (warning)
+		buf_adds(b, " <span class=\"tag warning\">预警</span>");
+}
+
+static int
+form_ctype(const char *ctype)
+{
+	const char *want = "application/x-www-form-urlencoded";
+	size_t n = strlen(want);
+
+	if (strncasecmp(ctype, want, n) != 0)
+		return 0;
+	ctype += n;
+	while (*ctype == ' ')
+		ctype++;
+	if (*ctype == '\0')
+		return 1;
+	return *ctype == ';' && strcasestr(ctype, "charset=utf-8") != NULL;
+}
+
+int
+spage_read_form(struct staff_req *s)
+{
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", s->r.fr->envp);
+	unsigned long n = 0;
+	enum parse_err e;
+	char *end;
+	int got;
+
+	if (!form_ctype(s->r.ctype)) {
+		spage_message(s, 415, "无法处理", "请通过页面上的表单提交。");
+		return -1;
+	}
+	if (cl != NULL && *cl != '\0') {
+		n = strtoul(cl, &end, 10);
+		if (*end != '\0') {
+			spage_message(s, 400, "无法处理", "请求长度无效。");
+			return -1;
+		}
+	}
+	if (n > STAFF_MAX_BODY) {
+		spage_message(s, 413, "内容过长", "提交的内容过长。");
+		return -1;
+	}
+	if ((s->r.body = malloc(n + 1)) == NULL) {
+		spage_message(s, 503, "暂时无法服务", "服务暂时不可用，请稍后再试。");
+		return -1;
+	}
+	got = n > 0 ? FCGX_GetStr(s->r.body, (int)n, s->r.fr->in) : 0;
+	if (got < 0 || (unsigned long)got != n) {
+		spage_message(s, 400, "无法处理", "请求内容不完整。");
+		return -1;
+	}
+	s->r.body[n] = '\0';
+	s->r.body_len = n;
+	if ((e = kv_parse_form(s->r.body, n, &s->r.in)) != PARSE_OK) {
+		spage_message(s, e == PARSE_NOMEM ? 503 : 400, "无法处理",
+		    e == PARSE_TOO_LONG ? "某个字段内容过长。" : "表单内容格式有误。");
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+spage_in(const struct staff_req *s, const char *name)
+{
+	const struct kv *kv = kv_get(&s->r.in, name);
+
+	return kv == NULL ? "" : kv->value;
+}
+
+void
+csv_cell(struct buf *b, const char *v, int last)
+{
+	const char *p;
+
+	if (v == NULL)
+		v = "";
+	buf_addc(b, '"');
+	if (v[0] != '\0' && strchr("=+-@\t\r", v[0]) != NULL)
+		buf_addc(b, '\'');
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '"')
+			buf_addc(b, '"');
+		buf_addc(b, *p);
+	}
+	buf_adds(b, last ? "\"\r\n" : "\",");
+}

@@ -1,0 +1,1008 @@
+"""SPEC 7: the county staff console, end to end.
+
+One node for the module (`conf/demo start` with COUNTY=1 and STAFF=1: the hall, the county
+MariaDB, staff-console behind its own nginx); the tests run hall-agent `once` themselves to
+sync. They talk to the console over HTTP only, as a browser does (cookies, forms with their
+hidden fields), and to the county with the `mariadb` client only to set up known data or
+check what a request wrote.
+
+Counties: 430121 is the demo hall's (real submissions through the hall); 430122 is a
+neighbour whose cases must stay invisible; 430188 and 430199 hold data the tests write
+directly, so that inbox filters and dashboard figures can be checked against exact numbers.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+
+from county import Agent, County, sql_str
+from harness import BUILD, NO_LIMITS, ROOT, Node, parse_forms
+
+STAFF_CONSOLE = os.path.join(ROOT, BUILD, "staff-console")
+ALPHA = "0123456789ABCDEFGHJKLMNPQRTVWXY"
+SANITIZER = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
+                       r"ended \(signal \d+")
+
+
+def caseno(hall_code, seq):
+    """A valid case number (lib/caseno.c): hall code, 10 base-31 symbols, check symbol."""
+    body = hall_code
+    digits = []
+    for _ in range(10):
+        digits.append(ALPHA[seq % 31])
+        seq //= 31
+    body += "".join(reversed(digits))
+    total, w = 0, 3    # the weight of position 21 is 3^(22-21)
+    for i in range(21, -1, -1):
+        total = (total + ALPHA.index(body[i]) * w) % 31
+        w = w * 3 % 31
+    return body + ALPHA[(31 - total) % 31]
+
+
+class Client:
+    """A browser of the staff console: a cookie jar, GET and form POSTs, no redirects
+    followed (tests look at each answer)."""
+
+    def __init__(self, port):
+        self.port = port
+        self.cookies = {}
+
+    def request(self, method, path, body=None, headers=None):
+        h = {"Connection": "close"}
+        if self.cookies:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
+        h.update(headers or {})
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+        finally:
+            conn.close()
+        for v in r.headers.get_all("Set-Cookie") or []:
+            m = re.match(r"\s*([^=;]+)=([^;]*)", v)
+            if m:
+                if re.search(r";\s*Max-Age=0", v, re.I):
+                    self.cookies.pop(m.group(1), None)
+                else:
+                    self.cookies[m.group(1)] = m.group(2)
+        r.body = data
+        r.text = data.decode("utf-8", "replace")
+        return r
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def post(self, path, fields):
+        body = urllib.parse.urlencode(fields).encode("utf-8")
+        return self.request("POST", path, body,
+                            {"Content-Type": "application/x-www-form-urlencoded"})
+
+    def form(self, page_path, action):
+        """The hidden fields of the form posting to action on page_path."""
+        r = self.get(page_path)
+        if r.status != 200:
+            raise AssertionError("GET %s: %d %s" % (page_path, r.status, r.text[:300]))
+        for f in parse_forms(r.text):
+            if f["action"] == action:
+                return dict(f["hidden"])
+        raise AssertionError("no form to %s on %s" % (action, page_path))
+
+    def submit(self, page_path, action, fields, form_id=None):
+        """Posts fields with the hidden ones of the form to action (the one whose hidden
+        action field is form_id, when several post to the same URL)."""
+        r = self.get(page_path)
+        if r.status != 200:
+            raise AssertionError("GET %s: %d %s" % (page_path, r.status, r.text[:300]))
+        for f in parse_forms(r.text):
+            if f["action"] == action and (form_id is None or
+                                          f["hidden"].get("action") == form_id):
+                data = dict(f["hidden"])
+                data.update(fields)
+                return self.post(action, data)
+        raise AssertionError("no form %s to %s on %s" % (form_id, action, page_path))
+
+    def login(self, user, password):
+        hidden = self.form("/login", "/login")
+        data = dict(hidden, username=user, password=password)
+        return self.post("/login", data)
+
+
+class StaffTest(unittest.TestCase):
+    node = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node("staff", county=True, agent=False, staff=True)
+        cls.addClassCleanup(cls._finish)
+        cls.node.start(NO_LIMITS)
+        cls.county = County(cls.node)
+        cls.agent = Agent(cls.node)
+        cls.addClassCleanup(cls.agent.cleanup)
+        env = {}
+        with open(os.path.join(cls.node.var, "run.env")) as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                env[k] = v
+        cls.env = env
+        cls.user, cls.password = env["STAFF_USER"], env["STAFF_PASSWORD"]
+        cls._log_offset = 0
+        cls.staff_ini = os.path.join(cls.node.var, "staff", "staff.ini")
+
+    @classmethod
+    def _finish(cls):
+        """Stops the node, then fails on what the programs logged on their way out
+        (LeakSanitizer reports when the workers exit)."""
+        node = cls.node
+        try:
+            node.stop()
+            problems = node.new_log_problems()
+            path = os.path.join(node.var, "log", "staff-console.log")
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+                problems += ["staff-console: " + line for line in text.splitlines()
+                             if SANITIZER.search(line)]
+        finally:
+            node.cleanup()
+        if problems:
+            raise AssertionError("problems logged:\n" + "\n".join(problems[:20]))
+
+    def tearDown(self):
+        path = os.path.join(self.node.var, "log", "staff-console.log")
+        try:
+            with open(path, "rb") as f:
+                f.seek(type(self)._log_offset)
+                text = f.read().decode("utf-8", "replace")
+                type(self)._log_offset = f.tell()
+        except OSError:
+            return
+        bad = [line for line in text.splitlines() if SANITIZER.search(line)]
+        if bad:
+            self.fail("staff-console logged problems:\n" + "\n".join(bad[:20]))
+
+    # ---- helpers ---------------------------------------------------------------------
+    def client(self):
+        return Client(self.node.staff_port)
+
+    def signed_in(self, user=None, password=None):
+        c = self.client()
+        r = c.login(user or self.user, password or self.password)
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.assertEqual(r.getheader("Location"), "/")
+        return c
+
+    def add_staff(self, user, county, role, password="correct-horse-battery"):
+        d = tempfile.mkdtemp(prefix="staff-pw-")
+        try:
+            pw = os.path.join(d, "pw")
+            with open(pw, "w") as f:
+                f.write(password + "\n")
+            p = subprocess.run([STAFF_CONSOLE, "-c", self.staff_ini, "add-user", user, county,
+                                role, pw], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               timeout=60)
+        finally:
+            shutil.rmtree(d)
+        if p.returncode != 0:
+            raise AssertionError("add-user: %s" % p.stdout.decode("utf-8", "replace"))
+        return password
+
+    def sync(self):
+        self.assertEqual(self.agent.once(), 0, self.agent.log_tail())
+
+    def hall_case(self, **changes):
+        """A consultation submitted at the hall and synced to the county: its receipt."""
+        receipt = self.node.submit(**changes)
+        self.sync()
+        self.assertEqual(self.county.count("cases", "case_no = %s" % sql_str(receipt["case_no"])), 1)
+        return receipt
+
+    def events(self, case_no):
+        return self.county.rows("SELECT status, note, actor FROM case_events WHERE case_no = %s "
+                                "AND origin = 'county' ORDER BY seq" % sql_str(case_no))
+
+    def act(self, c, case_no, action, **fields):
+        return c.submit("/cases/" + case_no, "/cases/" + case_no, fields, form_id=action)
+
+    def insert_case(self, case_no, hall_code, kind="consultation", subject="测试办件",
+                    body="测试内容", due_sql="NOW() + INTERVAL 3 DAY", phone="13800000000",
+                    status=None):
+        self.county.sql(
+            "INSERT INTO cases (case_no, id, hall_code, kind, subject, body, name, phone, "
+            "submitted_at, due_at) VALUES (%s, %s, %s, %s, %s, %s, '测试人', %s, "
+            "NOW() - INTERVAL 5 DAY, %s)"
+            % (sql_str(case_no), sql_str(hall_code + "-T" + case_no[-8:]), sql_str(hall_code),
+               sql_str(kind), sql_str(subject), sql_str(body), sql_str(phone), due_sql))
+        if status is not None:
+            self.county.sql("INSERT INTO case_events (case_no, status, note, actor) VALUES "
+                            "(%s, %s, '测试', 'tester')" % (sql_str(case_no), sql_str(status)))
+
+    def insert_hall(self, code, name, contact_sql="NULL", backlog="NULL", version="NULL"):
+        self.county.sql(
+            "INSERT IGNORE INTO halls (hall_code, name, county_code, db_user, last_contact_at, "
+            "backlog, agent_version) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            % (sql_str(code), sql_str(name), sql_str(code[:6]), sql_str("t_" + code),
+               contact_sql, backlog, version))
+
+    # ---- 1. accounts and sign-in -----------------------------------------------------
+    def test_pages_need_a_session(self):
+        c = self.client()
+        for path in ("/", "/cases/" + caseno("430121001000", 1), "/dashboard", "/followups",
+                     "/guides", "/calendars", "/inbox.csv"):
+            r = c.get(path)
+            self.assertEqual(r.status, 303, path)
+            self.assertEqual(r.getheader("Location"), "/login", path)
+        r = c.get("/login")
+        self.assertEqual(r.status, 200)
+        self.assertIn('lang="zh-CN"', r.text)
+        self.assertIn("工作人员登录", r.text)
+
+    def test_login_success_sets_a_safe_cookie_stored_hashed(self):
+        c = self.client()
+        r = c.login(self.user, self.password)
+        self.assertEqual(r.status, 303, r.text[:300])
+        cookie = [v for v in r.headers.get_all("Set-Cookie") if v.startswith("staff_session=")]
+        self.assertEqual(len(cookie), 1, r.headers)
+        self.assertRegex(cookie[0], r"; HttpOnly")
+        self.assertRegex(cookie[0], r"; SameSite=Strict")
+        self.assertRegex(cookie[0], r"Path=/")
+        self.assertNotIn("Secure", cookie[0])    # plain HTTP on loopback
+        token = c.cookies["staff_session"]
+        self.assertGreaterEqual(len(token), 43)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        self.assertEqual(self.county.count("staff_sessions", "token_hash = %s" % sql_str(digest)), 1)
+        self.assertEqual(self.county.count("staff_sessions", "token_hash = %s" % sql_str(token)), 0)
+        # the stored password is an Argon2id hash, never the password
+        h = self.county.scalar("SELECT pw_hash FROM staff_accounts WHERE username = %s"
+                               % sql_str(self.user))
+        self.assertTrue(h.startswith("$argon2id$"), h)
+        r = c.get("/")
+        self.assertEqual(r.status, 200)
+        self.assertIn(self.user, r.text)
+        self.assertIn("办件", r.text)
+
+    def test_wrong_password_and_unknown_user_look_the_same(self):
+        c = self.client()
+        r1 = c.login(self.user, "not-the-password")
+        r2 = c.login("nobody_here", "not-the-password")
+        self.assertEqual(r1.status, 403)
+        self.assertEqual(r2.status, 403)
+        self.assertIn("用户名或密码错误", r1.text)
+        self.assertIn("用户名或密码错误", r2.text)
+        self.assertNotIn("staff_session", c.cookies)
+        self.assertEqual(c.get("/").status, 303)
+        # a success resets the count
+        self.signed_in()
+        self.assertEqual(self.county.scalar("SELECT failed_logins FROM staff_accounts "
+                                            "WHERE username = %s" % sql_str(self.user)), "0")
+
+    def test_lockout_after_five_failures(self):
+        pw = self.add_staff("lock_me", "430121", "staff")
+        c = self.client()
+        for i in range(4):
+            r = c.login("lock_me", "wrong-%d" % i)
+            self.assertEqual(r.status, 403, r.text[:300])
+        self.assertIn("再错 1 次", r.text)
+        r = c.login("lock_me", "wrong-5")
+        self.assertEqual(r.status, 429)
+        self.assertIn("账户已锁定", r.text)
+        self.assertGreater(int(r.getheader("Retry-After")), 800)
+        # the right password is refused while locked
+        r = c.login("lock_me", pw)
+        self.assertEqual(r.status, 429)
+        self.assertNotIn("staff_session", c.cookies)
+        # 15 minutes later (moved back in the database) it opens again
+        self.county.sql("UPDATE staff_accounts SET locked_until = NOW() - INTERVAL 1 SECOND "
+                        "WHERE username = 'lock_me'")
+        r = c.login("lock_me", pw)
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertEqual(c.get("/").status, 200)
+
+    def test_login_needs_its_csrf_token(self):
+        c = self.client()
+        c.get("/login")
+        r = c.post("/login", {"username": self.user, "password": self.password})
+        self.assertEqual(r.status, 403)
+        r = c.post("/login", {"username": self.user, "password": self.password,
+                              "csrf": "1.AAAAAAAAAAAAAAAAAAAAAA"})
+        self.assertEqual(r.status, 403)
+        self.assertNotIn("staff_session", c.cookies)
+
+    def test_logout_ends_the_session(self):
+        c = self.signed_in()
+        token = c.cookies["staff_session"]
+        hidden = c.form("/", "/logout")
+        r = c.post("/logout", hidden)
+        self.assertEqual(r.status, 303)
+        self.assertEqual(r.getheader("Location"), "/login")
+        self.assertNotIn("staff_session", c.cookies)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        self.assertEqual(self.county.count("staff_sessions", "token_hash = %s" % sql_str(digest)), 0)
+        # the old token is worth nothing now
+        c.cookies["staff_session"] = token
+        self.assertEqual(c.get("/").status, 303)
+
+    def test_expired_session_is_refused(self):
+        c = self.signed_in()
+        digest = hashlib.sha256(c.cookies["staff_session"].encode()).hexdigest()
+        self.county.sql("UPDATE staff_sessions SET expires_at = NOW() - INTERVAL 1 SECOND "
+                        "WHERE token_hash = %s" % sql_str(digest))
+        self.assertEqual(c.get("/").status, 303)
+        c2 = self.signed_in()
+        digest = hashlib.sha256(c2.cookies["staff_session"].encode()).hexdigest()
+        self.county.sql("UPDATE staff_sessions SET last_seen_at = NOW() - INTERVAL 2 HOUR "
+                        "WHERE token_hash = %s" % sql_str(digest))
+        self.assertEqual(c2.get("/").status, 303, "an idle session must end")
+
+    def test_admin_manages_the_countys_accounts(self):
+        admin = self.signed_in()
+        fields = {"username": "new_clerk", "display_name": "王五", "role": "staff",
+                  "password": "short"}
+        r = admin.submit("/accounts", "/accounts", fields)
+        self.assertEqual(r.status, 422)
+        r = admin.submit("/accounts", "/accounts", dict(fields, password="long-enough-pw"))
+        self.assertEqual(r.status, 303, r.text[:300])
+        r = admin.submit("/accounts", "/accounts", dict(fields, password="long-enough-pw"))
+        self.assertEqual(r.status, 409)
+        self.assertEqual(self.county.rows("SELECT county_code, role, display_name FROM "
+                                          "staff_accounts WHERE username = 'new_clerk'"),
+                         [("430121", "staff", "王五")])
+        clerk = self.signed_in("new_clerk", "long-enough-pw")
+        self.assertEqual(clerk.get("/accounts").status, 403)
+        self.assertNotIn('href="/accounts"', clerk.get("/").text)
+        # locked by wrong passwords, unlocked by the admin
+        other = self.client()
+        for i in range(5):
+            other.login("new_clerk", "wrong-%d" % i)
+        self.assertEqual(other.login("new_clerk", "long-enough-pw").status, 429)
+        page = admin.get("/accounts").text
+        self.assertRegex(page, r'data-user="new_clerk">.*?已锁定')
+        r = admin.submit("/accounts", "/accounts/new_clerk", {}, form_id="unlock")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertEqual(other.login("new_clerk", "long-enough-pw").status, 303)
+        # disabled: its sessions end at once and it cannot sign in
+        r = admin.submit("/accounts", "/accounts/new_clerk", {}, form_id="disable")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertEqual(clerk.get("/").status, 303)
+        self.assertEqual(other.get("/").status, 303)
+        self.assertEqual(self.client().login("new_clerk", "long-enough-pw").status, 403)
+        r = admin.submit("/accounts", "/accounts/new_clerk", {}, form_id="enable")
+        self.assertEqual(r.status, 303)
+        self.assertEqual(self.client().login("new_clerk", "long-enough-pw").status, 303)
+        # another county's admin cannot touch it; nobody disables themselves
+        pw = self.add_staff("admin122", "430122", "admin")
+        a122 = self.signed_in("admin122", pw)
+        self.assertNotIn("new_clerk", a122.get("/accounts").text)
+        hidden = a122.form("/accounts", "/logout")
+        r = a122.post("/accounts/new_clerk", dict(hidden, action="disable"))
+        self.assertEqual(r.status, 404)
+        r = a122.post("/accounts/admin122", dict(hidden, action="disable"))
+        self.assertEqual(r.status, 409)
+        self.assertEqual(self.county.scalar("SELECT disabled FROM staff_accounts "
+                                            "WHERE username = 'new_clerk'"), "0")
+
+    # ---- CSRF --------------------------------------------------------------------------
+    def test_actions_refuse_missing_or_foreign_csrf(self):
+        receipt = self.hall_case(subject="CSRF 测试")
+        no = receipt["case_no"]
+        a, b = self.signed_in(), self.signed_in()
+        hidden_b = b.form("/cases/" + no, "/cases/" + no)
+        r = a.post("/cases/" + no, {"action": "answer", "note": "无令牌"})
+        self.assertEqual(r.status, 403)
+        # a token of another session (same account) is refused too
+        r = a.post("/cases/" + no, dict(hidden_b, action="answer", note="他人令牌"))
+        self.assertEqual(r.status, 403)
+        r = a.post("/cases/" + no, dict(hidden_b, csrf="garbage", note="坏令牌"))
+        self.assertEqual(r.status, 403)
+        self.assertEqual(self.events(no), [])
+        # logout without a token does nothing
+        r = a.post("/logout", {})
+        self.assertEqual(r.status, 403)
+        self.assertEqual(a.get("/").status, 200)
+
+    # ---- 2. county scoping and the inbox ---------------------------------------------
+    def test_another_countys_case_is_refused(self):
+        other = caseno("430122001000", 424242)
+        self.insert_hall("430122001000", "邻县某大厅")
+        self.insert_case(other, "430122001000", subject="邻县的办件 NEIGHBOUR")
+        c = self.signed_in()
+        r = c.get("/cases/" + other)
+        self.assertEqual(r.status, 404)
+        self.assertNotIn("NEIGHBOUR", r.text)
+        # an action with a good token of this session, on the other county's case
+        own = self.hall_case(subject="本县办件")["case_no"]
+        hidden = c.form("/cases/" + own, "/cases/" + own)
+        r = c.post("/cases/" + other, dict(hidden, action="answer", note="越权答复", seq=""))
+        self.assertEqual(r.status, 404)
+        self.assertEqual(self.events(other), [])
+        for q in ("NEIGHBOUR", other, "邻县"):
+            r = c.get("/?q=" + urllib.parse.quote(q))
+            self.assertEqual(r.status, 200)
+            self.assertNotIn("/cases/" + other, r.text)
+            self.assertNotIn("邻县的办件", r.text)
+            self.assertIn('<b id="total">0</b>', r.text)
+        r = c.get("/?hall=430122001000")
+        self.assertIn('<b id="total">0</b>', r.text)
+        r = c.get("/inbox.csv")
+        self.assertNotIn("NEIGHBOUR", r.text)
+        # and the neighbour's staff see it, but not ours
+        pw = self.add_staff("neighbour", "430122", "staff")
+        n = self.signed_in("neighbour", pw)
+        self.assertEqual(n.get("/cases/" + other).status, 200)
+        self.assertEqual(n.get("/cases/" + own).status, 404)
+
+    def test_inbox_filters_search_order_and_pages(self):
+        hall_a, hall_b = "430188001000", "430188002000"
+        self.insert_hall(hall_a, "甲大厅")
+        self.insert_hall(hall_b, "乙大厅")
+        late = caseno(hall_a, 1001)
+        today = caseno(hall_a, 1002)
+        later = caseno(hall_a, 1003)
+        done = caseno(hall_b, 1004)
+        comp = caseno(hall_b, 1005)
+        self.insert_case(later, hall_a, subject="以后到期", due_sql="NOW() + INTERVAL 5 DAY")
+        self.insert_case(late, hall_a, subject="已经超期", due_sql="NOW() - INTERVAL 1 DAY")
+        # due tonight: a warning (unless the test runs in the day's last seconds)
+        self.insert_case(today, hall_a, subject="今天到期",
+                         due_sql="TIMESTAMP(CURDATE(), '23:59:59')")
+        self.insert_case(done, hall_b, subject="已经答复", due_sql="NOW() - INTERVAL 2 DAY",
+                         status="answered")
+        self.insert_case(comp, hall_b, kind="complaint", subject="窗口投诉 100%_特殊",
+                         body="正文里有关键词：排队太久", due_sql="NOW() + INTERVAL 2 DAY")
+        pw = self.add_staff("inbox188", "430188", "staff")
+        c = self.signed_in("inbox188", pw)
+
+        def listed(query=""):
+            r = c.get("/" + query)
+            self.assertEqual(r.status, 200, r.text[:300])
+            return re.findall(r'<a href="/cases/([0-9A-Z]+)">', r.text), r.text
+
+        nos, text = listed()
+        # overdue first, then open by deadline, the closed last
+        self.assertEqual(nos, [late, today, comp, later, done])
+        self.assertIn('<b id="total">5</b>', text)
+        self.assertIn('<b id="overdue">1</b>', text)
+        self.assertIn('<b id="warning">1</b>', text)
+        self.assertEqual(listed("?overdue=1")[0], [late])
+        self.assertEqual(listed("?warning=1")[0], [today])
+        self.assertEqual(listed("?kind=complaint")[0], [comp])
+        self.assertEqual(listed("?status=answered")[0], [done])
+        self.assertEqual(listed("?status=open")[0], [late, today, comp, later])
+        self.assertEqual(listed("?hall=" + hall_b)[0], [comp, done])
+        self.assertEqual(listed("?q=" + urllib.parse.quote("排队"))[0], [comp])
+        self.assertEqual(listed("?q=" + urllib.parse.quote("100%_"))[0], [comp])
+        self.assertEqual(listed("?q=" + urllib.parse.quote("%"))[0], [comp],
+                         "a % in the search is a character, not a wildcard")
+        self.assertEqual(listed("?q=" + late[-8:])[0], [late])
+        self.assertEqual(listed("?q=" + late.lower())[0], [late])
+        grouped = " ".join(late[i:i + 4] for i in range(0, len(late), 4))
+        self.assertEqual(listed("?q=" + urllib.parse.quote(grouped))[0], [late],
+                         "a number copied from the page, in groups of four")
+        self.assertEqual(listed("?kind=complaint&overdue=1")[0], [])
+        # garbage filters are ignored, not trusted
+        self.assertEqual(len(listed("?kind=%27%20OR%201%3D1&status=x&hall=abc&page=-3")[0]), 5)
+        # the CSV has the same rows, the header and a BOM
+        r = c.get("/inbox.csv?status=open")
+        self.assertEqual(r.status, 200)
+        self.assertTrue(r.getheader("Content-Type").startswith("text/csv"))
+        self.assertIn("attachment", r.getheader("Content-Disposition"))
+        self.assertTrue(r.body.startswith(b"\xef\xbb\xbf"))
+        lines = r.text.lstrip("\ufeff").strip().split("\r\n")
+        self.assertEqual(len(lines), 5)
+        self.assertIn(late, lines[1])
+
+        # pages of 30
+        for i in range(31):
+            self.insert_case(caseno(hall_a, 2000 + i), hall_a, subject="批量 %d" % i,
+                             due_sql="NOW() + INTERVAL 10 DAY")
+        nos, text = listed("?hall=" + hall_a)
+        self.assertEqual(len(nos), 30)
+        self.assertIn("第 1 / 2 页", text)
+        self.assertIn('rel="next"', text)
+        nos2, text = listed("?hall=%s&page=2" % hall_a)
+        self.assertEqual(len(nos2), 4)
+        self.assertFalse(set(nos) & set(nos2))
+
+    # ---- 3. the case page and the actions ----------------------------------------------
+    def test_case_page_full_record_escaped(self):
+        receipt = self.hall_case(subject="<script>alert(1)</script> 标题",
+                                 body="内容 <b>粗</b> & \"引号\"", name="李四",
+                                 phone="13912345678", email="lisi@example.cn")
+        no = receipt["case_no"]
+        c = self.signed_in()
+        r = c.get("/cases/" + no)
+        self.assertEqual(r.status, 200)
+        t = r.text
+        self.assertIn("13912345678", t)      # the full phone number, not masked
+        self.assertIn("李四", t)
+        self.assertIn("lisi@example.cn", t)
+        self.assertNotIn("<script>alert(1)", t)
+        self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt; 标题", t)
+        self.assertIn("内容 &lt;b&gt;粗&lt;/b&gt; &amp; &quot;引号&quot;", t)
+        self.assertIn("已送达县级", t)
+        for action in ("accept", "answer", "transfer", "reject", "resolve"):
+            self.assertIn('value="%s"' % action, t)
+        self.assertEqual(c.get("/cases/" + no[:-1] + "X").status, 404)
+        self.assertEqual(c.get("/cases/nonsense").status, 404)
+
+    def lookup(self, receipt):
+        r = self.node.lookup(receipt["case_no"], receipt["query_code"])
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def test_answer_reaches_the_hall(self):
+        receipt = self.hall_case(subject="养老保险缴费档次")
+        no = receipt["case_no"]
+        c = self.signed_in()
+        # an answer needs its text: refused, nothing written
+        r = self.act(c, no, "answer", note="  ")
+        self.assertEqual(r.status, 422)
+        self.assertIn("请填写答复内容", r.text)
+        self.assertEqual(self.events(no), [])
+        r = self.act(c, no, "answer", note="每年 200 元至 3000 元共 14 档。")
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.assertEqual(r.getheader("Location"), "/cases/%s?done=answer" % no)
+        self.assertEqual(self.events(no), [("answered", "每年 200 元至 3000 元共 14 档。", self.user)])
+        self.assertEqual(self.county.scalar("SELECT status FROM cases WHERE case_no = %s"
+                                            % sql_str(no)), "answered")
+        page = c.get(r.getheader("Location"))
+        self.assertIn("答复已保存", page.text)
+        self.assertIn("已答复", page.text)
+        self.sync()
+        doc = self.lookup(receipt)
+        self.assertEqual(doc["status"], "answered")
+        self.assertEqual(doc["reply"]["text"], "每年 200 元至 3000 元共 14 档。")
+
+    def test_accept_transfer_resolve_reach_the_hall(self):
+        receipt = self.hall_case(subject="受理转办办结")
+        no = receipt["case_no"]
+        c = self.signed_in()
+        self.assertEqual(self.act(c, no, "accept", note="").status, 303)
+        self.sync()
+        self.assertEqual(self.lookup(receipt)["status"], "accepted")
+        # a transfer names where it goes
+        r = self.act(c, no, "transfer", target="", note="说明")
+        self.assertEqual(r.status, 422)
+        r = self.act(c, no, "transfer", target="长沙县人社局（430121）", note="属人社业务")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.sync()
+        doc = self.lookup(receipt)
+        self.assertEqual(doc["status"], "transferred")
+        self.assertIn("转办至：长沙县人社局（430121）。属人社业务",
+                      [e["note"] for e in doc["events"]])
+        r = self.act(c, no, "resolve", note="已办结，群众满意。")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.sync()
+        doc = self.lookup(receipt)
+        self.assertEqual(doc["status"], "resolved")
+        self.assertEqual(doc["reply"]["text"], "已办结，群众满意。")
+        self.assertEqual([e[0] for e in self.events(no)], ["accepted", "transferred", "resolved"])
+        # a resolved case takes no more actions
+        page = c.get("/cases/" + no).text
+        self.assertNotIn('name="action"', page)
+        self.assertIn("已办结", page)
+
+    def test_reject_needs_a_reason_and_reaches_the_hall(self):
+        receipt = self.hall_case(subject="不予受理")
+        no = receipt["case_no"]
+        c = self.signed_in()
+        r = self.act(c, no, "reject", note="")
+        self.assertEqual(r.status, 422)
+        self.assertIn("请填写不予受理的理由", r.text)
+        self.assertEqual(self.events(no), [])
+        r = self.act(c, no, "reject", note="不属于本级受理范围，请向市场监管部门反映。")
+        self.assertEqual(r.status, 303)
+        self.sync()
+        doc = self.lookup(receipt)
+        self.assertEqual(doc["status"], "rejected")
+        self.assertEqual(doc["reply"]["text"], "不属于本级受理范围，请向市场监管部门反映。")
+        # a forged answer on the rejected case is refused by its status
+        hidden = c.form("/cases/" + no, "/logout")
+        r = c.post("/cases/" + no, dict(hidden, action="answer", note="迟到的答复"))
+        self.assertEqual(r.status, 409)
+        self.assertEqual(len(self.events(no)), 1)
+
+    def test_double_submit_makes_one_answer(self):
+        receipt = self.hall_case(subject="重复提交")
+        no = receipt["case_no"]
+        a, b = self.signed_in(), self.signed_in()
+        page = a.get("/cases/" + no)
+        form = next(f for f in parse_forms(page.text) if f["hidden"].get("action") == "answer")
+        data = dict(form["hidden"], note="第一次答复")
+        self.assertEqual(a.post("/cases/" + no, data).status, 303)
+        r = a.post("/cases/" + no, data)     # the same form again
+        self.assertEqual(r.status, 409)
+        self.assertIn("刚有新的办理记录", r.text)
+        # another person with the page open before the answer: refused, not a second answer
+        form_b = b.form("/cases/" + no, "/logout")
+        r = b.post("/cases/" + no, dict(form_b, action="answer", note="第二个人", seq="1"))
+        self.assertEqual(r.status, 409)
+        self.assertEqual(self.events(no), [("answered", "第一次答复", self.user)])
+
+    def test_unknown_fields_and_actions_are_refused(self):
+        no = self.hall_case(subject="字段检查")["case_no"]
+        c = self.signed_in()
+        r = self.act(c, no, "answer", note="好的", extra="x")
+        self.assertEqual(r.status, 422)
+        hidden = c.form("/cases/" + no, "/logout")
+        r = c.post("/cases/" + no, dict(hidden, action="delete", note="x"))
+        self.assertEqual(r.status, 422)
+        r = self.act(c, no, "answer", note="长" * 2001)
+        self.assertEqual(r.status, 422)
+        self.assertEqual(self.events(no), [])
+
+    # ---- 4. 差评 follow-up ----------------------------------------------------------------
+    def test_bad_rating_opens_a_followup_a_supervisor_closes(self):
+        receipt = self.hall_case(subject="差评回访")
+        no = receipt["case_no"]
+        c = self.signed_in()
+        # the county's admin sets its deadline: 2 days (the database's default is 5)
+        self.assertIn('id="followup-days">5<', c.get("/followups").text)
+        r = c.submit("/followups", "/settings/followup", {"days": "0"})
+        self.assertEqual(r.status, 422)
+        r = c.submit("/followups", "/settings/followup", {"days": "2"})
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertIn('id="followup-days">2<', c.get("/followups").text)
+        self.assertEqual(self.act(c, no, "answer", note="答复如下。").status, 303)
+        self.sync()
+        r = self.node.json_post("/api/v1/cases/%s/rating" % no,
+                                {"code": receipt["query_code"], "level": 1,
+                                 "comment": "答非所问"})
+        self.assertEqual(r.status, 201, r)
+        self.sync()
+        due = self.county.rows("SELECT level, TIMESTAMPDIFF(HOUR, opened_at, due_at) "
+                               "FROM rating_followups WHERE case_no = %s" % sql_str(no))
+        self.assertEqual(due, [("1", "48")])
+        dash = c.get("/dashboard").text
+        self.assertIn('id="followups-open">1<', dash)
+        page = c.get("/cases/" + no).text
+        self.assertIn("答非所问", page)
+        self.assertIn("待整改", page)
+        self.assertIn(no, c.get("/followups").text)
+        # a staff member may not record the rectification
+        pw = self.add_staff("plain_staff", "430121", "staff")
+        s = self.signed_in("plain_staff", pw)
+        hidden = s.form("/cases/" + no, "/logout")
+        r = s.post("/followups/" + no, dict(hidden, rectification="自行整改"))
+        self.assertEqual(r.status, 403)
+        pw = self.add_staff("super1", "430121", "supervisor")
+        sup = self.signed_in("super1", pw)
+        r = sup.submit("/cases/" + no, "/followups/" + no, {"rectification": ""})
+        self.assertEqual(r.status, 422)
+        r = sup.submit("/cases/" + no, "/followups/" + no,
+                       {"rectification": "已约谈经办人，重新答复并电话回访。"})
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertEqual(self.county.rows("SELECT closed_by, rectification FROM rating_followups "
+                                          "WHERE case_no = %s" % sql_str(no)),
+                         [("super1", "已约谈经办人，重新答复并电话回访。")])
+        page = sup.get("/cases/" + no).text
+        self.assertIn("已整改", page)
+        dash = c.get("/dashboard").text
+        self.assertIn('id="followups-open">0<', dash)
+        self.assertIn('id="followups-closed">1<', dash)
+        # only an admin sets the deadline
+        hidden = sup.form("/followups", "/logout")
+        r = sup.post("/settings/followup", dict(hidden, days="9"))
+        self.assertEqual(r.status, 403)
+        # a rating of 3 opens none
+        r2 = self.hall_case(subject="好评")
+        self.assertEqual(self.act(c, r2["case_no"], "answer", note="好").status, 303)
+        self.sync()
+        self.assertEqual(self.node.json_post("/api/v1/cases/%s/rating" % r2["case_no"],
+                                             {"code": r2["query_code"], "level": 3}).status, 201)
+        self.sync()
+        self.assertEqual(self.county.count("rating_followups",
+                                           "case_no = %s" % sql_str(r2["case_no"])), 0)
+
+    # ---- publishing ------------------------------------------------------------------------
+    def test_guide_published_reaches_the_hall(self):
+        pw = self.add_staff("editor", "430121", "supervisor")
+        c = self.signed_in("editor", pw)
+        fields = {"id": "g-test-hunyin", "name": "婚姻登记（测试）", "department": "县民政局",
+                  "materials": "居民身份证\n户口簿", "time_limit": "即办件", "fees": "不收费",
+                  "fee_basis": "", "delivery": "当场领取", "consult": "0731-84000001",
+                  "address": "县政务服务中心二楼", "hours": "工作日 9:00-17:00"}
+        r = c.submit("/guides/new", "/guides/new", dict(fields, name=""))
+        self.assertEqual(r.status, 422)
+        r = c.submit("/guides/new", "/guides/new", dict(fields, id="Bad Id"))
+        self.assertEqual(r.status, 422)
+        r = c.submit("/guides/new", "/guides/new", fields)
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.assertEqual(r.getheader("Location"), "/guides/g-test-hunyin?done=1")
+        r = c.submit("/guides/new", "/guides/new", fields)
+        self.assertEqual(r.status, 409, "the same id twice")
+        self.sync()
+        g = self.node.get("/api/v1/guides/g-test-hunyin")
+        self.assertEqual(g.status, 200, g)
+        self.assertEqual(g.json()["name"], "婚姻登记（测试）")
+        # an edit reaches it too
+        r = c.submit("/guides/g-test-hunyin", "/guides/g-test-hunyin",
+                     {k: v for k, v in dict(fields, fees="免费").items() if k != "id"})
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.sync()
+        self.assertEqual(self.node.get("/api/v1/guides/g-test-hunyin").json()["fees"], "免费")
+        # plain staff may read but not edit
+        spw = self.add_staff("reader_staff", "430121", "staff")
+        s = self.signed_in("reader_staff", spw)
+        self.assertIn("readonly", s.get("/guides/g-test-hunyin").text)
+        hidden = s.form("/guides", "/logout")
+        r = s.post("/guides/g-test-hunyin", dict(hidden, **{k: v for k, v in fields.items()
+                                                             if k != "id"}))
+        self.assertEqual(r.status, 403)
+        # another county cannot see or edit this county's guide
+        npw = self.add_staff("other_editor", "430122", "supervisor")
+        o = self.signed_in("other_editor", npw)
+        self.assertEqual(o.get("/guides/g-test-hunyin").status, 404)
+
+    def test_calendar_published_reaches_the_hall(self):
+        c = self.signed_in()    # the demo account is an admin
+        r = c.submit("/calendars/2031", "/calendars/2031",
+                     {"body": "year 2031\n2031-13-01 holiday 坏日期\n"})
+        self.assertEqual(r.status, 422)
+        r = c.submit("/calendars/2031", "/calendars/2031",
+                     {"body": "year 2031\n2032-01-01 holiday 别的年份\n"})
+        self.assertEqual(r.status, 422)
+        r = c.submit("/calendars/2031", "/calendars/2031",
+                     {"body": "year 2031\n2031-01-01 holiday 元旦\n2031-01-04 workday 调休\n"})
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.sync()
+        con = self.node.db()
+        try:
+            years = [row[0] for row in con.execute("SELECT * FROM calendar_years")]
+        finally:
+            con.close()
+        self.assertIn(2031, years)
+        pw = self.add_staff("not_admin", "430121", "supervisor")
+        s = self.signed_in("not_admin", pw)
+        hidden = s.form("/calendars", "/logout")
+        r = s.post("/calendars/2032", dict(hidden, body="year 2032\n"))
+        self.assertEqual(r.status, 403)
+
+    # ---- dashboard ---------------------------------------------------------------------------
+    def test_dashboard_figures_on_known_data(self):
+        a, b = "430199001000", "430199002000"
+        self.insert_hall(a, "甲镇便民服务中心", contact_sql="NOW()", backlog="3",
+                         version="'0.3.0'")
+        self.insert_hall(b, "乙乡便民服务中心")
+        nos = [caseno(a, 3000 + i) for i in range(5)] + [caseno(b, 3005)]
+        ontime, late_closed, overdue_a, warning_a, later_a, overdue_b = nos
+        self.insert_case(ontime, a, due_sql="NOW() - INTERVAL 2 DAY")
+        self.insert_case(late_closed, a, due_sql="NOW() - INTERVAL 3 DAY")
+        self.insert_case(overdue_a, a, due_sql="NOW() - INTERVAL 1 HOUR")
+        self.insert_case(warning_a, a, due_sql="TIMESTAMP(CURDATE(), '23:59:59')")
+        self.insert_case(later_a, a, due_sql="NOW() + INTERVAL 4 DAY")
+        self.insert_case(overdue_b, b, due_sql="NOW() - INTERVAL 1 DAY")
+        self.county.sql(
+            "INSERT INTO case_events (case_no, status, note, actor, at) VALUES "
+            "(%s, 'answered', '按期', 't', NOW() - INTERVAL 3 DAY), "
+            "(%s, 'answered', '超期', 't', NOW() - INTERVAL 1 DAY)"
+            % (sql_str(ontime), sql_str(late_closed)))
+        for i, (no, hall, level) in enumerate([(ontime, a, 5), (late_closed, a, 4),
+                                               (overdue_a, a, 3), (warning_a, a, 1),
+                                               (overdue_b, b, 2)]):
+            self.county.sql("INSERT INTO ratings (id, case_no, hall_code, level, at) VALUES "
+                            "(%s, %s, %s, %d, NOW())" % (sql_str("dash-r%d" % i), sql_str(no),
+                                                         sql_str(hall), level))
+        # one follow-up past its deadline
+        self.county.sql("UPDATE rating_followups SET due_at = NOW() - INTERVAL 1 DAY "
+                        "WHERE case_no = %s" % sql_str(overdue_b))
+        pw = self.add_staff("dash199", "430199", "staff")
+        c = self.signed_in("dash199", pw)
+        r = c.get("/dashboard")
+        self.assertEqual(r.status, 200)
+        t = r.text
+
+        def ident(name):
+            m = re.search(r'id="%s">([^<]*)<' % name, t)
+            self.assertIsNotNone(m, name)
+            return m.group(1)
+
+        # on time: 1 of (2 closed + 2 open past their deadline)
+        self.assertEqual(ident("on-time-rate"), "25.0%")
+        # satisfied: levels 3-5, 3 of 5 ratings; the page says how it is counted
+        self.assertEqual(ident("satisfaction-rate"), "60.0%")
+        self.assertIn("3 至 5 级", t)
+        self.assertEqual(ident("overdue-total"), "2")
+        self.assertEqual(ident("warning-total"), "1")
+        self.assertEqual(ident("followups-open"), "2")
+        self.assertEqual(ident("followups-late"), "1")
+        for chart in ("chart-on-time", "chart-satisfaction", "chart-due", "chart-sync"):
+            self.assertRegex(t, r'<svg id="%s"[^>]*role="img"' % chart)
+        self.assertNotIn("<script", t)
+        row_a = re.search(r'<tr data-hall="%s">(.*?)</tr>' % a, t).group(1)
+        cells = re.findall(r'<td class="num[^"]*">([^<]*)</td>', row_a)
+        # open, warning, overdue, on-time, satisfaction, follow-ups open
+        self.assertEqual(cells[:6], ["3", "1", "1", "33.3%", "75.0%", "1"])
+        self.assertIn("0.3.0", row_a)
+        self.assertRegex(row_a, r"秒前|分钟前")
+        row_b = re.search(r'<tr data-hall="%s">(.*?)</tr>' % b, t).group(1)
+        self.assertIn("从未联系", row_b)
+        # the CSV: one row a hall and the county's total
+        r = c.get("/dashboard.csv")
+        self.assertEqual(r.status, 200)
+        rows = [line.split(",") for line in r.text.lstrip("\ufeff").strip().split("\r\n")]
+        self.assertEqual(len(rows), 4)
+        total = [v.strip('"') for v in rows[-1]]
+        self.assertEqual(total[1], "全县合计")
+        self.assertEqual(total[8], "25.0%")
+        self.assertEqual(total[11], "60.0%")
+
+    # ---- the county database goes away and comes back ------------------------------------
+    def test_zz_county_down_then_back(self):
+        # named to run last in the class: the other tests need the county up
+        c = self.signed_in()
+        self.county.kill9()
+        try:
+            r = c.get("/")
+            self.assertEqual(r.status, 503)
+            self.assertIn("县级数据库暂时无法访问", r.text)
+            self.assertEqual(c.get("/staff.css").status, 200)
+        finally:
+            self.county.start()
+        # each worker reconnects on its next request; the session survived in the database
+        for _ in range(4):
+            r = c.get("/")
+            self.assertEqual(r.status, 200, r.text[:300])
+
+    # ---- a real browser ------------------------------------------------------------------
+    def test_browser_answers_a_case_and_draws_the_dashboard(self):
+        node_js = shutil.which("node")
+        chromium = "/usr/bin/chromium"
+        if node_js is None or not os.access(chromium, os.X_OK):
+            self.skipTest("node or /usr/bin/chromium is not installed")
+        modules = playwright_modules()
+        if modules is None:
+            self.skipTest("playwright-core could not be installed from npm")
+        receipt = self.hall_case(subject="浏览器办理的咨询")
+        work = tempfile.mkdtemp(prefix="staff-browser-")
+        try:
+            script = os.path.join(work, "browser.js")
+            with open(script, "w") as f:
+                f.write(BROWSER_JS)
+            env = dict(os.environ, NODE_PATH=modules)
+            p = subprocess.run([node_js, script, "http://127.0.0.1:%d" % self.node.staff_port,
+                                self.user, self.password, receipt["case_no"], work],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               timeout=180)
+            self.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace")[-3000:])
+            out = json.loads(p.stdout.decode("utf-8").strip().splitlines()[-1])
+            self.assertEqual(out["status"], "已答复")
+            self.assertTrue(out["notice"].startswith("答复已保存"), out)
+            self.assertGreater(out["chart_width"], 100)
+            self.assertLessEqual(out["phone_overflow"], 0, "the inbox is wider than a phone")
+            for name in ("dashboard", "inbox-phone"):
+                with open(os.path.join(work, name + ".png"), "rb") as f:
+                    data = f.read()
+                width, height = png_size(data)
+                self.assertGreater(width, 300, name)
+                self.assertGreater(height, 500, name)
+                # a blank page compresses to a few KiB; text and charts do not
+                self.assertGreater(len(data), 20000, "%s looks blank" % name)
+                # the pixels, counted by the browser from the screenshot file itself
+                stats = out["pixels"][name]
+                self.assertEqual((stats["width"], stats["height"]), (width, height))
+                self.assertGreater(stats["colours"], 20, "%s looks blank: %r" % (name, stats))
+                self.assertGreater(stats["ink"], 0.02, "%s looks blank: %r" % (name, stats))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        self.assertEqual(self.events(receipt["case_no"]),
+                         [("answered", "浏览器测试的答复", self.user)])
+        self.sync()
+        self.assertEqual(self.lookup(receipt)["reply"]["text"], "浏览器测试的答复")
+
+
+BROWSER_JS = r"""
+const { chromium } = require('playwright-core');
+
+// Distinct colours and the share of pixels that are not the most common one (the
+// background), read back from the PNG in a page of its own.
+async function count(browser, png) {
+  const p = await browser.newPage();
+  try {
+    return await p.evaluate(async (b64) => {
+      const img = new Image();
+      img.src = 'data:image/png;base64,' + b64;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.width;
+      c.height = img.height;
+      const g = c.getContext('2d');
+      g.drawImage(img, 0, 0);
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      const seen = new Map();
+      for (let i = 0; i < d.length; i += 4) {
+        const k = (d[i] << 16) | (d[i + 1] << 8) | d[i + 2];
+        seen.set(k, (seen.get(k) || 0) + 1);
+      }
+      let most = 0;
+      for (const v of seen.values()) most = Math.max(most, v);
+      const total = d.length / 4;
+      return { width: c.width, height: c.height, colours: seen.size, ink: (total - most) / total };
+    }, png.toString('base64'));
+  } finally {
+    await p.close();
+  }
+}
+
+(async () => {
+  const [url, user, password, caseNo, dir] = process.argv.slice(2);
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+           '--disable-background-networking', '--no-first-run', '--disable-extensions'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 },
+                                         javaScriptEnabled: false });
+    page.setDefaultTimeout(20000);
+    await page.goto(url + '/login');
+    await page.fill('#f-username', user);
+    await page.fill('#f-password', password);
+    await Promise.all([page.waitForURL(url + '/'), page.click('form[action="/login"] button')]);
+    await page.goto(url + '/cases/' + caseNo);
+    await page.fill('#f-note-answer', '浏览器测试的答复');
+    await Promise.all([page.waitForURL(/done=answer/), page.click('#act-answer button')]);
+    const status = await page.textContent('#status');
+    const notice = await page.textContent('.notice');
+    await page.goto(url + '/dashboard');
+    const box = await page.locator('#chart-on-time').boundingBox();
+    const pixels = {};
+    pixels.dashboard = await count(browser,
+      await page.screenshot({ path: dir + '/dashboard.png', fullPage: true }));
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.goto(url + '/');
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    pixels['inbox-phone'] = await count(browser,
+      await page.screenshot({ path: dir + '/inbox-phone.png' }));
+    console.log(JSON.stringify({ status, notice, chart_width: box ? box.width : 0,
+                                 phone_overflow: overflow, pixels }));
+  } finally {
+    await browser.close();
+  }
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+PLAYWRIGHT_VERSION = "1.65.1"
+
+
+def playwright_modules():
+    """A node_modules folder with playwright-core, installed from npm into var/npm once;
+    None when that cannot be done (no npm, no network)."""
+    prefix = os.path.join(ROOT, "var", "npm")
+    modules = os.path.join(prefix, "node_modules")
+    if os.path.isdir(os.path.join(modules, "playwright-core")):
+        return modules
+    npm = shutil.which("npm")
+    if npm is None:
+        return None
+    os.makedirs(prefix, exist_ok=True)
+    try:
+        p = subprocess.run([npm, "install", "--no-save", "--no-audit", "--no-fund",
+                            "--prefix", prefix, "playwright-core@" + PLAYWRIGHT_VERSION],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if p.returncode != 0 or not os.path.isdir(os.path.join(modules, "playwright-core")):
+        return None
+    return modules
+
+
+def png_size(data):
+    """(width, height) from a PNG's header."""
+    import struct
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise AssertionError("not a PNG")
+    return struct.unpack(">II", data[16:24])
+
+
+if __name__ == "__main__":
+    unittest.main()
