@@ -29,8 +29,7 @@ static const struct route {
 	[R_API_GUIDE] = {"GET", "/api/v1/guides/*"},
 };
 
-/* Matches path against pattern; the '*' segment is copied to r->argbuf. */
-static int
+int
 route_match(const char *pattern, const char *path, struct req *r)
 {
 	while (*pattern != '\0') {

@@ -159,27 +159,6 @@ conf_load(const char *path)
 
 /* ---- requests ----------------------------------------------------------------------- */
 
-static int
-route_match(const char *pattern, const char *path, struct req *r)
-{
-	while (*pattern != '\0') {
-		if (*pattern == '*') {
-			size_t n = strcspn(path, "/");
-
-			if (n == 0 || n >= sizeof(r->argbuf))
-				return 0;
-			memcpy(r->argbuf, path, n);
-			r->argbuf[n] = '\0';
-			path += n;
-			pattern++;
-			continue;
-		}
-		if (*pattern++ != *path++)
-			return 0;
-	}
-	return *path == '\0';
-}
-
 static void
 handle(FCGX_Request *fr)
 {

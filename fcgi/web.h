@@ -79,6 +79,8 @@ enum route_id {
 	R__MAX
 };
 typedef void (*handler_fn)(struct req *);
+/* 1 when path matches pattern ('*' is one non-empty segment, copied to r->argbuf). */
+int route_match(const char *pattern, const char *path, struct req *r);
 /* Finds the route and calls the program's handler; answers 404 and 405 itself. */
 void route_dispatch(struct req *, const handler_fn handlers[R__MAX]);
 /* One request, start to end: 405 unless takes() accepts it, else route_dispatch. */
