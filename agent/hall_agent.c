@@ -95,7 +95,7 @@ dest_pass(struct dest *d)
 	rc = strcmp(d->name, "county") == 0 ? county_pass(d, err, sizeof(err)) :
 					      province_pass(d, err, sizeof(err));
 	if (rc == 0) {
-		outbox_error(d->s, d->name, NULL);
+		outbox_success(d->s, d->name);
 		return 0;
 	}
 	log_warnx("%s: %s", d->name, err);

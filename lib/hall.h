@@ -369,6 +369,9 @@ long long outbox_backlog_after(struct store *, int64_t seq);
 int outbox_dest_ensure(struct store *, const char *dest);
 /* Records the destination's last error (or clears it when msg is NULL). */
 int outbox_error(struct store *, const char *dest, const char *msg);
+/* A pass that went through: clears the error and stamps last_success_at, even when it had
+ * nothing to send, so "last heard from the county" stays true on a quiet hall. */
+int outbox_success(struct store *, const char *dest);
 struct outbox_status {
 	char dest[16];
 	long backlog, quarantined;

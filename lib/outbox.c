@@ -188,6 +188,24 @@ outbox_error(struct store *s, const char *dest, const char *msg)
 }
 
 int
+outbox_success(struct store *s, const char *dest)
+{
+	sqlite3 *db = store_sqlite(s);
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (prep(db, &st,
+		"UPDATE sync_dest SET last_error = NULL, last_success_at = ?2 WHERE dest = ?1") == -1)
+		return -1;
+	sqlite3_bind_text(st, 1, dest, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, time(NULL));
+	if (sqlite3_step(st) == SQLITE_DONE)
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
 outbox_status(struct store *s, const char *dest, struct outbox_status *o)
 {
 	sqlite3 *db = store_sqlite(s);
