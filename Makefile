@@ -98,7 +98,7 @@ FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 # the parsers and what they use: nothing that needs a store
 FUZZ_LIB  = lib/kv.c lib/utf8.c lib/caseno.c lib/buf.c lib/log.c lib/timefmt.c
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB) lib/hall.h
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_kv.h $(FUZZ_LIB) lib/hall.h
 	@mkdir -p $(dir $@)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib \
 	    -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lpthread -lm

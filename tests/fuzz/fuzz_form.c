@@ -12,34 +12,9 @@
 #include <string.h>
 
 #include "hall.h"
+#include "fuzz_kv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check_ok(const struct kvlist *l)
-{
-	size_t i, j, nl, vl;
-
-	if (l->n > KV_MAX_PAIRS || l->bad_name != NULL)
-		abort();
-	for (i = 0; i < l->n; i++) {
-		const struct kv *kv = &l->v[i];
-
-		if (kv->name == NULL || kv->value == NULL || kv->is_int)
-			abort();
-		nl = strlen(kv->name);
-		vl = strlen(kv->value);
-		if (nl == 0 || nl > KV_MAX_NAME || vl > KV_MAX_VALUE)
-			abort();
-		if (!utf8_valid(kv->name, nl) || !utf8_valid(kv->value, vl))
-			abort();
-		for (j = 0; j < i; j++)
-			if (strcmp(l->v[j].name, kv->name) == 0)
-				abort();
-		if (kv_get(l, kv->name) != kv)
-			abort();
-	}
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -49,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	e = kv_parse_form((const char *)data, size, &l);
 	if (e == PARSE_OK)
-		check_ok(&l);
+		fuzz_check_kvlist(&l, 0);
 	else if (l.n != 0 || e == PARSE_BAD_TYPE || (int)e < 0 || e > PARSE_BAD_TYPE)
 		abort();
 	/* a NUL byte anywhere in the input is always refused */

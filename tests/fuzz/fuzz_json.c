@@ -11,47 +11,9 @@
 #include <string.h>
 
 #include "hall.h"
+#include "fuzz_kv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void
-check_int(const char *v)
-{
-	char *end;
-
-	errno = 0;
-	(void)strtoll(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0')
-		abort();
-}
-
-static void
-check_ok(const struct kvlist *l)
-{
-	size_t i, j, nl, vl;
-
-	if (l->n > KV_MAX_PAIRS || l->bad_name != NULL)
-		abort();
-	for (i = 0; i < l->n; i++) {
-		const struct kv *kv = &l->v[i];
-
-		if (kv->name == NULL || kv->value == NULL)
-			abort();
-		nl = strlen(kv->name);
-		vl = strlen(kv->value);
-		if (nl == 0 || nl > KV_MAX_NAME || vl > KV_MAX_VALUE)
-			abort();
-		if (!utf8_valid(kv->name, nl) || !utf8_valid(kv->value, vl))
-			abort();
-		if (kv->is_int)
-			check_int(kv->value);
-		for (j = 0; j < i; j++)
-			if (strcmp(l->v[j].name, kv->name) == 0)
-				abort();
-		if (kv_get(l, kv->name) != kv)
-			abort();
-	}
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -61,7 +23,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	e = kv_parse_json((const char *)data, size, &l);
 	if (e == PARSE_OK)
-		check_ok(&l);
+		fuzz_check_kvlist(&l, 1);
 	else if (l.n != 0 || e == PARSE_BAD_ENCODING || (int)e < 0 || e > PARSE_BAD_TYPE)
 		abort();
 	/* JSON text with an invalid UTF-8 byte sequence or a raw NUL is never accepted */
