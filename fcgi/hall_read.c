@@ -134,7 +134,7 @@ h_guides(struct req *r)
 	if ((q = guide_query(r)) == NULL)
 		return;
 	buf_init(&b, PAGE_MAX);
-	page_guides(&b, web.store, q);
+	page_guides(&b, web_store, q);
 	send_page(r, 200, &b);
 	buf_free(&b);
 }
@@ -145,7 +145,7 @@ h_guide(struct req *r)
 	struct guide g;
 	struct buf b;
 
-	switch (store_guide_get(web.store, r->arg, &g)) {
+	switch (store_guide_get(web_store, r->arg, &g)) {
 	case STORE_OK:
 		buf_init(&b, PAGE_MAX);
 		page_guide(&b, &g);
@@ -171,7 +171,7 @@ h_api_health(struct req *r)
 	char up[TIMEFMT_LEN], down[TIMEFMT_LEN];
 	struct buf b;
 
-	if (store_health(web.store, &web.cfg, &h) == -1) {
+	if (store_health(web_store, &web.cfg, &h) == -1) {
 		send_unavailable(r);
 		return;
 	}
@@ -269,7 +269,7 @@ h_api_guides(struct req *r)
 	x.b = &b;
 	x.n = 0;
 	buf_adds(&b, "{\"guides\":[");
-	if (store_guides_search(web.store, q, guide_json_row, &x) == -1) {
+	if (store_guides_search(web_store, q, guide_json_row, &x) == -1) {
 		buf_free(&b);
 		send_unavailable(r);
 		return;
@@ -285,7 +285,7 @@ h_api_guide(struct req *r)
 	struct guide g;
 	struct buf b;
 
-	switch (store_guide_get(web.store, r->arg, &g)) {
+	switch (store_guide_get(web_store, r->arg, &g)) {
 	case STORE_OK:
 		buf_init(&b, PAGE_MAX);
 		render_guide_json(&b, &g, 1);

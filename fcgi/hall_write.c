@@ -3,6 +3,7 @@
  * A receipt is sent only after the record and its outbox entry are committed with
  * synchronous=FULL: once a citizen holds a receipt, the record survives a power cut.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,6 +41,35 @@ static const struct field_spec rating_fields[] = {
 };
 
 static const char *const form_extra[] = {"csrf", "key", NULL};
+
+/* The threads of this process share each commit (lib/commit_group.c). */
+static struct commit_group *group;
+static pthread_mutex_t group_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/*
+ * Each thread opens the store for its reads; the first also opens the connection the
+ * group commits on.
+ */
+static int
+write_thread_init(void)
+{
+	struct store *s;
+	int rc = 0;
+
+	if (server_open_store() == -1)
+		return -1;
+	pthread_mutex_lock(&group_mu);
+	if (group == NULL) {
+		if ((s = store_open(web.cfg.store_path, 0)) == NULL ||
+		    store_bind_hall(s, web.cfg.code) == -1 ||
+		    (group = commit_group_new(s)) == NULL) {
+			store_close(s);
+			rc = -1;
+		}
+	}
+	pthread_mutex_unlock(&group_mu);
+	return rc;
+}
 
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -114,6 +144,7 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 	char phone[64], key[65];
 	const char *field, *message;
 	struct case_new c = {0};
+	struct store_write w = {0};
 	struct receipt rc;
 	struct buf b;
 	int retry;
@@ -163,7 +194,12 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 	default:
 		break;
 	}
-	switch (store_case_create(web.store, &web.cfg, &c, &rc)) {
+	w.kind = STORE_WRITE_CASE;
+	w.cfg = &web.cfg;
+	w.c = &c;
+	w.receipt = &rc;
+	commit_group_write(group, &w);
+	switch (w.rc) {
 	case STORE_OK:
 		break;
 	case STORE_CLOCK:
@@ -225,6 +261,7 @@ h_rate(struct req *r)
 {
 	const char *field, *message, *case_no, *comment;
 	struct case_view v;
+	struct store_write w = {0};
 	enum open_rc orc;
 	time_t at;
 	int retry, level, have_case = 0;
@@ -287,7 +324,13 @@ h_rate(struct req *r)
 		    "选择“不满意”或“非常不满意”时，请写明原因，以便整改。");
 		goto done;
 	}
-	switch (store_rating_create(web.store, web.cfg.code, v.case_no, level, comment, &at)) {
+	w.kind = STORE_WRITE_RATING;
+	w.case_no = v.case_no;
+	w.level = level;
+	w.comment = comment;
+	w.at = &at;
+	commit_group_write(group, &w);
+	switch (w.rc) {
 	case STORE_OK:
 		log_info("rating %d for case %s", level, v.case_no);
 		if (r->is_api) {
@@ -348,6 +391,6 @@ int
 main(int argc, char *argv[])
 {
 	server_setup(argc, argv, "hall-write", 0);
-	return server_run(web.cfg.write_socket, web.cfg.write_workers, server_open_store,
-		   handle) == 0 ? 0 : 1;
+	return server_run_threaded(web.cfg.write_socket, web.cfg.write_workers,
+		   web.cfg.write_threads, write_thread_init, handle) == 0 ? 0 : 1;
 }

@@ -58,7 +58,7 @@ case_open(const char *case_no_in, const char *code, struct case_view *v, int *re
 		return OPEN_BAD_NUMBER;
 	if (limits_locked(web.limits, case_no, retry_after))
 		return OPEN_LOCKED;
-	rc = store_case_get(web.store, case_no, v);
+	rc = store_case_get(web_store, case_no, v);
 	if (rc == STORE_ERR)
 		return OPEN_ERROR;
 	good = rc == STORE_OK && strlen(code) == 6 && sodium_memcmp(v->query_code, code, 6) == 0;

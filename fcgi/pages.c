@@ -99,7 +99,7 @@ form_value(const struct form_state *st, const char *name)
 }
 
 /* Whether the form's error has been shown beside its field (pages are built one at a time). */
-static int error_shown;
+static _Thread_local int error_shown;
 
 static void
 form_open(struct buf *b, const struct form_state *st, const char *action)

@@ -76,7 +76,7 @@ route_dispatch(struct req *r, const handler_fn handlers[R__MAX])
 		size_t n = strlen(r->path) - 1;
 
 		if (n < sizeof(r->argbuf)) {
-			static char trimmed[sizeof(r->argbuf)];
+			static _Thread_local char trimmed[sizeof(r->argbuf)];
 
 			memcpy(trimmed, r->path, n);
 			trimmed[n] = '\0';

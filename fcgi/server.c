@@ -1,10 +1,14 @@
 /*
- * The accept loop every hall program shares: one unix socket, pre-forked single-threaded
- * workers (libfcgi's FCGX_* API), a master that restarts the ones that die and stops them
- * all on SIGTERM. nginx connects with fastcgi_keep_conn off, so a worker is never tied to
- * one nginx connection and a slow client never holds up the others.
+ * The accept loop every hall program shares: one unix socket, pre-forked workers (libfcgi's
+ * FCGX_* API), a master that restarts the ones that die and stops them all on SIGTERM.
+ * nginx connects with fastcgi_keep_conn off, so a worker is never tied to one nginx
+ * connection and a slow client never holds up the others.
+ *
+ * A worker is single-threaded, except for hall-write: its threads share each commit's
+ * fsync (lib/commit_group.c), which only threads of one process can do.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include "web.h"
 
 struct web web;
+_Thread_local struct store *web_store;
 
 static volatile sig_atomic_t server_stopping;
 
@@ -70,10 +75,10 @@ server_setup(int argc, char *argv[], const char *progname, int readonly)
 int
 server_open_store(void)
 {
-	if ((web.store = store_open(web.cfg.store_path, web.readonly)) == NULL)
+	if ((web_store = store_open(web.cfg.store_path, web.readonly)) == NULL)
 		return -1;
 	/* a read-only worker must not create the hall binding; it only checks it */
-	if (store_bind_hall(web.store, web.cfg.code) == -1)
+	if (store_bind_hall(web_store, web.cfg.code) == -1)
 		return -1;
 	return 0;
 }
@@ -103,10 +108,118 @@ server_listen(const char *path)
 	return fd;
 }
 
+/* What every thread of a worker runs. */
+struct worker {
+	int fd;
+	int (*init)(void);
+	void (*handle)(FCGX_Request *);
+};
+
+static pthread_mutex_t accept_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_t accepting;	/* the thread in FCGX_Accept_r, under accept_mu */
+static int have_accepting;
+static pthread_mutex_t accepting_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void
-worker_main(int fd, int (*worker_init)(void), void (*handle)(FCGX_Request *))
+worker_loop(const struct worker *w, int threaded)
 {
 	FCGX_Request fr;
+	int rc;
+
+	if (w->init != NULL && w->init() == -1)
+		fatalx("worker cannot start");
+	if (FCGX_InitRequest(&fr, w->fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+		fatalx("FCGX_InitRequest failed");
+	for (;;) {
+		if (threaded) {
+			pthread_mutex_lock(&accept_mu);
+			pthread_mutex_lock(&accepting_mu);
+			accepting = pthread_self();
+			have_accepting = 1;
+			pthread_mutex_unlock(&accepting_mu);
+		}
+		rc = server_stopping ? -1 : FCGX_Accept_r(&fr);
+		if (threaded) {
+			pthread_mutex_lock(&accepting_mu);
+			have_accepting = 0;
+			pthread_mutex_unlock(&accepting_mu);
+			pthread_mutex_unlock(&accept_mu);
+		}
+		if (rc != 0)
+			break;
+		w->handle(&fr);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 1);
+	store_close(web_store);
+	web_store = NULL;
+}
+
+static void *
+worker_thread(void *arg)
+{
+	worker_loop(arg, 1);
+	return NULL;
+}
+
+static void
+worker_on_wake(int sig)
+{
+	(void)sig;	/* only interrupts accept() */
+}
+
+/*
+ * Threads of one worker. SIGTERM is taken by this thread alone; it then wakes the one
+ * thread blocked in accept() (again until it has left: the signal can land just before
+ * the call) and waits for every thread to finish the request it is in.
+ */
+static void
+worker_threads(const struct worker *w, int threads)
+{
+	struct sigaction sa;
+	sigset_t set;
+	pthread_t *t;
+	int i, sig;
+
+	if ((t = calloc((size_t)threads, sizeof(*t))) == NULL)
+		fatalx("out of memory");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = worker_on_wake;	/* no SA_RESTART: accept() returns EINTR */
+	sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	for (i = 0; i < threads; i++)
+		if (pthread_create(&t[i], NULL, worker_thread, (void *)w) != 0)
+			fatalx("cannot start worker threads");
+	while (sigwait(&set, &sig) != 0)
+		;
+	server_stopping = 1;
+	for (i = 0; i < threads; i++) {
+		struct timespec ts;
+
+		for (;;) {
+			pthread_mutex_lock(&accepting_mu);
+			if (have_accepting)
+				pthread_kill(accepting, SIGUSR1);
+			pthread_mutex_unlock(&accepting_mu);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 50 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_timedjoin_np(t[i], NULL, &ts) == 0)
+				break;
+		}
+	}
+	free(t);
+}
+
+static void
+worker_main(int fd, int threads, int (*worker_init)(void), void (*handle)(FCGX_Request *))
+{
+	struct worker w = {fd, worker_init, handle};
 	struct sigaction sa;
 
 	/* SIGTERM ends the worker after the request it is in; FCGX_Accept_r is restarted */
@@ -115,35 +228,36 @@ worker_main(int fd, int (*worker_init)(void), void (*handle)(FCGX_Request *))
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	if (worker_init != NULL && worker_init() == -1)
-		fatalx("worker cannot start");
-	if (FCGX_InitRequest(&fr, fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
-		fatalx("FCGX_InitRequest failed");
-	while (!server_stopping && FCGX_Accept_r(&fr) == 0) {
-		handle(&fr);
-		FCGX_Finish_r(&fr);
-	}
-	FCGX_Free(&fr, 1);
-	store_close(web.store);
+	if (threads > 1)
+		worker_threads(&w, threads);
+	else
+		worker_loop(&w, 0);
 	limits_close(web.limits);
 	config_free(&web.cfg);
 	exit(0);
 }
 
 static pid_t
-worker_spawn(int fd, int (*worker_init)(void), void (*handle)(FCGX_Request *))
+worker_spawn(int fd, int threads, int (*worker_init)(void), void (*handle)(FCGX_Request *))
 {
 	pid_t pid = fork();
 
 	if (pid == -1)
 		log_warn("fork");
 	else if (pid == 0)
-		worker_main(fd, worker_init, handle);
+		worker_main(fd, threads, worker_init, handle);
 	return pid;
 }
 
 int
 server_run(const char *path, int workers, int (*worker_init)(void),
+    void (*handle)(FCGX_Request *))
+{
+	return server_run_threaded(path, workers, 1, worker_init, handle);
+}
+
+int
+server_run_threaded(const char *path, int workers, int threads, int (*worker_init)(void),
     void (*handle)(FCGX_Request *))
 {
 	struct sigaction sa;
@@ -160,8 +274,11 @@ server_run(const char *path, int workers, int (*worker_init)(void),
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < workers; i++)
-		pids[i] = worker_spawn(fd, worker_init, handle);
-	log_info("listening on %s with %d workers", path, workers);
+		pids[i] = worker_spawn(fd, threads, worker_init, handle);
+	if (threads > 1)
+		log_info("listening on %s with %d workers of %d threads", path, workers, threads);
+	else
+		log_info("listening on %s with %d workers", path, workers);
 
 	while (!server_stopping) {
 		pid_t pid = waitpid(-1, &status, 0);
@@ -179,7 +296,7 @@ server_run(const char *path, int workers, int (*worker_init)(void),
 			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 			sleep(WIFEXITED(status) && WEXITSTATUS(status) != 0 ? 1 : 0);
 			if (!server_stopping)
-				pids[i] = worker_spawn(fd, worker_init, handle);
+				pids[i] = worker_spawn(fd, threads, worker_init, handle);
 		}
 	}
 	for (i = 0; i < workers; i++)

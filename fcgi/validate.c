@@ -27,7 +27,7 @@ blank(const char *s)
 static const char *
 check_length(const char *v, const struct field_spec *f)
 {
-	static char msg[128];
+	static _Thread_local char msg[128];
 
 	if (f->max_chars > 0 && utf8_len(v) > f->max_chars) {
 		snprintf(msg, sizeof(msg), "%s不能超过 %zu 个字。", f->label, f->max_chars);
@@ -232,7 +232,7 @@ fields_check(const struct kvlist *in, const struct field_spec *specs, size_t nsp
 		*field = specs[j].name;
 		if (kv == NULL || blank(kv->value)) {
 			if (specs[j].required) {
-				static char need[128];
+				static _Thread_local char need[128];
 
 				snprintf(need, sizeof(need), "请填写%s。", specs[j].label);
 				*message = need;

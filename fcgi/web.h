@@ -16,11 +16,12 @@
 /* The process's shared state, set up by each program's main before the workers fork. */
 struct web {
 	struct hall_config cfg;
-	struct store *store;	/* opened in each worker after the fork */
 	struct limits *limits;
 	int readonly;
 };
 extern struct web web;
+/* The store, opened in each worker (each thread of a threaded one) by server_open_store. */
+extern _Thread_local struct store *web_store;
 
 /* ---- fcgi/server.c ------------------------------------------------------------------ */
 /*
@@ -30,6 +31,9 @@ extern struct web web;
  */
 int server_run(const char *socket_path, int workers, int (*worker_init)(void),
     void (*handle)(FCGX_Request *));
+/* The same with `threads` threads per worker, each calling worker_init and handle(). */
+int server_run_threaded(const char *socket_path, int workers, int threads,
+    int (*worker_init)(void), void (*handle)(FCGX_Request *));
 /* Parses -c CONFIG, loads it, opens the limits file; exits on error. */
 void server_setup(int argc, char *argv[], const char *progname, int readonly);
 /* Opens the store for this worker; for server_run's worker_init. */

@@ -90,6 +90,7 @@ config_handler(void *user, const char *section, const char *key, const char *v)
 	} ints[] = {
 		{"server", "read_workers", offsetof(struct hall_config, read_workers), 1, 64},
 		{"server", "write_workers", offsetof(struct hall_config, write_workers), 1, 64},
+		{"server", "write_threads", offsetof(struct hall_config, write_threads), 1, 256},
 		{"limits", "submissions_per_min", offsetof(struct hall_config, submissions_per_min), 0, 100000},
 		{"limits", "lookups_per_min", offsetof(struct hall_config, lookups_per_min), 0, 1000000},
 		{"limits", "wrong_code_max", offsetof(struct hall_config, wrong_code_max), 0, 1000},
@@ -142,7 +143,9 @@ config_load(struct hall_config *c, const char *path)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	c->read_workers = c->write_workers = 2;
+	c->read_workers = 2;
+	c->write_workers = 1;
+	c->write_threads = 16;
 	c->submissions_per_min = 10;
 	c->lookups_per_min = 30;
 	c->wrong_code_max = 5;

@@ -158,7 +158,7 @@ struct hall_config {
 	char *store_path, *schema_dir, *seed_dir, *calendar_dir;
 	/* [server] */
 	char *read_socket, *write_socket, *secret_file, *limits_file;
-	int read_workers, write_workers;
+	int read_workers, write_workers, write_threads;
 	/* [limits]: per client address and minute; 0 turns a limit off */
 	int submissions_per_min, lookups_per_min, wrong_code_max, lockout_min;
 	/* [deadlines]: working days */
@@ -255,8 +255,44 @@ struct case_view {
 };
 enum store_rc store_case_get(struct store *, const char *case_no, struct case_view *);
 void case_view_free(struct case_view *);
-enum store_rc store_rating_create(struct store *, const char *hall_code, const char *case_no,
-    int level, const char *comment, time_t *at);
+/* One transaction: the rating (of an answered case, once) and its outbox record. */
+enum store_rc store_rating_create(struct store *, const char *case_no, int level,
+    const char *comment, time_t *at);
+
+/*
+ * A citizen's write that can share a transaction, and its fsync, with others (group
+ * commit). The caller fills kind and its fields; store_write_group sets rc.
+ */
+struct store_write {
+	enum { STORE_WRITE_CASE, STORE_WRITE_RATING } kind;
+	/* STORE_WRITE_CASE */
+	const struct hall_config *cfg;
+	const struct case_new *c;
+	struct receipt *receipt;
+	/* STORE_WRITE_RATING */
+	const char *case_no, *comment;
+	int level;
+	time_t *at;
+
+	enum store_rc rc;	/* what store_case_create or store_rating_create would return */
+};
+/*
+ * Runs the writes in one transaction, each in a savepoint of its own so that one that
+ * fails leaves the others alone, and commits them together: durable on return.
+ */
+void store_write_group(struct store *, struct store_write *, size_t n);
+
+/* ---- lib/commit_group.c ------------------------------------------------------------- */
+/* Threads of one writer process sharing each commit (and its fsync); see the file. */
+struct commit_group;
+/* The group commits on s, which no other code may use while the group lives. */
+struct commit_group *commit_group_new(struct store *s);
+/* Frees the group, not its store. */
+void commit_group_free(struct commit_group *);
+/* Runs w in the next group commit; returns when it is durable, or has failed (w->rc). */
+void commit_group_write(struct commit_group *, struct store_write *w);
+/* Groups committed and writes in them, since the start: writes / groups is the sharing. */
+void commit_group_stats(struct commit_group *, unsigned long *groups, unsigned long *writes);
 
 struct sync_health {
 	long backlog;

@@ -23,6 +23,9 @@ enum stmt_id {
 	ST_BEGIN_WRITE,
 	ST_COMMIT,
 	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
 	ST_META_GET,
 	ST_META_SET,
 	ST_CASE_INSERT,
@@ -46,6 +49,9 @@ static const char *const stmt_sql[ST__MAX] = {
 	[ST_BEGIN_WRITE] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT one_write",
+	[ST_RELEASE] = "RELEASE one_write",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO one_write",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_SET] = "INSERT INTO meta (key, value) VALUES (?1, ?2) "
 			"ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -535,10 +541,12 @@ bind_opt(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
-enum store_rc
-store_case_create(struct store *s, const struct hall_config *cfg, const struct case_new *c,
-    struct receipt *r)
+/* One case, its first event and its outbox entry, inside the caller's transaction. */
+static enum store_rc
+case_apply(struct store *s, const struct store_write *w)
 {
+	const struct case_new *c = w->c;
+	struct receipt *r = w->receipt;
 	const struct calendar *cal;
 	sqlite3_stmt *st;
 	struct buf payload;
@@ -546,14 +554,11 @@ store_case_create(struct store *s, const struct hall_config *cfg, const struct c
 	enum store_rc rc = STORE_ERR;
 
 	memset(r, 0, sizeof(*r));
-	buf_init(&payload, 64 * 1024);
-	if (store_write_begin(s) == -1)
-		return STORE_ERR;
 	if (c->dedup_key != NULL) {
 		int step;
 
 		if ((st = store_stmt(s, ST_CASE_BY_KEY)) == NULL)
-			goto fail;
+			return STORE_ERR;
 		sqlite3_bind_text(st, 1, c->dedup_key, -1, SQLITE_STATIC);
 		if ((step = sqlite3_step(st)) == SQLITE_ROW) {
 			snprintf(r->id, sizeof(r->id), "%s", sqlite3_column_text(st, 0));
@@ -565,34 +570,33 @@ store_case_create(struct store *s, const struct hall_config *cfg, const struct c
 			r->due_provisional = sqlite3_column_int(st, 5);
 			r->replayed = 1;
 			sqlite3_reset(st);
-			store_write_end(s);
-			buf_free(&payload);
 			return STORE_OK;
 		}
 		sqlite3_reset(st);
 		if (step != SQLITE_DONE)
-			goto fail;
+			return STORE_ERR;
 	}
 	if ((rc = store_next_seq(s, &seq)) != STORE_OK)
-		goto fail;
-	rc = STORE_ERR;
+		return rc;
 	if ((cal = store_calendar(s)) == NULL)
-		goto fail;
+		return STORE_ERR;
 	if (caseno_make(r->case_no, s->hall_code, seq) == -1 ||
 	    record_id_make(r->id, sizeof(r->id), s->hall_code, 'C', seq) == -1)
-		goto fail;
+		return STORE_ERR;
 	snprintf(r->query_code, sizeof(r->query_code), "%06" PRIu32,
 	    randombytes_uniform(1000000));
 	r->submitted_at = (time_t)((seq + CASENO_EPOCH_US) / 1000000);
-	r->due_at = calendar_due(cal, r->submitted_at, case_days(cfg, c->kind),
+	r->due_at = calendar_due(cal, r->submitted_at, case_days(w->cfg, c->kind),
 	    &r->due_provisional);
 	if (r->due_at == (time_t)-1)
-		goto fail;
+		return STORE_ERR;
+	buf_init(&payload, 64 * 1024);
+	rc = STORE_ERR;
 	if (record_case_json(&payload, r->id, s->hall_code, r->case_no, c, r->submitted_at,
 		r->due_at, r->due_provisional) == -1)
-		goto fail;
+		goto done;
 	if ((st = store_stmt(s, ST_CASE_INSERT)) == NULL)
-		goto fail;
+		goto done;
 	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, r->case_no, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, r->query_code, -1, SQLITE_STATIC);
@@ -609,18 +613,23 @@ store_case_create(struct store *s, const struct hall_config *cfg, const struct c
 	sqlite3_bind_int64(st, 14, r->due_at);
 	sqlite3_bind_int(st, 15, r->due_provisional);
 	bind_opt(st, 16, c->dedup_key);
-	if (store_done(s, st) == -1 ||
-	    store_event_add(s, r->case_no, "received", NULL, "hall", r->submitted_at) == -1 ||
-	    store_outbox_add(s, r->id, "case", r->case_no, r->submitted_at, &payload) == -1 ||
-	    store_run(s, ST_COMMIT) == -1)
-		goto fail;
-	store_write_end(s);
-	buf_free(&payload);
-	return STORE_OK;
-fail:
-	store_write_end(s);
+	if (store_done(s, st) == 0 &&
+	    store_event_add(s, r->case_no, "received", NULL, "hall", r->submitted_at) == 0 &&
+	    store_outbox_add(s, r->id, "case", r->case_no, r->submitted_at, &payload) == 0)
+		rc = STORE_OK;
+done:
 	buf_free(&payload);
 	return rc;
+}
+
+enum store_rc
+store_case_create(struct store *s, const struct hall_config *cfg, const struct case_new *c,
+    struct receipt *r)
+{
+	struct store_write w = {.kind = STORE_WRITE_CASE, .cfg = cfg, .c = c, .receipt = r};
+
+	store_write_group(s, &w, 1);
+	return w.rc;
 }
 
 static char *
@@ -732,9 +741,9 @@ done:
 	return rc;
 }
 
-enum store_rc
-store_rating_create(struct store *s, const char *hall_code, const char *case_no, int level,
-    const char *comment, time_t *at)
+/* A rating and its outbox entry, inside the caller's transaction. */
+static enum store_rc
+rating_apply(struct store *s, const struct store_write *w)
 {
 	sqlite3_stmt *st;
 	struct buf payload;
@@ -744,15 +753,12 @@ store_rating_create(struct store *s, const char *hall_code, const char *case_no,
 	enum store_rc rc = STORE_ERR;
 	int step, rated;
 
-	buf_init(&payload, 16 * 1024);
-	if (store_write_begin(s) == -1)
-		return STORE_ERR;
 	if ((st = store_stmt(s, ST_CASE_STATUS)) == NULL)
-		goto fail;
-	sqlite3_bind_text(st, 1, case_no, -1, SQLITE_STATIC);
+		return STORE_ERR;
+	sqlite3_bind_text(st, 1, w->case_no, -1, SQLITE_STATIC);
 	if ((step = sqlite3_step(st)) != SQLITE_ROW) {
-		rc = step == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
-		goto fail;
+		sqlite3_reset(st);
+		return step == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
 	}
 	status = (const char *)sqlite3_column_text(st, 0);
 	rated = sqlite3_column_int(st, 1);
@@ -763,32 +769,76 @@ store_rating_create(struct store *s, const char *hall_code, const char *case_no,
 		rc = STORE_NOT_YET;
 	sqlite3_reset(st);
 	if (rc != STORE_ERR)
-		goto fail;
+		return rc;
 	if ((rc = store_next_seq(s, &seq)) != STORE_OK)
-		goto fail;
+		return rc;
+	*w->at = (time_t)((seq + CASENO_EPOCH_US) / 1000000);
+	buf_init(&payload, 16 * 1024);
 	rc = STORE_ERR;
-	*at = (time_t)((seq + CASENO_EPOCH_US) / 1000000);
-	if (record_id_make(id, sizeof(id), hall_code, 'R', seq) == -1 ||
-	    record_rating_json(&payload, id, hall_code, case_no, level, comment, *at) == -1)
-		goto fail;
-	if ((st = store_stmt(s, ST_RATING_INSERT)) == NULL)
-		goto fail;
+	if (record_id_make(id, sizeof(id), s->hall_code, 'R', seq) == -1 ||
+	    record_rating_json(&payload, id, s->hall_code, w->case_no, w->level, w->comment,
+		*w->at) == -1 ||
+	    (st = store_stmt(s, ST_RATING_INSERT)) == NULL)
+		goto done;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, case_no, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, level);
-	bind_opt(st, 4, comment);
-	sqlite3_bind_int64(st, 5, *at);
-	if (store_done(s, st) == -1 ||
-	    store_outbox_add(s, id, "rating", case_no, *at, &payload) == -1 ||
-	    store_run(s, ST_COMMIT) == -1)
-		goto fail;
-	store_write_end(s);
-	buf_free(&payload);
-	return STORE_OK;
-fail:
-	store_write_end(s);
+	sqlite3_bind_text(st, 2, w->case_no, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, w->level);
+	bind_opt(st, 4, w->comment);
+	sqlite3_bind_int64(st, 5, *w->at);
+	if (store_done(s, st) == 0 &&
+	    store_outbox_add(s, id, "rating", w->case_no, *w->at, &payload) == 0)
+		rc = STORE_OK;
+done:
 	buf_free(&payload);
 	return rc;
+}
+
+enum store_rc
+store_rating_create(struct store *s, const char *case_no, int level, const char *comment,
+    time_t *at)
+{
+	struct store_write w = {.kind = STORE_WRITE_RATING, .case_no = case_no, .level = level,
+	    .comment = comment, .at = at};
+
+	store_write_group(s, &w, 1);
+	return w.rc;
+}
+
+/*
+ * Group commit: the writes share one transaction, so one fsync of the WAL makes them all
+ * durable. Each runs inside its own savepoint: a write that fails (a rating of a case not
+ * yet answered, a constraint) is undone alone and the others still commit. When the commit
+ * itself fails, or SQLite has rolled the whole transaction back, every write reports it.
+ */
+void
+store_write_group(struct store *s, struct store_write *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		w[i].rc = STORE_ERR;
+	if (store_write_begin(s) == -1)
+		return;
+	for (i = 0; i < n; i++) {
+		if (store_run(s, ST_SAVEPOINT) == -1)
+			goto fail;
+		w[i].rc = w[i].kind == STORE_WRITE_CASE ? case_apply(s, &w[i]) :
+		    rating_apply(s, &w[i]);
+		if (sqlite3_get_autocommit(s->db))
+			goto fail;	/* SQLite gave the transaction up (I/O error, full disk) */
+		if (w[i].rc != STORE_OK && store_run(s, ST_ROLLBACK_TO) == -1)
+			goto fail;
+		if (store_run(s, ST_RELEASE) == -1)
+			goto fail;
+	}
+	if (store_run(s, ST_COMMIT) == -1)
+		goto fail;
+	store_write_end(s);
+	return;
+fail:
+	for (i = 0; i < n; i++)
+		w[i].rc = STORE_ERR;
+	store_write_end(s);
 }
 
 /* ---- health ---------------------------------------------------------------------- */

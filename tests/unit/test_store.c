@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -554,25 +555,25 @@ test_rating(void **state)
 
 	assert_int_equal(store_case_create(f->s, &f->cfg, &c, &r), STORE_OK);
 	/* before the county answers */
-	assert_int_equal(store_rating_create(f->s, HALL, r.case_no, 5, NULL, &at), STORE_NOT_YET);
+	assert_int_equal(store_rating_create(f->s, r.case_no, 5, NULL, &at), STORE_NOT_YET);
 	assert_int_equal(store_count(f->s, "ratings"), 0);
 	assert_int_equal(store_count(f->s, "outbox"), 1);
 
 	set_status(f, r.case_no, "answered");
 	t0 = time(NULL);
-	assert_int_equal(store_rating_create(f->s, HALL, r.case_no, 2, "没有解决问题", &at),
+	assert_int_equal(store_rating_create(f->s, r.case_no, 2, "没有解决问题", &at),
 	                 STORE_OK);
 	assert_true(at >= t0 && at <= time(NULL));
 	assert_int_equal(store_count(f->s, "ratings"), 1);
 	assert_int_equal(store_count(f->s, "outbox"), 2);
 
 	/* once only */
-	assert_int_equal(store_rating_create(f->s, HALL, r.case_no, 5, NULL, &at), STORE_CONFLICT);
+	assert_int_equal(store_rating_create(f->s, r.case_no, 5, NULL, &at), STORE_CONFLICT);
 	assert_int_equal(store_count(f->s, "ratings"), 1);
 	assert_int_equal(store_count(f->s, "outbox"), 2);
 
 	assert_int_equal(caseno_make(unknown, HALL, 777), 0);
-	assert_int_equal(store_rating_create(f->s, HALL, unknown, 5, NULL, &at), STORE_NOT_FOUND);
+	assert_int_equal(store_rating_create(f->s, unknown, 5, NULL, &at), STORE_NOT_FOUND);
 	assert_int_equal(store_count(f->s, "outbox"), 2);
 
 	/* the rating in the outbox */
@@ -621,7 +622,7 @@ test_rating_statuses(void **state)
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		assert_int_equal(store_case_create(f->s, &f->cfg, &cn, &r), STORE_OK);
 		set_status(f, r.case_no, c[i].status);
-		if (store_rating_create(f->s, HALL, r.case_no, 4, NULL, &at) != c[i].want)
+		if (store_rating_create(f->s, r.case_no, 4, NULL, &at) != c[i].want)
 			fail_msg("status %s: want %d", c[i].status, c[i].want);
 		ok += c[i].want == STORE_OK;
 		assert_int_equal(store_count(f->s, "ratings"), ok);
@@ -629,6 +630,117 @@ test_rating_statuses(void **state)
 }
 
 /* ---- read-only -------------------------------------------------------------------- */
+
+/* ---- group commit ----------------------------------------------------------------- */
+
+/* One transaction for several writes: the ones that fail are undone alone. */
+static void
+test_write_group_isolates_failures(void **state)
+{
+	struct fixture *f = *state;
+	struct case_new c1 = consultation(), c2 = consultation(), keyed = consultation();
+	struct receipt first, r1, r2, r3;
+	char unknown[CASENO_LEN + 1];
+	time_t at1 = 0, at2 = 0;
+	struct store_write w[5] = {0};
+
+	keyed.dedup_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	assert_int_equal(store_case_create(f->s, &f->cfg, &keyed, &first), STORE_OK);
+	assert_int_equal(caseno_make(unknown, HALL, 777), 0);
+	c2.subject = "第二个咨询";
+
+	w[0] = (struct store_write){.kind = STORE_WRITE_CASE, .cfg = &f->cfg, .c = &c1,
+	    .receipt = &r1};
+	w[1] = (struct store_write){.kind = STORE_WRITE_RATING, .case_no = first.case_no,
+	    .level = 5, .at = &at1};	/* not answered yet */
+	w[2] = (struct store_write){.kind = STORE_WRITE_CASE, .cfg = &f->cfg, .c = &c2,
+	    .receipt = &r2};
+	w[3] = (struct store_write){.kind = STORE_WRITE_RATING, .case_no = unknown, .level = 4,
+	    .at = &at2};
+	w[4] = (struct store_write){.kind = STORE_WRITE_CASE, .cfg = &f->cfg, .c = &keyed,
+	    .receipt = &r3};	/* the same key again: the first receipt */
+	store_write_group(f->s, w, 5);
+
+	assert_int_equal(w[0].rc, STORE_OK);
+	assert_int_equal(w[1].rc, STORE_NOT_YET);
+	assert_int_equal(w[2].rc, STORE_OK);
+	assert_int_equal(w[3].rc, STORE_NOT_FOUND);
+	assert_int_equal(w[4].rc, STORE_OK);
+	assert_int_equal(r3.replayed, 1);
+	assert_string_equal(r3.case_no, first.case_no);
+	assert_string_not_equal(r1.case_no, r2.case_no);
+	assert_true(caseno_seq(r1.case_no) < caseno_seq(r2.case_no));
+	assert_int_equal(store_count(f->s, "cases"), 3);
+	assert_int_equal(store_count(f->s, "ratings"), 0);
+	assert_int_equal(store_count(f->s, "outbox"), 3);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM case_events WHERE case_no = ?1",
+			     r2.case_no), 1);
+}
+
+struct writer {
+	struct commit_group *g;
+	struct fixture *f;
+	struct receipt r[100];
+	int failed;
+};
+
+static void *
+writer_run(void *arg)
+{
+	struct writer *wr = arg;
+	struct case_new c = consultation();
+	size_t i;
+
+	for (i = 0; i < 100; i++) {
+		struct store_write w = {.kind = STORE_WRITE_CASE, .cfg = &wr->f->cfg, .c = &c,
+		    .receipt = &wr->r[i]};
+
+		commit_group_write(wr->g, &w);
+		if (w.rc != STORE_OK)
+			wr->failed++;
+	}
+	return NULL;
+}
+
+static int
+cmp_caseno(const void *a, const void *b)
+{
+	return strcmp(((const struct receipt *)a)->case_no, ((const struct receipt *)b)->case_no);
+}
+
+/* Eight threads through one group: every case stored once, every number distinct. */
+static void
+test_commit_group_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct commit_group *g = commit_group_new(f->s);
+	static struct writer wr[8];
+	static struct receipt all[800];
+	pthread_t t[8];
+	unsigned long groups, writes;
+	size_t i;
+
+	assert_non_null(g);
+	for (i = 0; i < 8; i++) {
+		wr[i] = (struct writer){.g = g, .f = f};
+		assert_int_equal(pthread_create(&t[i], NULL, writer_run, &wr[i]), 0);
+	}
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(wr[i].failed, 0);
+		memcpy(&all[i * 100], wr[i].r, sizeof(wr[i].r));
+	}
+	commit_group_stats(g, &groups, &writes);
+	assert_int_equal(writes, 800);
+	assert_true(groups >= 1 && groups <= 800);
+	print_message("800 writes in %lu commits\n", groups);
+	qsort(all, 800, sizeof(all[0]), cmp_caseno);
+	for (i = 1; i < 800; i++)
+		assert_string_not_equal(all[i - 1].case_no, all[i].case_no);
+	assert_int_equal(store_count(f->s, "cases"), 800);
+	assert_int_equal(store_count(f->s, "outbox"), 800);
+	commit_group_free(g);
+}
 
 static void
 test_readonly(void **state)
@@ -651,7 +763,7 @@ test_readonly(void **state)
 	/* writes do not */
 	assert_int_equal(store_case_create(ro, &f->cfg, &c, &r2), STORE_ERR);
 	set_status(f, r.case_no, "answered");
-	assert_int_equal(store_rating_create(ro, HALL, r.case_no, 5, NULL, &at), STORE_ERR);
+	assert_int_equal(store_rating_create(ro, r.case_no, 5, NULL, &at), STORE_ERR);
 	assert_int_equal(store_count(f->s, "cases"), 1);
 	assert_int_equal(store_count(f->s, "outbox"), 1);
 	assert_int_equal(store_count(f->s, "ratings"), 0);
@@ -990,6 +1102,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_outbox_payload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rating, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rating_statuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_group_isolates_failures, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_group_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_numbers_never_repeat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_health, setup, teardown),
