@@ -22,6 +22,15 @@
 /* less than one working day left, as calendar_warning has it: the due day is today */
 #define WARNING_SQL \
 	"(c.status NOT IN " CLOSED " AND c.due_at >= NOW() AND DATE(c.due_at) = CURDATE())"
+/*
+ * Which counties see a case of `cases c` (issue 6, 省内通办): the one handling it now
+ * (cases.handler_county, moved by the transfer triggers of sql/county/006), which acts on
+ * it, and, read only, any that handled it before and transferred it on. Two parameters:
+ * the county, twice.
+ */
+#define SEEN_SQL \
+	"(c.handler_county = ? OR EXISTS (SELECT 1 FROM case_transfers t " \
+	"WHERE t.case_no = c.case_no AND t.from_county = ?))"
 
 /* The console's INI (fcgi/staff_main.c and README.md describe every line). */
 struct staff_conf {
@@ -32,6 +41,8 @@ struct staff_conf {
 	int idle_minutes;	/* ... or after this long without a request */
 	int lockout_failures;	/* wrong passwords in a row that lock an account */
 	int lockout_minutes;
+	int address_failures;	/* refused sign-ins from one address that stop it (0: no limit) */
+	int address_minutes;	/* ... within this many minutes */
 	/* [county] */
 	char *host, *db_socket, *user, *password_file, *database;
 	int port, connect_timeout, read_timeout, write_timeout;
@@ -96,6 +107,8 @@ long long db_int(const struct dbrows *, size_t row, size_t col);
 void dbrows_free(struct dbrows *);
 
 /* ---- fcgi/staff_auth.c --------------------------------------------------------------- */
+/* Before the workers fork: the hash an unknown user's password is checked against. */
+int auth_init(void);
 /* Finds the session of the request's cookie; fills s->u and s->signed_in. -1: db failed. */
 int auth_session(struct staff_req *);
 /* Sets s->csrf: a form token bound to the session, or to the visitor's CSRF cookie. */

@@ -4,7 +4,11 @@
  * Passwords: libsodium's crypto_pwhash_str (Argon2id, interactive limits), verified in
  * constant time; an unknown user costs the same hash as a known one. Lockout: after
  * lockout_failures wrong passwords in a row the account is refused for lockout_minutes,
- * counted in the account's row so that it holds across every worker.
+ * counted in the account's row so that it holds across every worker. A refusal never says
+ * which of unknown name, wrong password or locked account it was. Per client address:
+ * after address_failures refused sign-ins within address_minutes the address is answered
+ * 429 before any password is checked, so one machine cannot try many names; the count is
+ * a table (staff_login_failures), shared by every worker and every console host.
  *
  * Sessions: a 256-bit random token in an HttpOnly, SameSite=Strict cookie (Secure over
  * HTTPS); the database keeps only its SHA-256, with an absolute expiry and an idle
@@ -13,6 +17,9 @@
  * token, so a token from one session is refused in another; the sign-in form's are bound
  * to the visitor's CSRF cookie.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,8 +200,12 @@ login_form(struct staff_req *s, int status, const char *error, const char *extra
 		     "type=\"password\" name=\"password\" autocomplete=\"current-password\" "
 		     "maxlength=\"128\" required><button type=\"submit\">登录</button></form>"
 		     "<p class=\"muted\">连续输错密码 ");
-	buf_printf(&b, "%d 次，账户将锁定 %d 分钟。账户由县级管理员开设。</p></div>",
-	    staff_conf.lockout_failures, staff_conf.lockout_minutes);
+	buf_printf(&b, "%d 次，账户将锁定 %d 分钟。", staff_conf.lockout_failures,
+	    staff_conf.lockout_minutes);
+	if (staff_conf.address_failures > 0)
+		buf_printf(&b, "同一网络地址 %d 分钟内登录失败 %d 次，将暂停从该地址登录。",
+		    staff_conf.address_minutes, staff_conf.address_failures);
+	buf_adds(&b, "账户由县级管理员开设。</p></div>");
 	spage_end(&b);
 	spage_send(s, status, &b, extra_headers);
 	buf_free(&b);
@@ -210,32 +221,109 @@ auth_login_page(struct staff_req *s)
 	login_form(s, 200, NULL, NULL);
 }
 
-/* A hash of a random password: what an unknown user's attempt is checked against. */
-static const char *
-dummy_hash(void)
-{
-	static char h[crypto_pwhash_STRBYTES];
-	char pw[32];
+/*
+ * The hash a password is checked against when there is no account to check it against (an
+ * unknown name, an over-long password): made at start, before the workers fork, with the
+ * limits of a real account's hash, so that every refusal costs one Argon2id verification.
+ */
+static char dummy_hash[crypto_pwhash_STRBYTES];
 
-	if (h[0] == '\0') {
-		randombytes_buf(pw, sizeof(pw) - 1);
-		pw[sizeof(pw) - 1] = '\0';
-		if (crypto_pwhash_str_alg(h, pw, sizeof(pw) - 1, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-			crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0)
-			h[0] = '\0';
-		sodium_memzero(pw, sizeof(pw));
+int
+auth_init(void)
+{
+	char pw[32];
+	int rc;
+
+	randombytes_buf(pw, sizeof(pw) - 1);
+	pw[sizeof(pw) - 1] = '\0';
+	rc = crypto_pwhash_str_alg(dummy_hash, pw, sizeof(pw) - 1, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
+	sodium_memzero(pw, sizeof(pw));
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- attempts per client address -------------------------------------------------- */
+
+/*
+ * The key an address's attempts are counted under: an IPv4 address as it is, an IPv6
+ * address by its /64 (one subscriber holds a whole /64, so single addresses would be free),
+ * an IPv4-mapped IPv6 address as the IPv4 one. Anything else is counted as it came.
+ */
+static void
+address_key(char out[64], const char *remote)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET6, remote, a) == 1) {
+		char text[INET6_ADDRSTRLEN];
+
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			snprintf(out, 64, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+			return;
+		}
+		memset(a + 8, 0, 8);
+		if (inet_ntop(AF_INET6, a, text, sizeof(text)) != NULL) {
+			snprintf(out, 64, "%s/64", text);
+			return;
+		}
 	}
-	return h;
+	snprintf(out, 64, "%s", remote);
+}
+
+/*
+ * Seconds until the address may try again: 0 when it may now, -1 when the database did
+ * not answer. It is stopped while its address_failures-th latest refusal is inside the
+ * window, that is until that one ages out. Workers check and record apart, so a burst
+ * spread over every worker can pass the limit by at most one attempt a worker.
+ */
+static long long
+address_wait(const char *key)
+{
+	struct dbparam p[5];
+	struct dbrows r;
+	long long wait;
+
+	if (staff_conf.address_failures == 0)
+		return 0;
+	p[0] = DBI(staff_conf.address_minutes);
+	p[1] = DBS(key);
+	p[2] = DBI(staff_conf.address_minutes);
+	p[3] = DBI(1);
+	p[4] = DBI(staff_conf.address_failures - 1);
+	if (db_select("SELECT TIMESTAMPDIFF(SECOND, NOW(), at + INTERVAL ? MINUTE) + 1 "
+		      "FROM staff_login_failures WHERE remote = ? "
+		      "AND at > NOW() - INTERVAL ? MINUTE ORDER BY at DESC LIMIT ? OFFSET ?",
+		p, 5, &r, 1) == -1)
+		return -1;
+	wait = r.nrows == 1 ? db_int(&r, 0, 0) : 0;
+	if (r.nrows == 1 && wait < 1)
+		wait = 1;
+	dbrows_free(&r);
+	return wait;
+}
+
+/* A refused sign-in from the address; the log forgets rows a day old as it goes. */
+static void
+address_failed(const char *key)
+{
+	struct dbparam p[1] = {DBS(key)};
+
+	if (staff_conf.address_failures == 0)
+		return;
+	if (db_exec("INSERT INTO staff_login_failures (remote) VALUES (?)", p, 1, NULL) == 1)
+		db_exec("DELETE FROM staff_login_failures WHERE at < NOW() - INTERVAL 1 DAY LIMIT 100",
+		    NULL, 0, NULL);
 }
 
 static void
-login_locked(struct staff_req *s, long long seconds)
+address_stopped(struct staff_req *s, long long seconds)
 {
-	char msg[160], hdr[48];
+	char msg[200], hdr[48];
 	long long minutes = (seconds + 59) / 60;
 
-	snprintf(msg, sizeof(msg), "连续输错密码次数过多，账户已锁定。请在 %lld 分钟后再试，"
-				   "或联系管理员解锁。", minutes > 0 ? minutes : 1);
+	snprintf(msg, sizeof(msg), "此网络地址登录失败次数过多，请在 %lld 分钟后再试。"
+				   "如忘记密码，请联系本县管理员。", minutes > 0 ? minutes : 1);
 	snprintf(hdr, sizeof(hdr), "Retry-After: %lld\r\n", seconds > 0 ? seconds : 1);
 	login_form(s, 429, msg, hdr);
 }
@@ -283,14 +371,24 @@ session_drop(struct staff_req *s)
 	db_exec("DELETE FROM staff_sessions WHERE token_hash = ?", p, 1, NULL);
 }
 
+/*
+ * Every refusal of a name and password is the same page, status and work: an unknown name,
+ * a wrong password, a locked or a disabled account each cost one Argon2id verification and
+ * say only that the name or the password is wrong, so that the answers tell nobody which
+ * names exist or which of them are locked. The lockout still counts and holds (a locked
+ * account is refused with its right password too); an admin sees it on the accounts page.
+ */
+#define LOGIN_REFUSED "用户名或密码错误，或账户已被锁定。"
+
 void
 auth_login(struct staff_req *s)
 {
-	const char *user, *pw;
+	const char *user, *pw, *hash;
+	char addr[64];
 	struct dbparam p[3];
 	struct dbrows rows;
-	long long id, locked;
-	int good;
+	long long id, wait;
+	int known, usable, locked, good;
 
 	if (spage_read_form(s) == -1)
 		return;
@@ -306,73 +404,62 @@ auth_login(struct staff_req *s)
 		login_form(s, 422, "请填写用户名和密码。", NULL);
 		return;
 	}
+	/* an address that has guessed too much is stopped before any password is checked */
+	address_key(addr, s->r.remote);
+	if ((wait = address_wait(addr)) == -1) {
+		spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+		return;
+	}
+	if (wait > 0) {
+		log_info("sign-in refused: %s has too many failures", addr);
+		address_stopped(s, wait);
+		return;
+	}
 	memset(&rows, 0, sizeof(rows));
-	if (username_ok(user) && strlen(pw) <= PASSWORD_MAX) {
+	usable = username_ok(user) && strlen(pw) <= PASSWORD_MAX;
+	if (usable) {
 		p[0] = DBS(user);
-		if (db_select("SELECT id, pw_hash, GREATEST(0, TIMESTAMPDIFF(SECOND, NOW(), "
-			      "COALESCE(locked_until, NOW()))), disabled "
+		if (db_select("SELECT id, pw_hash, locked_until > NOW(), disabled, failed_logins "
 			      "FROM staff_accounts WHERE username = ?",
 			p, 1, &rows, 1) == -1) {
 			spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
 			return;
 		}
 	}
-	if (rows.nrows == 0) {
-		/* the same work, and the same answer, as a wrong password */
-		good = crypto_pwhash_str_verify(dummy_hash(), pw, strlen(pw)) == 0;
-		(void)good;
-		login_form(s, 403, "用户名或密码错误。", NULL);
-		return;
-	}
-	id = db_int(&rows, 0, 0);
-	locked = db_int(&rows, 0, 2);
-	if (locked > 0) {
-		dbrows_free(&rows);
-		login_locked(s, locked);
-		return;
-	}
-	good = strlen(pw) <= PASSWORD_MAX &&
-	    crypto_pwhash_str_verify(db_str(&rows, 0, 1), pw, strlen(pw)) == 0 &&
-	    db_int(&rows, 0, 3) == 0;
+	known = rows.nrows == 1;
+	hash = known ? db_str(&rows, 0, 1) : dummy_hash;
+	good = crypto_pwhash_str_verify(hash, usable ? pw : "", usable ? strlen(pw) : 0) == 0;
+	locked = known && db_int(&rows, 0, 2) == 1;
+	good = good && known && !locked && db_int(&rows, 0, 3) == 0;
+	id = known ? db_int(&rows, 0, 0) : 0;
 	if (!good) {
+		if (known && !locked) {
+			/* left to right: locked_until reads the count before this failure is added */
+			p[0] = DBI(staff_conf.lockout_failures);
+			p[1] = DBI(staff_conf.lockout_minutes);
+			p[2] = DBI(id);
+			if (db_exec("UPDATE staff_accounts SET "
+				    "locked_until = IF(failed_logins + 1 >= ?, NOW() + INTERVAL ? MINUTE, "
+				    "locked_until), "
+				    "failed_logins = IF(locked_until > NOW(), 0, failed_logins + 1) "
+				    "WHERE id = ?",
+				p, 3, NULL) == -1) {
+				dbrows_free(&rows);
+				spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+				return;
+			}
+			if (db_int(&rows, 0, 4) + 1 >= staff_conf.lockout_failures)
+				log_info("staff account %s locked after %d wrong passwords", user,
+				    staff_conf.lockout_failures);
+		}
 		dbrows_free(&rows);
-		p[0] = DBI(staff_conf.lockout_failures);
-		p[1] = DBI(staff_conf.lockout_minutes);
-		p[2] = DBI(id);
-		/* left to right: locked_until reads the count before this failure is added */
-		if (db_exec("UPDATE staff_accounts SET "
-			    "locked_until = IF(failed_logins + 1 >= ?, NOW() + INTERVAL ? MINUTE, "
-			    "locked_until), "
-			    "failed_logins = IF(locked_until > NOW(), 0, failed_logins + 1) "
-			    "WHERE id = ?",
-			p, 3, NULL) == -1) {
-			spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
-			return;
-		}
-		p[0] = DBI(id);
-		if (db_select("SELECT GREATEST(0, TIMESTAMPDIFF(SECOND, NOW(), "
-			      "COALESCE(locked_until, NOW()))), failed_logins "
-			      "FROM staff_accounts WHERE id = ?",
-			p, 1, &rows, 1) == 0 && rows.nrows == 1 && db_int(&rows, 0, 0) > 0) {
-			locked = db_int(&rows, 0, 0);
-			dbrows_free(&rows);
-			log_info("staff account %s locked after %d wrong passwords", user,
-			    staff_conf.lockout_failures);
-			login_locked(s, locked);
-			return;
-		} else {
-			char msg[128];
-			long long left = staff_conf.lockout_failures - db_int(&rows, 0, 1);
-
-			snprintf(msg, sizeof(msg), "用户名或密码错误。再错 %lld 次，账户将锁定 %d 分钟。",
-			    left > 0 ? left : 1, staff_conf.lockout_minutes);
-			dbrows_free(&rows);
-			login_form(s, 403, msg, NULL);
-			return;
-		}
+		address_failed(addr);
+		log_info("sign-in refused from %s", addr);
+		login_form(s, 403, LOGIN_REFUSED, NULL);
+		return;
 	}
 	/* the stored hash is brought up to today's limits while we hold the password */
-	if (crypto_pwhash_str_needs_rehash(db_str(&rows, 0, 1), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	if (crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
 		crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
 		char h[crypto_pwhash_STRBYTES];
 

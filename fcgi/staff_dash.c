@@ -8,6 +8,11 @@
  *   satisfaction rate (满意率, target >= 95%): ratings of level 3 to 5 over all ratings.
  *   per hall: open, warning and overdue cases; 差评 follow-ups open and late; the hall's
  *     sync health as its agent last reported it (last contact, backlog, agent version).
+ *
+ * The cases counted are those the county handles (cases.handler_county), each under the
+ * hall that handles it; a case transferred to the county as a whole (no hall) is counted
+ * in a row of its own, under the county's code. A case the county transferred on counts
+ * where it went, not here.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +21,8 @@
 #include "staff.h"
 
 #define STALE_MINUTES 10	/* a hall not heard from for longer is shown as out of touch */
+/* the row a case of `cases c` counts in: the hall handling it, else the county's code */
+#define DASH_HALL "COALESCE(c.handler_hall, c.handler_county)"
 
 struct hall_fig {
 	char code[13];
@@ -50,7 +57,8 @@ dash_hall(struct dash *d, const char *code)
 	p = &d->h[d->n++];
 	memset(p, 0, sizeof(*p));
 	snprintf(p->code, sizeof(p->code), "%s", code);
-	snprintf(p->name, sizeof(p->name), "%s", code);
+	/* a county's code stands for its cases handled with no hall named */
+	snprintf(p->name, sizeof(p->name), "%s", strlen(code) == 6 ? "县级（转入，未指定大厅）" : code);
 	return p;
 }
 
@@ -59,11 +67,9 @@ dash_load(struct staff_req *s, struct dash *d)
 {
 	struct dbparam p[1];
 	struct dbrows r;
-	char like[8];
 	size_t i;
 
 	memset(d, 0, sizeof(*d));
-	snprintf(like, sizeof(like), "%s%%", s->u.county);
 	/* the halls first, so that a hall with no case yet still has its row */
 	p[0] = DBS(s->u.county);
 	if (db_select("SELECT hall_code, name, UNIX_TIMESTAMP(last_contact_at), backlog, "
@@ -83,14 +89,13 @@ dash_load(struct staff_req *s, struct dash *d)
 		h->have_health = 1;
 	}
 	dbrows_free(&r);
-	p[0] = DBS(like);
-	if (db_select("SELECT c.hall_code, count(*), SUM(c.status NOT IN " CLOSED "), "
+	if (db_select("SELECT " DASH_HALL ", count(*), SUM(c.status NOT IN " CLOSED "), "
 		      "SUM(c.status IN " CLOSED "), "
 		      "SUM(c.status IN " CLOSED " AND (SELECT MIN(e.at) FROM case_events e "
 		      "  WHERE e.case_no = c.case_no AND e.origin = 'county' "
 		      "  AND e.status IN " CLOSED ") <= c.due_at), "
 		      "SUM(" OVERDUE_SQL "), SUM(" WARNING_SQL ") "
-		      "FROM cases c WHERE c.hall_code LIKE ? GROUP BY c.hall_code",
+		      "FROM cases c WHERE c.handler_county = ? GROUP BY 1",
 		p, 1, &r, 1000) == -1)
 		return -1;
 	for (i = 0; i < r.nrows; i++) {
@@ -106,8 +111,8 @@ dash_load(struct staff_req *s, struct dash *d)
 		h->warning = db_int(&r, i, 6);
 	}
 	dbrows_free(&r);
-	if (db_select("SELECT hall_code, count(*), SUM(level >= 3) FROM ratings "
-		      "WHERE hall_code LIKE ? GROUP BY hall_code",
+	if (db_select("SELECT " DASH_HALL ", count(*), SUM(r.level >= 3) FROM ratings r "
+		      "JOIN cases c ON c.case_no = r.case_no WHERE c.handler_county = ? GROUP BY 1",
 		p, 1, &r, 1000) == -1)
 		return -1;
 	for (i = 0; i < r.nrows; i++) {
@@ -119,10 +124,10 @@ dash_load(struct staff_req *s, struct dash *d)
 		h->satisfied = db_int(&r, i, 2);
 	}
 	dbrows_free(&r);
-	if (db_select("SELECT hall_code, SUM(closed_at IS NULL), "
-		      "SUM(closed_at IS NULL AND due_at < NOW()), SUM(closed_at IS NOT NULL) "
-		      "FROM rating_followups "
-		      "WHERE hall_code LIKE ? GROUP BY hall_code",
+	if (db_select("SELECT " DASH_HALL ", SUM(f.closed_at IS NULL), "
+		      "SUM(f.closed_at IS NULL AND f.due_at < NOW()), SUM(f.closed_at IS NOT NULL) "
+		      "FROM rating_followups f JOIN cases c ON c.case_no = f.case_no "
+		      "WHERE c.handler_county = ? GROUP BY 1",
 		p, 1, &r, 1000) == -1)
 		return -1;
 	for (i = 0; i < r.nrows; i++) {
@@ -271,21 +276,27 @@ svg_sync(struct buf *b, const struct dash *d)
 {
 	long long max = 1;
 	size_t i;
-	int y, height = 10 + (int)d->n * 30;
+	int y, nhalls = 0, height;
 
-	for (i = 0; i < d->n; i++)
+	for (i = 0; i < d->n; i++) {
 		if (d->h[i].backlog > max)
 			max = d->h[i].backlog;
+		/* a county's own row (cases transferred to it as a whole) has no agent */
+		nhalls += strlen(d->h[i].code) != 6;
+	}
+	height = 10 + nhalls * 30;
 	buf_printf(b, "<svg id=\"chart-sync\" role=\"img\" viewBox=\"0 0 620 %d\" width=\"620\" "
 		      "height=\"%d\" xmlns=\"http://www.w3.org/2000/svg\"><title>各大厅同步积压"
 		      "</title>",
 	    height, height);
-	for (i = 0, y = 6; i < d->n; i++, y += 30) {
+	for (i = 0, y = 6; i < d->n; i++) {
 		const struct hall_fig *h = &d->h[i];
 		int stale = h->last_contact == 0 ||
 		    d->db_now - h->last_contact > STALE_MINUTES * 60;
 		int w = (int)(h->backlog * 300 / max);
 
+		if (strlen(h->code) == 6)
+			continue;
 		buf_printf(b, "<circle cx=\"8\" cy=\"%d\" r=\"6\" fill=\"%s\"/>"
 			      "<text x=\"20\" y=\"%d\" font-size=\"12\">",
 		    y + 11, stale ? "#c62828" : "#2e7d32", y + 15);
@@ -293,6 +304,7 @@ svg_sync(struct buf *b, const struct dash *d)
 		buf_printf(b, "</text><rect x=\"200\" y=\"%d\" width=\"%d\" height=\"16\" "
 			      "fill=\"#1565c0\"/><text x=\"%d\" y=\"%d\" font-size=\"12\">积压 %lld</text>",
 		    y + 3, w < 1 && h->backlog > 0 ? 1 : w, 206 + w, y + 15, h->backlog);
+		y += 30;
 	}
 	buf_adds(b, "</svg>");
 }
@@ -378,7 +390,7 @@ dash_page(struct staff_req *s)
 			       "<td class=\"num late\">%lld</td><td class=\"num\">%s</td>"
 			       "<td class=\"num\">%s</td><td class=\"num\">%lld</td><td>",
 		    h->open, h->warning, h->overdue, t1, t2, h->fu_open);
-		SH(&b, h->have_health ? ago : "（未登记）");
+		SH(&b, h->have_health ? ago : strlen(h->code) == 6 ? "—" : "（未登记）");
 		buf_printf(&b, "</td><td class=\"num\">%lld</td><td>", h->backlog);
 		SH(&b, h->version);
 		buf_adds(&b, "</td></tr>");

@@ -1,11 +1,15 @@
 /*
- * The inbox: the cases of the account's county (halls whose code starts with its 6-digit
- * county code), filtered by kind, status, hall, warning and overdue, searched in the case
- * number, subject and body, most urgent first (overdue, then open by deadline, then the
- * closed ones), a page at a time; and the same list as CSV.
+ * The inbox: the cases the account's county handles (cases.handler_county: where the case
+ * was taken, or where a transfer moved it), filtered by kind, status, hall, warning and
+ * overdue, searched in the case number, subject and body, most urgent first (overdue, then
+ * open by deadline, then the closed ones), a page at a time; and the same list as CSV.
+ * With out=1 it lists instead the cases the county transferred on to another county, which
+ * it may still open, read only.
  *
  * One fixed statement serves every combination of filters: an unused filter is bound as
- * '' or 0 and its condition is then true, so no SQL is ever put together from input.
+ * '' or 0 and its condition is then true, so no SQL is ever put together from input. The
+ * two lists (handled, transferred out) are two fixed statements, so that each keeps its
+ * index: cases by handler_county, or the county's rows in case_transfers.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,21 +17,39 @@
 
 #include "staff.h"
 
-#define INBOX_FROM \
+#define INBOX_JOINS \
 	" FROM cases c LEFT JOIN halls h ON h.hall_code = c.hall_code" \
-	" WHERE c.hall_code LIKE ?" \
+	" LEFT JOIN halls hh ON hh.hall_code = c.handler_hall" \
+	" LEFT JOIN counties k ON k.county_code = c.handler_county"
+/* the cases the county handles (one parameter: the county) */
+#define INBOX_MINE INBOX_JOINS " WHERE c.handler_county = ?" INBOX_FILTERS
+/* the cases it transferred to another county (two: the county, twice) */
+#define INBOX_OUT INBOX_JOINS \
+	" WHERE c.case_no IN (SELECT t.case_no FROM case_transfers t WHERE t.from_county = ?)" \
+	" AND c.handler_county <> ?" INBOX_FILTERS
+#define INBOX_FILTERS \
 	" AND (? = '' OR c.kind = ?)" \
 	" AND (? = '' OR (? = 'open' AND c.status NOT IN " CLOSED ") OR c.status = ?)" \
-	" AND (? = '' OR c.hall_code = ?)" \
+	" AND (? = '' OR c.hall_code = ? OR c.handler_hall = ?)" \
 	" AND (? = 0 OR " WARNING_SQL ")" \
 	" AND (? = 0 OR " OVERDUE_SQL ")" \
 	" AND (? = '' OR c.case_no LIKE ? OR c.subject LIKE ? OR c.body LIKE ?)"
 #define INBOX_COLS \
 	"SELECT c.case_no, c.hall_code, COALESCE(h.name, ''), c.kind, c.subject, c.status, " \
 	"UNIX_TIMESTAMP(c.submitted_at), UNIX_TIMESTAMP(c.due_at), c.due_provisional, " \
-	OVERDUE_SQL ", " WARNING_SQL
+	OVERDUE_SQL ", " WARNING_SQL ", c.handler_county, COALESCE(c.handler_hall, ''), " \
+	"COALESCE(hh.name, ''), COALESCE(k.name, ''), c.handler_county <> LEFT(c.hall_code, 6)"
 #define INBOX_ORDER \
 	" ORDER BY " OVERDUE_SQL " DESC, c.status IN " CLOSED " ASC, c.due_at ASC, c.case_no ASC"
+#define INBOX_COUNT \
+	"SELECT count(*), COALESCE(SUM(" OVERDUE_SQL "), 0), COALESCE(SUM(" WARNING_SQL "), 0)"
+
+/* By inbox_filter.out: the count, and a page of rows (the filters, LIMIT, OFFSET). */
+static const char *const inbox_count_sql[2] = {INBOX_COUNT INBOX_MINE, INBOX_COUNT INBOX_OUT};
+static const char *const inbox_rows_sql[2] = {
+	INBOX_COLS INBOX_MINE INBOX_ORDER " LIMIT ? OFFSET ?",
+	INBOX_COLS INBOX_OUT INBOX_ORDER " LIMIT ? OFFSET ?",
+};
 
 static const char *const kinds[] = {"consultation", "complaint", "unresolved", NULL};
 static const char *const statuses[] = {"open", "received", "delivered", "accepted",
@@ -35,12 +57,11 @@ static const char *const statuses[] = {"open", "received", "delivered", "accepte
 
 struct inbox_filter {
 	const char *kind, *status, *hall, *q;
-	int warning, overdue;
+	int warning, overdue, out;
 	long page;
-	char county_like[8];
 	char caseno[CASENO_LEN + 1];
 	char like[2 * 400 + 3];	/* %q% with q's own % _ \ escaped */
-	struct dbparam p[16];
+	struct dbparam p[24];
 	size_t np;
 };
 
@@ -80,6 +101,7 @@ inbox_filter(struct staff_req *s, struct inbox_filter *f)
 		f->hall = "";
 	f->warning = strcmp(spage_in(s, "warning"), "1") == 0;
 	f->overdue = strcmp(spage_in(s, "overdue"), "1") == 0;
+	f->out = strcmp(spage_in(s, "out"), "1") == 0;
 	q = spage_in(s, "q");
 	f->q = utf8_len(q) <= 100 && strspn(q, " ") < strlen(q) ? q : "";
 	/* a case number copied from a page or a receipt, in groups: the number itself */
@@ -88,7 +110,6 @@ inbox_filter(struct staff_req *s, struct inbox_filter *f)
 	f->page = (kv = kv_get(&s->r.in, "page")) != NULL ? strtol(kv->value, NULL, 10) : 1;
 	if (f->page < 1 || f->page > 100000)
 		f->page = 1;
-	snprintf(f->county_like, sizeof(f->county_like), "%s%%", s->u.county);
 	w = f->like;
 	*w++ = '%';
 	for (p = f->q; *p != '\0'; p++) {
@@ -98,12 +119,15 @@ inbox_filter(struct staff_req *s, struct inbox_filter *f)
 	}
 	*w++ = '%';
 	*w = '\0';
-	f->p[f->np++] = DBS(f->county_like);
+	f->p[f->np++] = DBS(s->u.county);
+	if (f->out)
+		f->p[f->np++] = DBS(s->u.county);
 	f->p[f->np++] = DBS(f->kind);
 	f->p[f->np++] = DBS(f->kind);
 	f->p[f->np++] = DBS(f->status);
 	f->p[f->np++] = DBS(f->status);
 	f->p[f->np++] = DBS(f->status);
+	f->p[f->np++] = DBS(f->hall);
 	f->p[f->np++] = DBS(f->hall);
 	f->p[f->np++] = DBS(f->hall);
 	f->p[f->np++] = DBI(f->warning);
@@ -113,6 +137,20 @@ inbox_filter(struct staff_req *s, struct inbox_filter *f)
 	f->p[f->np++] = DBS(f->like);
 	f->p[f->np++] = DBS(f->like);
 	return 0;
+}
+
+/* Who handles row i now: a hall's name, or the county's name or code. */
+static void
+handler_text(struct buf *b, const struct dbrows *r, size_t i)
+{
+	if (*db_str(r, i, 12) != '\0')
+		SH(b, *db_str(r, i, 13) != '\0' ? db_str(r, i, 13) : db_str(r, i, 12));
+	else if (*db_str(r, i, 14) != '\0')
+		SH(b, db_str(r, i, 14));
+	else {
+		buf_adds(b, "县（市、区）");
+		SH(b, db_str(r, i, 11));
+	}
 }
 
 /* Query-string text: everything but unreserved characters percent-encoded. */
@@ -151,6 +189,8 @@ filter_query(struct buf *b, const struct inbox_filter *f)
 		buf_adds(b, "&warning=1");
 	if (f->overdue)
 		buf_adds(b, "&overdue=1");
+	if (f->out)
+		buf_adds(b, "&out=1");
 }
 
 /* An href to path with the filters (and a page, when page > 0), escaped for the page. */
@@ -217,9 +257,10 @@ filters_form(struct buf *b, const struct staff_req *s, const struct inbox_filter
 	SH(b, f->q);
 	buf_printf(b, "\"></label><label class=\"check\"><input type=\"checkbox\" name=\"warning\" "
 		      "value=\"1\"%s>预警</label><label class=\"check\"><input type=\"checkbox\" "
-		      "name=\"overdue\" value=\"1\"%s>已超期</label><button type=\"submit\">筛选"
-		      "</button></form>",
-	    f->warning ? " checked" : "", f->overdue ? " checked" : "");
+		      "name=\"overdue\" value=\"1\"%s>已超期</label><label class=\"check\">"
+		      "<input type=\"checkbox\" name=\"out\" value=\"1\"%s>已转出外县（只读）</label>"
+		      "<button type=\"submit\">筛选</button></form>",
+	    f->warning ? " checked" : "", f->overdue ? " checked" : "", f->out ? " checked" : "");
 }
 
 void
@@ -227,16 +268,14 @@ inbox_page(struct staff_req *s)
 {
 	struct inbox_filter f;
 	struct dbrows rows, count;
-	struct dbparam p[18];
+	struct dbparam p[26];
 	struct buf b;
 	long long total, pages;
 	size_t i;
 
 	if (inbox_filter(s, &f) == -1)
 		return;
-	if (db_select("SELECT count(*), COALESCE(SUM(" OVERDUE_SQL "), 0), COALESCE(SUM("
-		      WARNING_SQL "), 0)" INBOX_FROM,
-		f.p, f.np, &count, 1) == -1) {
+	if (db_select(inbox_count_sql[f.out], f.p, f.np, &count, 1) == -1) {
 		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
 		return;
 	}
@@ -247,15 +286,16 @@ inbox_page(struct staff_req *s)
 	memcpy(p, f.p, f.np * sizeof(p[0]));
 	p[f.np] = DBI(STAFF_PAGE_SIZE);
 	p[f.np + 1] = DBI((f.page - 1) * STAFF_PAGE_SIZE);
-	if (db_select(INBOX_COLS INBOX_FROM INBOX_ORDER " LIMIT ? OFFSET ?", p, f.np + 2, &rows,
-		STAFF_PAGE_SIZE) == -1) {
+	if (db_select(inbox_rows_sql[f.out], p, f.np + 2, &rows, STAFF_PAGE_SIZE) == -1) {
 		dbrows_free(&count);
 		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
 		return;
 	}
 	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "办件");
-	buf_printf(&b, "<h1>办件</h1><p>共 <b id=\"total\">%lld</b> 件，其中已超期 "
+	buf_adds(&b, f.out ? "<h1>已转出外县的办件</h1><p class=\"notice\">这些办件已转办至其他县"
+			     "（市、区），由对方办理；本县只能查看。</p>" : "<h1>办件</h1>");
+	buf_printf(&b, "<p>共 <b id=\"total\">%lld</b> 件，其中已超期 "
 		       "<b id=\"overdue\">%lld</b> 件、预警 <b id=\"warning\">%lld</b> 件。"
 		       " ",
 	    total, db_int(&count, 0, 1), db_int(&count, 0, 2));
@@ -289,6 +329,12 @@ inbox_page(struct staff_req *s)
 		SH(&b, kind_text(db_str(&rows, i, 3)));
 		buf_adds(&b, "</td><td class=\"hide-s\">");
 		SH(&b, *db_str(&rows, i, 2) != '\0' ? db_str(&rows, i, 2) : db_str(&rows, i, 1));
+		if (f.out) {
+			buf_adds(&b, "<div class=\"muted\">现由");
+			handler_text(&b, &rows, i);
+			buf_adds(&b, "办理</div>");
+		} else if (db_int(&rows, i, 15) == 1)
+			buf_adds(&b, " <span class=\"tag closed\">外县转入</span>");
 		buf_adds(&b, "</td><td class=\"hide-s\">");
 		SH(&b, sub);
 		buf_adds(&b, "</td></tr>");
@@ -320,7 +366,7 @@ inbox_csv(struct staff_req *s)
 {
 	struct inbox_filter f;
 	struct dbrows rows;
-	struct dbparam p[18];
+	struct dbparam p[26];
 	struct buf b;
 	char hdr[128];
 	size_t i;
@@ -330,15 +376,14 @@ inbox_csv(struct staff_req *s)
 	memcpy(p, f.p, f.np * sizeof(p[0]));
 	p[f.np] = DBI(10000);
 	p[f.np + 1] = DBI(0);
-	if (db_select(INBOX_COLS INBOX_FROM INBOX_ORDER " LIMIT ? OFFSET ?", p, f.np + 2, &rows,
-		10000) == -1) {
+	if (db_select(inbox_rows_sql[f.out], p, f.np + 2, &rows, 10000) == -1) {
 		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
 		return;
 	}
 	buf_init(&b, 8 * 1024 * 1024);
 	/* a BOM, so that spreadsheet programs read the Chinese text as UTF-8 */
 	buf_adds(&b, "\xef\xbb\xbf办件编号,大厅编码,大厅,类型,标题,状态,提交时间,答复期限,"
-		     "期限暂定,已超期,预警\r\n");
+		     "期限暂定,已超期,预警,承办县（市、区）,承办大厅\r\n");
 	for (i = 0; i < rows.nrows; i++) {
 		char due[32], sub[32];
 
@@ -354,7 +399,9 @@ inbox_csv(struct staff_req *s)
 		csv_cell(&b, due, 0);
 		csv_cell(&b, db_int(&rows, i, 8) == 1 ? "是" : "否", 0);
 		csv_cell(&b, db_int(&rows, i, 9) == 1 ? "是" : "否", 0);
-		csv_cell(&b, db_int(&rows, i, 10) == 1 ? "是" : "否", 1);
+		csv_cell(&b, db_int(&rows, i, 10) == 1 ? "是" : "否", 0);
+		csv_cell(&b, db_str(&rows, i, 11), 0);
+		csv_cell(&b, db_str(&rows, i, 12), 1);
 	}
 	dbrows_free(&rows);
 	snprintf(hdr, sizeof(hdr), "Content-Disposition: attachment; filename=\"inbox-%s.csv\"\r\n",

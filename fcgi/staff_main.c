@@ -8,7 +8,9 @@
  *
  * The INI (README.md, "Staff console", documents every line):
  *   [console] socket, workers, secret_file (the form-token key, made when missing),
- *             session_hours, idle_minutes, lockout_failures, lockout_minutes
+ *             session_hours, idle_minutes, lockout_failures, lockout_minutes,
+ *             address_failures, address_minutes (refused sign-ins from one client address
+ *             that stop it for a while, and that while; address_failures 0: no limit)
  *   [county]  host and port, or socket; user, password_file, database;
  *             connect_timeout, read_timeout, write_timeout (seconds)
  *
@@ -93,6 +95,10 @@ conf_key(void *user, const char *section, const char *key, const char *value)
 			num = &c->lockout_failures, hi = 100;
 		else if (strcmp(key, "lockout_minutes") == 0)
 			num = &c->lockout_minutes;
+		else if (strcmp(key, "address_failures") == 0)
+			num = &c->address_failures, lo = 0, hi = 10000;
+		else if (strcmp(key, "address_minutes") == 0)
+			num = &c->address_minutes, hi = 1440;	/* the log keeps a day */
 	} else if (strcmp(section, "county") == 0) {
 		if (strcmp(key, "host") == 0)
 			slot = &c->host;
@@ -139,6 +145,8 @@ conf_load(const char *path)
 	c->idle_minutes = 60;
 	c->lockout_failures = 5;
 	c->lockout_minutes = 15;
+	c->address_failures = 20;
+	c->address_minutes = 10;
 	c->port = 3306;
 	c->connect_timeout = 5;
 	c->read_timeout = 30;
@@ -267,6 +275,8 @@ main(int argc, char *argv[])
 		fatalx("%s: [console] socket and secret_file are required", config);
 	if (csrf_load_secret(staff_conf.secret_file, 1) == -1)
 		fatalx("%s: cannot read or create the form-token key", staff_conf.secret_file);
+	if (auth_init() == -1)
+		fatalx("cannot make the sign-in's stand-in password hash");
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	rc = server_run(staff_conf.socket, staff_conf.workers, worker_init, handle);

@@ -11,6 +11,7 @@ neighbour whose cases must stay invisible; 430188 and 430199 hold data the tests
 directly, so that inbox filters and dashboard figures can be checked against exact numbers.
 """
 
+import datetime
 import hashlib
 import http.client
 import json
@@ -27,6 +28,9 @@ from county import Agent, County, sql_str
 from harness import BUILD, NO_LIMITS, ROOT, Node, parse_forms
 
 STAFF_CONSOLE = os.path.join(ROOT, BUILD, "staff-console")
+CALENDAR_2026 = os.path.join(ROOT, "conf", "calendar", "2026.txt")
+# every refused sign-in (unknown name, wrong password, locked account) says only this
+REFUSED = "用户名或密码错误，或账户已被锁定。"
 ALPHA = "0123456789ABCDEFGHJKLMNPQRTVWXY"
 SANITIZER = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
                        r"ended \(signal \d+")
@@ -49,10 +53,13 @@ def caseno(hall_code, seq):
 
 class Client:
     """A browser of the staff console: a cookie jar, GET and form POSTs, no redirects
-    followed (tests look at each answer)."""
+    followed (tests look at each answer). source: the loopback address it connects from
+    (nginx passes it as REMOTE_ADDR), so that tests of the per-address sign-in limit each
+    have an address of their own."""
 
-    def __init__(self, port):
+    def __init__(self, port, source=None):
         self.port = port
+        self.source = source
         self.cookies = {}
 
     def request(self, method, path, body=None, headers=None):
@@ -60,7 +67,9 @@ class Client:
         if self.cookies:
             h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.cookies.items())
         h.update(headers or {})
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
+                                          source_address=(self.source, 0) if self.source
+                                          else None)
         try:
             conn.request(method, path, body=body, headers=h)
             r = conn.getresponse()
@@ -170,11 +179,11 @@ class StaffTest(unittest.TestCase):
             self.fail("staff-console logged problems:\n" + "\n".join(bad[:20]))
 
     # ---- helpers ---------------------------------------------------------------------
-    def client(self):
-        return Client(self.node.staff_port)
+    def client(self, source=None):
+        return Client(self.node.staff_port, source)
 
-    def signed_in(self, user=None, password=None):
-        c = self.client()
+    def signed_in(self, user=None, password=None, source=None):
+        c = self.client(source)
         r = c.login(user or self.user, password or self.password)
         self.assertEqual(r.status, 303, r.text[:500])
         self.assertEqual(r.getheader("Location"), "/")
@@ -224,6 +233,43 @@ class StaffTest(unittest.TestCase):
         if status is not None:
             self.county.sql("INSERT INTO case_events (case_no, status, note, actor) VALUES "
                             "(%s, %s, '测试', 'tester')" % (sql_str(case_no), sql_str(status)))
+
+    def working_days_after(self, day, n):
+        """'YYYY-MM-DD 23:59:59' of the n-th working day after day ('YYYY-MM-DD'), by the
+        county's calendars table as conf/calendar/README.md reads (worked out here, apart
+        from the database's own function)."""
+        years, kinds = set(), {}
+        for year, body in self.county.rows("SELECT year, body FROM calendars"):
+            lines = [line.split() for line in body.splitlines()]
+            if ["year", year] not in [parts[:2] for parts in lines]:
+                continue
+            years.add(int(year))
+            for parts in lines:
+                if len(parts) >= 2 and parts[1] in ("holiday", "workday"):
+                    kinds[datetime.date.fromisoformat(parts[0])] = parts[1]
+        d, k = datetime.date.fromisoformat(str(day)), 0
+        while k < n:
+            d += datetime.timedelta(days=1)
+            kind = kinds.get(d) if d.year in years else None
+            if kind == "workday" or (kind is None and d.weekday() < 5):
+                k += 1
+        return d.isoformat() + " 23:59:59"
+
+    def console_sql(self, sql):
+        """(ok, stdout, stderr) of sql run as the console's own database account."""
+        path = os.path.join(self.node.var, "county", "client-console.cnf")
+        with open(os.path.join(self.node.var, "county", "secrets", "console.pw")) as f:
+            pw = f.readline().strip()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("[client]\nuser=staff_web\npassword=%s\nhost=127.0.0.1\nport=%d\n"
+                    "protocol=TCP\n" % (pw, self.node.county_port))
+        p = subprocess.run(["mariadb", "--defaults-extra-file=" + path,
+                            "--default-character-set=utf8mb4", "-N", "-B", "county"],
+                           input=sql.encode("utf-8"), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30)
+        return (p.returncode == 0, p.stdout.decode("utf-8", "replace"),
+                p.stderr.decode("utf-8", "replace"))
 
     def insert_hall(self, code, name, contact_sql="NULL", backlog="NULL", version="NULL"):
         self.county.sql(
@@ -286,18 +332,22 @@ class StaffTest(unittest.TestCase):
 
     def test_lockout_after_five_failures(self):
         pw = self.add_staff("lock_me", "430121", "staff")
-        c = self.client()
-        for i in range(4):
+        c = self.client("127.0.0.21")
+        for i in range(5):
             r = c.login("lock_me", "wrong-%d" % i)
+            # the same answer every time: nothing says how many tries are left
             self.assertEqual(r.status, 403, r.text[:300])
-        self.assertIn("再错 1 次", r.text)
-        r = c.login("lock_me", "wrong-5")
-        self.assertEqual(r.status, 429)
-        self.assertIn("账户已锁定", r.text)
-        self.assertGreater(int(r.getheader("Retry-After")), 800)
-        # the right password is refused while locked
+            self.assertIn(REFUSED, r.text)
+            self.assertNotIn("再错", r.text)
+            self.assertIsNone(r.getheader("Retry-After"))
+            # locked by the fifth, not before
+            self.assertEqual(self.county.scalar(
+                "SELECT COALESCE(locked_until > NOW(), 0) FROM staff_accounts "
+                "WHERE username = 'lock_me'"), "1" if i == 4 else "0")
+        # the right password is refused while locked, with the same answer
         r = c.login("lock_me", pw)
-        self.assertEqual(r.status, 429)
+        self.assertEqual(r.status, 403)
+        self.assertIn(REFUSED, r.text)
         self.assertNotIn("staff_session", c.cookies)
         # 15 minutes later (moved back in the database) it opens again
         self.county.sql("UPDATE staff_accounts SET locked_until = NOW() - INTERVAL 1 SECOND "
@@ -305,6 +355,74 @@ class StaffTest(unittest.TestCase):
         r = c.login("lock_me", pw)
         self.assertEqual(r.status, 303, r.text[:300])
         self.assertEqual(c.get("/").status, 200)
+
+    def test_login_limit_per_address(self):
+        # 20 refused sign-ins from one address, each under another name: the 21st attempt
+        # is answered 429 before any password is checked, even a right one
+        c = self.client("127.0.0.31")
+        for i in range(20):
+            r = c.login("guess_%02d" % i, "not-a-password")
+            self.assertEqual(r.status, 403, "attempt %d: %s" % (i + 1, r.text[:300]))
+        self.assertEqual(self.county.count("staff_login_failures", "remote = '127.0.0.31'"), 20)
+        r = c.login(self.user, self.password)
+        self.assertEqual(r.status, 429, r.text[:300])
+        self.assertIn("登录失败次数过多", r.text)
+        self.assertIn('lang="zh-CN"', r.text)
+        retry = int(r.getheader("Retry-After"))
+        self.assertGreater(retry, 500)
+        self.assertLessEqual(retry, 601)
+        self.assertNotIn("staff_session", c.cookies)
+        r = c.login("guess_99", "not-a-password")
+        self.assertEqual(r.status, 429)
+        # nothing more is counted while it is stopped
+        self.assertEqual(self.county.count("staff_login_failures", "remote = '127.0.0.31'"), 20)
+        # another address is not stopped
+        self.signed_in(source="127.0.0.32")
+        # ten minutes later (moved back in the database) the address may try again
+        self.county.sql("UPDATE staff_login_failures SET at = at - INTERVAL 10 MINUTE "
+                        "WHERE remote = '127.0.0.31'")
+        r = c.login(self.user, self.password)
+        self.assertEqual(r.status, 303, r.text[:300])
+
+    def test_refusals_look_the_same(self):
+        """An unknown name, a wrong password and a locked account (with its right password)
+        get the same status, the same page and about the same time."""
+        real = self.add_staff("same_real", "430121", "staff")
+        locked = self.add_staff("same_locked", "430121", "staff")
+        locker = self.client("127.0.0.42")
+        for i in range(5):
+            self.assertEqual(locker.login("same_locked", "wrong-%d" % i).status, 403)
+        self.assertEqual(self.county.scalar("SELECT locked_until > NOW() FROM staff_accounts "
+                                            "WHERE username = 'same_locked'"), "1")
+        tries = {"unknown": ("same_nobody", real), "wrong": ("same_real", "wrong-password"),
+                 "locked": ("same_locked", locked)}
+        c = self.client("127.0.0.41")
+        pages, took = {}, {k: [] for k in tries}
+        for _ in range(4):
+            for kind, (user, pw) in tries.items():
+                hidden = c.form("/login", "/login")
+                t0 = time.monotonic()
+                r = c.post("/login", dict(hidden, username=user, password=pw))
+                took[kind].append(time.monotonic() - t0)
+                self.assertEqual(r.status, 403, "%s: %s" % (kind, r.text[:300]))
+                self.assertIsNone(r.getheader("Retry-After"), kind)
+                self.assertNotIn("staff_session", c.cookies)
+                # the page but for the name typed in and the fresh form token
+                page = re.sub(r'name="csrf" value="[^"]*"', "", r.text)
+                pages[kind] = page.replace('value="%s"' % user, 'value=""')
+        self.assertIn(REFUSED, pages["wrong"])
+        self.assertEqual(pages["unknown"], pages["wrong"])
+        self.assertEqual(pages["locked"], pages["wrong"])
+        # each costs one Argon2id verification: no answer comes back much sooner or later
+        # (the best of four, against the same for a wrong password)
+        base = min(took["wrong"])
+        for kind in ("unknown", "locked"):
+            self.assertGreater(min(took[kind]), base * 0.5, "%s: %r" % (kind, took))
+            self.assertLess(min(took[kind]), base * 2.0, "%s: %r" % (kind, took))
+        # the wrong passwords counted for the account, not past its lockout
+        self.assertEqual(self.county.scalar("SELECT failed_logins FROM staff_accounts "
+                                            "WHERE username = 'same_real'"), "4")
+        self.assertEqual(self.county.count("staff_login_failures", "remote = '127.0.0.41'"), 12)
 
     def test_login_needs_its_csrf_token(self):
         c = self.client()
@@ -359,10 +477,10 @@ class StaffTest(unittest.TestCase):
         self.assertEqual(clerk.get("/accounts").status, 403)
         self.assertNotIn('href="/accounts"', clerk.get("/").text)
         # locked by wrong passwords, unlocked by the admin
-        other = self.client()
+        other = self.client("127.0.0.22")
         for i in range(5):
             other.login("new_clerk", "wrong-%d" % i)
-        self.assertEqual(other.login("new_clerk", "long-enough-pw").status, 429)
+        self.assertEqual(other.login("new_clerk", "long-enough-pw").status, 403)
         page = admin.get("/accounts").text
         self.assertRegex(page, r'data-user="new_clerk">.*?已锁定')
         r = admin.submit("/accounts", "/accounts/new_clerk", {}, form_id="unlock")
@@ -530,7 +648,8 @@ class StaffTest(unittest.TestCase):
         self.assertIn("已送达县级", t)
         for action in ("accept", "answer", "transfer", "reject", "resolve"):
             self.assertIn('value="%s"' % action, t)
-        self.assertEqual(c.get("/cases/" + no[:-1] + "X").status, 404)
+        # a wrong check character (one the number does not end with: 1 in 31 ends with X)
+        self.assertEqual(c.get("/cases/" + no[:-1] + ("X" if no[-1] != "X" else "Y")).status, 404)
         self.assertEqual(c.get("/cases/nonsense").status, 404)
 
     def lookup(self, receipt):
@@ -564,19 +683,27 @@ class StaffTest(unittest.TestCase):
     def test_accept_transfer_resolve_reach_the_hall(self):
         receipt = self.hall_case(subject="受理转办办结")
         no = receipt["case_no"]
+        self.insert_hall("430121003000", "长沙县泉塘街道政务服务中心")
         c = self.signed_in()
         self.assertEqual(self.act(c, no, "accept", note="").status, 303)
         self.sync()
         self.assertEqual(self.lookup(receipt)["status"], "accepted")
-        # a transfer names where it goes
+        # a transfer names where it goes, from the list
         r = self.act(c, no, "transfer", target="", note="说明")
         self.assertEqual(r.status, 422)
-        r = self.act(c, no, "transfer", target="长沙县人社局（430121）", note="属人社业务")
+        r = self.act(c, no, "transfer", target="长沙县人社局（430121）", note="说明")
+        self.assertEqual(r.status, 422)
+        self.assertEqual(self.events(no), [("accepted", None, self.user)])
+        # another hall of the same county: the county still handles it
+        r = self.act(c, no, "transfer", target="430121003000", note="属人社业务")
         self.assertEqual(r.status, 303, r.text[:300])
+        self.assertEqual(self.county.rows("SELECT handler_county, handler_hall FROM cases "
+                                          "WHERE case_no = %s" % sql_str(no)),
+                         [("430121", "430121003000")])
         self.sync()
         doc = self.lookup(receipt)
         self.assertEqual(doc["status"], "transferred")
-        self.assertIn("转办至：长沙县人社局（430121）。属人社业务",
+        self.assertIn("转办至：长沙县泉塘街道政务服务中心。属人社业务",
                       [e["note"] for e in doc["events"]])
         r = self.act(c, no, "resolve", note="已办结，群众满意。")
         self.assertEqual(r.status, 303, r.text[:300])
@@ -589,6 +716,119 @@ class StaffTest(unittest.TestCase):
         page = c.get("/cases/" + no).text
         self.assertNotIn('name="action"', page)
         self.assertIn("已办结", page)
+
+    def test_transfer_to_another_countys_hall_moves_the_case(self):
+        """省内通办: the county that took the case hands it to a hall of another county;
+        that county answers, the first can only read, the citizen sees it all at the hall
+        where the receipt was given."""
+        there = "430124001000"
+        self.insert_hall(there, "宁乡市玉潭街道便民服务中心")
+        receipt = self.hall_case(subject="属地办理的咨询 MOVED")
+        no = receipt["case_no"]
+        c = self.signed_in()
+        self.assertEqual(self.act(c, no, "accept", note="").status, 303)
+        # the list offers the other county's hall and the county itself, not this hall
+        page = c.get("/cases/" + no).text
+        select = re.search(r'<select id="f-target-transfer".*?</select>', page, re.S).group(0)
+        self.assertIn('value="%s"' % there, select)
+        self.assertIn('value="430124"', select)
+        self.assertNotIn('value="%s"' % self.county.hall_code, select)
+        self.assertNotIn('value="430121"', select)
+        stale = c.form("/cases/" + no, "/cases/" + no)      # a page kept open before the move
+        r = self.act(c, no, "transfer", target=there, note="户籍在宁乡，请属地办理")
+        self.assertEqual(r.status, 303, r.text[:500])
+        note = "转办至：宁乡市玉潭街道便民服务中心。户籍在宁乡，请属地办理"
+        self.assertEqual(self.events(no)[-1], ("transferred", note, self.user))
+        self.assertEqual(self.county.rows("SELECT handler_county, handler_hall, hall_code FROM "
+                                          "cases WHERE case_no = %s" % sql_str(no)),
+                         [("430124", there, self.county.hall_code)])
+        self.assertEqual(self.county.rows(
+            "SELECT from_county, from_hall, to_county, to_hall, actor FROM case_transfers "
+            "WHERE case_no = %s" % sql_str(no)),
+            [("430121", self.county.hall_code, "430124", there, self.user)])
+        # the county reader sees the move too
+        self.assertEqual(self.county.rows("SELECT to_hall FROM case_transfers WHERE case_no = %s"
+                                          % sql_str(no), account="reader"), [(there,)])
+
+        # the first county: read only, out of its inbox, its actions refused
+        page = c.get(r.getheader("Location"))
+        self.assertEqual(page.status, 200)
+        self.assertIn("只能查看", page.text)
+        self.assertIn("宁乡市玉潭街道便民服务中心", page.text)
+        self.assertNotIn('name="action"', page.text)
+        r = c.post("/cases/" + no, dict(stale, action="answer", note="越权答复", seq=""))
+        self.assertEqual(r.status, 403, r.text[:300])
+        self.assertIn("不能再办理", r.text)
+        self.assertNotIn("/cases/" + no, c.get("/?q=MOVED").text)
+        self.assertNotIn(no, c.get("/inbox.csv").text)
+        self.assertIn("/cases/" + no, c.get("/?out=1&q=MOVED").text)
+        # a third county still cannot see it at all
+        npw = self.add_staff("third_county", "430122", "staff")
+        self.assertEqual(self.signed_in("third_county", npw).get("/cases/" + no).status, 404)
+
+        # the second county: in its inbox, and it answers
+        pw = self.add_staff("ningxiang", "430124", "staff")
+        n = self.signed_in("ningxiang", pw)
+        inbox = n.get("/?q=MOVED").text
+        self.assertIn("/cases/" + no, inbox)
+        self.assertIn("外县转入", inbox)
+        self.assertIn(no, n.get("/inbox.csv").text)
+        r = self.act(n, no, "answer", note="已按宁乡市政策答复：可在玉潭街道窗口办理。")
+        self.assertEqual(r.status, 303, r.text[:500])
+        self.assertEqual(self.events(no)[-1][::2], ("answered", "ningxiang"))
+        dash = n.get("/dashboard.csv").text.lstrip("\ufeff").split("\r\n")
+        row = next(line for line in dash if line.startswith('"%s"' % there))
+        self.assertEqual(row.split(",")[2], '"1"', "the case counts where it is handled")
+        # the citizen, at the hall of the receipt, sees where it went and the answer
+        self.sync()
+        doc = self.lookup(receipt)
+        self.assertEqual(doc["status"], "answered")
+        self.assertEqual(doc["reply"]["text"], "已按宁乡市政策答复：可在玉潭街道窗口办理。")
+        self.assertIn(note, [e["note"] for e in doc["events"]])
+        # the console's database account moved nothing itself: the trigger did
+        ok, _, err = self.console_sql("UPDATE cases SET handler_county = '430121' "
+                                      "WHERE case_no = %s" % sql_str(no))
+        self.assertFalse(ok)
+        self.assertRegex(err, r"denied")
+
+    def test_transfer_targets_checked_and_county_as_a_whole(self):
+        self.insert_hall("430124001000", "宁乡市玉潭街道便民服务中心")
+        self.county.sql("INSERT IGNORE INTO counties (county_code, name) VALUES ('430124', '宁乡市')")
+        receipt = self.hall_case(subject="转办目标检查")
+        no = receipt["case_no"]
+        c = self.signed_in()
+        for target, why in (("长沙县人社局", "free text"), ("999999999999", "unknown hall"),
+                            ("999999", "unknown county"), ("43012", "short"),
+                            (self.county.hall_code, "the hall that handles it"),
+                            ("430121", "the county that handles it")):
+            r = self.act(c, no, "transfer", target=target, note="")
+            self.assertEqual(r.status, 422, "%s: %s" % (why, r.text[:300]))
+            self.assertRegex(r.text, r'class="error" role="alert">[^<]*(列表|所选)', why)
+        self.assertEqual(self.events(no), [])
+        # the county as a whole (no hall named): its name from the counties table
+        r = self.act(c, no, "transfer", target="430124", note="")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertEqual(self.events(no), [("transferred", "转办至：宁乡市", self.user)])
+        self.assertEqual(self.county.rows("SELECT handler_county, handler_hall FROM cases "
+                                          "WHERE case_no = %s" % sql_str(no)),
+                         [("430124", None)])
+        pw = self.add_staff("ningxiang2", "430124", "admin")
+        n = self.signed_in("ningxiang2", pw)
+        page = n.get("/cases/" + no).text
+        self.assertIn("宁乡市（县级，不指定大厅）", page)
+        # counted in the county's own row of the dashboard
+        self.assertIn('data-hall="430124"', n.get("/dashboard").text)
+        # and back to the hall that took it: the first county acts again, the second reads
+        r = self.act(n, no, "transfer", target=self.county.hall_code, note="经核实属长沙县")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertIn("只能查看", n.get("/cases/" + no).text)
+        r = self.act(c, no, "answer", note="长沙县答复。")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertEqual(self.county.count("case_transfers", "case_no = %s" % sql_str(no)), 2)
+        self.sync()
+        notes = [e["note"] for e in self.lookup(receipt)["events"]]
+        self.assertIn("转办至：宁乡市", notes)
+        self.assertIn("转办至：长沙县星沙街道政务服务中心。经核实属长沙县", notes)
 
     def test_reject_needs_a_reason_and_reaches_the_hall(self):
         receipt = self.hall_case(subject="不予受理")
@@ -658,9 +898,12 @@ class StaffTest(unittest.TestCase):
                                  "comment": "答非所问"})
         self.assertEqual(r.status, 201, r)
         self.sync()
-        due = self.county.rows("SELECT level, TIMESTAMPDIFF(HOUR, opened_at, due_at) "
-                               "FROM rating_followups WHERE case_no = %s" % sql_str(no))
-        self.assertEqual(due, [("1", "48")])
+        # 2 working days from the day the rating arrived, by the county's calendars
+        opened, due, level = self.county.rows(
+            "SELECT DATE(opened_at), due_at, level FROM rating_followups WHERE case_no = %s"
+            % sql_str(no))[0]
+        self.assertEqual(level, "1")
+        self.assertEqual(due, self.working_days_after(opened, 2))
         dash = c.get("/dashboard").text
         self.assertIn('id="followups-open">1<', dash)
         page = c.get("/cases/" + no).text
@@ -701,6 +944,46 @@ class StaffTest(unittest.TestCase):
         self.sync()
         self.assertEqual(self.county.count("rating_followups",
                                            "case_no = %s" % sql_str(r2["case_no"])), 0)
+
+    def test_followup_deadline_counts_working_days(self):
+        """N working days on the county's published calendar: weekends and holidays are
+        skipped, 调休 workdays count; a year without a calendar is Monday to Friday."""
+        hall = "430177001000"
+        self.insert_hall(hall, "测试镇便民服务中心")
+        pw = self.add_staff("admin177", "430177", "admin")
+        c = self.signed_in("admin177", pw)
+        r = c.submit("/followups", "/settings/followup", {"days": "3"})
+        self.assertEqual(r.status, 303, r.text[:300])
+        with open(CALENDAR_2026, encoding="utf-8") as f:
+            r = c.submit("/calendars/2026", "/calendars/2026", {"body": f.read()})
+        self.assertEqual(r.status, 303, r.text[:300])
+        cases = [
+            # Fri 18 Sep: Sat off, Sun 20 a make-up workday, Mon, Tue
+            ("2026-09-18 10:00:00", "2026-09-22 23:59:59"),
+            # Wed 30 Sep: 1-7 Oct holidays, Thu 8, Fri 9, Sat 10 a make-up workday
+            ("2026-09-30 10:00:00", "2026-10-10 23:59:59"),
+            # Fri 20 Nov: the weekend skipped
+            ("2026-11-20 16:00:00", "2026-11-25 23:59:59"),
+            # 2029 has no calendar: Monday to Friday (Fri 5 Jan 2029)
+            ("2029-01-05 10:00:00", "2029-01-10 23:59:59"),
+        ]
+        self.assertEqual(self.county.count("calendars", "year = 2029"), 0)
+        for i, (rated, due) in enumerate(cases):
+            no = caseno(hall, 7000 + i)
+            self.insert_case(no, hall, status="answered")
+            # the rating arrives at that moment (the trigger reads the session's clock)
+            self.county.sql("SET @@timestamp = UNIX_TIMESTAMP(%s); INSERT INTO ratings "
+                            "(id, case_no, hall_code, level, at) VALUES (%s, %s, %s, 2, NOW())"
+                            % (sql_str(rated), sql_str("wd-r%d" % i), sql_str(no),
+                               sql_str(hall)))
+            self.assertEqual(self.county.rows("SELECT opened_at, due_at FROM rating_followups "
+                                              "WHERE case_no = %s" % sql_str(no)),
+                             [(rated, due)], rated)
+            self.assertEqual(self.working_days_after(rated[:10], 3), due)
+        page = c.get("/followups").text
+        self.assertIn('id="followup-days">3<', page)
+        self.assertIn("个工作日", page)
+        self.assertIn("2026-10-10 23:59", page)
 
     # ---- publishing ------------------------------------------------------------------------
     def test_guide_published_reaches_the_hall(self):
