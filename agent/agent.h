@@ -38,6 +38,7 @@ struct county_sink {
 	const struct hall_config *cfg;
 	MYSQL *db;		/* NULL while disconnected */
 	MYSQL_STMT *upload;
+	int zipped;		/* upload is hall_upload_z: the batch goes compressed (county 007) */
 	char *password;		/* owned, wiped on close */
 	char store_id[40];
 	char where[160];	/* host:port/db, for status and logs */

@@ -260,8 +260,7 @@ read_results(struct outbox_batch *b, const struct answer *a, char *err, size_t e
 		else if (strcmp(res, "duplicate") == 0)
 			rec->result = REC_DUPLICATE;
 		else if (strcmp(res, "rejected") == 0) {
-			rec->result = REC_REJECTED;
-			snprintf(rec->reason, sizeof(rec->reason), "%s", why ? why : "rejected");
+			outbox_rec_refuse(rec, REC_REJECTED, why ? why : "rejected");
 		} else
 			continue;
 		answered++;
@@ -325,9 +324,10 @@ reconcile(struct province_sink *k, struct outbox_batch *b, char *err, size_t err
 			continue;
 		crypto_hash_sha256(h, (const unsigned char *)b->v[i].payload, b->v[i].len);
 		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-		b->v[i].result = strcmp(sha, hex) == 0 ? REC_DUPLICATE : REC_CONFLICT;
-		if (b->v[i].result == REC_CONFLICT)
-			snprintf(b->v[i].reason, sizeof(b->v[i].reason),
+		if (strcmp(sha, hex) == 0)
+			b->v[i].result = REC_DUPLICATE;
+		else
+			outbox_rec_refuse(&b->v[i], REC_CONFLICT,
 			    "the platform holds this id with other content");
 		have++;
 	}
@@ -407,7 +407,7 @@ delivered:
 	for (i = 0; i < b.n; i++)
 		if (b.v[i].result == REC_REJECTED || b.v[i].result == REC_CONFLICT)
 			log_warnx("province refused record %s (%s): %s; quarantined, the others go on",
-			    b.v[i].id, b.v[i].type, b.v[i].reason);
+			    b.v[i].id, b.v[i].type, outbox_rec_reason(&b.v[i]));
 	ps->records += b.n;
 	ps->bytes += gz.len;
 	ps->raw_bytes += b.bytes;

@@ -162,8 +162,8 @@ config_load(struct hall_config *c, const char *path)
 	c->province_low_speed_s = 30;
 	c->province_timeout_s = 600;
 	c->agent_poll_ms = 2000;
-	c->agent_batch_records = 2000;
-	c->agent_batch_bytes = 512 * 1024;
+	c->agent_batch_records = 4000;
+	c->agent_batch_bytes = 2 * 1024 * 1024;
 	c->agent_backoff_max_s = 300;
 	if ((rc = ini_parse(path, config_handler, &x)) != 0) {
 		if (rc == -1)

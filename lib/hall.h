@@ -380,7 +380,7 @@ struct outbox_rec {
 	size_t len;
 	/* filled in by the sink: what the destination said */
 	enum { REC_PENDING, REC_ACCEPTED, REC_DUPLICATE, REC_CONFLICT, REC_REJECTED } result;
-	char reason[256];
+	char *reason;		/* owned; set with outbox_rec_refuse, NULL otherwise */
 };
 struct outbox_batch {
 	struct outbox_rec *v;
@@ -393,6 +393,10 @@ struct outbox_batch {
 int outbox_next(struct store *, const char *dest, size_t max_records, size_t max_bytes,
     struct outbox_batch *);
 void outbox_batch_free(struct outbox_batch *);
+/* Marks a record conflict or rejected, with the destination's reason (cut at 255 bytes). */
+void outbox_rec_refuse(struct outbox_rec *, int result, const char *reason);
+/* The record's reason, or "" */
+const char *outbox_rec_reason(const struct outbox_rec *);
 /*
  * One transaction: the destination's mark moves to the batch's last seq; accepted and
  * duplicate cases get their 'delivered' event (county only); conflicts and rejections

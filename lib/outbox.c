@@ -29,10 +29,26 @@ outbox_batch_free(struct outbox_batch *b)
 
 	if (b == NULL)
 		return;
-	for (i = 0; i < b->n; i++)
+	for (i = 0; i < b->n; i++) {
 		free(b->v[i].payload);
+		free(b->v[i].reason);
+	}
 	free(b->v);
 	memset(b, 0, sizeof(*b));
+}
+
+void
+outbox_rec_refuse(struct outbox_rec *r, int result, const char *reason)
+{
+	r->result = result;
+	free(r->reason);
+	r->reason = strndup(reason != NULL ? reason : "", 255);
+}
+
+const char *
+outbox_rec_reason(const struct outbox_rec *r)
+{
+	return r->reason != NULL ? r->reason : "";
 }
 
 int
@@ -122,7 +138,7 @@ outbox_ack(struct store *s, const char *dest, const struct outbox_batch *b, size
 			sqlite3_bind_int64(quar, 3, r->seq);
 			sqlite3_bind_text(quar, 4, r->result == REC_CONFLICT ? "conflict" : "rejected",
 			    -1, SQLITE_STATIC);
-			sqlite3_bind_text(quar, 5, r->reason, -1, SQLITE_STATIC);
+			sqlite3_bind_text(quar, 5, outbox_rec_reason(r), -1, SQLITE_STATIC);
 			sqlite3_bind_int64(quar, 6, now);
 			if (sqlite3_step(quar) != SQLITE_DONE)
 				goto fail;

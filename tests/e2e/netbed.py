@@ -45,6 +45,7 @@ class NetBed:
         self.ns = "hallbed%s" % n
         self.host_if = "hb%sh" % n
         self.hall_if = "hb%sn" % n
+        self.loss_name = "hallbed_loss_%s" % n
         # addresses of our own namespace pair (RFC 1918 space, used only inside this bed)
         octet = 1 + (os.getpid() + int(n)) % 250
         self.county_addr = "10.254.%d.1" % octet
@@ -100,19 +101,28 @@ class NetBed:
                 burst = self.burst_bytes or max(1600, rate_kbit * 1000 // 8 // 50)
                 run("tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate",
                     "%dkbit" % rate_kbit, "burst", str(burst), "latency", "400ms")
-        # loss on the hall's side, in both directions, with nftables' random numbers
-        self.ns_sh("nft", "delete", "table", "inet", "hallbed_loss", check=False)
+        # loss in flight, both ways: each side drops at its ingress (netdev family), after
+        # the other side's tbf, so the sender's TCP sees a packet lost in the network.
+        # (Dropping in the sender's own output hook would fail the send locally instead,
+        # which TCP treats quite differently from a loss.)
+        self._loss_tables(delete=True)
         if loss_pct:
-            rules = (
-                "table inet hallbed_loss {\n"
-                " chain in { type filter hook input priority 0; policy accept;\n"
-                "  numgen random mod 100 < %d drop\n }\n"
-                " chain out { type filter hook output priority 0; policy accept;\n"
-                "  numgen random mod 100 < %d drop\n }\n"
-                "}\n" % (loss_pct, loss_pct))
-            p = subprocess.run(["ip", "netns", "exec", self.ns, "nft", "-f", "-"],
-                               input=rules.encode(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
+            self._loss_tables(delete=False)
+
+    def _loss_table(self, dev):
+        return ("table netdev %s {\n"
+                " chain in { type filter hook ingress device \"%s\" priority 0; policy accept;\n"
+                "  numgen random mod 100 < %d drop\n }\n}\n"
+                % (self.loss_name, dev, self.loss_pct))
+
+    def _loss_tables(self, delete):
+        for dev, prefix in ((self.host_if, []), (self.hall_if, ["ip", "netns", "exec", self.ns])):
+            if delete:
+                subprocess.run(prefix + ["nft", "delete", "table", "netdev", self.loss_name],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                continue
+            p = subprocess.run(prefix + ["nft", "-f", "-"], input=self._loss_table(dev).encode(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             if p.returncode != 0:
                 raise RuntimeError("nft: " + p.stdout.decode(errors="replace"))
 
@@ -149,5 +159,6 @@ class NetBed:
                 os.kill(int(pid), 9)
             except (ProcessLookupError, ValueError):
                 pass
+        self._loss_tables(delete=True)
         sh("ip", "link", "del", self.host_if, check=False)
         sh("ip", "netns", "del", self.ns, check=False)

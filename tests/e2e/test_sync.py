@@ -243,6 +243,43 @@ class SyncRateTest(SyncTestCase):
         self.assertExactlyOnce(node, county, receipts)
 
 
+class CompressedUploadTest(SyncTestCase):
+    def sent_and_raw(self, node):
+        sent = hall_scalar(node, "SELECT bytes_sent FROM sync_dest WHERE dest = 'county'")
+        raw = hall_scalar(node, "SELECT sum(length(CAST(payload AS BLOB))) FROM outbox")
+        return sent, raw
+
+    def test_compressed_batches_and_the_plain_fallback(self):
+        node, county = self.node_up("zipped")
+        agent = self.agent(node)
+        # a county with migration 007: one zlib stream per batch, the records intact
+        first = submit_many(node, 300, "压缩上传")
+        agent.once()
+        self.assertExactlyOnce(node, county, first)
+        sent, raw = self.sent_and_raw(node)
+        tap_comment("compressed batches: %d bytes for %d bytes of records" % (sent, raw))
+        self.assertLess(sent, raw / 4, "the batches did not go compressed")
+        held = dict(county.rows("SELECT id, sha256 FROM records"))
+        for rid, payload in hall_rows(node, "SELECT id, payload FROM outbox"):
+            self.assertEqual(held[rid], hashlib.sha256(payload.encode()).hexdigest(), rid)
+
+        # what does not unpack is refused as damage (1105: send again), not as bad records
+        ok, _, err = county.try_sql("CALL hall_upload_z('%s', 1, 't', 0, 'not zlib')"
+                                    % ("f" * 32), account="hall")
+        self.assertFalse(ok)
+        self.assertIn("1105", err)
+        self.assertEqual(county.count("refusals"), 0)
+
+        # a county without migration 007: plain JSON batches, nothing lost or doubled
+        county.sql("DROP PROCEDURE hall_upload_z")
+        second = submit_many(node, 300, "未压缩上传")
+        self.assertEqual(agent.once(), 0, agent.log_tail(20))
+        self.assertIn("batches go uncompressed", agent.log())
+        self.assertExactlyOnce(node, county, first + second)
+        sent2, raw2 = self.sent_and_raw(node)
+        self.assertGreaterEqual(sent2 - sent, raw2 - raw, "plain batches carry every byte")
+
+
 # ---- 3. the county server's troubles -----------------------------------------------------------
 
 COUNTY_FAULT_INI = """

@@ -168,10 +168,8 @@ test_quarantine_keeps_records(void **state)
 	assert_int_equal(outbox_next(f->s, "county", 5, 1 << 20, &b), 0);
 	for (i = 0; i < b.n; i++)
 		b.v[i].result = REC_ACCEPTED;
-	b.v[1].result = REC_CONFLICT;
-	snprintf(b.v[1].reason, sizeof(b.v[1].reason), "other content");
-	b.v[3].result = REC_REJECTED;
-	snprintf(b.v[3].reason, sizeof(b.v[3].reason), "unknown case");
+	outbox_rec_refuse(&b.v[1], REC_CONFLICT, "other content");
+	outbox_rec_refuse(&b.v[3], REC_REJECTED, "unknown case");
 	assert_int_equal(outbox_ack(f->s, "county", &b, 0), 0);
 	outbox_batch_free(&b);
 	assert_int_equal(outbox_status(f->s, "county", &st), 0);
