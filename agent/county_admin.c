@@ -284,11 +284,67 @@ out:
 	return rc;
 }
 
+/*
+ * The shipped calendars (conf/calendar/YYYY.txt) for years the county has not published:
+ * a county that never edited a year still counts its working days (差评 follow-ups) by the
+ * official table, and its halls get it by the downlink. A year the county has published is
+ * left as it is.
+ */
+static int
+cmd_import_calendars(MYSQL *db, int n, char *files[])
+{
+	int i, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct calendar *cal = calendar_new();
+		const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
+		char err[256] = "", *text = NULL;
+		MYSQL_STMT *st = NULL;
+		MYSQL_BIND p[2];
+		int year = atoi(base);
+
+		if (cal == NULL || (text = slurp(files[i])) == NULL)
+			rc = -1;
+		else if (strlen(base) != 8 || strcmp(base + 4, ".txt") != 0 || year < 2000 ||
+		    calendar_parse(cal, text, strlen(text), err, sizeof(err)) == -1 ||
+		    !calendar_has_year(cal, year)) {
+			fprintf(stderr, "county-admin: %s: not a calendar YYYY.txt declaring its year"
+					" (%s)\n", files[i], calendar_has_year(cal, year) ? err : "year line");
+			rc = -1;
+		} else {
+			memset(p, 0, sizeof(p));
+			p[0].buffer_type = MYSQL_TYPE_LONG;
+			p[0].buffer = &year;
+			p[1].buffer_type = MYSQL_TYPE_STRING;
+			p[1].buffer = text;
+			p[1].buffer_length = strlen(text);
+			if ((st = mysql_stmt_init(db)) == NULL ||
+			    mysql_stmt_prepare(st, "INSERT IGNORE INTO calendars (year, body) "
+						   "VALUES (?, ?)", (unsigned long)-1) != 0 ||
+			    mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0 ||
+			    mysql_commit(db) != 0) {
+				fprintf(stderr, "county-admin: %s: %s\n", files[i],
+				    st ? mysql_stmt_error(st) : "no memory");
+				rc = -1;
+			} else
+				printf("county: calendar %d %s\n", year,
+				    mysql_stmt_affected_rows(st) == 1 ? "imported" :
+									 "already published, kept");
+		}
+		if (st != NULL)
+			mysql_stmt_close(st);
+		free(text);
+		calendar_free(cal);
+	}
+	return rc;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: county-admin -c COUNTY_INI migrate | add-hall CODE NAME PASSWORD_FILE"
-			" | add-reader USER PASSWORD_FILE | add-console USER PASSWORD_FILE\n");
+			" | add-reader USER PASSWORD_FILE | add-console USER PASSWORD_FILE"
+			" | import-calendars YYYY.txt...\n");
 	exit(2);
 }
 
@@ -337,7 +393,9 @@ main(int argc, char *argv[])
 			fprintf(stderr, "county-admin: the password must be 8 to 64 of A-Z a-z 0-9 _.~-\n");
 		else
 			rc = cmd_add_hall(db, argv[1], argv[2], pw) == 0 ? 0 : 1;
-	} else if ((strcmp(argv[0], "add-reader") == 0 || strcmp(argv[0], "add-console") == 0) &&
+	} else if (strcmp(argv[0], "import-calendars") == 0 && argc >= 2)
+		rc = cmd_import_calendars(db, argc - 1, argv + 1) == 0 ? 0 : 1;
+	else if ((strcmp(argv[0], "add-reader") == 0 || strcmp(argv[0], "add-console") == 0) &&
 	    argc == 3) {
 		int console = strcmp(argv[0], "add-console") == 0;
 

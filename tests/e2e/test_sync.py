@@ -11,13 +11,14 @@ import os
 import random
 import re
 import signal
+import subprocess
 import threading
 import time
 import unittest
 
 from county import (Agent, County, hall_acked, hall_backlog, hall_rows, hall_scalar,
                     sql_str, submit_many, wait_until)
-from harness import NO_LIMITS, Node
+from harness import BUILD, NO_LIMITS, ROOT, Node
 
 SANITIZER = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:")
 OTHER_HALL = "430121002000"
@@ -280,6 +281,36 @@ class CompressedUploadTest(SyncTestCase):
         self.assertGreaterEqual(sent2 - sent, raw2 - raw, "plain batches carry every byte")
 
 
+class CalendarImportTest(SyncTestCase):
+    def test_shipped_calendars_imported_and_published_ones_kept(self):
+        node, county = self.node_up("calimport")
+        # conf/demo ran `county-admin import-calendars conf/calendar/*.txt`
+        self.assertEqual(county.rows("SELECT year FROM calendars ORDER BY year"),
+                         [("2025",), ("2026",)])
+        with open(os.path.join(ROOT, "conf", "calendar", "2026.txt"), encoding="utf-8") as f:
+            shipped = f.read()
+        self.assertEqual(county.scalar("SELECT body FROM calendars WHERE year = 2026").strip(),
+                         shipped.strip())
+        # a year the county has published itself is not overwritten by a later import
+        county.sql("UPDATE calendars SET body = CONCAT(body, '\\n# 县里改过') WHERE year = 2026")
+        ini = os.path.join(node.var, "county", "county.ini")
+        admin = os.path.join(ROOT, BUILD, "county-admin")
+        p = subprocess.run([admin, "-c", ini, "import-calendars",
+                            os.path.join(ROOT, "conf", "calendar", "2026.txt")],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn(b"already published, kept", p.stdout)
+        self.assertIn("县里改过", county.scalar("SELECT body FROM calendars WHERE year = 2026"))
+        # a file that is not a calendar is refused and changes nothing
+        bad = os.path.join(node.var, "2027.txt")
+        with open(bad, "w") as f:
+            f.write("2027-13-01 holiday\n")
+        p = subprocess.run([admin, "-c", ini, "import-calendars", bad],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertEqual(county.count("calendars", "year = 2027"), 0)
+
+
 # ---- 3. the county server's troubles -----------------------------------------------------------
 
 COUNTY_FAULT_INI = """
@@ -497,8 +528,8 @@ class GrantsTest(SyncTestCase):
         self.assertEqual(county.rows("SELECT event_seq, case_no FROM my_events",
                                      account=OTHER_HALL), [(str(other_seq), other_case)])
         # acknowledging the other hall's row deletes nothing
-        other_dl = county.scalar("SELECT seq FROM downlink WHERE hall_code = %s"
-                                 % sql_str(OTHER_HALL))
+        other_dl = county.scalar("SELECT seq FROM downlink WHERE kind = 'event' "
+                                 "AND hall_code = %s" % sql_str(OTHER_HALL))
         county.sql("CALL hall_ack('[%s]')" % other_dl, account="hall")
         self.assertEqual(county.count("downlink", "seq = %s" % other_dl), 1)
 
