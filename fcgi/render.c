@@ -104,17 +104,19 @@ render_case_json(struct buf *b, const struct case_view *v, time_t now)
 	buf_json_member(b, "status_text", status_text(v->status));
 	buf_json_time(b, "submitted_at", v->submitted_at);
 	buf_json_time(b, "due_at", v->due_at);
-	buf_printf(b, ",\"due_provisional\":%s,\"warning\":%s,\"overdue\":%s",
-	    v->due_provisional ? "true" : "false",
-	    !closed && calendar_warning(v->due_at, now) ? "true" : "false",
-	    !closed && now > v->due_at ? "true" : "false");
+	buf_adds(b, v->due_provisional ? ",\"due_provisional\":true" : ",\"due_provisional\":false");
+	buf_adds(b, !closed && calendar_warning(v->due_at, now) ? ",\"warning\":true" :
+								  ",\"warning\":false");
+	buf_adds(b, !closed && now > v->due_at ? ",\"overdue\":true" : ",\"overdue\":false");
 	buf_json_member(b, "phone_masked", phone);
 	buf_adds(b, ",\"events\":[");
 	for (i = 0; i < v->nevents; i++) {
 		char ts[TIMEFMT_LEN];
 
 		timefmt_rfc3339(ts, v->events[i].at);
-		buf_printf(b, "%s{\"at\":\"%s\"", i ? "," : "", ts);
+		buf_adds(b, i ? ",{\"at\":\"" : "{\"at\":\"");
+		buf_adds(b, ts);
+		buf_addc(b, '"');
 		buf_json_member(b, "status", v->events[i].status);
 		buf_json_member(b, "status_text", status_text(v->events[i].status));
 		buf_json_member(b, "note", v->events[i].note);

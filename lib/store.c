@@ -34,7 +34,6 @@ enum stmt_id {
 	ST_OUTBOX_INSERT,
 	ST_CASE_GET,
 	ST_EVENTS_GET,
-	ST_RATING_GET,
 	ST_CASE_STATUS,
 	ST_RATING_INSERT,
 	ST_BACKLOG,
@@ -66,12 +65,16 @@ static const char *const stmt_sql[ST__MAX] = {
 			    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox (id, type, case_no, at, payload) "
 			     "VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* a lookup's whole case in one statement: its rating, and when the hall last heard
+	 * from the county (store_synced_at), come along */
 	[ST_CASE_GET] = "SELECT case_no, query_code, kind, category, subject, body, phone, status, "
-			"reply_text, submitted_at, due_at, reply_at, due_provisional "
-			"FROM cases WHERE case_no = ?1",
+			"reply_text, submitted_at, due_at, reply_at, due_provisional, "
+			"r.level, r.at, max((SELECT coalesce(max(last_success_at), 0) FROM sync_dest), "
+			"coalesce((SELECT CAST(value AS INTEGER) FROM meta "
+			"WHERE key = 'last_downlink_at'), 0)) "
+			"FROM cases c LEFT JOIN ratings r USING (case_no) WHERE c.case_no = ?1",
 	[ST_EVENTS_GET] = "SELECT status, note, at FROM case_events WHERE case_no = ?1 "
 			  "ORDER BY at, rowid LIMIT 100",
-	[ST_RATING_GET] = "SELECT level, at FROM ratings WHERE case_no = ?1",
 	[ST_CASE_STATUS] = "SELECT status, (SELECT count(*) FROM ratings r "
 			   "WHERE r.case_no = c.case_no) FROM cases c WHERE case_no = ?1",
 	[ST_RATING_INSERT] = "INSERT INTO ratings (id, case_no, level, comment, at) "
@@ -632,6 +635,16 @@ store_case_create(struct store *s, const struct hall_config *cfg, const struct c
 	return w.rc;
 }
 
+static void
+col_copy(char *dst, size_t size, sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	size_t n = t != NULL ? strnlen(t, size - 1) : 0;
+
+	memcpy(dst, t != NULL ? t : "", n);
+	dst[n] = '\0';
+}
+
 static char *
 col_dup(sqlite3_stmt *st, int i)
 {
@@ -679,8 +692,9 @@ store_case_get(struct store *s, const char *case_no, struct case_view *v)
 		rc = step == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
 		goto done;
 	}
-	snprintf(v->case_no, sizeof(v->case_no), "%s", sqlite3_column_text(st, 0));
-	snprintf(v->query_code, sizeof(v->query_code), "%s", sqlite3_column_text(st, 1));
+	/* (not snprintf: this is every lookup's path) */
+	col_copy(v->case_no, sizeof(v->case_no), st, 0);
+	col_copy(v->query_code, sizeof(v->query_code), st, 1);
 	v->kind = col_dup(st, 2);
 	v->category = col_dup(st, 3);
 	v->subject = col_dup(st, 4);
@@ -692,6 +706,9 @@ store_case_get(struct store *s, const char *case_no, struct case_view *v)
 	v->due_at = sqlite3_column_int64(st, 10);
 	v->reply_at = sqlite3_column_int64(st, 11);
 	v->due_provisional = sqlite3_column_int(st, 12);
+	v->rating_level = sqlite3_column_int(st, 13);	/* NULL: 0, not rated */
+	v->rating_at = sqlite3_column_int64(st, 14);
+	v->synced_at = sqlite3_column_int64(st, 15);
 	sqlite3_reset(st);
 	if (v->kind == NULL || v->subject == NULL || v->body == NULL || v->phone == NULL ||
 	    v->status == NULL)
@@ -714,22 +731,9 @@ store_case_get(struct store *s, const char *case_no, struct case_view *v)
 			goto done;
 	}
 	sqlite3_reset(st);
-	if (step != SQLITE_DONE)
-		goto done;
-
-	if ((st = store_stmt(s, ST_RATING_GET)) == NULL)
-		goto done;
-	sqlite3_bind_text(st, 1, case_no, -1, SQLITE_STATIC);
-	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		v->rating_level = sqlite3_column_int(st, 0);
-		v->rating_at = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_reset(st);
-	/* in the same read transaction: one snapshot, one lock, per lookup */
-	if (step == SQLITE_ROW || step == SQLITE_DONE) {
-		v->synced_at = store_synced_at(s);
+	/* the events in the same read transaction: one snapshot, one lock, per lookup */
+	if (step == SQLITE_DONE)
 		rc = STORE_OK;
-	}
 done:
 	if (st != NULL)
 		sqlite3_reset(st);

@@ -138,13 +138,18 @@ def bench_read():
         sock = os.path.join(node.var, "run", "hall-hello.sock")
         hello = subprocess.Popen([os.path.join(BIN, "hall-hello"), sock],
                                  stderr=subprocess.DEVNULL, start_new_session=True)
-        # the hello program behind the same nginx, the same way (fastcgi_keep_conn off)
+        # the hello program behind the same nginx, in a location that is the hall's own
+        # but for its socket: the same FastCGI parameters, fastcgi_keep_conn off, logging,
+        # so the ratio measures what hall-read does with a request and nothing else
         conf = os.path.join(node.var, "nginx", "nginx.conf")
         with open(conf) as f:
             text = f.read()
-        text = text.replace("\t\tlocation / {", "\t\tlocation = /_bench/hello {\n"
-                            "\t\t\tfastcgi_pass unix:%s;\n\t\t\tfastcgi_keep_conn off;\n"
-                            "\t\t}\n\t\tlocation / {" % sock, 1)
+        body = re.search(r"\t\tlocation / \{\n(.*?)\n\t\t\}", text, re.S).group(1)
+        if "fastcgi_pass $hall_backend;" not in body:
+            raise RuntimeError("bench: the hall's location in %s is not as expected" % conf)
+        body = body.replace("fastcgi_pass $hall_backend;", "fastcgi_pass unix:%s;" % sock)
+        text = text.replace("\t\tlocation / {", "\t\tlocation = /_bench/hello {\n%s\n"
+                            "\t\t}\n\t\tlocation / {" % body, 1)
         with open(conf, "w") as f:
             f.write(text)
         subprocess.run(["nginx", "-c", conf, "-p", os.path.join(node.var, "nginx"), "-s",
