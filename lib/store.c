@@ -100,6 +100,10 @@ struct store {
 	long cal_version;	/* meta calendar_version of cal; -1: not loaded */
 	char hall_code[13];
 	int writer_fd;		/* flock'd around write transactions; -1 when read-only */
+	/* inside store_write_group: the last seq issued (0: not read yet), written to meta
+	 * once, before the group's COMMIT, instead of once per record */
+	int in_group;
+	uint64_t group_seq;
 };
 
 /* The earliest plausible clock: a box whose RTC reset to 1970 or 2000 must not issue ids. */
@@ -459,10 +463,14 @@ store_next_seq(struct store *s, uint64_t *seq)
 	uint64_t last = 0, now;
 	int rc;
 
-	if ((rc = store_meta_get(s, "last_seq", text, sizeof(text))) == -1)
-		return STORE_ERR;
-	if (rc == 1)
-		last = strtoull(text, NULL, 10);
+	if (s->in_group && s->group_seq > 0)
+		last = s->group_seq;
+	else {
+		if ((rc = store_meta_get(s, "last_seq", text, sizeof(text))) == -1)
+			return STORE_ERR;
+		if (rc == 1)
+			last = strtoull(text, NULL, 10);
+	}
 	now = time_now_us();
 	if (now < STORE_CLOCK_FLOOR_US) {
 		log_warnx("%s: the clock says %" PRIu64 " s: set the time before taking cases",
@@ -481,6 +489,10 @@ store_next_seq(struct store *s, uint64_t *seq)
 		while (now - CASENO_EPOCH_US <= last);
 	}
 	*seq = now - CASENO_EPOCH_US;
+	if (s->in_group) {
+		s->group_seq = *seq;
+		return STORE_OK;
+	}
 	snprintf(text, sizeof(text), "%" PRIu64, *seq);
 	return store_meta_set(s, "last_seq", text) == 0 ? STORE_OK : STORE_ERR;
 }
@@ -823,6 +835,12 @@ store_write_group(struct store *s, struct store_write *w, size_t n)
 		w[i].rc = STORE_ERR;
 	if (store_write_begin(s) == -1)
 		return;
+	/*
+	 * The group's seqs come from memory and the mark is written once below. A seq taken by
+	 * a write that is then undone is simply never used: numbers only skip, never repeat.
+	 */
+	s->in_group = 1;
+	s->group_seq = 0;
 	for (i = 0; i < n; i++) {
 		if (store_run(s, ST_SAVEPOINT) == -1)
 			goto fail;
@@ -835,11 +853,20 @@ store_write_group(struct store *s, struct store_write *w, size_t n)
 		if (store_run(s, ST_RELEASE) == -1)
 			goto fail;
 	}
+	s->in_group = 0;
+	if (s->group_seq > 0) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "%" PRIu64, s->group_seq);
+		if (store_meta_set(s, "last_seq", text) == -1)
+			goto fail;
+	}
 	if (store_run(s, ST_COMMIT) == -1)
 		goto fail;
 	store_write_end(s);
 	return;
 fail:
+	s->in_group = 0;
 	for (i = 0; i < n; i++)
 		w[i].rc = STORE_ERR;
 	store_write_end(s);
