@@ -10,7 +10,12 @@ Prints a table and writes var/bench/results.json (one object: figure name to num
           network namespaces (needs root; skipped with the reason otherwise)
   memory  hall-agent's peak RSS draining a 100,000-record backlog; a hall-read worker's RSS
 
-Environment: B (build folder, default build), BENCH_SECONDS (wrk duration, default 10).
+Each ratio comes from its two measurements taken in turns, ROUNDS times (a, b, a, b, ...),
+and the medians: on a shared machine the speed drifts over a minute, and two single runs
+taken one after the other would put that drift into the ratio.
+
+Environment: B (build folder, default build), BENCH_SECONDS (each measurement, default 6),
+BENCH_ROUNDS (default 3).
 """
 import json
 import os
@@ -30,7 +35,8 @@ import netbed  # noqa: E402
 
 B = os.environ.get("B", "build")
 BIN = os.path.join(ROOT, B)
-SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 OUT = os.path.join(ROOT, "var", "bench")
 NOLIMITS = "[limits]\nsubmissions_per_min = 0\nlookups_per_min = 0\n"
 CONSULT = {"category": "policy", "subject": "城乡居民养老保险缴费档次咨询",
@@ -131,6 +137,21 @@ def wrk(url, connections=32, script=None):
     return rps, p99
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def in_turns(a, b):
+    """Runs a() and b() in turns, ROUNDS times; the lists of what each returned."""
+    ra, rb = [], []
+    for _ in range(ROUNDS):
+        ra.append(a())
+        rb.append(b())
+    return ra, rb
+
+
 def bench_read():
     node = Node("read", 18980).start()
     hello = None
@@ -163,10 +184,15 @@ def bench_read():
         r = node.post(CONSULT)
         lookup = "%s/api/v1/cases/%s?code=%s" % (node.url, r["case_no"], r["query_code"])
         wrk(lookup)   # warm up both
-        results["read_rps"], results["read_p99_ms"] = wrk(lookup)
-        results["hello_rps"], hello_p99 = wrk(node.url + "/_bench/hello")
-        results["hello_p99_ms"] = hello_p99
+        wrk(node.url + "/_bench/hello")
+        reads, hellos = in_turns(lambda: wrk(lookup), lambda: wrk(node.url + "/_bench/hello"))
+        results["read_rps"] = median([r for r, _ in reads])
+        results["read_p99_ms"] = median([p for _, p in reads])
+        results["hello_rps"] = median([r for r, _ in hellos])
+        results["hello_p99_ms"] = median([p for _, p in hellos])
         results["read_ratio"] = results["read_rps"] / results["hello_rps"]
+        notes.append("read/hello in turns: " + ", ".join(
+            "%.0f/%.0f" % (r[0], h[0]) for r, h in zip(reads, hellos)))
         rss = []
         for pid in subprocess.run(["pgrep", "-f", "hall-read -c %s" % node.ini],
                                   stdout=subprocess.PIPE).stdout.split():
@@ -188,13 +214,22 @@ def bench_write():
         with open(script, "w") as f:
             f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
                     "wrk.body = [[%s]]\n" % json.dumps(CONSULT, ensure_ascii=False))
-        results["write_rps"], results["write_p99_ms"] = wrk(node.url + "/api/v1/consultations",
-                                                             connections=16, script=script)
         db = os.path.join(node.var, "hall", "commit-bench.db")
-        out = subprocess.run([os.path.join(BIN, "sqlite-commit-bench"), db, str(SECONDS)],
-                             stdout=subprocess.PIPE, check=True).stdout.decode()
-        results["sqlite_commit_rps"] = float(out.split()[1])
+
+        def commits():
+            out = subprocess.run([os.path.join(BIN, "sqlite-commit-bench"), db, str(SECONDS)],
+                                 stdout=subprocess.PIPE, check=True).stdout.decode()
+            return float(out.split()[1])
+
+        writes, raws = in_turns(
+            lambda: wrk(node.url + "/api/v1/consultations", connections=16, script=script),
+            commits)
+        results["write_rps"] = median([r for r, _ in writes])
+        results["write_p99_ms"] = median([p for _, p in writes])
+        results["sqlite_commit_rps"] = median(raws)
         results["write_ratio"] = results["write_rps"] / results["sqlite_commit_rps"]
+        notes.append("writes/raw commits in turns: " + ", ".join(
+            "%.0f/%.0f" % (w[0], r) for w, r in zip(writes, raws)))
     finally:
         node.stop()
 
