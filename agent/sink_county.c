@@ -22,7 +22,7 @@
 #include "agent.h"
 
 static const char upload_sql[] = "CALL hall_upload(?, ?, ?, ?, ?)";
-static const char upload_z_sql[] = "CALL hall_upload_z(?, ?, ?, ?, ?)";
+static const char upload_z_sql[] = "CALL hall_upload_z(?, ?, ?, ?, ?, ?)";
 
 #define BATCH_START 250
 #define BATCH_MIN 10
@@ -225,9 +225,11 @@ fail:
  * the hall holds it, is never whole in the agent's memory nor in the connector's buffers,
  * and the pieces get no answer, so they follow each other on the link without a round trip.
  *
- * To hall_upload_z the JSON goes as one zlib stream in COMPRESS()'s format (its length in
- * 4 bytes, then the stream): one stream over the batch compresses far better than the
- * protocol's packet by packet, and on a 2G link bytes are time.
+ * To hall_upload_z the JSON goes as one zlib stream, and its length as the CALL's sixth
+ * parameter, which travels with the execute, after the pieces: the length is known only
+ * once the stream is written, and the JSON is made once. One stream over the batch
+ * compresses far better than the protocol's packet by packet, and on a 2G link bytes are
+ * time.
  */
 struct batch_out {
 	struct county_sink *k;
@@ -286,7 +288,7 @@ piece_add(struct batch_out *o, const char *text, size_t len, int flush)
 	return flush ? piece_flush(o) : 0;
 }
 
-/* The batch's JSON, record by record, into piece_add; with out NULL only its length. */
+/* The batch's JSON, record by record, into piece_add; *len: its length. */
 static int
 batch_json(const struct outbox_batch *b, struct batch_out *o, size_t *len)
 {
@@ -303,22 +305,19 @@ batch_json(const struct outbox_batch *b, struct batch_out *o, size_t *len)
 			buf_json_str(&one, b->v[i].payload);
 		} else
 			buf_adds(&one, b->n == 0 ? "[]" : "]");
-		if (one.failed)
-			rc = -1;
-		else if (o != NULL)
-			rc = piece_add(o, one.data, one.len, i == b->n);
+		rc = one.failed ? -1 : piece_add(o, one.data, one.len, i == b->n);
 		*len += one.len;
 	}
 	buf_free(&one);
 	return rc;
 }
 
+/* Sends the batch; *sent: the bytes handed to the link, *len: the JSON's length. */
 static int
-send_batch(struct county_sink *k, const struct outbox_batch *b, size_t *sent, char *err,
-    size_t errlen)
+send_batch(struct county_sink *k, const struct outbox_batch *b, size_t *sent, size_t *len,
+    char *err, size_t errlen)
 {
 	struct batch_out *o;
-	size_t len;
 	int rc = -1;
 
 	*sent = 0;
@@ -328,21 +327,12 @@ send_batch(struct county_sink *k, const struct outbox_batch *b, size_t *sent, ch
 	}
 	o->k = k;
 	o->zipped = k->zipped;
-	if (o->zipped) {
-		/* COMPRESS()'s header: the length of what the stream unpacks to */
-		if (batch_json(b, NULL, &len) == -1 || len > 0x3FFFFFFF ||
-		    deflateInit(&o->z, Z_BEST_COMPRESSION) != Z_OK) {
-			snprintf(err, errlen, "out of memory building a batch");
-			free(o);
-			return -1;
-		}
-		o->out[0] = len & 0xff;
-		o->out[1] = (len >> 8) & 0xff;
-		o->out[2] = (len >> 16) & 0xff;
-		o->out[3] = (len >> 24) & 0x3f;
-		o->used = 4;
+	if (o->zipped && deflateInit(&o->z, Z_BEST_COMPRESSION) != Z_OK) {
+		snprintf(err, errlen, "out of memory building a batch");
+		free(o);
+		return -1;
 	}
-	if (batch_json(b, o, &len) == -1) {
+	if (batch_json(b, o, len) == -1) {
 		if (mysql_stmt_errno(k->upload) != 0)
 			set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
 		else
@@ -494,9 +484,9 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
     size_t errlen)
 {
 	struct outbox_batch b;
-	MYSQL_BIND p[5];
-	long long last_seq, backlog;
-	size_t i, sent = 0;
+	MYSQL_BIND p[6];
+	long long last_seq, backlog, unpacked = 0;
+	size_t i, sent = 0, json_len = 0;
 	int rc = -1, refused = 0;
 
 	if (k->db == NULL && sink_county_connect(k, s, err, errlen) == -1)
@@ -523,15 +513,18 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 	p[3].buffer_type = MYSQL_TYPE_LONGLONG;
 	p[3].buffer = &backlog;
 	p[4].buffer_type = MYSQL_TYPE_LONG_BLOB;	/* sent in pieces by send_batch */
+	p[5].buffer_type = MYSQL_TYPE_LONGLONG;		/* hall_upload_z only; read at execute */
+	p[5].buffer = &unpacked;
 	if (mysql_stmt_bind_param(k->upload, p) != 0) {
 		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
 		k->uncertain_seq = last_seq;
 		goto lost;
 	}
-	if (send_batch(k, &b, &sent, err, errlen) == -1) {
+	if (send_batch(k, &b, &sent, &json_len, err, errlen) == -1) {
 		k->uncertain_seq = last_seq;
 		goto lost;
 	}
+	unpacked = (long long)json_len;
 	if (mysql_stmt_execute(k->upload) != 0) {
 		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
 		if (k->zipped && (mysql_stmt_errno(k->upload) == 1305 ||

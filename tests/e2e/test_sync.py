@@ -265,7 +265,7 @@ class CompressedUploadTest(SyncTestCase):
             self.assertEqual(held[rid], hashlib.sha256(payload.encode()).hexdigest(), rid)
 
         # what does not unpack is refused as damage (1105: send again), not as bad records
-        ok, _, err = county.try_sql("CALL hall_upload_z('%s', 1, 't', 0, 'not zlib')"
+        ok, _, err = county.try_sql("CALL hall_upload_z('%s', 1, 't', 0, 'not zlib', 1000)"
                                     % ("f" * 32), account="hall")
         self.assertFalse(ok)
         self.assertIn("1105", err)
