@@ -305,7 +305,21 @@ class Session:
                 pass
 
 
-class Agent:
+class LogFile:
+    """What a process wrote to self.log_path."""
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, n=30):
+        return "\n".join(self.log().splitlines()[-n:])
+
+
+class Agent(LogFile):
     """hall-agent of a node, run by the test: `run` as a daemon it can kill, `once`, `status`."""
 
     def __init__(self, node, env=None):
@@ -414,16 +428,6 @@ class Agent:
                                      % (timeout, self.status(), self.log_tail()))
             time.sleep(0.2)
 
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, n=30):
-        return "\n".join(self.log().splitlines()[-n:])
-
     def cleanup(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
@@ -438,20 +442,24 @@ class Agent:
 
 # ---- the hall side ---------------------------------------------------------------------
 
-def submit_many(node, n, label="同步", obj=None):
+def submit_many(node, n, label="同步", obj=None, make=None):
     """Submits n consultations over HTTP (limits must be off) on a kept-alive connection;
-    returns the receipts in order."""
+    returns the receipts in order. make(i), when given, says what the i-th submission is:
+    (API path, JSON object)."""
     out = []
     conn = None
     base = dict(CONSULT if obj is None else obj)
+    if make is None:
+        def make(i):
+            return "/api/v1/consultations", dict(base, subject="%s %d" % (label, i))
     try:
         while len(out) < n:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=20)
-            data = dict(base, subject="%s %d" % (label, len(out)))
+            path, data = make(len(out))
             body = json.dumps(data, ensure_ascii=False).encode("utf-8")
             try:
-                conn.request("POST", "/api/v1/consultations", body=body,
+                conn.request("POST", path, body=body,
                              headers={"Content-Type": "application/json"})
                 r = conn.getresponse()
                 doc = r.read()

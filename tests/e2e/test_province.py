@@ -26,6 +26,7 @@ import subprocess
 import time
 import unittest
 
+from county import hall_rows, submit_many, wait_until
 from faultproxy import FaultProxy
 from harness import BUILD, ROOT, Node, proc_children, reap, wait_gone
 
@@ -63,86 +64,40 @@ def sha(b):
     return hashlib.sha256(b).hexdigest()
 
 
-def wait_until(pred, timeout, interval=0.05, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        last = pred()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s (last: %r)"
-                                 % (timeout, what, last))
-        time.sleep(interval)
-
-
 # ---- the hall side -----------------------------------------------------------------------
 
 def submit(node, n, rng, label="省"):
     """n submissions over HTTP (consultations, every fifth a complaint) with varied content,
     on a kept-alive connection; the receipts in order."""
-    out = []
-    conn = None
-    try:
-        while len(out) < n:
-            i = len(out)
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=20)
-            body = "".join(rng.sample(SENTENCES, rng.randint(2, 6))) + \
-                "（%s%d，编号%06d）" % (label, i, rng.randrange(10 ** 6))
-            phone = "1" + rng.choice("3456789") + "%09d" % rng.randrange(10 ** 9)
-            if i % 5 == 4:
-                path = "/api/v1/complaints"
-                data = {"type": rng.choice(["complaint", "unresolved"]),
-                        "subject": rng.choice(SUBJECTS) + "问题反映", "body": body,
-                        "phone": phone, "name": rng.choice(NAMES),
-                        "target": rng.choice(TARGETS)}
-            else:
-                path = "/api/v1/consultations"
-                data = {"category": rng.choice(["policy", "procedure", "public_info"]),
-                        "subject": rng.choice(SUBJECTS), "body": body,
-                        "name": rng.choice(NAMES), "phone": phone}
-            raw = json.dumps(data, ensure_ascii=False).encode("utf-8")
-            try:
-                conn.request("POST", path, body=raw,
-                             headers={"Content-Type": "application/json"})
-                r = conn.getresponse()
-                doc = r.read()
-            except (http.client.HTTPException, OSError):
-                conn.close()
-                conn = None
-                raise
-            if r.status != 201:
-                raise AssertionError("submission %d: %d %r" % (i, r.status, doc[:300]))
-            out.append(json.loads(doc.decode("utf-8")))
-            if (r.getheader("Connection") or "").lower() == "close":
-                conn.close()
-                conn = None
-    finally:
-        if conn is not None:
-            conn.close()
-    return out
+    def make(i):
+        body = "".join(rng.sample(SENTENCES, rng.randint(2, 6))) + \
+            "（%s%d，编号%06d）" % (label, i, rng.randrange(10 ** 6))
+        phone = "1" + rng.choice("3456789") + "%09d" % rng.randrange(10 ** 9)
+        if i % 5 == 4:
+            return "/api/v1/complaints", {
+                "type": rng.choice(["complaint", "unresolved"]),
+                "subject": rng.choice(SUBJECTS) + "问题反映", "body": body,
+                "phone": phone, "name": rng.choice(NAMES), "target": rng.choice(TARGETS)}
+        return "/api/v1/consultations", {
+            "category": rng.choice(["policy", "procedure", "public_info"]),
+            "subject": rng.choice(SUBJECTS), "body": body,
+            "name": rng.choice(NAMES), "phone": phone}
 
-
-def hall_q(node, sql, args=()):
-    con = node.db()
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
+    return submit_many(node, n, make=make)
 
 
 def hall_outbox(node):
     """[(seq, id, payload)] in order."""
-    return hall_q(node, "SELECT seq, id, payload FROM outbox ORDER BY seq")
+    return hall_rows(node, "SELECT seq, id, payload FROM outbox ORDER BY seq")
 
 
 def province_acked(node):
-    rows = hall_q(node, "SELECT acked_seq FROM sync_dest WHERE dest = 'province'")
+    rows = hall_rows(node, "SELECT acked_seq FROM sync_dest WHERE dest = 'province'")
     return rows[0][0] if rows else 0
 
 
 def province_backlog(node):
-    return hall_q(node, "SELECT count(*) FROM outbox WHERE seq > ?",
+    return hall_rows(node, "SELECT count(*) FROM outbox WHERE seq > ?",
                   (province_acked(node),))[0][0]
 
 
@@ -358,8 +313,8 @@ class ProvinceTestCase(unittest.TestCase):
         _, backlog, err = self.agent.province()
         self.assertEqual(backlog, 0, "hall-agent status: province backlog\n" + self.agent.status())
         self.assertEqual(province_acked(node), outbox[-1][0], "the hall's province mark")
-        self.assertEqual(hall_q(node, "SELECT count(*) FROM outbox")[0][0], len(outbox))
-        quarantined = {r[0] for r in hall_q(node, "SELECT id FROM quarantine WHERE dest = 'province'")}
+        self.assertEqual(hall_rows(node, "SELECT count(*) FROM outbox")[0][0], len(outbox))
+        quarantined = {r[0] for r in hall_rows(node, "SELECT id FROM quarantine WHERE dest = 'province'")}
         self.assertEqual(quarantined, set(conflicted), "quarantined at the hall")
         self.assertReconcileAgrees()
         # last, so that it does not hide the checks above
@@ -368,7 +323,7 @@ class ProvinceTestCase(unittest.TestCase):
                          "GET /api/v1/health backlog with only the province configured "
                          "(province backlog %d; sync_dest rows %r)"
                          % (province_backlog(node),
-                            hall_q(node, "SELECT dest, acked_seq FROM sync_dest")))
+                            hall_rows(node, "SELECT dest, acked_seq FROM sync_dest")))
 
     def assertReconcileAgrees(self):
         """POST /v1/reconcile with every hall id (and unknown ones) answers exactly the ids in
@@ -584,7 +539,7 @@ class ProvinceUplinkTest(ProvinceTestCase):
             _, backlog, _ = self.agent.province()
             self.assertEqual(backlog, 4, "province backlog after %s answers" % mode)
             self.assertEqual(rx_count(node), held)
-            self.assertEqual(hall_q(node, "SELECT count(*) FROM quarantine")[0][0], 0)
+            self.assertEqual(hall_rows(node, "SELECT count(*) FROM quarantine")[0][0], 0)
             self.proxy.set_mode("pass")
             self.wait_drained(20, "the backlog to drain after the %s answers" % mode)
             _, _, err = self.agent.province()
@@ -653,7 +608,7 @@ class ProvinceUplinkTest(ProvinceTestCase):
         node = self.up("conflict")
         receipts = self.submit(9, "冲突")
         victim = receipts[4]
-        seq, payload = hall_q(node, "SELECT seq, payload FROM outbox WHERE id = ?",
+        seq, payload = hall_rows(node, "SELECT seq, payload FROM outbox WHERE id = ?",
                               (victim["id"],))[0]
         other = json.loads(payload)
         other["subject"] = "另一个版本的内容"
@@ -666,7 +621,7 @@ class ProvinceUplinkTest(ProvinceTestCase):
                         (victim["id"], sha(other_payload), other["type"], other["hall_code"],
                          other["case_no"], other["at"], other_payload))
         con.close()
-        outbox_before = hall_q(node, "SELECT count(*) FROM outbox")[0][0]
+        outbox_before = hall_rows(node, "SELECT count(*) FROM outbox")[0][0]
         self.agent.start()
         self.wait_drained(20)
         # the batch's answer said rejected for it, accepted for the others
@@ -679,15 +634,15 @@ class ProvinceUplinkTest(ProvinceTestCase):
             if r is not victim:
                 self.assertIn(results[r["id"]]["result"], ("accepted", "duplicate"))
         # quarantined at the hall, shown in the status, kept in the outbox
-        q = hall_q(node, "SELECT id, dest, seq, result, reason FROM quarantine")
+        q = hall_rows(node, "SELECT id, dest, seq, result, reason FROM quarantine")
         self.assertEqual(len(q), 1, q)
         self.assertEqual(q[0][:3], (victim["id"], "province", seq))
         self.assertIn(q[0][3], ("rejected", "conflict"))
         self.assertRegex(q[0][4] or "", r"conflict")
         block, _, _ = self.agent.province()
         self.assertRegex(block, r"QUARANTINED\s+1 record", block)
-        self.assertEqual(hall_q(node, "SELECT count(*) FROM outbox")[0][0], outbox_before)
-        self.assertEqual(hall_q(node, "SELECT payload FROM outbox WHERE id = ?",
+        self.assertEqual(hall_rows(node, "SELECT count(*) FROM outbox")[0][0], outbox_before)
+        self.assertEqual(hall_rows(node, "SELECT payload FROM outbox WHERE id = ?",
                                 (victim["id"],))[0][0], payload)
         self.assertRegex(self.agent.log(), r"(?m)^.*%s.*quarantined" % re.escape(victim["id"]))
         # the receiver keeps its version and the attempt

@@ -35,7 +35,8 @@ import time
 import unittest
 
 import netbed
-from county import AGENT, Agent, County, SqlError, hall_acked, hall_backlog, wait_until
+from county import (AGENT, Agent, County, LogFile, SqlError, hall_acked, hall_backlog,
+                    submit_many, wait_until)
 from harness import BUILD, CONSULT, NO_LIMITS, ROOT, Node, wait_gone
 from test_sync import SANITIZER, SyncTestCase
 
@@ -123,27 +124,8 @@ def consult(i, label):
 def submit_varied(node, n, label, start=0):
     """n consultations over HTTP on one kept-alive connection; the receipts in order. The
     hall's nginx is in the machine's namespace: this works whatever the bed's link does."""
-    out = []
-    conn = None
-    try:
-        for i in range(start, start + n):
-            if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", node.port, timeout=20)
-            conn.request("POST", "/api/v1/consultations",
-                         body=json.dumps(consult(i, label), ensure_ascii=False).encode("utf-8"),
-                         headers={"Content-Type": "application/json"})
-            r = conn.getresponse()
-            doc = r.read()
-            if r.status != 201:
-                raise AssertionError("submission %d: %d %r" % (i, r.status, doc[:300]))
-            out.append(json.loads(doc.decode("utf-8")))
-            if (r.getheader("Connection") or "").lower() == "close":
-                conn.close()
-                conn = None
-    finally:
-        if conn is not None:
-            conn.close()
-    return out
+    return submit_many(node, n, make=lambda i: ("/api/v1/consultations",
+                                                  consult(start + i, label)))
 
 
 def try_submit(node, i, label, timeout=20):
@@ -166,7 +148,7 @@ def try_submit(node, i, label, timeout=20):
 
 # ---- hall-agent inside the bed ----------------------------------------------------------------
 
-class BedAgent:
+class BedAgent(LogFile):
     """`hall-agent -c INI run` inside the bed's namespace, logging to test-agent.log (where
     the sync tests look for sanitizer reports)."""
 
@@ -207,16 +189,6 @@ class BedAgent:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 pass
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, n=30):
-        return "\n".join(self.log().splitlines()[-n:])
 
 
 class NetFault:
