@@ -26,7 +26,7 @@ import subprocess
 import time
 import unittest
 
-from county import hall_rows, submit_many, wait_until
+from county import LogFile, hall_rows, submit_many, wait_until
 from faultproxy import FaultProxy
 from harness import BUILD, ROOT, Node, proc_children, reap, wait_gone
 
@@ -141,7 +141,7 @@ def rx_post(node, path, body, token=None, timeout=20):
 
 # ---- hall-agent, run by the tests --------------------------------------------------------
 
-class Agent:
+class Agent(LogFile):
     def __init__(self, node):
         self.node = node
         self.proc = None
@@ -200,16 +200,6 @@ class Agent:
         if not b or not e:
             raise AssertionError("the province block lacks backlog or last error:\n" + block)
         return block, int(b.group(1)), e.group(1).strip()
-
-    def log(self):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, n=25):
-        return "\n".join(self.log().splitlines()[-n:])
 
     def cleanup(self):
         problems = []
