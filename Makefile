@@ -22,20 +22,26 @@ B = build/san
 CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) -Ilib -Ifcgi -Iagent
-
-LIB_SRC   = $(wildcard lib/*.c)
-LIB_OBJ   = $(LIB_SRC:%.c=$(B)/%.o)
-WEB_SRC   = $(filter-out fcgi/hall_read.c fcgi/hall_write.c fcgi/hello.c fcgi/province_receiver.c \
-            fcgi/staff_%.c,$(wildcard fcgi/*.c))
-WEB_OBJ   = $(WEB_SRC:%.c=$(B)/%.o)
-AGENT_SRC = $(filter-out agent/hall_admin.c agent/county_admin.c agent/hall_agent.c,$(wildcard agent/*.c))
-AGENT_OBJ = $(AGENT_SRC:%.c=$(B)/%.o)
+# The shared libraries' headers; a program's own header sits beside its files.
+ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) -Ilib/core -Ilib/store \
+             -Ilib/county -Ifcgi/web
 MARIADB_LIBS := $(shell pkg-config --libs libmariadb 2>/dev/null)
+
+# Every folder of code is a static library of all its files; a program is its main file
+# and the libraries it uses, and the linker takes from each only what the program calls.
+lib = $(B)/lib$(subst /,-,$(1)).a
+objs = $(patsubst %.c,$(B)/%.o,$(wildcard $(1)/*.c))
+CORE   = $(call lib,lib/core)
+STORE  = $(call lib,lib/store)
+COUNTY = $(call lib,lib/county)
+WEB    = $(call lib,fcgi/web)
+HALL   = $(call lib,fcgi/hall)
+STAFF  = $(call lib,fcgi/staff)
+AGENT  = $(call lib,agent/hall-agent)
+FOLDERS = lib/core lib/store lib/county fcgi/web fcgi/hall fcgi/staff agent/hall-agent
+
 PROGS     = $(B)/hall-read $(B)/hall-write $(B)/hall-admin $(B)/hall-hello $(B)/hall-agent \
             $(B)/county-admin $(B)/province-receiver $(B)/staff-console
-# the county staff console: its own files, the shared accept loop, and the county connection
-STAFF_OBJ = $(patsubst %.c,$(B)/%.o,$(wildcard fcgi/staff_*.c)) $(B)/agent/county_db.o
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -59,26 +65,38 @@ deps:
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-$(B)/%.o: %.c lib/hall.h $(wildcard fcgi/*.h agent/*.h)
+# Every object depends on the shared headers and on those of its own folder.
+HEADERS = $(wildcard lib/*/*.h fcgi/*/*.h agent/*/*.h)
+$(B)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-$(B)/hall-read: $(B)/fcgi/hall_read.o $(WEB_OBJ) $(LIB_OBJ)
+$(foreach f,$(FOLDERS),$(eval $(call lib,$(f)): $(call objs,$(f))))
+$(B)/lib%.a:
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+# The citizen site: hall-read answers, hall-write takes (fcgi/hall/).
+$(B)/hall-read: $(B)/fcgi/hall/hall_read.o $(HALL) $(WEB) $(STORE) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/hall-write: $(B)/fcgi/hall_write.o $(WEB_OBJ) $(LIB_OBJ)
+$(B)/hall-write: $(B)/fcgi/hall/hall_write.o $(HALL) $(WEB) $(STORE) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/hall-hello: $(B)/fcgi/hello.o $(B)/fcgi/server.o $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/province-receiver: $(B)/fcgi/province_receiver.o $(WEB_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lz
-$(B)/staff-console: $(STAFF_OBJ) $(WEB_OBJ) $(LIB_OBJ)
+# The county staff console (fcgi/staff/).
+$(B)/staff-console: $(B)/fcgi/staff/main.o $(STAFF) $(WEB) $(COUNTY) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
-$(B)/hall-admin: $(B)/agent/hall_admin.o $(LIB_OBJ)
+# The reference province receiver (fcgi/province/).
+$(B)/province-receiver: $(call objs,fcgi/province) $(WEB) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
-$(B)/hall-agent: $(B)/agent/hall_agent.o $(AGENT_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcurl -lz
-$(B)/county-admin: $(B)/agent/county_admin.o $(AGENT_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcurl -lz
+# The sync agent (agent/hall-agent/) and the admin tools (agent/hall-admin/, agent/county-admin/).
+$(B)/hall-agent: $(B)/agent/hall-agent/hall_agent.o $(AGENT) $(STORE) $(COUNTY) $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
+$(B)/hall-admin: $(call objs,agent/hall-admin) $(STORE) $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(B)/county-admin: $(call objs,agent/county-admin) $(COUNTY) $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
+# The benchmarks' yardstick: "hello world" on the same accept loop (tests/bench/).
+$(B)/hall-hello: $(B)/tests/bench/hello.o $(WEB) $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/sqlite-commit-bench: tests/bench/sqlite_commit.c
 	@mkdir -p $(dir $@)
@@ -89,18 +107,19 @@ $(B)/netfault: tests/weaklink/netfault.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
-$(B)/tests/%: tests/unit/%.c $(LIB_OBJ) $(WEB_OBJ) $(AGENT_OBJ)
+# A unit test links the shared libraries it tests.
+$(B)/tests/%: tests/unit/%.c $(WEB) $(STORE) $(COUNTY) $(CORE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcurl -lz -lcmocka
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS) -lcmocka
 
 # libFuzzer drivers, always built with clang and the sanitizers.
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 # the parsers and what they use: nothing that needs a store
-FUZZ_LIB  = lib/kv.c lib/utf8.c lib/caseno.c lib/buf.c lib/log.c lib/timefmt.c
-build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_kv.h $(FUZZ_LIB) lib/hall.h
+FUZZ_LIB  = $(addprefix lib/core/,kv.c utf8.c caseno.c buf.c log.c timefmt.c)
+build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_kv.h $(FUZZ_LIB) lib/core/core.h
 	@mkdir -p $(dir $@)
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib \
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib/core \
 	    -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lpthread -lm
 
 # The figures of SPEC 9: a table, and var/bench/results.json.
@@ -122,7 +141,7 @@ fuzz: deps $(FUZZ_BIN)
 	    $$f -max_total_time=$${FUZZ_SECONDS:-300} -max_len=20000 var/fuzz/$$n tests/fuzz/corpus/$$n || exit 1; done
 
 format:
-	clang-format -i lib/*.[ch] fcgi/*.[ch] agent/*.[ch] tests/unit/*.c tests/fuzz/*.c
+	clang-format -i lib/*/*.[ch] fcgi/*/*.[ch] agent/*/*.[ch] tests/unit/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf build

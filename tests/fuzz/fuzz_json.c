@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hall.h"
+#include "core.h"
 #include "fuzz_kv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hall.h"
+#include "core.h"
 
 static void
 fuzz_check_int(const char *v)

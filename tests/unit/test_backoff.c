@@ -7,7 +7,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "agent.h"
+#include "core.h"
 
 /* Every wait lies in [0, min(cap, base * 2^n)]. */
 static void

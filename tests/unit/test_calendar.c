@@ -12,7 +12,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "hall.h"
+#include "core.h"
 
 /*
  * A +08:00 wall-clock time as a Unix time.  timegm() is glibc's and independent of

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hall.h"
+#include "core.h"
 
 #define HALL "430102001001"
 #define NSYM 31

@@ -18,7 +18,7 @@
 
 #include <sodium.h>
 
-#include "hall.h"
+#include "core.h"
 
 #define NOW ((time_t)1795000000) /* 2026-11-18 */
 #define URLSAFE "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hall.h"
+#include "core.h"
 
 typedef enum parse_err (*parse_fn)(const char *, size_t, struct kvlist *);
 

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "hall.h"
+#include "core.h"
 
 struct fixture {
 	char dir[64];

@@ -17,7 +17,7 @@
 #include <sodium.h>
 #include <sqlite3.h>
 
-#include "hall.h"
+#include "store.h"
 
 #define HALL "430102001001"
 

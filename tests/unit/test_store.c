@@ -21,7 +21,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "hall.h"
+#include "store.h"
 
 #define HALL "430102001001"
 #define OTHER_HALL "430102001002"

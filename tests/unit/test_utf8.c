@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "hall.h"
+#include "core.h"
 
 /* utf8_valid on an exact-size heap copy of s[0..len). */
 static int

@@ -1,0 +1,423 @@
+/*
+ * county-admin: sets up and maintains the county database.
+ *
+ *   county-admin -c COUNTY_INI migrate                  create the database, apply
+ *                                                       sql/county/NNN_*.sql not yet applied
+ *   county-admin -c COUNTY_INI add-hall CODE NAME PWFILE  a hall and its least-privilege
+ *                                                       account hall_CODE (role hall_agent)
+ *   county-admin -c COUNTY_INI add-reader USER PWFILE    an account for county systems
+ *                                                       (role county_reader)
+ *   county-admin -c COUNTY_INI add-console USER PWFILE   the staff console's account
+ *                                                       (role staff_console)
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "county.h"
+
+struct county_ini {
+	char *host, *socket, *database, *admin_user, *admin_password_file, *schema_dir;
+	int port;
+};
+
+static int
+county_ini_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct county_ini *c = user;
+	char **slot = NULL;
+
+	if (strcmp(section, "county") != 0)
+		goto unknown;
+	if (strcmp(key, "port") == 0) {
+		c->port = atoi(value);
+		return 1;
+	}
+	if (strcmp(key, "host") == 0)
+		slot = &c->host;
+	else if (strcmp(key, "socket") == 0)
+		slot = &c->socket;
+	else if (strcmp(key, "database") == 0)
+		slot = &c->database;
+	else if (strcmp(key, "admin_user") == 0)
+		slot = &c->admin_user;
+	else if (strcmp(key, "admin_password_file") == 0)
+		slot = &c->admin_password_file;
+	else if (strcmp(key, "schema_dir") == 0)
+		slot = &c->schema_dir;
+	else
+		goto unknown;
+	free(*slot);
+	*slot = *value ? strdup(value) : NULL;
+	return 1;
+unknown:
+	fprintf(stderr, "unknown key [%s] %s\n", section, key);
+	return 0;
+}
+
+/* Identifiers and passwords that go into DDL, which takes no bound parameters. */
+static int
+plain_word(const char *s, size_t min, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n >= min && n <= max &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-") == n;
+}
+
+static int
+run(MYSQL *db, const char *sql)
+{
+	if (mysql_query(db, sql) != 0) {
+		fprintf(stderr, "county-admin: %s\n", mysql_error(db));
+		return -1;
+	}
+	/* drain every result of a multi-statement text */
+	do {
+		MYSQL_RES *res = mysql_store_result(db);
+
+		mysql_free_result(res);
+	} while (mysql_next_result(db) == 0);
+	if (mysql_errno(db) != 0) {
+		fprintf(stderr, "county-admin: %s\n", mysql_error(db));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *
+slurp(const char *path)
+{
+	struct buf b;
+	char chunk[8192];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	buf_init(&b, 4 << 20);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(&b, chunk, n);
+	fclose(f);
+	return buf_take(&b, NULL);
+}
+
+/* 1 when the migration numbered version is recorded, 0 when not, -1 on error. */
+static int
+applied(MYSQL *db, int version)
+{
+	MYSQL_STMT *st = mysql_stmt_init(db);
+	MYSQL_BIND p, r;
+	long long count = 0;
+	int rc = -1;
+
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	p.buffer_type = MYSQL_TYPE_LONG;
+	p.buffer = &version;
+	r.buffer_type = MYSQL_TYPE_LONGLONG;
+	r.buffer = &count;
+	if (st != NULL &&
+	    mysql_stmt_prepare(st, "SELECT count(*) FROM schema_migrations WHERE version = ?",
+		(unsigned long)-1) == 0 &&
+	    mysql_stmt_bind_param(st, &p) == 0 && mysql_stmt_execute(st) == 0 &&
+	    mysql_stmt_bind_result(st, &r) == 0 && mysql_stmt_fetch(st) == 0)
+		rc = count > 0;
+	else
+		fprintf(stderr, "county-admin: %s\n", st ? mysql_stmt_error(st) : "no memory");
+	mysql_stmt_close(st);
+	return rc;
+}
+
+static int
+record_migration(MYSQL *db, int version, const char *name)
+{
+	MYSQL_STMT *st = mysql_stmt_init(db);
+	MYSQL_BIND p[2];
+	int rc = -1;
+
+	memset(p, 0, sizeof(p));
+	p[0].buffer_type = MYSQL_TYPE_LONG;
+	p[0].buffer = &version;
+	p[1].buffer_type = MYSQL_TYPE_STRING;
+	p[1].buffer = (void *)name;
+	p[1].buffer_length = strlen(name);
+	if (st != NULL &&
+	    mysql_stmt_prepare(st, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+		(unsigned long)-1) == 0 &&
+	    mysql_stmt_bind_param(st, p) == 0 && mysql_stmt_execute(st) == 0 &&
+	    mysql_commit(db) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "county-admin: %s\n", st ? mysql_stmt_error(st) : "no memory");
+	mysql_stmt_close(st);
+	return rc;
+}
+
+static int
+cmd_migrate(MYSQL *db, const struct county_ini *c)
+{
+	char *names[256], path[4096], sql[512];
+	struct dirent *de;
+	size_t n = 0, i;
+	DIR *d;
+	int rc = -1;
+
+	snprintf(sql, sizeof(sql),
+	    "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci; "
+	    "USE `%s`; CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, "
+	    "name VARCHAR(255) NOT NULL, applied_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP) "
+	    "ENGINE = InnoDB",
+	    c->database, c->database);
+	if (run(db, sql) == -1)
+		return -1;
+	if ((d = opendir(c->schema_dir)) == NULL) {
+		fprintf(stderr, "%s: %s\n", c->schema_dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL && n < 256) {
+		size_t len = strlen(de->d_name);
+
+		if (len > 8 && strspn(de->d_name, "0123456789") == 3 && de->d_name[3] == '_' &&
+		    strcmp(de->d_name + len - 4, ".sql") == 0 &&
+		    (names[n] = strdup(de->d_name)) != NULL)
+			n++;
+	}
+	closedir(d);
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	for (i = 0; i < n; i++) {
+		int version = atoi(names[i]), done;
+		char *text;
+
+		if ((done = applied(db, version)) == -1)
+			goto out;
+		if (done)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", c->schema_dir, names[i]);
+		if ((text = slurp(path)) == NULL)
+			goto out;
+		if (run(db, text) == -1 || record_migration(db, version, names[i]) == -1) {
+			fprintf(stderr, "county-admin: %s not applied\n", names[i]);
+			free(text);
+			goto out;
+		}
+		free(text);
+		printf("county: applied %s\n", names[i]);
+	}
+	rc = 0;
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	return rc;
+}
+
+static int
+create_account(MYSQL *db, const char *user, const char *password, const char *role)
+{
+	char sql[1024];
+
+	/* DDL takes no parameters: user, password and role were checked by plain_word */
+	snprintf(sql, sizeof(sql),
+	    "CREATE USER IF NOT EXISTS '%s'@'%%' IDENTIFIED BY '%s'; "
+	    "ALTER USER '%s'@'%%' IDENTIFIED BY '%s'; "
+	    "GRANT %s TO '%s'@'%%'; SET DEFAULT ROLE %s FOR '%s'@'%%'",
+	    user, password, user, password, role, user, role, user);
+	return run(db, sql);
+}
+
+static int
+cmd_add_hall(MYSQL *db, const char *code, const char *name, const char *password)
+{
+	MYSQL_STMT *st;
+	MYSQL_BIND p[4];
+	char user[32], county[7];
+	int rc = -1;
+
+	if (strlen(code) != 12 || strspn(code, "0123456789") != 12) {
+		fprintf(stderr, "county-admin: a hall code is 12 digits\n");
+		return -1;
+	}
+	snprintf(user, sizeof(user), "hall_%s", code);
+	memcpy(county, code, 6);
+	county[6] = '\0';
+	if ((st = mysql_stmt_init(db)) == NULL)
+		return -1;
+	memset(p, 0, sizeof(p));
+	p[0].buffer_type = p[1].buffer_type = p[2].buffer_type = p[3].buffer_type =
+	    MYSQL_TYPE_STRING;
+	p[0].buffer = (void *)code;
+	p[0].buffer_length = strlen(code);
+	p[1].buffer = (void *)name;
+	p[1].buffer_length = strlen(name);
+	p[2].buffer = county;
+	p[2].buffer_length = strlen(county);
+	p[3].buffer = user;
+	p[3].buffer_length = strlen(user);
+	if (mysql_stmt_prepare(st,
+		"INSERT INTO halls (hall_code, name, county_code, db_user) VALUES (?, ?, ?, ?) "
+		"ON DUPLICATE KEY UPDATE name = VALUES(name)",
+		(unsigned long)-1) != 0 ||
+	    mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0 ||
+	    mysql_commit(db) != 0) {
+		fprintf(stderr, "county-admin: %s\n", mysql_stmt_error(st));
+		goto out;
+	}
+	if (create_account(db, user, password, "hall_agent") == -1)
+		goto out;
+	printf("county: hall %s (%s) with account %s\n", code, name, user);
+	rc = 0;
+out:
+	mysql_stmt_close(st);
+	return rc;
+}
+
+/*
+ * The shipped calendars (conf/calendar/YYYY.txt) for years the county has not published:
+ * a county that never edited a year still counts its working days (差评 follow-ups) by the
+ * official table, and its halls get it by the downlink. A year the county has published is
+ * left as it is.
+ */
+static int
+cmd_import_calendars(MYSQL *db, int n, char *files[])
+{
+	int i, rc = 0;
+
+	for (i = 0; i < n; i++) {
+		struct calendar *cal = calendar_new();
+		const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
+		char err[256] = "", *text = NULL;
+		MYSQL_STMT *st = NULL;
+		MYSQL_BIND p[2];
+		int year = atoi(base);
+
+		if (cal == NULL || (text = slurp(files[i])) == NULL)
+			rc = -1;
+		else if (strlen(base) != 8 || strcmp(base + 4, ".txt") != 0 || year < 2000 ||
+		    calendar_parse(cal, text, strlen(text), err, sizeof(err)) == -1 ||
+		    !calendar_has_year(cal, year)) {
+			fprintf(stderr, "county-admin: %s: not a calendar YYYY.txt declaring its year"
+					" (%s)\n", files[i], calendar_has_year(cal, year) ? err : "year line");
+			rc = -1;
+		} else {
+			memset(p, 0, sizeof(p));
+			p[0].buffer_type = MYSQL_TYPE_LONG;
+			p[0].buffer = &year;
+			p[1].buffer_type = MYSQL_TYPE_STRING;
+			p[1].buffer = text;
+			p[1].buffer_length = strlen(text);
+			if ((st = mysql_stmt_init(db)) == NULL ||
+			    mysql_stmt_prepare(st, "INSERT IGNORE INTO calendars (year, body) "
+						   "VALUES (?, ?)", (unsigned long)-1) != 0 ||
+			    mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0 ||
+			    mysql_commit(db) != 0) {
+				fprintf(stderr, "county-admin: %s: %s\n", files[i],
+				    st ? mysql_stmt_error(st) : "no memory");
+				rc = -1;
+			} else
+				printf("county: calendar %d %s\n", year,
+				    mysql_stmt_affected_rows(st) == 1 ? "imported" :
+									 "already published, kept");
+		}
+		if (st != NULL)
+			mysql_stmt_close(st);
+		free(text);
+		calendar_free(cal);
+	}
+	return rc;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: county-admin -c COUNTY_INI migrate | add-hall CODE NAME PASSWORD_FILE"
+			" | add-reader USER PASSWORD_FILE | add-console USER PASSWORD_FILE"
+			" | import-calendars YYYY.txt...\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct county_ini c = {0};
+	struct county_conn_opts o = {0};
+	const char *config = NULL;
+	char err[512], *admin_pw = NULL, *pw = NULL;
+	MYSQL *db;
+	int rc = 1;
+
+	log_init("county-admin");
+	config = config_cli(&argc, &argv, usage);
+	c.port = 3306;
+	if (ini_parse(config, county_ini_key, &c) != 0) {
+		fprintf(stderr, "%s: cannot read it\n", config);
+		return 1;
+	}
+	if (c.database == NULL || !plain_word(c.database, 1, 64) || c.schema_dir == NULL) {
+		fprintf(stderr, "%s: [county] database (letters, digits, _) and schema_dir are "
+				"required\n", config);
+		return 1;
+	}
+	if (c.admin_password_file != NULL && (admin_pw = secret_read(c.admin_password_file)) == NULL)
+		return 1;
+	o.host = c.host;
+	o.socket = c.socket;
+	o.port = (unsigned)c.port;
+	o.user = c.admin_user;
+	o.password = admin_pw;
+	o.connect_timeout = 10;
+	o.read_timeout = o.write_timeout = 120;
+	o.multi_statements = 1;
+	if (strcmp(argv[0], "migrate") != 0)
+		o.database = c.database;
+	if ((db = county_connect(&o, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "county-admin: cannot connect: %s\n", err);
+		return 1;
+	}
+	if (strcmp(argv[0], "migrate") == 0 && argc == 1)
+		rc = cmd_migrate(db, &c) == 0 ? 0 : 1;
+	else if (strcmp(argv[0], "add-hall") == 0 && argc == 4) {
+		if ((pw = secret_read(argv[3])) == NULL || !plain_word(pw, 8, 64))
+			fprintf(stderr, "county-admin: the password must be 8 to 64 of A-Z a-z 0-9 _.~-\n");
+		else
+			rc = cmd_add_hall(db, argv[1], argv[2], pw) == 0 ? 0 : 1;
+	} else if (strcmp(argv[0], "import-calendars") == 0 && argc >= 2)
+		rc = cmd_import_calendars(db, argc - 1, argv + 1) == 0 ? 0 : 1;
+	else if ((strcmp(argv[0], "add-reader") == 0 || strcmp(argv[0], "add-console") == 0) &&
+	    argc == 3) {
+		int console = strcmp(argv[0], "add-console") == 0;
+
+		if (!plain_word(argv[1], 1, 32) || (pw = secret_read(argv[2])) == NULL ||
+		    !plain_word(pw, 8, 64))
+			fprintf(stderr, "county-admin: a user of A-Z a-z 0-9 _.~- and a password of 8 to 64 "
+					"such characters\n");
+		else if (create_account(db, argv[1], pw, console ? "staff_console" : "county_reader") ==
+		    0) {
+			printf("county: %s account %s\n", console ? "staff console" : "reader", argv[1]);
+			rc = 0;
+		}
+	} else
+		usage();
+	mysql_close(db);
+	free(admin_pw);
+	free(pw);
+	free(c.host);
+	free(c.socket);
+	free(c.database);
+	free(c.admin_user);
+	free(c.admin_password_file);
+	free(c.schema_dir);
+	return rc;
+}

@@ -1,0 +1,173 @@
+/*
+ * hall-admin: sets up and maintains a hall node's store.
+ *
+ *   hall-admin -c CONFIG init                 create or upgrade the store, seed guides and
+ *                                             calendars on first use, create the CSRF secret
+ *   hall-admin -c CONFIG migrate              apply pending schema migrations only
+ *   hall-admin -c CONFIG calendar FILE...     import calendar tables (conf/calendar format)
+ *                                             and recompute provisional deadlines
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "store.h"
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: hall-admin -c CONFIG init | migrate | calendar FILE...\n");
+	exit(2);
+}
+
+static int
+read_file(const char *path, struct buf *b)
+{
+	char chunk[8192];
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	buf_init(b, 1 << 20);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(b, chunk, n);
+	fclose(f);
+	if (b->failed) {
+		fprintf(stderr, "%s: too large\n", path);
+		return -1;
+	}
+	if (b->data == NULL)
+		buf_add(b, "", 0);
+	return 0;
+}
+
+static int
+calendar_import_files(struct store *s, const struct hall_config *cfg, char **files, int n)
+{
+	struct calendar *cal = calendar_new();
+	char err[256];
+	struct buf b;
+	int i, changed;
+
+	if (cal == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (read_file(files[i], &b) == -1)
+			goto fail;
+		if (calendar_parse(cal, b.data, b.len, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: %s\n", files[i], err);
+			buf_free(&b);
+			goto fail;
+		}
+		buf_free(&b);
+	}
+	if ((changed = store_calendar_import(s, cal, cfg)) == -1)
+		goto fail;
+	printf("calendar: %d file(s) imported, %d open deadline(s) recomputed\n", n, changed);
+	calendar_free(cal);
+	return 0;
+fail:
+	calendar_free(cal);
+	return -1;
+}
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Every *.txt in the configured calendar folder, in name order. */
+static int
+calendar_import_dir(struct store *s, const struct hall_config *cfg)
+{
+	char *files[64], path[4096];
+	struct dirent *de;
+	DIR *d;
+	int n = 0, i, rc;
+
+	if ((d = opendir(cfg->calendar_dir)) == NULL) {
+		fprintf(stderr, "%s: %s\n", cfg->calendar_dir, strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL && n < 64) {
+		size_t len = strlen(de->d_name);
+
+		if (len > 4 && strcmp(de->d_name + len - 4, ".txt") == 0) {
+			snprintf(path, sizeof(path), "%s/%s", cfg->calendar_dir, de->d_name);
+			if ((files[n] = strdup(path)) != NULL)
+				n++;
+		}
+	}
+	closedir(d);
+	qsort(files, (size_t)n, sizeof(files[0]), name_cmp);
+	rc = calendar_import_files(s, cfg, files, n);
+	for (i = 0; i < n; i++)
+		free(files[i]);
+	return rc;
+}
+
+static int
+cmd_init(struct store *s, const struct hall_config *cfg)
+{
+	char path[4096];
+
+	if (cfg->schema_dir == NULL) {
+		fprintf(stderr, "[store] schema_dir is not set\n");
+		return -1;
+	}
+	if (store_migrate(s, cfg->schema_dir) == -1 || store_bind_hall(s, cfg->code) == -1)
+		return -1;
+	if (cfg->secret_file != NULL && csrf_load_secret(cfg->secret_file, 1) == -1)
+		return -1;
+	if (cfg->seed_dir != NULL && store_count(s, "guides") == 0) {
+		snprintf(path, sizeof(path), "%s/guides.sql", cfg->seed_dir);
+		if (store_exec_file(s, path) == -1)
+			return -1;
+		printf("guides: %ld seeded\n", store_count(s, "guides"));
+	}
+	if (cfg->calendar_dir != NULL && store_count(s, "calendar_years") == 0 &&
+	    calendar_import_dir(s, cfg) == -1)
+		return -1;
+	printf("store %s ready for hall %s: %ld case(s), %ld outbox record(s)\n", cfg->store_path,
+	    cfg->code, store_count(s, "cases"), store_count(s, "outbox"));
+	return 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct hall_config cfg;
+	const char *config = NULL;
+	struct store *s;
+	int rc = 1;
+
+	log_init("hall-admin");
+	config = config_cli(&argc, &argv, usage);
+	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
+		return 1;
+	if ((s = store_open(cfg.store_path, 0)) == NULL) {
+		config_free(&cfg);
+		return 1;
+	}
+	if (strcmp(argv[0], "init") == 0 && argc == 1)
+		rc = cmd_init(s, &cfg) == 0 ? 0 : 1;
+	else if (strcmp(argv[0], "migrate") == 0 && argc == 1)
+		rc = store_migrate(s, cfg.schema_dir) == 0 ? 0 : 1;
+	else if (strcmp(argv[0], "calendar") == 0 && argc > 1)
+		rc = store_bind_hall(s, cfg.code) == 0 &&
+			calendar_import_files(s, &cfg, argv + 1, argc - 1) == 0 ? 0 : 1;
+	else
+		usage();
+	store_close(s);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,54 @@
+/*
+ * The hall's URL space, one table for both programs. nginx sends POSTs (but the lookup
+ * form's) to hall-write and everything else to hall-read; each program gives a handler for
+ * its own routes, and the table still lets it answer 405 with the right Allow for the rest.
+ */
+#include <string.h>
+
+#include "site.h"
+
+static const struct route routes[R__MAX] = {
+	[R_HOME] = {"GET", "/"},
+	[R_CONSULT] = {"GET POST", "/consult"},
+	[R_COMPLAINT] = {"GET POST", "/complaint"},
+	[R_PROGRESS] = {"GET POST", "/progress"},
+	[R_RATE_FORM] = {"POST", "/progress/rating"},
+	[R_GUIDES] = {"GET", "/guides"},
+	[R_GUIDE] = {"GET", "/guides/*"},
+	[R_API_HEALTH] = {"GET", "/api/v1/health"},
+	[R_API_HALL] = {"GET", "/api/v1/hall"},
+	[R_API_CONSULT] = {"POST", "/api/v1/consultations"},
+	[R_API_COMPLAIN] = {"POST", "/api/v1/complaints"},
+	[R_API_CASE] = {"GET", "/api/v1/cases/*"},
+	[R_API_RATE] = {"POST", "/api/v1/cases/*/rating"},
+	[R_API_GUIDES] = {"GET", "/api/v1/guides"},
+	[R_API_GUIDE] = {"GET", "/api/v1/guides/*"},
+};
+
+void
+site_dispatch(struct req *r, const handler_fn handlers[R__MAX])
+{
+	int i = route_find(routes, R__MAX, sizeof(routes[0]), r);
+
+	if (i < 0)
+		route_refuse(r, i);
+	else if (handlers[i] == NULL)
+		/* ours by the table, but this program has no handler: nginx misrouted it */
+		req_error(r, 500, "misrouted", "服务配置有误，请联系大厅。", NULL);
+	else
+		handlers[i](r);
+}
+
+void
+site_serve(FCGX_Request *fr, const handler_fn handlers[R__MAX],
+    int (*takes)(const struct req *))
+{
+	struct req r;
+
+	req_init(&r, fr);
+	if (!takes(&r))
+		req_error(&r, 405, "method_not_allowed", "不支持此请求方法。", NULL);
+	else
+		site_dispatch(&r, handlers);
+	req_free(&r);
+}

@@ -1,0 +1,161 @@
+/*
+ * The citizen site's process state, its setup, and the responses and checks that both
+ * hall programs use.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "site.h"
+
+struct site site;
+_Thread_local struct store *site_store;
+
+/* The web layer's errors, as the hall's pages show them. */
+static void
+site_error_page(struct req *r, int status, const char *message, const char *extra)
+{
+	const char *title;
+	struct buf b;
+
+	switch (status) {
+	case 404: title = "没有找到"; break;
+	case 405: title = "不支持此请求方法"; break;
+	case 429: title = "请稍后再试"; break;
+	case 503: title = "暂时无法服务"; break;
+	default: title = "无法处理"; break;
+	}
+	buf_init(&b, PAGE_MAX);
+	page_message(&b, title, message);
+	req_page(r, status, &b, extra);
+	buf_free(&b);
+}
+
+static void
+usage(const char *progname)
+{
+	fprintf(stderr, "usage: %s -c CONFIG\n", progname);
+	exit(2);
+}
+
+void
+site_setup(int argc, char *argv[], const char *progname, int readonly)
+{
+	const char *config = NULL;
+	int ch;
+
+	log_init(progname);
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		default:
+			usage(progname);
+		}
+	}
+	if (config == NULL || optind != argc)
+		usage(progname);
+	if (sodium_init() < 0)
+		fatalx("libsodium cannot start");
+	if (config_load(&site.cfg, config) == -1)
+		fatalx("%s: configuration refused", config);
+	site.readonly = readonly;
+	if (site.cfg.limits_file != NULL && (site.limits = limits_open(site.cfg.limits_file)) == NULL)
+		fatalx("%s: cannot open the limits file", site.cfg.limits_file);
+	if (site.cfg.secret_file == NULL || csrf_load_secret(site.cfg.secret_file, 0) == -1)
+		fatalx("the CSRF secret ([server] secret_file) is missing: run hall-admin init");
+	req_set_error_page(site_error_page);
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+}
+
+int
+site_open_store(void)
+{
+	if ((site_store = store_open(site.cfg.store_path, site.readonly)) == NULL)
+		return -1;
+	/* a read-only worker must not create the hall binding; it only checks it */
+	if (store_bind_hall(site_store, site.cfg.code) == -1)
+		return -1;
+	return 0;
+}
+
+void
+site_close_store(void)
+{
+	store_close(site_store);
+	site_store = NULL;
+}
+
+void
+send_page(struct req *r, int status, struct buf *page)
+{
+	req_page(r, status, page, NULL);
+}
+
+void
+send_too_many(struct req *r, int retry_after, const char *message)
+{
+	char hdr[64];
+
+	snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", retry_after);
+	req_error_h(r, 429, "too_many_requests", message, NULL, hdr);
+}
+
+void
+send_unavailable(struct req *r)
+{
+	req_error(r, 503, "store_unavailable", "大厅系统暂时无法保存或读取数据，请稍后再试。",
+	    NULL);
+}
+
+enum open_rc
+case_open(const char *case_no_in, const char *code, struct case_view *v, int *retry_after)
+{
+	char case_no[CASENO_LEN + 1];
+	enum store_rc rc;
+	int good;
+
+	*retry_after = 0;
+	if (caseno_normalize(case_no, case_no_in) == -1 || !caseno_valid(case_no))
+		return OPEN_BAD_NUMBER;
+	if (limits_locked(site.limits, case_no, retry_after))
+		return OPEN_LOCKED;
+	rc = store_case_get(site_store, case_no, v);
+	if (rc == STORE_ERR)
+		return OPEN_ERROR;
+	good = rc == STORE_OK && strlen(code) == 6 && sodium_memcmp(v->query_code, code, 6) == 0;
+	if (!good) {
+		if (rc == STORE_OK)
+			case_view_free(v);
+		limits_wrong_code(site.limits, case_no, site.cfg.wrong_code_max, site.cfg.lockout_min);
+		return OPEN_NOT_FOUND;
+	}
+	return OPEN_OK;
+}
+
+void
+form_token(struct req *r, char token[CSRF_TOKEN_LEN])
+{
+	req_csrf_cookie(r);
+	if (csrf_token(token, r->cookie, time(NULL)) == -1)
+		token[0] = '\0';
+}
+
+void
+send_progress(struct req *r, int status, struct form_state *st, const struct case_view *v)
+{
+	char token[CSRF_TOKEN_LEN];
+	struct buf b;
+
+	form_token(r, token);
+	st->csrf_token = token;
+	buf_init(&b, PAGE_MAX);
+	page_progress(&b, st, v, time(NULL));
+	send_page(r, status, &b);
+	buf_free(&b);
+}

@@ -1,0 +1,89 @@
+/*
+ * The citizen site (SPEC 4): hall-read answers pages, lookups and guides from a read-only
+ * store; hall-write takes submissions and ratings. Both share the URL table, the pages and
+ * the JSON they render. Prototypes are grouped under the file that defines them.
+ */
+#ifndef HALL_SITE_H
+#define HALL_SITE_H
+
+#include "store.h"
+#include "web.h"
+
+/* The process's shared state, set up by each program's main before the workers fork. */
+struct site {
+	struct hall_config cfg;
+	struct limits *limits;
+	int readonly;
+};
+extern struct site site;
+/* The store, opened in each worker (each thread of a threaded one) by site_open_store. */
+extern _Thread_local struct store *site_store;
+
+/* ---- fcgi/hall/site.c --------------------------------------------------------------- */
+/* Parses -c CONFIG, loads it, opens the limits file, sets the error page; exits on error. */
+void site_setup(int argc, char *argv[], const char *progname, int readonly);
+/* Opens and closes the store of this worker (thread): server_ops init and fini. */
+int site_open_store(void);
+void site_close_store(void);
+/* Sends an HTML page; with the CSRF cookie when new. */
+void send_page(struct req *, int status, struct buf *page);
+/* 429 for the API (JSON) or a page, with Retry-After. */
+void send_too_many(struct req *, int retry_after, const char *message);
+/* 503: the store failed. */
+void send_unavailable(struct req *);
+/* A fresh CSRF token for this client's cookie (made and sent when it has none). */
+void form_token(struct req *, char token[CSRF_TOKEN_LEN]);
+struct form_state;
+struct case_view;
+/* The progress page: the lookup form, and the case with its rating form when v is set. */
+void send_progress(struct req *, int status, struct form_state *, const struct case_view *v);
+enum open_rc { OPEN_OK, OPEN_BAD_NUMBER, OPEN_NOT_FOUND, OPEN_LOCKED, OPEN_ERROR };
+/*
+ * Opens a case for a citizen who gives its number and query code: checks the number's
+ * form and check character, the lockout, and the code (in constant time). A wrong code
+ * and an unknown case are both OPEN_NOT_FOUND, and both count towards the lockout.
+ */
+enum open_rc case_open(const char *case_no_in, const char *code, struct case_view *,
+    int *retry_after);
+
+/* ---- fcgi/hall/routes.c ------------------------------------------------------------- */
+enum route_id {
+	R_HOME, R_CONSULT, R_COMPLAINT, R_PROGRESS, R_RATE_FORM, R_GUIDES, R_GUIDE,
+	R_API_HEALTH, R_API_HALL, R_API_CONSULT, R_API_COMPLAIN, R_API_CASE, R_API_RATE,
+	R_API_GUIDES, R_API_GUIDE,
+	R__MAX
+};
+typedef void (*handler_fn)(struct req *);
+/* Finds the route and calls the program's handler; answers 404 and 405 itself. */
+void site_dispatch(struct req *, const handler_fn handlers[R__MAX]);
+/* One request, start to end: 405 unless takes() accepts it, else site_dispatch. */
+void site_serve(FCGX_Request *, const handler_fn handlers[R__MAX],
+    int (*takes)(const struct req *));
+
+/* ---- fcgi/hall/render.c ------------------------------------------------------------- */
+int render_receipt_json(struct buf *, const char *kind, const struct receipt *);
+int render_case_json(struct buf *, const struct case_view *, time_t now);
+int render_guide_json(struct buf *, const struct guide *, int full);
+
+/* ---- fcgi/hall/pages.c -------------------------------------------------------------- */
+/* What a form page shows: the citizen's input and at most one error, beside its field. */
+struct form_state {
+	const struct kvlist *in;	/* NULL: an empty form */
+	const char *err_field, *err_message;
+	const char *csrf_token;
+	const char *form_key;	/* makes a resubmitted form return the first receipt */
+};
+void page_begin(struct buf *, const char *title);
+void page_end(struct buf *);
+void page_home(struct buf *, const struct hall_config *);
+void page_consult(struct buf *, const struct form_state *);
+void page_complaint(struct buf *, const struct form_state *);
+void page_receipt(struct buf *, const char *kind, const struct receipt *);
+void page_progress(struct buf *, const struct form_state *, const struct case_view *,
+    time_t now);
+void page_rated(struct buf *, const char *case_no, int level);
+void page_guides(struct buf *, struct store *, const char *q);
+void page_guide(struct buf *, const struct guide *);
+void page_message(struct buf *, const char *title, const char *message);
+
+#endif

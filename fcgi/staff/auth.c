@@ -1,0 +1,565 @@
+/*
+ * Staff accounts, sign-in and sessions.
+ *
+ * Passwords: libsodium's crypto_pwhash_str (Argon2id, interactive limits), verified in
+ * constant time; an unknown user costs the same hash as a known one. Lockout: after
+ * lockout_failures wrong passwords in a row the account is refused for lockout_minutes,
+ * counted in the account's row so that it holds across every worker. A refusal never says
+ * which of unknown name, wrong password or locked account it was. Per client address:
+ * after address_failures refused sign-ins within address_minutes the address is answered
+ * 429 before any password is checked, so one machine cannot try many names; the count is
+ * a table (staff_login_failures), shared by every worker and every console host.
+ *
+ * Sessions: a 256-bit random token in an HttpOnly, SameSite=Strict cookie (Secure over
+ * HTTPS); the database keeps only its SHA-256, with an absolute expiry and an idle
+ * timeout. A new token is issued at every sign-in, so a token planted before sign-in is
+ * worth nothing. Form tokens (lib/csrf.c) are bound to a value derived from the session
+ * token, so a token from one session is refused in another; the sign-in form's are bound
+ * to the visitor's CSRF cookie.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "county.h"
+#include "staff.h"
+
+#define PASSWORD_MAX 128
+
+static const char *const roles[] = {"staff", "supervisor", "admin", NULL};
+
+static int
+role_rank(const char *role)
+{
+	int i;
+
+	for (i = 0; roles[i] != NULL; i++)
+		if (strcmp(roles[i], role) == 0)
+			return i + 1;
+	return 0;
+}
+
+int
+auth_role_at_least(const struct staff_user *u, const char *role)
+{
+	return role_rank(u->role) >= role_rank(role) && role_rank(role) > 0;
+}
+
+static int
+username_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n <= 32 &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+/* The session token from the Cookie header, or 0 when there is none of the right form. */
+static int
+session_cookie(const char *hdr, char out[STAFF_TOKEN_LEN + 1])
+{
+	const char *p = hdr;
+	size_t nlen = strlen(STAFF_SESSION_COOKIE);
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ' || *p == ';')
+			p++;
+		if (strncmp(p, STAFF_SESSION_COOKIE, nlen) == 0 && p[nlen] == '=') {
+			const char *v = p + nlen + 1;
+			size_t vlen = strcspn(v, "; ");
+
+			if (vlen != STAFF_TOKEN_LEN ||
+			    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+				      "0123456789-_") < vlen)
+				return 0;
+			memcpy(out, v, vlen);
+			out[vlen] = '\0';
+			return 1;
+		}
+		p = strchr(p, ';');
+	}
+	return 0;
+}
+
+/* The token's SHA-256 in hex: what the sessions table holds. */
+static void
+token_hash(char out[65], const char *token)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
+	sodium_bin2hex(out, 65, h, sizeof(h));
+}
+
+/* What the session's form tokens are bound to: not the token itself, which stays in the
+ * cookie, but 128 bits of a separate hash of it. */
+static void
+token_bind(char out[CSRF_COOKIE_LEN + 1], const char *token)
+{
+	unsigned char h[crypto_generichash_BYTES];
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)token, strlen(token),
+	    (const unsigned char *)"staff-console-csrf-binding", 26);
+	sodium_bin2base64(out, CSRF_COOKIE_LEN + 1, h, 16, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+int
+auth_session(struct staff_req *s)
+{
+	char token[STAFF_TOKEN_LEN + 1], hash[65];
+	struct dbparam p[2];
+	struct dbrows rows;
+
+	s->signed_in = 0;
+	if (!session_cookie(s->r.cookie_hdr, token))
+		return 0;
+	token_hash(hash, token);
+	p[0] = DBS(hash);
+	p[1] = DBI(staff_conf.idle_minutes);
+	if (db_select("SELECT a.id, a.username, a.display_name, a.county_code, a.role, "
+		      "s.last_seen_at < NOW() - INTERVAL 1 MINUTE "
+		      "FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id "
+		      "WHERE s.token_hash = ? AND s.expires_at > NOW() "
+		      "AND s.last_seen_at > NOW() - INTERVAL ? MINUTE AND NOT a.disabled",
+		p, 2, &rows, 1) == -1)
+		return -1;
+	if (rows.nrows == 1) {
+		s->signed_in = 1;
+		s->u.id = db_int(&rows, 0, 0);
+		snprintf(s->u.username, sizeof(s->u.username), "%s", db_str(&rows, 0, 1));
+		snprintf(s->u.display, sizeof(s->u.display), "%s", db_str(&rows, 0, 2));
+		snprintf(s->u.county, sizeof(s->u.county), "%s", db_str(&rows, 0, 3));
+		snprintf(s->u.role, sizeof(s->u.role), "%s", db_str(&rows, 0, 4));
+		token_bind(s->u.bind, token);
+		/* the idle clock moves at most once a minute: one write per minute, not per page */
+		if (db_int(&rows, 0, 5) == 1)
+			db_exec("UPDATE staff_sessions SET last_seen_at = NOW() WHERE token_hash = ?",
+			    p, 1, NULL);
+	} else {
+		/* a stale cookie: the browser is told to forget it */
+		s->clear_session = 1;
+	}
+	dbrows_free(&rows);
+	return 0;
+}
+
+void
+auth_form_token(struct staff_req *s)
+{
+	const char *bind;
+
+	if (s->signed_in)
+		bind = s->u.bind;
+	else {
+		req_csrf_cookie(&s->r);
+		bind = s->r.cookie;
+	}
+	if (csrf_token(s->csrf, bind, s->now) == -1)
+		s->csrf[0] = '\0';
+}
+
+int
+auth_csrf_ok(struct staff_req *s)
+{
+	const struct kv *kv = kv_get(&s->r.in, "csrf");
+
+	if (kv == NULL)
+		return 0;
+	if (s->signed_in)
+		return csrf_check(kv->value, s->u.bind, s->now);
+	return s->r.cookie[0] != '\0' && csrf_check(kv->value, s->r.cookie, s->now);
+}
+
+/* ---- sign-in ----------------------------------------------------------------------- */
+
+static void
+login_form(struct staff_req *s, int status, const char *error, const char *extra_headers)
+{
+	struct buf b;
+
+	auth_form_token(s);
+	buf_init(&b, PAGE_MAX);
+	spage_begin(&b, s, "登录");
+	buf_adds(&b, "<div class=\"login\"><h1>工作人员登录</h1>");
+	if (error != NULL) {
+		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
+		SH(&b, error);
+		buf_adds(&b, "</p>");
+	}
+	buf_adds(&b, "<form method=\"post\" action=\"/login\" accept-charset=\"utf-8\">");
+	spage_csrf_field(&b, s);
+	buf_adds(&b, "<label for=\"f-username\">用户名</label><input id=\"f-username\" "
+		     "name=\"username\" autocomplete=\"username\" maxlength=\"32\" required value=\"");
+	SH(&b, spage_in(s, "username"));
+	buf_adds(&b, "\"><label for=\"f-password\">密码</label><input id=\"f-password\" "
+		     "type=\"password\" name=\"password\" autocomplete=\"current-password\" "
+		     "maxlength=\"128\" required><button type=\"submit\">登录</button></form>"
+		     "<p class=\"muted\">连续输错密码 ");
+	buf_printf(&b, "%d 次，账户将锁定 %d 分钟。", staff_conf.lockout_failures,
+	    staff_conf.lockout_minutes);
+	if (staff_conf.address_failures > 0)
+		buf_printf(&b, "同一网络地址 %d 分钟内登录失败 %d 次，将暂停从该地址登录。",
+		    staff_conf.address_minutes, staff_conf.address_failures);
+	buf_adds(&b, "账户由县级管理员开设。</p></div>");
+	spage_end(&b);
+	spage_send(s, status, &b, extra_headers);
+	buf_free(&b);
+}
+
+void
+auth_login_page(struct staff_req *s)
+{
+	if (s->signed_in) {
+		spage_redirect(s, "/");
+		return;
+	}
+	login_form(s, 200, NULL, NULL);
+}
+
+/*
+ * The hash a password is checked against when there is no account to check it against (an
+ * unknown name, an over-long password): made at start, before the workers fork, with the
+ * limits of a real account's hash, so that every refusal costs one Argon2id verification.
+ */
+static char dummy_hash[crypto_pwhash_STRBYTES];
+
+int
+auth_init(void)
+{
+	char pw[32];
+	int rc;
+
+	randombytes_buf(pw, sizeof(pw) - 1);
+	pw[sizeof(pw) - 1] = '\0';
+	rc = crypto_pwhash_str_alg(dummy_hash, pw, sizeof(pw) - 1, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+	    crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
+	sodium_memzero(pw, sizeof(pw));
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- attempts per client address -------------------------------------------------- */
+
+/*
+ * The key an address's attempts are counted under: an IPv4 address as it is, an IPv6
+ * address by its /64 (one subscriber holds a whole /64, so single addresses would be free),
+ * an IPv4-mapped IPv6 address as the IPv4 one. Anything else is counted as it came.
+ */
+static void
+address_key(char out[64], const char *remote)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET6, remote, a) == 1) {
+		char text[INET6_ADDRSTRLEN];
+
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			snprintf(out, 64, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+			return;
+		}
+		memset(a + 8, 0, 8);
+		if (inet_ntop(AF_INET6, a, text, sizeof(text)) != NULL) {
+			snprintf(out, 64, "%s/64", text);
+			return;
+		}
+	}
+	snprintf(out, 64, "%s", remote);
+}
+
+/*
+ * Seconds until the address may try again: 0 when it may now, -1 when the database did
+ * not answer. It is stopped while its address_failures-th latest refusal is inside the
+ * window, that is until that one ages out. Workers check and record apart, so a burst
+ * spread over every worker can pass the limit by at most one attempt a worker.
+ */
+static long long
+address_wait(const char *key)
+{
+	struct dbparam p[5];
+	struct dbrows r;
+	long long wait;
+
+	if (staff_conf.address_failures == 0)
+		return 0;
+	p[0] = DBI(staff_conf.address_minutes);
+	p[1] = DBS(key);
+	p[2] = DBI(staff_conf.address_minutes);
+	p[3] = DBI(1);
+	p[4] = DBI(staff_conf.address_failures - 1);
+	if (db_select("SELECT TIMESTAMPDIFF(SECOND, NOW(), at + INTERVAL ? MINUTE) + 1 "
+		      "FROM staff_login_failures WHERE remote = ? "
+		      "AND at > NOW() - INTERVAL ? MINUTE ORDER BY at DESC LIMIT ? OFFSET ?",
+		p, 5, &r, 1) == -1)
+		return -1;
+	wait = r.nrows == 1 ? db_int(&r, 0, 0) : 0;
+	if (r.nrows == 1 && wait < 1)
+		wait = 1;
+	dbrows_free(&r);
+	return wait;
+}
+
+/* A refused sign-in from the address; the log forgets rows a day old as it goes. */
+static void
+address_failed(const char *key)
+{
+	struct dbparam p[1] = {DBS(key)};
+
+	if (staff_conf.address_failures == 0)
+		return;
+	if (db_exec("INSERT INTO staff_login_failures (remote) VALUES (?)", p, 1, NULL) == 1)
+		db_exec("DELETE FROM staff_login_failures WHERE at < NOW() - INTERVAL 1 DAY LIMIT 100",
+		    NULL, 0, NULL);
+}
+
+static void
+address_stopped(struct staff_req *s, long long seconds)
+{
+	char msg[200], hdr[48];
+	long long minutes = (seconds + 59) / 60;
+
+	snprintf(msg, sizeof(msg), "此网络地址登录失败次数过多，请在 %lld 分钟后再试。"
+				   "如忘记密码，请联系本县管理员。", minutes > 0 ? minutes : 1);
+	snprintf(hdr, sizeof(hdr), "Retry-After: %lld\r\n", seconds > 0 ? seconds : 1);
+	login_form(s, 429, msg, hdr);
+}
+
+/* A new session for the account: the cookie is sent with the redirect. */
+static int
+session_create(struct staff_req *s, long long account_id)
+{
+	unsigned char raw[32];
+	char hash[65];
+	struct dbparam p[4];
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(s->new_session, sizeof(s->new_session), raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof(raw));
+	token_hash(hash, s->new_session);
+	p[0] = DBS(hash);
+	p[1] = DBI(account_id);
+	p[2] = DBI(staff_conf.session_hours);
+	p[3] = DBS(s->r.remote);
+	if (db_exec("INSERT INTO staff_sessions (token_hash, account_id, expires_at, remote) "
+		    "VALUES (?, ?, NOW() + INTERVAL ? HOUR, LEFT(?, 64))",
+		p, 4, NULL) != 1) {
+		s->new_session[0] = '\0';
+		return -1;
+	}
+	/* sessions long over are cleared now and then, by the sign-ins themselves */
+	db_exec("DELETE FROM staff_sessions WHERE expires_at < NOW() - INTERVAL 1 DAY LIMIT 100",
+	    NULL, 0, NULL);
+	return 0;
+}
+
+/* The session the request came with, if any, is ended (sign-in replaces it). */
+static void
+session_drop(struct staff_req *s)
+{
+	char token[STAFF_TOKEN_LEN + 1], hash[65];
+	struct dbparam p[1];
+
+	if (!session_cookie(s->r.cookie_hdr, token))
+		return;
+	token_hash(hash, token);
+	p[0] = DBS(hash);
+	db_exec("DELETE FROM staff_sessions WHERE token_hash = ?", p, 1, NULL);
+}
+
+/*
+ * Every refusal of a name and password is the same page, status and work: an unknown name,
+ * a wrong password, a locked or a disabled account each cost one Argon2id verification and
+ * say only that the name or the password is wrong, so that the answers tell nobody which
+ * names exist or which of them are locked. The lockout still counts and holds (a locked
+ * account is refused with its right password too); an admin sees it on the accounts page.
+ */
+#define LOGIN_REFUSED "用户名或密码错误，或账户已被锁定。"
+
+void
+auth_login(struct staff_req *s)
+{
+	const char *user, *pw, *hash;
+	char addr[64];
+	struct dbparam p[3];
+	struct dbrows rows;
+	long long id, wait;
+	int known, usable, locked, good;
+
+	if (spage_read_form(s) == -1)
+		return;
+	/* the sign-in form's token is the visitor's, whatever session the browser holds */
+	s->signed_in = 0;
+	if (!auth_csrf_ok(s)) {
+		login_form(s, 403, "页面已过期或来源不明，请重新登录。", NULL);
+		return;
+	}
+	user = spage_in(s, "username");
+	pw = spage_in(s, "password");
+	if (*user == '\0' || *pw == '\0') {
+		login_form(s, 422, "请填写用户名和密码。", NULL);
+		return;
+	}
+	/* an address that has guessed too much is stopped before any password is checked */
+	address_key(addr, s->r.remote);
+	if ((wait = address_wait(addr)) == -1) {
+		spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+		return;
+	}
+	if (wait > 0) {
+		log_info("sign-in refused: %s has too many failures", addr);
+		address_stopped(s, wait);
+		return;
+	}
+	memset(&rows, 0, sizeof(rows));
+	usable = username_ok(user) && strlen(pw) <= PASSWORD_MAX;
+	if (usable) {
+		p[0] = DBS(user);
+		if (db_select("SELECT id, pw_hash, locked_until > NOW(), disabled, failed_logins "
+			      "FROM staff_accounts WHERE username = ?",
+			p, 1, &rows, 1) == -1) {
+			spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+			return;
+		}
+	}
+	known = rows.nrows == 1;
+	hash = known ? db_str(&rows, 0, 1) : dummy_hash;
+	good = crypto_pwhash_str_verify(hash, usable ? pw : "", usable ? strlen(pw) : 0) == 0;
+	locked = known && db_int(&rows, 0, 2) == 1;
+	good = good && known && !locked && db_int(&rows, 0, 3) == 0;
+	id = known ? db_int(&rows, 0, 0) : 0;
+	if (!good) {
+		if (known && !locked) {
+			/* left to right: locked_until reads the count before this failure is added */
+			p[0] = DBI(staff_conf.lockout_failures);
+			p[1] = DBI(staff_conf.lockout_minutes);
+			p[2] = DBI(id);
+			if (db_exec("UPDATE staff_accounts SET "
+				    "locked_until = IF(failed_logins + 1 >= ?, NOW() + INTERVAL ? MINUTE, "
+				    "locked_until), "
+				    "failed_logins = IF(locked_until > NOW(), 0, failed_logins + 1) "
+				    "WHERE id = ?",
+				p, 3, NULL) == -1) {
+				dbrows_free(&rows);
+				spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+				return;
+			}
+			if (db_int(&rows, 0, 4) + 1 >= staff_conf.lockout_failures)
+				log_info("staff account %s locked after %d wrong passwords", user,
+				    staff_conf.lockout_failures);
+		}
+		dbrows_free(&rows);
+		address_failed(addr);
+		log_info("sign-in refused from %s", addr);
+		login_form(s, 403, LOGIN_REFUSED, NULL);
+		return;
+	}
+	/* the stored hash is brought up to today's limits while we hold the password */
+	if (crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
+		crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
+		char h[crypto_pwhash_STRBYTES];
+
+		if (crypto_pwhash_str_alg(h, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+			crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) == 0) {
+			p[0] = DBS(h);
+			p[1] = DBI(id);
+			db_exec("UPDATE staff_accounts SET pw_hash = ? WHERE id = ?", p, 2, NULL);
+		}
+	}
+	dbrows_free(&rows);
+	p[0] = DBI(id);
+	session_drop(s);
+	if (db_exec("UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL, "
+		    "last_login_at = NOW() WHERE id = ?",
+		p, 1, NULL) == -1 ||
+	    session_create(s, id) == -1) {
+		spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+		return;
+	}
+	log_info("staff %s signed in from %s", user, s->r.remote);
+	spage_redirect(s, "/");
+}
+
+void
+auth_logout(struct staff_req *s)
+{
+	if (spage_read_form(s) == -1)
+		return;
+	if (!s->signed_in) {
+		spage_redirect(s, "/login");
+		return;
+	}
+	if (!auth_csrf_ok(s)) {
+		spage_message(s, 403, "无法退出", "页面已过期，请刷新后再试。");
+		return;
+	}
+	session_drop(s);
+	s->signed_in = 0;
+	s->clear_session = 1;
+	spage_redirect(s, "/login");
+}
+
+/* ---- accounts ---------------------------------------------------------------------- */
+
+int
+auth_add_user(const char *username, const char *county, const char *role,
+    const char *password_file)
+{
+	char h[crypto_pwhash_STRBYTES], *pw;
+	struct dbparam p[4];
+	int rc = -1;
+
+	if (!username_ok(username)) {
+		fprintf(stderr, "staff-console: a user name is 1 to 32 of A-Z a-z 0-9 _ . -\n");
+		return -1;
+	}
+	if (strlen(county) != 6 || strspn(county, "0123456789") != 6) {
+		fprintf(stderr, "staff-console: a county code is 6 digits\n");
+		return -1;
+	}
+	if (role_rank(role) == 0) {
+		fprintf(stderr, "staff-console: the role is staff, supervisor or admin\n");
+		return -1;
+	}
+	if ((pw = secret_read(password_file)) == NULL)
+		return -1;
+	if (strlen(pw) < 8 || strlen(pw) > PASSWORD_MAX || !utf8_valid(pw, strlen(pw))) {
+		fprintf(stderr, "staff-console: the password must be 8 to %d bytes of UTF-8\n",
+		    PASSWORD_MAX);
+		goto out;
+	}
+	if (crypto_pwhash_str_alg(h, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+		crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+		fprintf(stderr, "staff-console: out of memory hashing the password\n");
+		goto out;
+	}
+	p[0] = DBS(username);
+	p[1] = DBS(county);
+	p[2] = DBS(role);
+	p[3] = DBS(h);
+	if (db_begin() == -1 ||
+	    db_exec("INSERT INTO staff_accounts (username, county_code, role, pw_hash) "
+		    "VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE county_code = VALUES(county_code), "
+		    "role = VALUES(role), pw_hash = VALUES(pw_hash), failed_logins = 0, "
+		    "locked_until = NULL, disabled = FALSE",
+		p, 4, NULL) == -1 ||
+	    /* a new password ends the account's sessions */
+	    db_exec("DELETE s FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id "
+		    "WHERE a.username = ?",
+		p, 1, NULL) == -1 ||
+	    db_commit() == -1) {
+		db_rollback();
+		fprintf(stderr, "staff-console: the account was not saved (see the log above)\n");
+		goto out;
+	}
+	printf("staff account %s (%s, county %s)\n", username, role, county);
+	rc = 0;
+out:
+	sodium_memzero(pw, strlen(pw));
+	free(pw);
+	return rc;
+}

@@ -1,0 +1,285 @@
+/*
+ * staff-console: the county staff console (SPEC 7) as a FastCGI program behind nginx.
+ *
+ *   staff-console -c STAFF_INI [run]         serve on [console] socket
+ *   staff-console -c STAFF_INI add-user USER COUNTY_CODE ROLE PASSWORD_FILE
+ *                                            create an account (or reset its password,
+ *                                            county and role, and end its sessions)
+ *
+ * The INI (README.md, "Staff console", documents every line):
+ *   [console] socket, workers, secret_file (the form-token key, made when missing),
+ *             session_hours, idle_minutes, lockout_failures, lockout_minutes,
+ *             address_failures, address_minutes (refused sign-ins from one client address
+ *             that stop it for a while, and that while; address_failures 0: no limit)
+ *   [county]  host and port, or socket; user, password_file, database;
+ *             connect_timeout, read_timeout, write_timeout (seconds)
+ *
+ * The route table below is the whole URL space; every route but the sign-in page and the
+ * style sheet needs a session, and every POST a form token of that session.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+#include <sodium.h>
+
+#include "staff.h"
+
+struct staff_conf staff_conf;
+
+static const struct staff_route {
+	const char *method;
+	const char *pattern;	/* '*' matches one non-empty path segment */
+	void (*fn)(struct staff_req *);
+	int open;		/* 1: no session needed */
+} routes[] = {
+	{"GET", "/staff.css", spage_css, 1},
+	{"GET", "/login", auth_login_page, 1},
+	{"POST", "/login", auth_login, 1},
+	{"POST", "/logout", auth_logout, 1},
+	{"GET", "/", inbox_page, 0},
+	{"GET", "/inbox.csv", inbox_csv, 0},
+	{"GET", "/cases/*", case_page, 0},
+	{"POST", "/cases/*", case_action, 0},
+	{"GET", "/followups", followups_page, 0},
+	{"POST", "/followups/*", followup_close, 0},
+	{"POST", "/settings/followup", followup_settings, 0},
+	{"GET", "/dashboard", dash_page, 0},
+	{"GET", "/dashboard.csv", dash_csv, 0},
+	{"GET", "/guides", guides_page, 0},
+	{"GET", "/guides/*", guide_page, 0},
+	{"POST", "/guides/*", guide_save, 0},
+	{"GET", "/accounts", accounts_page, 0},
+	{"POST", "/accounts", account_create, 0},
+	{"POST", "/accounts/*", account_change, 0},
+	{"GET", "/calendars", calendars_page, 0},
+	{"GET", "/calendars/*", calendar_page, 0},
+	{"POST", "/calendars/*", calendar_save, 0},
+};
+
+/* ---- configuration ------------------------------------------------------------------ */
+
+static int
+conf_int(const char *v, int lo, int hi, int *out)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	if (*v == '\0' || *end != '\0' || n < lo || n > hi)
+		return 0;
+	*out = (int)n;
+	return 1;
+}
+
+static int
+conf_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct staff_conf *c = user;
+	char **slot = NULL;
+	int *num = NULL, lo = 1, hi = 100000;
+
+	if (strcmp(section, "console") == 0) {
+		if (strcmp(key, "socket") == 0)
+			slot = &c->socket;
+		else if (strcmp(key, "secret_file") == 0)
+			slot = &c->secret_file;
+		else if (strcmp(key, "workers") == 0)
+			num = &c->workers, hi = 64;
+		else if (strcmp(key, "session_hours") == 0)
+			num = &c->session_hours, hi = 24 * 14;
+		else if (strcmp(key, "idle_minutes") == 0)
+			num = &c->idle_minutes;
+		else if (strcmp(key, "lockout_failures") == 0)
+			num = &c->lockout_failures, hi = 100;
+		else if (strcmp(key, "lockout_minutes") == 0)
+			num = &c->lockout_minutes;
+		else if (strcmp(key, "address_failures") == 0)
+			num = &c->address_failures, lo = 0, hi = 10000;
+		else if (strcmp(key, "address_minutes") == 0)
+			num = &c->address_minutes, hi = 1440;	/* the log keeps a day */
+	} else if (strcmp(section, "county") == 0) {
+		if (strcmp(key, "host") == 0)
+			slot = &c->host;
+		else if (strcmp(key, "socket") == 0)
+			slot = &c->db_socket;
+		else if (strcmp(key, "user") == 0)
+			slot = &c->user;
+		else if (strcmp(key, "password_file") == 0)
+			slot = &c->password_file;
+		else if (strcmp(key, "database") == 0)
+			slot = &c->database;
+		else if (strcmp(key, "port") == 0)
+			num = &c->port, hi = 65535;
+		else if (strcmp(key, "connect_timeout") == 0)
+			num = &c->connect_timeout, hi = 600;
+		else if (strcmp(key, "read_timeout") == 0)
+			num = &c->read_timeout, hi = 600;
+		else if (strcmp(key, "write_timeout") == 0)
+			num = &c->write_timeout, hi = 600;
+	}
+	if (slot != NULL) {
+		free(*slot);
+		*slot = *value != '\0' ? strdup(value) : NULL;	/* an empty value unsets */
+		return 1;
+	}
+	if (num != NULL) {
+		if (conf_int(value, lo, hi, num))
+			return 1;
+		fprintf(stderr, "[%s] %s: a number from %d to %d\n", section, key, lo, hi);
+		return 0;
+	}
+	fprintf(stderr, "unknown key [%s] %s\n", section, key);
+	return 0;
+}
+
+static int
+conf_load(const char *path)
+{
+	struct staff_conf *c = &staff_conf;
+	int line;
+
+	c->workers = 2;
+	c->session_hours = 12;
+	c->idle_minutes = 60;
+	c->lockout_failures = 5;
+	c->lockout_minutes = 15;
+	c->address_failures = 20;
+	c->address_minutes = 10;
+	c->port = 3306;
+	c->connect_timeout = 5;
+	c->read_timeout = 30;
+	c->write_timeout = 30;
+	if ((line = ini_parse(path, conf_key, c)) != 0) {
+		fprintf(stderr, "%s: %s%d\n", path, line > 0 ? "refused at line " : "cannot read it ",
+		    line);
+		return -1;
+	}
+	if (c->user == NULL || c->password_file == NULL || c->database == NULL ||
+	    (c->host == NULL && c->db_socket == NULL)) {
+		fprintf(stderr, "%s: [county] needs user, password_file, database, and host or "
+				"socket\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- requests ----------------------------------------------------------------------- */
+
+static void
+handle(FCGX_Request *fr)
+{
+	struct staff_req s;
+	const struct staff_route *hit = NULL;
+	const char *method;
+	char allow[32] = "";
+	size_t i;
+
+	memset(&s, 0, sizeof(s));
+	req_init(&s.r, fr);
+	s.now = time(NULL);
+	method = s.r.is_head ? "GET" : s.r.method;
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!route_match(routes[i].pattern, s.r.path, &s.r))
+			continue;
+		if (strcmp(routes[i].method, method) == 0) {
+			hit = &routes[i];
+			break;
+		}
+		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
+		    allow[0] ? ", " : "", strcmp(routes[i].method, "GET") == 0 ? "GET, HEAD" : "POST");
+	}
+	s.r.arg = s.r.argbuf;
+	if (hit != NULL && hit->fn == spage_css) {
+		spage_css(&s);
+		goto done;
+	}
+	if (db_ready() == -1 || auth_session(&s) == -1) {
+		spage_message(&s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		goto done;
+	}
+	if (hit == NULL && allow[0] != '\0') {
+		char hdr[64];
+		struct buf b;
+
+		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
+		buf_init(&b, 1024);
+		buf_adds(&b, "<!doctype html><meta charset=\"utf-8\"><p>不支持此请求方法。</p>");
+		spage_send(&s, 405, &b, hdr);
+		buf_free(&b);
+		goto done;
+	}
+	if (hit == NULL) {
+		auth_form_token(&s);
+		spage_message(&s, 404, "没有找到", "没有找到您要的页面。");
+		goto done;
+	}
+	if (!hit->open && !s.signed_in) {
+		spage_redirect(&s, "/login");
+		goto done;
+	}
+	if (s.signed_in)
+		auth_form_token(&s);
+	hit->fn(&s);
+done:
+	db_idle();
+	req_free(&s.r);
+}
+
+static int
+worker_init(void)
+{
+	/* the county may be down now: the worker starts anyway and answers 503 until it is up */
+	db_ready();
+	return 0;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: staff-console -c STAFF_INI [run]\n"
+			"       staff-console -c STAFF_INI add-user USER COUNTY_CODE ROLE PASSWORD_FILE\n"
+			"       (ROLE: staff, supervisor or admin)\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct server_ops ops = {worker_init, handle, db_close};
+	const char *config = NULL;
+	int ch, rc;
+
+	log_init("staff-console");
+	while ((ch = getopt(argc, argv, "c:")) != -1) {
+		if (ch != 'c')
+			usage();
+		config = optarg;
+	}
+	argc -= optind;
+	argv += optind;
+	if (config == NULL)
+		usage();
+	if (sodium_init() < 0)
+		fatalx("libsodium cannot start");
+	if (conf_load(config) == -1)
+		return 1;
+	if (argc == 5 && strcmp(argv[0], "add-user") == 0) {
+		rc = auth_add_user(argv[1], argv[2], argv[3], argv[4]) == 0 ? 0 : 1;
+		db_close();
+		return rc;
+	}
+	if (argc > 1 || (argc == 1 && strcmp(argv[0], "run") != 0))
+		usage();
+	if (staff_conf.socket == NULL || staff_conf.secret_file == NULL)
+		fatalx("%s: [console] socket and secret_file are required", config);
+	if (csrf_load_secret(staff_conf.secret_file, 1) == -1)
+		fatalx("%s: cannot read or create the form-token key", staff_conf.secret_file);
+	if (auth_init() == -1)
+		fatalx("cannot make the sign-in's stand-in password hash");
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+	rc = server_run(staff_conf.socket, staff_conf.workers, 1, &ops);
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,180 @@
+/*
+ * staff-console: the county staff's FastCGI program (SPEC 7), on the shared accept loop of
+ * fcgi/web/server.c, against the county MariaDB. Each worker holds one Connector/C connection;
+ * every statement is prepared with bound parameters. Prototypes are grouped by defining
+ * file.
+ */
+#ifndef HALL_STAFF_H
+#define HALL_STAFF_H
+
+#include "county.h"
+#include "web.h"
+
+#define STAFF_SESSION_COOKIE "staff_session"
+#define STAFF_TOKEN_LEN 43		/* 32 random bytes in base64url */
+#define STAFF_PAGE_SIZE 30		/* inbox rows per page */
+#define STAFF_NOTE_MAX 2000		/* characters of an answer, reason or note */
+
+/* Case states in SQL, over `cases c` (SPEC 3): closed cases are never late. */
+#define CLOSED "('answered','resolved','rejected')"
+#define OVERDUE_SQL "(c.status NOT IN " CLOSED " AND c.due_at < NOW())"
+/* less than one working day left, as calendar_warning has it: the due day is today */
+#define WARNING_SQL \
+	"(c.status NOT IN " CLOSED " AND c.due_at >= NOW() AND DATE(c.due_at) = CURDATE())"
+/*
+ * Which counties see a case of `cases c` (issue 6, 省内通办): the one handling it now
+ * (cases.handler_county, moved by the transfer triggers of sql/county/006), which acts on
+ * it, and, read only, any that handled it before and transferred it on. Two parameters:
+ * the county, twice.
+ */
+#define SEEN_SQL \
+	"(c.handler_county = ? OR EXISTS (SELECT 1 FROM case_transfers t " \
+	"WHERE t.case_no = c.case_no AND t.from_county = ?))"
+
+/* The console's INI (fcgi/staff_main.c and README.md describe every line). */
+struct staff_conf {
+	/* [console] */
+	char *socket, *secret_file;
+	int workers;
+	int session_hours;	/* a session ends this long after login */
+	int idle_minutes;	/* ... or after this long without a request */
+	int lockout_failures;	/* wrong passwords in a row that lock an account */
+	int lockout_minutes;
+	int address_failures;	/* refused sign-ins from one address that stop it (0: no limit) */
+	int address_minutes;	/* ... within this many minutes */
+	/* [county] */
+	char *host, *db_socket, *user, *password_file, *database;
+	int port, connect_timeout, read_timeout, write_timeout;
+};
+extern struct staff_conf staff_conf;
+
+/* The signed-in account. */
+struct staff_user {
+	long long id;
+	char username[33];
+	char display[101];
+	char county[7];
+	char role[17];
+	char bind[CSRF_COOKIE_LEN + 1];	/* what this session's form tokens are bound to */
+};
+
+/* One request as the staff handlers see it. */
+struct staff_req {
+	struct req r;
+	struct staff_user u;
+	int signed_in;
+	char csrf[CSRF_TOKEN_LEN];	/* a fresh form token for this session (or visitor) */
+	char new_session[STAFF_TOKEN_LEN + 1];	/* set: send this session cookie */
+	int clear_session;		/* 1: send a cookie that removes the session */
+	time_t now;
+};
+
+/* ---- fcgi/staff/db.c ---------------------------------------------------------------- */
+/* A statement parameter: text (NULL is SQL NULL) or an integer. */
+struct dbparam {
+	int is_int;
+	const char *s;
+	long long i;
+};
+#define DBS(x) ((struct dbparam){0, (x), 0})
+#define DBI(x) ((struct dbparam){1, NULL, (long long)(x)})
+/* A result: every value as text (numbers in decimal), NULL for SQL NULL. Owns its cells. */
+struct dbrows {
+	size_t nrows, ncols;
+	char **cell;
+};
+/* Connects when not connected (the worker's one connection); -1 when the county is down. */
+int db_ready(void);
+void db_close(void);
+/* Runs a SELECT; at most max_rows rows are kept. 0, or -1 (logged once). */
+int db_select(const char *sql, const struct dbparam *, size_t nparams, struct dbrows *,
+    size_t max_rows);
+/* Runs a write; the number of rows it changed, or -1. *insert_id may be NULL. */
+long long db_exec(const char *sql, const struct dbparam *, size_t nparams,
+    unsigned long long *insert_id);
+/* Explicit transactions (the connection autocommits otherwise). */
+int db_begin(void);
+int db_commit(void);
+void db_rollback(void);
+/* After every request: no transaction outlives the request that opened it. */
+void db_idle(void);
+/* The value at (row, col): NULL for SQL NULL or out of range. */
+const char *db_val(const struct dbrows *, size_t row, size_t col);
+/* "" for NULL. */
+const char *db_str(const struct dbrows *, size_t row, size_t col);
+long long db_int(const struct dbrows *, size_t row, size_t col);
+void dbrows_free(struct dbrows *);
+
+/* ---- fcgi/staff/auth.c --------------------------------------------------------------- */
+/* Before the workers fork: the hash an unknown user's password is checked against. */
+int auth_init(void);
+/* Finds the session of the request's cookie; fills s->u and s->signed_in. -1: db failed. */
+int auth_session(struct staff_req *);
+/* Sets s->csrf: a form token bound to the session, or to the visitor's CSRF cookie. */
+void auth_form_token(struct staff_req *);
+/* 1 when the form's csrf field is good for this session (or visitor, for the login). */
+int auth_csrf_ok(struct staff_req *);
+void auth_login_page(struct staff_req *);
+void auth_login(struct staff_req *);
+void auth_logout(struct staff_req *);
+/* Creates or updates an account (staff-console ... add-user); 0 or -1, said on stderr. */
+int auth_add_user(const char *username, const char *county, const char *role,
+    const char *password_file);
+/* 1 when the signed-in account's role is at least `role` (staff < supervisor < admin). */
+int auth_role_at_least(const struct staff_user *, const char *role);
+
+/* ---- fcgi/staff/accounts.c ---------------------------------------------------------- */
+void accounts_page(struct staff_req *);
+void account_create(struct staff_req *);
+void account_change(struct staff_req *);
+
+/* ---- fcgi/staff/inbox.c ------------------------------------------------------------- */
+void inbox_page(struct staff_req *);
+void inbox_csv(struct staff_req *);
+
+/* ---- fcgi/staff/case.c -------------------------------------------------------------- */
+void case_page(struct staff_req *);
+void case_action(struct staff_req *);
+void followups_page(struct staff_req *);
+void followup_close(struct staff_req *);
+void followup_settings(struct staff_req *);
+
+/* ---- fcgi/staff/dash.c -------------------------------------------------------------- */
+void dash_page(struct staff_req *);
+void dash_csv(struct staff_req *);
+
+/* ---- fcgi/staff/publish.c ----------------------------------------------------------- */
+void guides_page(struct staff_req *);
+void guide_page(struct staff_req *);
+void guide_save(struct staff_req *);
+void calendars_page(struct staff_req *);
+void calendar_page(struct staff_req *);
+void calendar_save(struct staff_req *);
+
+/* ---- fcgi/staff/pages.c ------------------------------------------------------------- */
+#define SH(b, s) buf_html((b), (s) == NULL ? "" : (s))
+void spage_begin(struct buf *, const struct staff_req *, const char *title);
+void spage_end(struct buf *);
+/* A page of one message (errors, refusals). */
+void spage_message(struct staff_req *, int status, const char *title, const char *message);
+/* Sends the page with the session cookie headers the request needs. */
+void spage_send(struct staff_req *, int status, struct buf *, const char *extra_headers);
+/* 303 to a path of ours. */
+void spage_redirect(struct staff_req *, const char *location);
+/* The hidden csrf field of every form. */
+void spage_csrf_field(struct buf *, const struct staff_req *);
+void spage_css(struct staff_req *);
+/* A unix time as "2026-09-22 23:59" (Asia/Shanghai); "" for 0. */
+void spage_time(char out[32], time_t);
+/* Case numbers in groups of four, as on the citizen's receipt. */
+void spage_caseno(struct buf *, const char *case_no);
+/* The status tag of an open case: overdue or warning. */
+void spage_due_tag(struct buf *, int overdue, int warning);
+/* Reads and parses a form body into s->r.in; answers and returns -1 on any failure. */
+int spage_read_form(struct staff_req *);
+/* The value of a field, or "" (kept input for redisplayed forms). */
+const char *spage_in(const struct staff_req *, const char *name);
+/* CSV cell (RFC 4180), with a leading ' before = + - @ so spreadsheets do not run it. */
+void csv_cell(struct buf *, const char *, int last);
+
+#endif

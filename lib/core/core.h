@@ -1,0 +1,266 @@
+/*
+ * The cores every program shares: logging, bounded buffers, the input parsers, case numbers,
+ * times, the working-day calendar, the node's INI, the record JSON, CSRF tokens, rate limits
+ * and backoff. Nothing here opens a store or a connection.
+ * Prototypes are grouped under the file that defines them.
+ */
+#ifndef HALL_CORE_H
+#define HALL_CORE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define HALL_TZ_OFFSET (8 * 3600) /* Asia/Shanghai, no daylight saving */
+/* ---- lib/core/log.c ----------------------------------------------------------------- */
+void log_init(const char *progname);
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* appends errno */
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---- lib/core/buf.c ----------------------------------------------------------------- */
+/*
+ * A growable byte buffer with a hard cap, in the shape of curl's dynbuf: an append that
+ * would pass the cap or cannot allocate frees the buffer and fails, so a caller can append
+ * many times and check once. The text is always NUL-terminated.
+ */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;	/* allocated */
+	size_t max;	/* hard cap on len */
+	int failed;
+};
+void buf_init(struct buf *, size_t max);
+void buf_free(struct buf *);
+void buf_reset(struct buf *);
+int buf_add(struct buf *, const void *, size_t);
+int buf_adds(struct buf *, const char *);
+int buf_addc(struct buf *, char);
+int buf_printf(struct buf *, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *, const char *fmt, va_list);
+/* Hands the text to the caller (who frees it); the buffer is left empty. */
+char *buf_take(struct buf *, size_t *len);
+/* JSON string literal, quotes included; text must be valid UTF-8. */
+int buf_json_str(struct buf *, const char *);
+/* ,"name":"value" (or null when value is NULL): one member of an object being written. */
+int buf_json_member(struct buf *, const char *name, const char *value);
+/* ,"name":"<RFC 3339 +08:00>" (or null when t is 0). */
+int buf_json_time(struct buf *, const char *name, time_t t);
+/* The next non-empty line of *cursor, copied (the caller frees it); NULL at the end. */
+char *text_next_line(const char **cursor);
+/* HTML text or attribute value, escaped: the one way user text reaches a page. */
+int buf_html(struct buf *, const char *);
+
+/* ---- lib/core/utf8.c ---------------------------------------------------------------- */
+/* 1 when s[0..len) is valid UTF-8 (no overlongs, surrogates or > U+10FFFF) and has no NUL. */
+int utf8_valid(const char *s, size_t len);
+/* Code points in a valid UTF-8 string. */
+size_t utf8_len(const char *s);
+
+/* ---- lib/core/kv.c ------------------------------------------------------------------ */
+/* Untrusted input parsed into name/value pairs of valid UTF-8 text with no NULs. */
+enum parse_err {
+	PARSE_OK = 0,
+	PARSE_NOMEM,
+	PARSE_MALFORMED,	/* syntax: not JSON, not an object, a stray '=' */
+	PARSE_BAD_ENCODING,	/* bad percent-encoding */
+	PARSE_INVALID_UTF8,
+	PARSE_NUL,		/* an embedded NUL byte */
+	PARSE_DUPLICATE,	/* the same field twice */
+	PARSE_TOO_MANY,		/* more than KV_MAX_PAIRS fields */
+	PARSE_TOO_LONG,		/* a name or value over its cap */
+	PARSE_BAD_TYPE,		/* a JSON value that is not a string, integer or null */
+};
+#define KV_MAX_PAIRS 32
+#define KV_MAX_NAME 64
+#define KV_MAX_VALUE 16384
+struct kv {
+	char *name;
+	char *value;	/* for a JSON integer, its decimal text */
+	int is_int;	/* value came as a JSON integer */
+};
+struct kvlist {
+	struct kv v[KV_MAX_PAIRS];
+	size_t n;
+	char *bad_name;	/* the field that failed, when known (owned) */
+};
+void kv_free(struct kvlist *);
+const struct kv *kv_get(const struct kvlist *, const char *name);
+const char *parse_strerror(enum parse_err);
+/* application/x-www-form-urlencoded (WHATWG URL, "urlencoded parser"); also query strings. */
+enum parse_err kv_parse_form(const char *s, size_t len, struct kvlist *out);
+/* A JSON object (RFC 8259) of string, integer or null members; nulls are skipped. */
+enum parse_err kv_parse_json(const char *s, size_t len, struct kvlist *out);
+
+/* ---- lib/core/caseno.c -------------------------------------------------------------- */
+/*
+ * Case numbers: the 12-digit hall code, a 10-character sequence in the alphabet below
+ * (microseconds since 2025-01-01 00:00 UTC, base 31) and one check character.
+ * The alphabet has a prime number of symbols so that a weighted check sum modulo 31
+ * catches every single substitution and every adjacent transposition.
+ */
+#define CASENO_ALPHABET "0123456789ABCDEFGHJKLMNPQRTVWXY"
+#define CASENO_LEN 23
+#define CASENO_EPOCH_US 1735689600000000ULL /* 2025-01-01T00:00:00Z */
+int caseno_make(char out[CASENO_LEN + 1], const char *hall_code, uint64_t seq);
+/* Uppercases and strips spaces and hyphens from citizen input; -1 when it cannot be one. */
+int caseno_normalize(char out[CASENO_LEN + 1], const char *in);
+/* 1 when the normalized number's check character is right. */
+int caseno_valid(const char *caseno);
+/* A record id: "<hall_code>-<type letter><seq in decimal>", e.g. 430102001001-C1234. */
+int record_id_make(char *out, size_t outlen, const char *hall_code, char type, uint64_t seq);
+
+/* ---- lib/core/timefmt.c ------------------------------------------------------------- */
+/* RFC 3339 with the +08:00 offset: 2026-09-22T23:59:59+08:00 */
+#define TIMEFMT_LEN 26
+void timefmt_rfc3339(char out[TIMEFMT_LEN], time_t);
+/* 2026年9月22日 23:59 for pages */
+void timefmt_human(char out[64], time_t);
+/* Microseconds since the Unix epoch from the real-time clock. */
+uint64_t time_now_us(void);
+
+/* ---- lib/core/calendar.c ------------------------------------------------------------ */
+/*
+ * The working-day calendar (SPEC section 3). A year has a "table" when the county has
+ * published one; days of a year without a table follow Monday to Friday and whatever
+ * depends on them is provisional. All dates are civil dates in Asia/Shanghai.
+ */
+enum cal_kind { CAL_HOLIDAY = 1, CAL_WORKDAY = 2 };
+struct calendar;
+struct calendar *calendar_new(void);
+void calendar_free(struct calendar *);
+/* Parses the text format documented in conf/calendar/README.md and merges it. */
+int calendar_parse(struct calendar *, const char *text, size_t len, char *err, size_t errlen);
+int calendar_add_year(struct calendar *, int year);
+int calendar_set_day(struct calendar *, int y, int m, int d, enum cal_kind);
+int calendar_has_year(const struct calendar *, int year);
+int calendar_is_workday(const struct calendar *, int y, int m, int d);
+/*
+ * 23:59:59+08:00 of the ndays-th working day after the civil day of `submitted`;
+ * *provisional is set to 1 when a day counted lay in a year without a table.
+ */
+time_t calendar_due(const struct calendar *, time_t submitted, int ndays, int *provisional);
+/* 1 when less than one working day is left: `now` is on the due day, not yet past it. */
+int calendar_warning(time_t due, time_t now);
+/* Iterate over the explicit entries: calls fn for every listed year and every listed day. */
+void calendar_foreach(const struct calendar *, void (*year_fn)(int year, void *),
+    void (*day_fn)(int y, int m, int d, enum cal_kind, void *), void *arg);
+
+/* ---- lib/core/config.c -------------------------------------------------------------- */
+/* The node's INI file (conf/hall.ini.example documents every line). */
+struct hall_config {
+	/* [hall]: the public contact data of SPEC 4.1 */
+	char code[13];
+	char *name, *address, *hours, *phone, *email, *letter_address, *county;
+	/* [store] */
+	char *store_path, *schema_dir, *seed_dir, *calendar_dir;
+	/* [server] */
+	char *read_socket, *write_socket, *secret_file, *limits_file;
+	int read_workers, write_workers, write_threads;
+	/* [limits]: per client address and minute; 0 turns a limit off */
+	int submissions_per_min, lookups_per_min, wrong_code_max, lockout_min;
+	/* [deadlines]: working days */
+	int consultation_days, complaint_days, unresolved_days;
+	/* [county]: the county database, for hall-agent */
+	char *county_host, *county_socket, *county_user, *county_password_file, *county_database,
+	    *county_tls_ca;
+	int county_port, county_connect_timeout, county_read_timeout, county_write_timeout;
+	int county_tls;		/* 1: require TLS (verified against county_tls_ca) */
+	/* [province]: the province platform, for hall-agent; no url: not configured */
+	char *province_url, *province_token_file, *province_ca_file;
+	int province_connect_timeout, province_low_speed_bps, province_low_speed_s,
+	    province_timeout_s;
+	/* [agent] */
+	int agent_poll_ms, agent_batch_records, agent_batch_bytes, agent_backoff_max_s;
+};
+/* Loads and checks the file; on error, says why on stderr and returns -1. */
+int config_load(struct hall_config *, const char *path);
+void config_free(struct hall_config *);
+/*
+ * The command line of the node's tools: "-c CONFIG COMMAND [ARG...]". Returns the config
+ * path and leaves argc and argv at COMMAND; calls usage() (which exits) on anything else.
+ */
+const char *config_cli(int *argc, char ***argv, void (*usage)(void));
+
+/* ---- lib/core/record.c -------------------------------------------------------------- */
+/* What citizens submit, after validation. NULL for an absent optional field. */
+struct case_new {
+	const char *kind;	/* consultation, complaint, unresolved */
+	const char *category;	/* consultations: policy, procedure, public_info */
+	const char *subject, *body, *name, *phone, *email, *item, *target;
+	const char *dedup_key;	/* a retried submission with this key gets the first receipt */
+};
+/*
+ * The JSON of a record exactly as it goes to the county and the province (SPEC 5.3): one
+ * object with id, type, hall_code, case_no, at and the record's fields. Built once, when the
+ * record is created, and kept in the outbox so every retry sends the same bytes.
+ */
+int record_case_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
+    const struct case_new *, time_t submitted_at, time_t due_at, int due_provisional);
+int record_rating_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
+    int level, const char *comment, time_t at);
+/* The hall's public contact data (GET /api/v1/hall, and the county's halls.contact). */
+int hall_contact_json(struct buf *, const struct hall_config *);
+
+/* ---- lib/core/limits.c -------------------------------------------------------------- */
+/*
+ * Rate limits and the wrong-code lockout, shared by every worker of every hall program
+ * through one small memory-mapped file, so a limit holds whichever worker takes a request.
+ */
+enum limit_table { LIMIT_SUBMIT, LIMIT_LOOKUP, LIMIT_LOCKOUT, LIMIT__MAX };
+struct limits;
+struct limits *limits_open(const char *path);
+void limits_close(struct limits *);
+/*
+ * Takes one request from key's budget of per_min a minute (a token bucket); 1 when allowed,
+ * 0 when not, with *retry_after the seconds until it will be. per_min 0: no limit.
+ */
+int limits_take(struct limits *, enum limit_table, const char *key, int per_min,
+    int *retry_after);
+/* 1 while the case's lookups are locked, with *retry_after the seconds left. */
+int limits_locked(struct limits *, const char *case_no, int *retry_after);
+/* Counts a wrong query code; the max-th within lockout_min minutes locks the case. max 0: off */
+void limits_wrong_code(struct limits *, const char *case_no, int max, int lockout_min);
+
+/* ---- lib/core/csrf.c ---------------------------------------------------------------- */
+/*
+ * Forms carry a token bound to a random cookie and signed with the node's secret
+ * (HMAC-SHA256), valid for CSRF_MAX_AGE; the cookie is HttpOnly and SameSite=Strict.
+ */
+#define CSRF_COOKIE "hall_csrf"
+#define CSRF_COOKIE_LEN 22
+#define CSRF_TOKEN_LEN 80
+#define CSRF_MAX_AGE (24 * 3600)
+/* Reads the 32-byte secret (64 hex digits); creates it, mode 0600, when create is set. */
+int csrf_load_secret(const char *path, int create);
+void csrf_new_cookie(char out[CSRF_COOKIE_LEN + 1]);
+int csrf_token(char out[CSRF_TOKEN_LEN], const char *cookie, time_t now);
+/* 1 when token was made for this cookie by this node, and is fresh. */
+int csrf_check(const char *token, const char *cookie, time_t now);
+
+/* ---- lib/core/words.c --------------------------------------------------------------- */
+/* The Chinese words for a status, kind or category code (the code itself if unknown). */
+const char *code_text(const char *code);
+const char *status_text(const char *status);
+const char *kind_text(const char *kind);
+const char *category_text(const char *category);
+/* 5 非常满意 ... 1 非常不满意; "" outside 1..5 */
+const char *level_text(int level);
+
+/* ---- lib/core/backoff.c ------------------------------------------------------------- */
+/* Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^n)]. */
+struct backoff {
+	unsigned attempt;
+	unsigned base_ms, cap_ms;
+};
+unsigned backoff_next_ms(struct backoff *);
+void backoff_reset(struct backoff *);
+
+/* ---- lib/core/secret.c -------------------------------------------------------------- */
+/* Reads a secret from a file: the first line, without its newline. Caller frees. */
+char *secret_read(const char *path);
+
+#endif

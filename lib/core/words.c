@@ -1,0 +1,63 @@
+/*
+ * The Chinese words citizens and staff read for the codes of SPEC 2 (statuses, kinds,
+ * categories) and the rating levels of SPEC 4.2: one table for every page and JSON body.
+ */
+#include <string.h>
+
+#include "core.h"
+
+static const struct {
+	const char *code, *text;
+} words[] = {
+	{"received", "已提交"},
+	{"delivered", "已送达县级"},
+	{"accepted", "已受理"},
+	{"transferred", "已转办"},
+	{"answered", "已答复"},
+	{"resolved", "已办结"},
+	{"rejected", "不予受理"},
+	{"consultation", "咨询"},
+	{"complaint", "投诉"},
+	{"unresolved", "“办不成事”反映"},
+	{"policy", "法规政策"},
+	{"procedure", "事项办理"},
+	{"public_info", "公共信息"},
+};
+
+const char *
+code_text(const char *code)
+{
+	size_t i;
+
+	for (i = 0; code != NULL && i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(words[i].code, code) == 0)
+			return words[i].text;
+	return code == NULL ? "" : code;
+}
+
+const char *
+status_text(const char *status)
+{
+	return code_text(status);
+}
+
+const char *
+kind_text(const char *kind)
+{
+	return code_text(kind);
+}
+
+const char *
+category_text(const char *category)
+{
+	return code_text(category);
+}
+
+const char *
+level_text(int level)
+{
+	static const char *const text[] = {"", "非常不满意", "不满意", "基本满意", "满意",
+	    "非常满意"};
+
+	return level >= 1 && level <= 5 ? text[level] : "";
+}

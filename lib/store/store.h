@@ -1,0 +1,206 @@
+/*
+ * The hall store (SQLite): the connection and its statements, the schema, cases and ratings,
+ * the group write, guides, the calendar held at the hall, and the sync side's outbox and
+ * downlink. Prototypes are grouped under the file that defines them.
+ */
+#ifndef HALL_STORE_H
+#define HALL_STORE_H
+
+#include "core.h"
+
+/* ---- lib/store/store.c -------------------------------------------------------------- */
+enum store_rc {
+	STORE_ERR = -1,		/* the store failed: 503 */
+	STORE_OK = 0,
+	STORE_NOT_FOUND,
+	STORE_CONFLICT,		/* already done (a second rating) */
+	STORE_NOT_YET,		/* not allowed in the case's status (rating before an answer) */
+	STORE_CLOCK,		/* the clock is before the store's last record or implausible */
+};
+struct store;
+/* readonly: the progress-lookup side, which never writes. */
+struct store *store_open(const char *path, int readonly);
+void store_close(struct store *);
+const char *store_errmsg(struct store *);
+/* Applies every schema_dir/NNN_*.sql above PRAGMA user_version, each in one transaction. */
+int store_migrate(struct store *, const char *schema_dir);
+/* Binds the store to a hall; refuses a store made for another hall. */
+int store_bind_hall(struct store *, const char *hall_code);
+int store_exec_file(struct store *, const char *path);
+long store_count(struct store *, const char *table);
+
+struct receipt {
+	char id[48];
+	char case_no[CASENO_LEN + 1];
+	char query_code[7];
+	time_t submitted_at, due_at;
+	int due_provisional;
+	int replayed;		/* the case existed: this is its first receipt again */
+};
+/* One transaction: the case, its first event and its outbox record; durable on return. */
+enum store_rc store_case_create(struct store *, const struct hall_config *,
+    const struct case_new *, struct receipt *);
+
+struct case_event {
+	char *status, *note;
+	time_t at;
+};
+struct case_view {
+	char case_no[CASENO_LEN + 1];
+	char query_code[7];
+	char *kind, *category, *subject, *body, *phone, *status, *reply_text;
+	time_t submitted_at, due_at, reply_at;
+	int due_provisional;
+	struct case_event *events;
+	size_t nevents;
+	int rating_level;	/* 0: not rated */
+	time_t rating_at;
+	time_t synced_at;	/* when the hall last heard from the county; 0: never */
+};
+enum store_rc store_case_get(struct store *, const char *case_no, struct case_view *);
+void case_view_free(struct case_view *);
+/* One transaction: the rating (of an answered case, once) and its outbox record. */
+enum store_rc store_rating_create(struct store *, const char *case_no, int level,
+    const char *comment, time_t *at);
+
+/*
+ * A citizen's write that can share a transaction, and its fsync, with others (group
+ * commit). The caller fills kind and its fields; store_write_group sets rc.
+ */
+struct store_write {
+	enum { STORE_WRITE_CASE, STORE_WRITE_RATING } kind;
+	/* STORE_WRITE_CASE */
+	const struct hall_config *cfg;
+	const struct case_new *c;
+	struct receipt *receipt;
+	/* STORE_WRITE_RATING */
+	const char *case_no, *comment;
+	int level;
+	time_t *at;
+
+	enum store_rc rc;	/* what store_case_create or store_rating_create would return */
+};
+/*
+ * Runs the writes in one transaction, each in a savepoint of its own so that one that
+ * fails leaves the others alone, and commits them together: durable on return.
+ */
+void store_write_group(struct store *, struct store_write *, size_t n);
+
+
+/* Caps the connection's page cache (KiB): the agent walks the outbox once per batch and
+ * needs little cache, and its memory is bounded whatever the backlog. */
+int store_cache_limit(struct store *, int kib);
+/* The SQLite handle under a store, for the sync side (lib/outbox.c, lib/downlink.c). */
+struct sqlite3 *store_sqlite(struct store *);
+/* meta[key] into out; 1 when present, 0 when absent, -1 on error. */
+int store_meta(struct store *, const char *key, char *out, size_t outlen);
+
+/* ---- lib/store/commit_group.c ------------------------------------------------------- */
+/* Threads of one writer process sharing each commit (and its fsync); see the file. */
+struct commit_group;
+/* The group commits on s, which no other code may use while the group lives. */
+struct commit_group *commit_group_new(struct store *s);
+/* Frees the group, not its store. */
+void commit_group_free(struct commit_group *);
+/* Runs w in the next group commit; returns when it is durable, or has failed (w->rc). */
+void commit_group_write(struct commit_group *, struct store_write *w);
+/* Groups committed and writes in them, since the start: writes / groups is the sharing. */
+void commit_group_stats(struct commit_group *, unsigned long *groups, unsigned long *writes);
+
+struct sync_health {
+	long backlog;
+	time_t last_uplink_at, last_downlink_at;	/* 0: never */
+};
+/* The backlog counts against the destinations cfg configures (every one when cfg is NULL). */
+int store_health(struct store *, const struct hall_config *cfg, struct sync_health *);
+/* The last time the hall heard from the county (either way); 0: never. Cheap. */
+time_t store_synced_at(struct store *);
+
+struct guide {
+	char *id, *name, *department, *materials, *time_limit, *fees, *fee_basis, *delivery,
+	    *consult, *address, *hours;
+	time_t updated_at;
+};
+/* Calls fn for each guide whose name or department contains q (all when q is empty). */
+int store_guides_search(struct store *, const char *q, int (*fn)(const struct guide *, void *),
+    void *arg);
+enum store_rc store_guide_get(struct store *, const char *id, struct guide *);
+void guide_free(struct guide *);
+
+/* The calendar held in the store, reloaded when a new one has been imported. */
+const struct calendar *store_calendar(struct store *);
+/*
+ * Replaces the years the calendar has tables for, then recomputes the due dates of open
+ * cases that were provisional. Returns the number of cases recomputed, or -1.
+ */
+int store_calendar_import(struct store *, const struct calendar *, const struct hall_config *);
+/* The same inside the caller's write transaction. */
+int store_calendar_import_locked(struct store *, const struct calendar *,
+    const struct hall_config *);
+
+/* ---- lib/store/outbox.c ------------------------------------------------------------- */
+/* One outbox record on its way to a destination. */
+struct outbox_rec {
+	int64_t seq;
+	char id[64];
+	char type[8];
+	char case_no[32];
+	char *payload;		/* owned */
+	size_t len;
+	/* filled in by the sink: what the destination said */
+	enum { REC_PENDING, REC_ACCEPTED, REC_DUPLICATE, REC_CONFLICT, REC_REJECTED } result;
+	char *reason;		/* owned; set with outbox_rec_refuse, NULL otherwise */
+};
+struct outbox_batch {
+	struct outbox_rec *v;
+	size_t n;
+	size_t bytes;
+	int64_t last_seq;
+};
+/* The next records for dest after its acknowledged mark, at most max_records and (but for
+ * a single larger record) max_bytes of payload. 0 with n = 0 when nothing is due. */
+int outbox_next(struct store *, const char *dest, size_t max_records, size_t max_bytes,
+    struct outbox_batch *);
+void outbox_batch_free(struct outbox_batch *);
+/* Marks a record conflict or rejected, with the destination's reason (cut at 255 bytes). */
+void outbox_rec_refuse(struct outbox_rec *, int result, const char *reason);
+/* The record's reason, or "" */
+const char *outbox_rec_reason(const struct outbox_rec *);
+/*
+ * One transaction: the destination's mark moves to the batch's last seq; accepted and
+ * duplicate cases get their 'delivered' event (county only); conflicts and rejections
+ * are quarantined with their reason.
+ */
+int outbox_ack(struct store *, const char *dest, const struct outbox_batch *, size_t wire_bytes);
+/* Records after seq: what the destination still has to take after this batch. */
+long long outbox_backlog_after(struct store *, int64_t seq);
+/* Creates the destination's mark when it has none (a newly configured destination). */
+int outbox_dest_ensure(struct store *, const char *dest);
+/* Records the destination's last error (or clears it when msg is NULL). */
+int outbox_error(struct store *, const char *dest, const char *msg);
+/* A pass that went through: clears the error and stamps last_success_at, even when it had
+ * nothing to send, so "last heard from the county" stays true on a quiet hall. */
+int outbox_success(struct store *, const char *dest);
+struct outbox_status {
+	char dest[16];
+	long backlog, quarantined;
+	time_t oldest_unsent, last_success_at, last_error_at;
+	char last_error[256];
+	long long bytes_sent, records_sent;
+	int64_t acked_seq, max_seq;
+};
+int outbox_status(struct store *, const char *dest, struct outbox_status *);
+
+/* ---- lib/store/downlink.c ----------------------------------------------------------- */
+/* Applying what the county publishes for this hall; every call is idempotent. */
+int downlink_begin(struct store *);
+int downlink_commit(struct store *);
+void downlink_rollback(struct store *);
+/* A county case event (county seq makes its id); moves the case's status and reply. */
+int downlink_event(struct store *, int64_t county_seq, const char *case_no, const char *status,
+    const char *note, const char *actor, time_t at);
+int downlink_guide(struct store *, const struct guide *);
+/* A year's calendar text; recomputes provisional deadlines. */
+int downlink_calendar(struct store *, const struct hall_config *, const char *text);
+
+#endif
