@@ -139,6 +139,7 @@ h_guides(struct req *r)
 	buf_free(&b);
 }
 
+/* One guide: its page, or (under /api/) its JSON. */
 static void
 h_guide(struct req *r)
 {
@@ -148,8 +149,14 @@ h_guide(struct req *r)
 	switch (store_guide_get(site_store, r->arg, &g)) {
 	case STORE_OK:
 		buf_init(&b, PAGE_MAX);
-		page_guide(&b, &g);
-		send_page(r, 200, &b);
+		if (r->is_api) {
+			render_guide_json(&b, &g, 1);
+			buf_addc(&b, '\n');
+			req_json(r, 200, &b);
+		} else {
+			page_guide(&b, &g);
+			send_page(r, 200, &b);
+		}
 		buf_free(&b);
 		guide_free(&g);
 		return;
@@ -279,44 +286,6 @@ h_api_guides(struct req *r)
 	buf_free(&b);
 }
 
-static void
-h_api_guide(struct req *r)
-{
-	struct guide g;
-	struct buf b;
-
-	switch (store_guide_get(site_store, r->arg, &g)) {
-	case STORE_OK:
-		buf_init(&b, PAGE_MAX);
-		render_guide_json(&b, &g, 1);
-		buf_addc(&b, '\n');
-		req_json(r, 200, &b);
-		buf_free(&b);
-		guide_free(&g);
-		return;
-	case STORE_NOT_FOUND:
-		req_error(r, 404, "not_found", "没有这个办事指南。", NULL);
-		return;
-	default:
-		send_unavailable(r);
-		return;
-	}
-}
-
-static const handler_fn handlers[R__MAX] = {
-	[R_HOME] = h_home,
-	[R_CONSULT] = h_consult,
-	[R_COMPLAINT] = h_complaint,
-	[R_PROGRESS] = h_progress,
-	[R_GUIDES] = h_guides,
-	[R_GUIDE] = h_guide,
-	[R_API_HEALTH] = h_api_health,
-	[R_API_HALL] = h_api_hall,
-	[R_API_CASE] = h_api_case,
-	[R_API_GUIDES] = h_api_guides,
-	[R_API_GUIDE] = h_api_guide,
-};
-
 /* hall-read takes GET and HEAD, and POST only for the lookup form */
 static int
 takes(const struct req *r)
@@ -324,17 +293,27 @@ takes(const struct req *r)
 	return strcmp(r->method, "POST") != 0 || strcmp(r->path, "/progress") == 0;
 }
 
-static void
-handle(FCGX_Request *fr)
-{
-	site_serve(fr, handlers, takes);
-}
-
 int
 main(int argc, char *argv[])
 {
-	static const struct server_ops ops = {site_open_store, handle, site_close_store};
+	static const struct site_program hall_read = {
+		.name = "hall-read",
+		.readonly = 1,
+		.takes = takes,
+		.handlers = {
+			[R_HOME] = h_home,
+			[R_CONSULT] = h_consult,
+			[R_COMPLAINT] = h_complaint,
+			[R_PROGRESS] = h_progress,
+			[R_GUIDES] = h_guides,
+			[R_GUIDE] = h_guide,
+			[R_API_HEALTH] = h_api_health,
+			[R_API_HALL] = h_api_hall,
+			[R_API_CASE] = h_api_case,
+			[R_API_GUIDES] = h_api_guides,
+			[R_API_GUIDE] = h_guide,
+		},
+	};
 
-	site_setup(argc, argv, "hall-read", 1);
-	return server_run(site.cfg.read_socket, site.cfg.read_workers, 1, &ops) == 0 ? 0 : 1;
+	return site_main(argc, argv, &hall_read);
 }

@@ -14,22 +14,28 @@
 static const char *const categories[] = {"policy", "procedure", "public_info", NULL};
 static const char *const complaint_types[] = {"complaint", "unresolved", NULL};
 
+/* The fields both kinds of case have (SPEC 4.2), with their caps. */
+#define F_SUBJECT {"subject", 1, check_text, 100, NULL, "标题"}
+#define F_BODY(label) {"body", 1, check_multiline, 2000, NULL, label}
+#define F_NAME(required) {"name", required, check_text, 50, NULL, "姓名"}
+#define F_PHONE {"phone", 1, check_phone, 0, NULL, "联系电话"}
+
 static const struct field_spec consult_fields[] = {
 	{"category", 1, check_choice, 0, categories, "咨询类别"},
-	{"subject", 1, check_text, 100, NULL, "标题"},
-	{"body", 1, check_multiline, 2000, NULL, "咨询内容"},
-	{"name", 1, check_text, 50, NULL, "姓名"},
-	{"phone", 1, check_phone, 0, NULL, "联系电话"},
+	F_SUBJECT,
+	F_BODY("咨询内容"),
+	F_NAME(1),
+	F_PHONE,
 	{"email", 0, check_email, 0, NULL, "电子邮箱"},
 	{"item", 0, check_text, 100, NULL, "涉及事项"},
 };
 
 static const struct field_spec complaint_fields[] = {
 	{"type", 1, check_choice, 0, complaint_types, "类型"},
-	{"subject", 1, check_text, 100, NULL, "标题"},
-	{"body", 1, check_multiline, 2000, NULL, "具体情况"},
-	{"phone", 1, check_phone, 0, NULL, "联系电话"},
-	{"name", 0, check_text, 50, NULL, "姓名"},
+	F_SUBJECT,
+	F_BODY("具体情况"),
+	F_PHONE,
+	F_NAME(0),
 	{"target", 0, check_text, 100, NULL, "涉及窗口、部门或工作人员"},
 };
 
@@ -366,33 +372,30 @@ done:
 		case_view_free(&v);
 }
 
-static const handler_fn handlers[R__MAX] = {
-	[R_CONSULT] = h_consult,
-	[R_COMPLAINT] = h_complaint,
-	[R_RATE_FORM] = h_rate,
-	[R_API_CONSULT] = h_consult,
-	[R_API_COMPLAIN] = h_complaint,
-	[R_API_RATE] = h_rate,
-};
-
+/* hall-write takes the POSTs (nginx sends it every one but the lookup form's) */
 static int
 takes(const struct req *r)
 {
 	return strcmp(r->method, "POST") == 0;
 }
 
-static void
-handle(FCGX_Request *fr)
-{
-	site_serve(fr, handlers, takes);
-}
-
 int
 main(int argc, char *argv[])
 {
-	static const struct server_ops ops = {write_thread_init, handle, site_close_store};
+	static const struct site_program hall_write = {
+		.name = "hall-write",
+		.readonly = 0,
+		.takes = takes,
+		.worker_init = write_thread_init,
+		.handlers = {
+			[R_CONSULT] = h_consult,
+			[R_COMPLAINT] = h_complaint,
+			[R_RATE_FORM] = h_rate,
+			[R_API_CONSULT] = h_consult,
+			[R_API_COMPLAIN] = h_complaint,
+			[R_API_RATE] = h_rate,
+		},
+	};
 
-	site_setup(argc, argv, "hall-write", 0);
-	return server_run(site.cfg.write_socket, site.cfg.write_workers, site.cfg.write_threads,
-		   &ops) == 0 ? 0 : 1;
+	return site_main(argc, argv, &hall_write);
 }

@@ -38,17 +38,3 @@ site_dispatch(struct req *r, const handler_fn handlers[R__MAX])
 	else
 		handlers[i](r);
 }
-
-void
-site_serve(FCGX_Request *fr, const handler_fn handlers[R__MAX],
-    int (*takes)(const struct req *))
-{
-	struct req r;
-
-	req_init(&r, fr);
-	if (!takes(&r))
-		req_error(&r, 405, "method_not_allowed", "不支持此请求方法。", NULL);
-	else
-		site_dispatch(&r, handlers);
-	req_free(&r);
-}

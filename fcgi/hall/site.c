@@ -12,6 +12,7 @@
 #include "site.h"
 
 struct site site;
+static const struct site_program *program;
 _Thread_local struct store *site_store;
 
 /* The web layer's errors, as the hall's pages show them. */
@@ -41,9 +42,25 @@ usage(const char *progname)
 	exit(2);
 }
 
-void
-site_setup(int argc, char *argv[], const char *progname, int readonly)
+/* One request, start to end: 405 unless the program takes it, else its route. */
+static void
+site_serve(FCGX_Request *fr)
 {
+	struct req r;
+
+	req_init(&r, fr);
+	if (!program->takes(&r))
+		req_error(&r, 405, "method_not_allowed", "不支持此请求方法。", NULL);
+	else
+		site_dispatch(&r, program->handlers);
+	req_free(&r);
+}
+
+int
+site_main(int argc, char *argv[], const struct site_program *p)
+{
+	struct server_ops ops = {p->worker_init, site_serve, site_close_store};
+	const char *progname = p->name;
 	const char *config = NULL;
 	int ch;
 
@@ -63,7 +80,8 @@ site_setup(int argc, char *argv[], const char *progname, int readonly)
 		fatalx("libsodium cannot start");
 	if (config_load(&site.cfg, config) == -1)
 		fatalx("%s: configuration refused", config);
-	site.readonly = readonly;
+	site.readonly = p->readonly;
+	program = p;
 	if (site.cfg.limits_file != NULL && (site.limits = limits_open(site.cfg.limits_file)) == NULL)
 		fatalx("%s: cannot open the limits file", site.cfg.limits_file);
 	if (site.cfg.secret_file == NULL || csrf_load_secret(site.cfg.secret_file, 0) == -1)
@@ -71,6 +89,12 @@ site_setup(int argc, char *argv[], const char *progname, int readonly)
 	req_set_error_page(site_error_page);
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
+	if (ops.init == NULL)
+		ops.init = site_open_store;
+	if (p->readonly)
+		return server_run(site.cfg.read_socket, site.cfg.read_workers, 1, &ops) == 0 ? 0 : 1;
+	return server_run(site.cfg.write_socket, site.cfg.write_workers, site.cfg.write_threads,
+		   &ops) == 0 ? 0 : 1;
 }
 
 int

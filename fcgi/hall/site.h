@@ -9,6 +9,26 @@
 #include "store.h"
 #include "web.h"
 
+/* ---- fcgi/hall/routes.c ------------------------------------------------------------- */
+enum route_id {
+	R_HOME, R_CONSULT, R_COMPLAINT, R_PROGRESS, R_RATE_FORM, R_GUIDES, R_GUIDE,
+	R_API_HEALTH, R_API_HALL, R_API_CONSULT, R_API_COMPLAIN, R_API_CASE, R_API_RATE,
+	R_API_GUIDES, R_API_GUIDE,
+	R__MAX
+};
+typedef void (*handler_fn)(struct req *);
+/* Finds the route and calls the program's handler; answers 404 and 405 itself. */
+void site_dispatch(struct req *, const handler_fn handlers[R__MAX]);
+
+/* What makes a program of the site: hall-read or hall-write. */
+struct site_program {
+	const char *name;
+	int readonly;		/* 1: hall-read, on [server] read_socket with a read-only store */
+	int (*takes)(const struct req *);	/* what nginx may send it; 405 for the rest */
+	int (*worker_init)(void);	/* NULL: site_open_store */
+	handler_fn handlers[R__MAX];	/* NULL for the routes of the other program */
+};
+
 /* The process's shared state, set up by each program's main before the workers fork. */
 struct site {
 	struct hall_config cfg;
@@ -20,8 +40,11 @@ extern struct site site;
 extern _Thread_local struct store *site_store;
 
 /* ---- fcgi/hall/site.c --------------------------------------------------------------- */
-/* Parses -c CONFIG, loads it, opens the limits file, sets the error page; exits on error. */
-void site_setup(int argc, char *argv[], const char *progname, int readonly);
+/*
+ * The program's main: parses -c CONFIG, loads it, opens the limits file, sets the error
+ * page (exits on any error), then serves its socket until SIGTERM.
+ */
+int site_main(int argc, char *argv[], const struct site_program *);
 /* Opens and closes the store of this worker (thread): server_ops init and fini. */
 int site_open_store(void);
 void site_close_store(void);
@@ -45,20 +68,6 @@ enum open_rc { OPEN_OK, OPEN_BAD_NUMBER, OPEN_NOT_FOUND, OPEN_LOCKED, OPEN_ERROR
  */
 enum open_rc case_open(const char *case_no_in, const char *code, struct case_view *,
     int *retry_after);
-
-/* ---- fcgi/hall/routes.c ------------------------------------------------------------- */
-enum route_id {
-	R_HOME, R_CONSULT, R_COMPLAINT, R_PROGRESS, R_RATE_FORM, R_GUIDES, R_GUIDE,
-	R_API_HEALTH, R_API_HALL, R_API_CONSULT, R_API_COMPLAIN, R_API_CASE, R_API_RATE,
-	R_API_GUIDES, R_API_GUIDE,
-	R__MAX
-};
-typedef void (*handler_fn)(struct req *);
-/* Finds the route and calls the program's handler; answers 404 and 405 itself. */
-void site_dispatch(struct req *, const handler_fn handlers[R__MAX]);
-/* One request, start to end: 405 unless takes() accepts it, else site_dispatch. */
-void site_serve(FCGX_Request *, const handler_fn handlers[R__MAX],
-    int (*takes)(const struct req *));
 
 /* ---- fcgi/hall/render.c ------------------------------------------------------------- */
 int render_receipt_json(struct buf *, const char *kind, const struct receipt *);

@@ -72,10 +72,7 @@ fail(FCGX_Request *fr, int status, const char *code, const char *message)
 	struct buf b;
 
 	buf_init(&b, 4096);
-	buf_adds(&b, "{\"error\":{\"code\":");
-	buf_json_str(&b, code);
-	buf_json_member(&b, "message", message);
-	buf_adds(&b, "}}\n");
+	json_error(&b, code, message, NULL);
 	reply(fr, status, &b);
 	buf_free(&b);
 }
