@@ -83,8 +83,7 @@ h_progress(struct req *r)
 		send_progress(r, 422, &st, NULL);
 		return;
 	}
-	switch (case_open(field_value(&r->in, "case_no"), field_value(&r->in, "code"), &v,
-	    &retry)) {
+	switch (case_open(r, field_value(&r->in, "case_no"), field_value(&r->in, "code"), &v)) {
 	case OPEN_OK:
 		send_progress(r, 200, &st, &v);
 		case_view_free(&v);
@@ -99,11 +98,7 @@ h_progress(struct req *r)
 		st.err_message = "没有找到这个办件，或查询码不对。";
 		send_progress(r, 404, &st, NULL);
 		return;
-	case OPEN_LOCKED:
-		send_too_many(r, retry, "这个办件的查询码错误次数过多，已暂停查询，请稍后再试。");
-		return;
-	case OPEN_ERROR:
-		send_unavailable(r);
+	case OPEN_ANSWERED:
 		return;
 	}
 }
@@ -148,18 +143,7 @@ h_guide(struct req *r)
 
 	switch (store_guide_get(site_store, r->arg, &g)) {
 	case STORE_OK:
-		buf_init(&b, PAGE_MAX);
-		if (r->is_api) {
-			render_guide_json(&b, &g, 1);
-			buf_addc(&b, '\n');
-			req_json(r, 200, &b);
-		} else {
-			page_guide(&b, &g);
-			send_page(r, 200, &b);
-		}
-		buf_free(&b);
-		guide_free(&g);
-		return;
+		break;
 	case STORE_NOT_FOUND:
 		req_error(r, 404, "not_found", "没有这个办事指南。", NULL);
 		return;
@@ -167,6 +151,17 @@ h_guide(struct req *r)
 		send_unavailable(r);
 		return;
 	}
+	buf_init(&b, PAGE_MAX);
+	if (r->is_api) {
+		render_guide_json(&b, &g, 1);
+		buf_addc(&b, '\n');
+		req_json(r, 200, &b);
+	} else {
+		page_guide(&b, &g);
+		send_page(r, 200, &b);
+	}
+	buf_free(&b);
+	guide_free(&g);
 }
 
 /* ---- JSON API ------------------------------------------------------------------- */
@@ -225,7 +220,7 @@ h_api_case(struct req *r)
 		req_error(r, 422, "invalid_field", message, field);
 		return;
 	}
-	switch (case_open(r->arg, field_value(&r->in, "code"), &v, &retry)) {
+	switch (case_open(r, r->arg, field_value(&r->in, "code"), &v)) {
 	case OPEN_OK:
 		buf_init(&b, PAGE_MAX);
 		render_case_json(&b, &v, time(NULL));
@@ -239,11 +234,7 @@ h_api_case(struct req *r)
 	case OPEN_NOT_FOUND:
 		req_error(r, 404, "not_found", "没有找到这个办件，或查询码不对。", NULL);
 		return;
-	case OPEN_LOCKED:
-		send_too_many(r, retry, "这个办件的查询码错误次数过多，已暂停查询，请稍后再试。");
-		return;
-	case OPEN_ERROR:
-		send_unavailable(r);
+	case OPEN_ANSWERED:
 		return;
 	}
 }
@@ -286,20 +277,12 @@ h_api_guides(struct req *r)
 	buf_free(&b);
 }
 
-/* hall-read takes GET and HEAD, and POST only for the lookup form */
-static int
-takes(const struct req *r)
-{
-	return strcmp(r->method, "POST") != 0 || strcmp(r->path, "/progress") == 0;
-}
-
 int
 main(int argc, char *argv[])
 {
 	static const struct site_program hall_read = {
 		.name = "hall-read",
 		.readonly = 1,
-		.takes = takes,
 		.handlers = {
 			[R_HOME] = h_home,
 			[R_CONSULT] = h_consult,

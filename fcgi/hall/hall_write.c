@@ -77,6 +77,28 @@ write_thread_init(void)
 	return rc;
 }
 
+/*
+ * What every submission does first: takes its share of the address's limit and reads its
+ * body. -1: it has answered (429, 400, 413, 415); 1: a form whose token is stale or missing
+ * (the caller shows its form again); 0: go on.
+ */
+static int
+submission_start(struct req *r)
+{
+	int retry;
+
+	if (!limits_take(site.limits, LIMIT_SUBMIT, r->remote, site.cfg.submissions_per_min,
+		&retry)) {
+		send_too_many(r, retry, "提交过于频繁，请稍后再试。");
+		return -1;
+	}
+	if (req_parse_body(r) == -1)
+		return -1;
+	if (!r->is_api && !csrf_check(field_value(&r->in, "csrf"), r->cookie, time(NULL)))
+		return 1;
+	return 0;
+}
+
 #define NFIELDS(a) (sizeof(a) / sizeof((a)[0]))
 
 /* What differs between the two kinds of submission. */
@@ -153,16 +175,11 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 	struct store_write w = {0};
 	struct receipt rc;
 	struct buf b;
-	int retry;
+	int start;
 
-	if (!limits_take(site.limits, LIMIT_SUBMIT, r->remote, site.cfg.submissions_per_min,
-		&retry)) {
-		send_too_many(r, retry, "提交过于频繁，请稍后再试。");
+	if ((start = submission_start(r)) == -1)
 		return;
-	}
-	if (req_parse_body(r) == -1)
-		return;
-	if (!r->is_api && !csrf_check(field_value(&r->in, "csrf"), r->cookie, time(NULL))) {
+	if (start == 1) {
 		form_again(r, 403, in, NULL,
 		    "页面已过期，请再提交一次。（如多次出现，请允许浏览器保存 Cookie。）");
 		return;
@@ -270,17 +287,12 @@ h_rate(struct req *r)
 	struct store_write w = {0};
 	enum open_rc orc;
 	time_t at;
-	int retry, level, have_case = 0;
+	int start, level, have_case = 0;
 	struct buf b;
 
-	if (!limits_take(site.limits, LIMIT_SUBMIT, r->remote, site.cfg.submissions_per_min,
-		&retry)) {
-		send_too_many(r, retry, "提交过于频繁，请稍后再试。");
+	if ((start = submission_start(r)) == -1)
 		return;
-	}
-	if (req_parse_body(r) == -1)
-		return;
-	if (!r->is_api && !csrf_check(field_value(&r->in, "csrf"), r->cookie, time(NULL))) {
+	if (start == 1) {
 		rating_fail(r, 403, NULL, NULL, NULL, "页面已过期，请重新查询后再评价。");
 		return;
 	}
@@ -295,7 +307,7 @@ h_rate(struct req *r)
 		/* a form comes back with its case when the number and code open it */
 		if (!r->is_api && case_no != NULL && field_value(&r->in, "code") != NULL &&
 		    check_code(field_value(&r->in, "code"), NULL) == NULL &&
-		    case_open(case_no, field_value(&r->in, "code"), &v, &retry) == OPEN_OK) {
+		    case_open(r, case_no, field_value(&r->in, "code"), &v) == OPEN_OK) {
 			rating_fail(r, 422, &v, "invalid_field", field, message);
 			case_view_free(&v);
 			return;
@@ -307,7 +319,7 @@ h_rate(struct req *r)
 		rating_fail(r, 422, NULL, "invalid_field", "case_no", "请填写办件编号。");
 		return;
 	}
-	orc = case_open(case_no, field_value(&r->in, "code"), &v, &retry);
+	orc = case_open(r, case_no, field_value(&r->in, "code"), &v);
 	switch (orc) {
 	case OPEN_OK:
 		have_case = 1;
@@ -316,11 +328,7 @@ h_rate(struct req *r)
 	case OPEN_NOT_FOUND:
 		rating_fail(r, 404, NULL, "not_found", NULL, "没有找到这个办件，或查询码不对。");
 		return;
-	case OPEN_LOCKED:
-		send_too_many(r, retry, "这个办件的查询码错误次数过多，已暂停查询，请稍后再试。");
-		return;
-	case OPEN_ERROR:
-		send_unavailable(r);
+	case OPEN_ANSWERED:
 		return;
 	}
 	level = field_value(&r->in, "level")[0] - '0';
@@ -372,20 +380,12 @@ done:
 		case_view_free(&v);
 }
 
-/* hall-write takes the POSTs (nginx sends it every one but the lookup form's) */
-static int
-takes(const struct req *r)
-{
-	return strcmp(r->method, "POST") == 0;
-}
-
 int
 main(int argc, char *argv[])
 {
 	static const struct site_program hall_write = {
 		.name = "hall-write",
 		.readonly = 0,
-		.takes = takes,
 		.worker_init = write_thread_init,
 		.handlers = {
 			[R_CONSULT] = h_consult,

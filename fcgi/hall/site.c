@@ -42,6 +42,18 @@ usage(const char *progname)
 	exit(2);
 }
 
+/*
+ * nginx sends the POSTs, but the lookup form's, to hall-write and everything else to
+ * hall-read (conf/nginx-hall.conf.in): each program refuses what is the other's.
+ */
+static int
+site_takes(const struct req *r)
+{
+	int for_write = strcmp(r->method, "POST") == 0 && strcmp(r->path, "/progress") != 0;
+
+	return for_write == !program->readonly;
+}
+
 /* One request, start to end: 405 unless the program takes it, else its route. */
 static void
 site_serve(FCGX_Request *fr)
@@ -49,7 +61,7 @@ site_serve(FCGX_Request *fr)
 	struct req r;
 
 	req_init(&r, fr);
-	if (!program->takes(&r))
+	if (!site_takes(&r))
 		req_error(&r, 405, "method_not_allowed", "不支持此请求方法。", NULL);
 	else
 		site_dispatch(&r, program->handlers);
@@ -138,20 +150,23 @@ send_unavailable(struct req *r)
 }
 
 enum open_rc
-case_open(const char *case_no_in, const char *code, struct case_view *v, int *retry_after)
+case_open(struct req *r, const char *case_no_in, const char *code, struct case_view *v)
 {
 	char case_no[CASENO_LEN + 1];
 	enum store_rc rc;
-	int good;
+	int good, retry_after;
 
-	*retry_after = 0;
 	if (caseno_normalize(case_no, case_no_in) == -1 || !caseno_valid(case_no))
 		return OPEN_BAD_NUMBER;
-	if (limits_locked(site.limits, case_no, retry_after))
-		return OPEN_LOCKED;
+	if (limits_locked(site.limits, case_no, &retry_after)) {
+		send_too_many(r, retry_after, "这个办件的查询码错误次数过多，已暂停查询，请稍后再试。");
+		return OPEN_ANSWERED;
+	}
 	rc = store_case_get(site_store, case_no, v);
-	if (rc == STORE_ERR)
-		return OPEN_ERROR;
+	if (rc == STORE_ERR) {
+		send_unavailable(r);
+		return OPEN_ANSWERED;
+	}
 	good = rc == STORE_OK && strlen(code) == 6 && sodium_memcmp(v->query_code, code, 6) == 0;
 	if (!good) {
 		if (rc == STORE_OK)

@@ -24,7 +24,6 @@ void site_dispatch(struct req *, const handler_fn handlers[R__MAX]);
 struct site_program {
 	const char *name;
 	int readonly;		/* 1: hall-read, on [server] read_socket with a read-only store */
-	int (*takes)(const struct req *);	/* what nginx may send it; 405 for the rest */
 	int (*worker_init)(void);	/* NULL: site_open_store */
 	handler_fn handlers[R__MAX];	/* NULL for the routes of the other program */
 };
@@ -60,14 +59,15 @@ struct form_state;
 struct case_view;
 /* The progress page: the lookup form, and the case with its rating form when v is set. */
 void send_progress(struct req *, int status, struct form_state *, const struct case_view *v);
-enum open_rc { OPEN_OK, OPEN_BAD_NUMBER, OPEN_NOT_FOUND, OPEN_LOCKED, OPEN_ERROR };
+enum open_rc { OPEN_OK, OPEN_BAD_NUMBER, OPEN_NOT_FOUND, OPEN_ANSWERED };
 /*
  * Opens a case for a citizen who gives its number and query code: checks the number's
  * form and check character, the lockout, and the code (in constant time). A wrong code
- * and an unknown case are both OPEN_NOT_FOUND, and both count towards the lockout.
+ * and an unknown case are both OPEN_NOT_FOUND, and both count towards the lockout. A
+ * locked case (429) and a store that fails (503) are answered here: OPEN_ANSWERED.
  */
-enum open_rc case_open(const char *case_no_in, const char *code, struct case_view *,
-    int *retry_after);
+enum open_rc case_open(struct req *, const char *case_no_in, const char *code,
+    struct case_view *);
 
 /* ---- fcgi/hall/render.c ------------------------------------------------------------- */
 int render_receipt_json(struct buf *, const char *kind, const struct receipt *);

@@ -305,6 +305,16 @@ class Session:
                 pass
 
 
+def kill_wait(proc, timeout=10):
+    """SIGKILL a process we started (None or gone: nothing) and wait a while for it."""
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 class LogFile:
     """What a process wrote to self.log_path."""
 
@@ -429,12 +439,7 @@ class Agent(LogFile):
             time.sleep(0.2)
 
     def cleanup(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
+        kill_wait(self.proc)
         reap(self.all_pids)
         if self in _live_agents:
             _live_agents.remove(self)

@@ -35,7 +35,7 @@ import time
 import unittest
 
 import netbed
-from county import (AGENT, Agent, County, LogFile, SqlError, hall_acked, hall_backlog,
+from county import (AGENT, Agent, County, LogFile, kill_wait, SqlError, hall_acked, hall_backlog,
                     submit_many, wait_until)
 from harness import BUILD, CONSULT, NO_LIMITS, ROOT, Node, wait_gone
 from test_sync import SANITIZER, SyncTestCase
@@ -183,12 +183,7 @@ class BedAgent(LogFile):
             return None
 
     def cleanup(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
+        kill_wait(self.proc)
 
 
 class NetFault:
