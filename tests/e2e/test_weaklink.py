@@ -506,7 +506,7 @@ class SilentCutTest(WeakLinkCase):
         bad = [r for r in results if r[1] != 201 or r[2] > 2.0]
         self.assertEqual(bad, [], "with the link silent, citizens' submissions were refused or "
                          "took seconds: the agent holds the hall store's write lock (BEGIN "
-                         "IMMEDIATE, agent/downlink_county.c downlink_county_pull) while it "
+                         "IMMEDIATE, agent/hall-agent/downlink_county.c downlink_county_pull) while it "
                          "waits for the county")
 
 

@@ -1,4 +1,4 @@
-/* agent/backoff.c: exponential backoff with full jitter. */
+/* lib/core/backoff.c: exponential backoff with full jitter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

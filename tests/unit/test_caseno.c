@@ -1,5 +1,5 @@
 /*
- * lib/caseno.c: case numbers (format, check character, citizen input) and record ids.
+ * lib/core/caseno.c: case numbers (format, check character, citizen input) and record ids.
  * The check character is tested exhaustively: every single substitution and every adjacent
  * transposition of distinct symbols, at every position.
  */

@@ -1,5 +1,5 @@
 /*
- * lib/csrf.c: the node secret, cookies and stateless form tokens.
+ * lib/core/csrf.c: the node secret, cookies and stateless form tokens.
  *
  * csrf.c keeps the secret in a static: the first test runs before any secret is loaded, so
  * the order of the tests in main matters.

@@ -1,5 +1,5 @@
 /*
- * lib/kv.c: kv_parse_form (bodies and query strings) and kv_parse_json, as tables of valid
+ * lib/core/kv.c: kv_parse_form (bodies and query strings) and kv_parse_json, as tables of valid
  * and invalid inputs in the manner of kcgi's tests. Every input is parsed from an exact-size
  * heap copy so that ASan sees any read past its end; every list is freed with kv_free, so the
  * ASan build's leak check covers the failure paths.

@@ -1,5 +1,5 @@
 /*
- * lib/limits.c: per-key token buckets and the wrong-code lockout in a shared mapped file.
+ * lib/core/limits.c: per-key token buckets and the wrong-code lockout in a shared mapped file.
  * Every test has its own file in a fresh temporary directory.
  */
 #include <stdarg.h>

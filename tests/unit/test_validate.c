@@ -1,5 +1,5 @@
 /*
- * fcgi/validate.c: the field validators and fields_check, as tables of good and bad values.
+ * fcgi/web/validate.c: the field validators and fields_check, as tables of good and bad values.
  * Submissions are built with the real parsers (kv_parse_form, kv_parse_json) so the checks
  * see what a handler would.
  */
