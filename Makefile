@@ -15,6 +15,8 @@ PKGS      = sqlite3 jansson libsodium inih libcurl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libmariadb 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    = $(PKG_LIBS) -lfcgi -lpthread -lm
+# each program records only the shared libraries it calls (no libcurl in hall-read)
+LDFLAGS  += -Wl,--as-needed
 
 B = build
 ifeq ($(SANITIZE),1)
