@@ -54,7 +54,7 @@ DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libja
        iproute2 nftables nodejs chromium fonts-wqy-zenhei
 
 .PHONY: all deps run stop test bench fuzz clean format
-all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench
+all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due
 
 # Installs only what is missing, so a machine that has everything never calls apt-get.
 deps:
@@ -108,6 +108,11 @@ $(B)/sqlite-commit-bench: tests/bench/sqlite_commit.c
 $(B)/netfault: tests/weaklink/netfault.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
+
+# The working-day calendar's answers (lib/core/calendar.c), for the tests' expected deadlines.
+$(B)/calendar-due: tests/tools/calendar_due.c $(CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # A unit test links the shared libraries it tests.
 $(B)/tests/%: tests/unit/%.c $(WEB) $(STORE) $(COUNTY) $(CORE)

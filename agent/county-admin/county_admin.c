@@ -2,13 +2,17 @@
  * county-admin: sets up and maintains the county database.
  *
  *   county-admin -c COUNTY_INI migrate                  create the database, apply
- *                                                       sql/county/NNN_*.sql not yet applied
+ *                                                       sql/county/NNN_*.sql not yet applied,
+ *                                                       write the days of calendars that have
+ *                                                       none (published before 008)
  *   county-admin -c COUNTY_INI add-hall CODE NAME PWFILE  a hall and its least-privilege
  *                                                       account hall_CODE (role hall_agent)
  *   county-admin -c COUNTY_INI add-reader USER PWFILE    an account for county systems
  *                                                       (role county_reader)
  *   county-admin -c COUNTY_INI add-console USER PWFILE   the staff console's account
  *                                                       (role staff_console)
+ *   county-admin -c COUNTY_INI import-calendars YYYY.txt...  the shipped calendars, for
+ *                                                       years not yet published
  */
 #include <dirent.h>
 #include <errno.h>
@@ -167,6 +171,46 @@ record_migration(MYSQL *db, int version, const char *name)
 	return rc;
 }
 
+/*
+ * calendar_days for every year of calendars that has none: the years a county published
+ * before migration 008, so that it counts right as soon as it is upgraded. A text the
+ * parser refuses is said and left without days (Monday to Friday), as the halls refuse it
+ * too; it does not stop the migration.
+ */
+static int
+fill_calendar_days(MYSQL *db)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	char err[256];
+	int rc = 0, year, done;
+
+	if (mysql_query(db, "SELECT year, body FROM calendars c WHERE NOT EXISTS ("
+			    "SELECT 1 FROM calendar_days WHERE day >= MAKEDATE(c.year, 1) "
+			    "AND day < MAKEDATE(c.year + 1, 1)) ORDER BY year") != 0 ||
+	    (res = mysql_store_result(db)) == NULL) {
+		fprintf(stderr, "county-admin: %s\n", mysql_error(db));
+		return -1;
+	}
+	while (rc == 0 && (row = mysql_fetch_row(res)) != NULL) {
+		year = atoi(row[0]);
+		done = county_calendar_days(db, year, row[1], err, sizeof(err));
+		if (done == COUNTY_CAL_REFUSED)
+			fprintf(stderr, "county-admin: the calendar of %d is refused, its days "
+					"are Monday to Friday until it is published again: %s\n", year,
+			    err);
+		else if (done == COUNTY_CAL_FAILED || mysql_commit(db) != 0) {
+			fprintf(stderr, "county-admin: calendar %d: %s\n", year,
+			    done == COUNTY_CAL_FAILED ? err : mysql_error(db));
+			mysql_rollback(db);
+			rc = -1;
+		} else
+			printf("county: calendar %d: days written\n", year);
+	}
+	mysql_free_result(res);
+	return rc;
+}
+
 static int
 cmd_migrate(MYSQL *db, const struct county_ini *c)
 {
@@ -217,7 +261,7 @@ cmd_migrate(MYSQL *db, const struct county_ini *c)
 		free(text);
 		printf("county: applied %s\n", names[i]);
 	}
-	rc = 0;
+	rc = fill_calendar_days(db);
 out:
 	for (i = 0; i < n; i++)
 		free(names[i]);
@@ -288,7 +332,8 @@ out:
  * The shipped calendars (conf/calendar/YYYY.txt) for years the county has not published:
  * a county that never edited a year still counts its working days (差评 follow-ups) by the
  * official table, and its halls get it by the downlink. A year the county has published is
- * left as it is.
+ * left as it is. Each file is published as the console publishes (county_calendar_publish:
+ * the text and its days, in one transaction).
  */
 static int
 cmd_import_calendars(MYSQL *db, int n, char *files[])
@@ -296,45 +341,32 @@ cmd_import_calendars(MYSQL *db, int n, char *files[])
 	int i, rc = 0;
 
 	for (i = 0; i < n; i++) {
-		struct calendar *cal = calendar_new();
 		const char *base = strrchr(files[i], '/') ? strrchr(files[i], '/') + 1 : files[i];
-		char err[256] = "", *text = NULL;
-		MYSQL_STMT *st = NULL;
-		MYSQL_BIND p[2];
-		int year = atoi(base);
+		char err[256] = "", *text;
+		int year = atoi(base), done;
 
-		if (cal == NULL || (text = slurp(files[i])) == NULL)
+		if (strlen(base) != 8 || strcmp(base + 4, ".txt") != 0 || year < 2000) {
+			fprintf(stderr, "county-admin: %s: not a calendar YYYY.txt\n", files[i]);
 			rc = -1;
-		else if (strlen(base) != 8 || strcmp(base + 4, ".txt") != 0 || year < 2000 ||
-		    calendar_parse(cal, text, strlen(text), err, sizeof(err)) == -1 ||
-		    !calendar_has_year(cal, year)) {
-			fprintf(stderr, "county-admin: %s: not a calendar YYYY.txt declaring its year"
-					" (%s)\n", files[i], calendar_has_year(cal, year) ? err : "year line");
-			rc = -1;
-		} else {
-			memset(p, 0, sizeof(p));
-			p[0].buffer_type = MYSQL_TYPE_LONG;
-			p[0].buffer = &year;
-			p[1].buffer_type = MYSQL_TYPE_STRING;
-			p[1].buffer = text;
-			p[1].buffer_length = strlen(text);
-			if ((st = mysql_stmt_init(db)) == NULL ||
-			    mysql_stmt_prepare(st, "INSERT IGNORE INTO calendars (year, body) "
-						   "VALUES (?, ?)", (unsigned long)-1) != 0 ||
-			    mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0 ||
-			    mysql_commit(db) != 0) {
-				fprintf(stderr, "county-admin: %s: %s\n", files[i],
-				    st ? mysql_stmt_error(st) : "no memory");
-				rc = -1;
-			} else
-				printf("county: calendar %d %s\n", year,
-				    mysql_stmt_affected_rows(st) == 1 ? "imported" :
-									 "already published, kept");
+			continue;
 		}
-		if (st != NULL)
-			mysql_stmt_close(st);
+		if ((text = slurp(files[i])) == NULL) {
+			rc = -1;
+			continue;
+		}
+		done = county_calendar_publish(db, year, text, COUNTY_CAL_KEEP, err, sizeof(err));
 		free(text);
-		calendar_free(cal);
+		if (done == COUNTY_CAL_REFUSED || done == COUNTY_CAL_FAILED ||
+		    mysql_commit(db) != 0) {
+			fprintf(stderr, "county-admin: %s: %s%s\n", files[i],
+			    done == COUNTY_CAL_REFUSED ? "not a calendar of its year alone: " : "",
+			    done < 0 ? err : mysql_error(db));
+			mysql_rollback(db);
+			rc = -1;
+			continue;
+		}
+		printf("county: calendar %d %s\n", year,
+		    done == COUNTY_CAL_STORED ? "imported" : "already published, kept");
 	}
 	return rc;
 }

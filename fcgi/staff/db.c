@@ -69,6 +69,13 @@ db_ready(void)
 	return 0;
 }
 
+/* The connection itself, for a library that writes within db_begin/db_commit. */
+MYSQL *
+db_handle(void)
+{
+	return db;
+}
+
 static int
 bind_params(MYSQL_STMT *st, const struct dbparam *p, size_t n, MYSQL_BIND *b,
     unsigned long *lens)

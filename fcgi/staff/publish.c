@@ -446,7 +446,6 @@ calendar_save(struct staff_req *s)
 {
 	struct cal_check chk;
 	struct calendar *cal;
-	struct dbparam p[2];
 	const char *body;
 	char err[256], msg[320], loc[48];
 	int year;
@@ -491,11 +490,19 @@ calendar_save(struct staff_req *s)
 		calendar_form(s, 422, year, body, msg, NULL);
 		return;
 	}
-	p[0] = DBI(year);
-	p[1] = DBS(body);
-	if (db_exec("INSERT INTO calendars (year, body) VALUES (?, ?) "
-		    "ON DUPLICATE KEY UPDATE body = VALUES(body), updated_at = NOW()",
-		p, 2, NULL) == -1) {
+	/* the text and the days the county's SQL counts on, together (lib/county) */
+	if (db_begin() == -1) {
+		unavailable(s);
+		return;
+	}
+	if (county_calendar_publish(db_handle(), year, body, COUNTY_CAL_REPLACE, err,
+		sizeof(err)) != COUNTY_CAL_STORED) {
+		log_warnx("%s: calendar %d: %s", __func__, year, err);
+		db_rollback();
+		unavailable(s);
+		return;
+	}
+	if (db_commit() == -1) {
 		unavailable(s);
 		return;
 	}

@@ -96,6 +96,8 @@ long long db_exec(const char *sql, const struct dbparam *, size_t nparams,
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
+/* The open connection (NULL when there is none), for lib/county inside a transaction. */
+MYSQL *db_handle(void);
 /* After every request: no transaction outlives the request that opened it. */
 void db_idle(void);
 /* The value at (row, col): NULL for SQL NULL or out of range. */

@@ -25,4 +25,27 @@ struct county_conn_opts {
  */
 MYSQL *county_connect(const struct county_conn_opts *, char *err, size_t errlen);
 
+/* ---- lib/county/calendar_days.c ----------------------------------------------------- */
+/*
+ * A working-day calendar published at the county: the text in calendars(year, body) and
+ * every day of the year, as calendar_parse decides it, in calendar_days (sql/county/008),
+ * which the county's SQL only looks up. Both run in the caller's transaction: the caller
+ * commits on COUNTY_CAL_STORED or KEPT and rolls back otherwise.
+ */
+enum county_cal_mode {
+	COUNTY_CAL_REPLACE,	/* the console: the text replaces the year's */
+	COUNTY_CAL_KEEP		/* the shipped tables: only for a year not yet published */
+};
+enum county_cal_result {
+	COUNTY_CAL_REFUSED = -2,	/* not a calendar of that year alone; err says why */
+	COUNTY_CAL_FAILED = -1,		/* the database's error, in err */
+	COUNTY_CAL_KEPT = 0,		/* KEEP, and the year was published: left as it was */
+	COUNTY_CAL_STORED = 1
+};
+/* Parses text (which must declare year and no other), then writes the row and the days. */
+int county_calendar_publish(MYSQL *, int year, const char *text, enum county_cal_mode,
+    char *err, size_t errlen);
+/* The days only, of a text already in calendars (years published before calendar_days). */
+int county_calendar_days(MYSQL *, int year, const char *text, char *err, size_t errlen);
+
 #endif

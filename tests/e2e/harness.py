@@ -541,47 +541,58 @@ class Form:
                                    cookie=self.cookie if cookie is None else cookie, **kw)
 
 
-# ---- the working-day calendar (SPEC 3), from the shipped tables ------------------------
+# ---- the working-day calendar (SPEC 3), as lib/core/calendar.c decides it ---------------
+
+CALENDAR_DUE = os.path.join(ROOT, BUILD, "calendar-due")
+
+
+class Calendar:
+    """The working-day calendar of the YYYY.txt files in a folder, as the C parser decides
+    it (lib/core/calendar.c, asked through build/calendar-due, tests/tools/calendar_due.c),
+    so that the tests keep no copy of the rules. Answers are asked for a year at a time and
+    kept."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self._days = {}    # date: (working day, [(due date, provisional) for n = 1, 2, ...])
+
+    def _load(self, year, max_n):
+        p = subprocess.run([CALENDAR_DUE, "-n", str(max_n), self.directory, str(year)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        if p.returncode != 0:
+            raise AssertionError("calendar-due %s %s: %s" % (self.directory, year,
+                                 p.stderr.decode("utf-8", "replace")))
+        for line in p.stdout.decode("ascii").splitlines():
+            day, work, *dues = line.split()
+            self._days[datetime.date.fromisoformat(day)] = (
+                work == "1", [(datetime.date.fromisoformat(x[:10]), x[11:] == "1")
+                              for x in dues])
+
+    def day(self, d, n=1):
+        """(working day, [(due date, provisional) for 1 .. at least n working days])."""
+        if d not in self._days or len(self._days[d][1]) < n:
+            self._load(d.year, max(n, 30))
+        return self._days[d]
+
+    def is_workday(self, d):
+        return self.day(d)[0]
+
+    def due(self, d, n):
+        """(the n-th working day after the civil day d, provisional)."""
+        return self.day(d, n)[1][n - 1]
+
 
 def load_calendar(directory=CALENDAR_DIR):
-    years, days = set(), {}
-    for name in sorted(os.listdir(directory)):
-        if not re.fullmatch(r"\d{4}\.txt", name):
-            continue
-        with open(os.path.join(directory, name), encoding="utf-8") as f:
-            for line in f:
-                parts = line.split()
-                if not parts or parts[0].startswith("#"):
-                    continue
-                if parts[0] == "year":
-                    years.add(int(parts[1]))
-                else:
-                    days[datetime.date.fromisoformat(parts[0])] = parts[1]
-    return years, days
+    return Calendar(directory)
 
 
 def is_workday(cal, d):
-    years, days = cal
-    kind = days.get(d)
-    if kind == "holiday":
-        return False
-    if kind == "workday":
-        return True
-    return d.weekday() < 5
+    return cal.is_workday(d)
 
 
 def due_date(cal, submitted, n):
     """(due datetime in +08:00, provisional) for n working days after `submitted`."""
-    years, _ = cal
-    d = submitted.astimezone(TZ).date()
-    provisional = False
-    count = 0
-    while count < n:
-        d += datetime.timedelta(days=1)
-        if d.year not in years:
-            provisional = True
-        if is_workday(cal, d):
-            count += 1
+    d, provisional = cal.due(submitted.astimezone(TZ).date(), n)
     return datetime.datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=TZ), provisional
 
 

@@ -25,7 +25,7 @@ import unittest
 import urllib.parse
 
 from county import Agent, County, sql_str
-from harness import BUILD, NO_LIMITS, ROOT, Node, parse_forms
+from harness import BUILD, NO_LIMITS, ROOT, Node, load_calendar, parse_forms
 
 STAFF_CONSOLE = os.path.join(ROOT, BUILD, "staff-console")
 CALENDAR_2026 = os.path.join(ROOT, "conf", "calendar", "2026.txt")
@@ -236,24 +236,17 @@ class StaffTest(unittest.TestCase):
 
     def working_days_after(self, day, n):
         """'YYYY-MM-DD 23:59:59' of the n-th working day after day ('YYYY-MM-DD'), by the
-        county's calendars table as conf/calendar/README.md reads (worked out here, apart
-        from the database's own function)."""
-        years, kinds = set(), {}
-        for year, body in self.county.rows("SELECT year, body FROM calendars"):
-            lines = [line.split() for line in body.splitlines()]
-            if ["year", year] not in [parts[:2] for parts in lines]:
-                continue
-            years.add(int(year))
-            for parts in lines:
-                if len(parts) >= 2 and parts[1] in ("holiday", "workday"):
-                    kinds[datetime.date.fromisoformat(parts[0])] = parts[1]
-        d, k = datetime.date.fromisoformat(str(day)), 0
-        while k < n:
-            d += datetime.timedelta(days=1)
-            kind = kinds.get(d) if d.year in years else None
-            if kind == "workday" or (kind is None and d.weekday() < 5):
-                k += 1
-        return d.isoformat() + " 23:59:59"
+        county's calendars table as the C parser reads it (build/calendar-due over the
+        bodies, apart from the database's own function and its calendar_days)."""
+        d = tempfile.mkdtemp(prefix="staff-cal-")
+        try:
+            for year, body in self.county.rows("SELECT year, body FROM calendars"):
+                with open(os.path.join(d, "%s.txt" % year), "wb") as f:
+                    f.write(body.encode("utf-8"))
+            due, _ = load_calendar(d).due(datetime.date.fromisoformat(str(day)), n)
+        finally:
+            shutil.rmtree(d)
+        return due.isoformat() + " 23:59:59"
 
     def console_sql(self, sql):
         """(ok, stdout, stderr) of sql run as the console's own database account."""
