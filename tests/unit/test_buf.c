@@ -456,10 +456,12 @@ test_alloc_fails(void **state)
 		for (i = 0; i < n && rc[i] == 0; i++)
 			;
 		if (i == n)
-			fail_msg("allocation %lu of %lu failed, yet every append succeeded", nth, calls);
+			fail_msg("allocation %lu of %lu failed, yet every append succeeded", nth,
+			    calls);
 		for (; i < n; i++)
 			if (rc[i] != -1)
-				fail_msg("allocation %lu failed: append %zu after it succeeded", nth, i);
+				fail_msg("allocation %lu failed: append %zu after it succeeded",
+				    nth, i);
 		assert_failed(&b);
 		buf_free(&b);
 	}

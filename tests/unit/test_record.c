@@ -299,7 +299,8 @@ test_alloc_fails(void **state)
 			buf_init(&b, 1 << 20);
 			fail_arm(nth);
 			if (writers[i](&b) != -1)
-				fail_msg("writer %zu: allocation %lu of %lu failed unseen", i, nth, calls);
+				fail_msg("writer %zu: allocation %lu of %lu failed unseen", i, nth,
+				    calls);
 			fail_disarm();
 			assert_true(b.failed);
 			assert_null(b.data);

@@ -172,7 +172,8 @@ test_find(void **state)
 		req_fake(&r, &f, c->method, c->uri);
 		got = route_find(rows, sizeof(rows) / sizeof(rows[0]), sizeof(rows[0]), &r);
 		if (got != c->want)
-			fail_msg("case %zu: %s %s: %d, want %d", i, c->method, c->uri, got, c->want);
+			fail_msg("case %zu: %s %s: %d, want %d", i, c->method, c->uri, got,
+			    c->want);
 		if (c->arg != NULL && strcmp(r.arg, c->arg) != 0)
 			fail_msg("case %zu: arg \"%s\", want \"%s\"", i, r.arg, c->arg);
 		if (c->allow != NULL && strcmp(r.allow, c->allow) != 0)
