@@ -9,13 +9,52 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <curl/curl.h>
 #include "county.h"
 #include "store.h"
 
 #define AGENT_VERSION "0.3.0"
 
-/* ---- agent/hall-agent/sink_county.c ------------------------------------------------------------ */
+/* ---- agent/hall-agent/sink.c --------------------------------------------------------- */
+struct push_stats {
+	long long records, bytes;	/* bytes: what went on the wire (compressed for HTTP) */
+	long long raw_bytes;		/* the records' JSON */
+};
+/*
+ * A destination as the engine (hall_agent.c) drives it: a table of operations, in the manner
+ * of fluent-bit's output plugins, so that the engine loops over sink_table and never asks a
+ * destination its name to decide what to call. Each sink_*.c defines one.
+ */
+struct sink_ops {
+	const char *name;	/* its outbox destination, and its name in logs and status */
+	/* 1 when the node's INI configures it */
+	int (*configured)(const struct hall_config *);
+	/* What status shows beside the name, e.g. "(hall@db.county:3306/county)" */
+	void (*where)(const struct hall_config *, char *out, size_t outlen);
+	/*
+	 * The sink's state, allocated (the caller owns it, and frees it with close), or NULL
+	 * having logged why. s is the store connection of the destination's thread; stop is
+	 * set when the agent stops, and a pass in progress then returns soon.
+	 */
+	void *(*open)(const struct hall_config *, struct store *s,
+	    const volatile sig_atomic_t *stop);
+	const char *open_hint;	/* logged when open fails; NULL: open says why itself */
+	/*
+	 * Delivers everything due (and brings back what the destination holds for the hall):
+	 * 0, or -1 with err set and, when the destination asked for a wait, *retry_after
+	 * (seconds; the engine sets it to -1 before the pass).
+	 */
+	int (*pass)(void *, struct store *, struct push_stats *, long *retry_after, char *err,
+	    size_t errlen);
+	/* From another thread: wakes a pass blocked on its link, for a stop. NULL: the pass
+	 * watches stop by itself. */
+	void (*cancel)(void *);
+	void (*close)(void *);	/* accepts NULL */
+};
+#define SINKS 2
+/* Every destination, in the order they start and status shows them. */
+extern const struct sink_ops *const sink_table[SINKS];
+
+/* ---- agent/hall-agent/sink_county.c -------------------------------------------------- */
 struct county_sink {
 	const struct hall_config *cfg;
 	MYSQL *db;		/* NULL while disconnected */
@@ -27,47 +66,24 @@ struct county_sink {
 	size_t records, bytes;	/* the batch limits: records narrows after a refusal */
 	unsigned refusals;	/* times running a one-record batch was refused */
 	long long uncertain_seq;	/* last seq of a batch whose COMMIT had no answer */
-	pthread_mutex_t lock;	/* guards db against sink_county_cancel from another thread */
+	pthread_mutex_t lock;	/* guards db against the cancel from another thread */
 	unsigned fault_every, batches;
+	const volatile sig_atomic_t *stop;	/* set: the pass ends after the current call */
 };
-struct push_stats {
-	long long records, bytes;	/* bytes: what went on the wire (compressed for HTTP) */
-	long long raw_bytes;		/* the records' JSON */
-};
-int sink_county_open(struct county_sink *, const struct hall_config *, struct store *);
-int sink_county_connect(struct county_sink *, struct store *, char *err, size_t errlen);
+/* The county: a pass sends the outbox until drained, then pulls the downlink until empty. */
+extern const struct sink_ops sink_county_ops;
 void sink_county_disconnect(struct county_sink *);
-void sink_county_close(struct county_sink *);
-/* From another thread: makes a call blocked on the county return at once (for a stop). */
-void sink_county_cancel(struct county_sink *);
-/* Sends the next batch: 1 when one was delivered, 0 when nothing was due, -1 on error. */
-int sink_county_push(struct county_sink *, struct store *, struct push_stats *, char *err,
-    size_t errlen);
 
-/* ---- agent/hall-agent/sink_province.c ---------------------------------------------------------- */
-struct province_sink {
-	const struct hall_config *cfg;
-	CURL *curl;		/* one handle: its connection is reused between batches */
-	char *token;		/* owned, wiped on close */
-	char auth[320];		/* the Authorization header */
-	size_t records, bytes;
-	int64_t uncertain_seq;	/* a batch that may have arrived: reconcile before resending */
-	const volatile sig_atomic_t *stop;	/* set: the transfer in progress is abandoned */
-};
-/* -1 when the province is not configured ([province] url) or its token cannot be read. */
-int sink_province_open(struct province_sink *, const struct hall_config *);
-void sink_province_close(struct province_sink *);
-/* Sends the next batch: 1 delivered, 0 nothing due, -1 failed (with *retry_after >= 0
- * when the platform asked for a wait). */
-int sink_province_push(struct province_sink *, struct store *, struct push_stats *,
-    long *retry_after, char *err, size_t errlen);
+/* ---- agent/hall-agent/sink_province.c ------------------------------------------------ */
+/* The province platform (HTTP): a pass sends the outbox until drained. */
+extern const struct sink_ops sink_province_ops;
 
-/* ---- agent/hall-agent/downlink_county.c -------------------------------------------------------- */
+/* ---- agent/hall-agent/downlink_county.c ---------------------------------------------- */
 /* Pulls, applies and acknowledges what the county holds for this hall: the number of rows
  * applied (0: nothing new), or -1 with err set. */
 int downlink_county_pull(struct county_sink *, struct store *, char *err, size_t errlen);
 
-/* ---- agent/hall-agent/status.c ----------------------------------------------------------------- */
+/* ---- agent/hall-agent/status.c ------------------------------------------------------- */
 /* Prints each destination's state; on a terminal with a backlog, a live progress bar. */
 int status_print(struct store *, const struct hall_config *, int watch);
 

@@ -25,6 +25,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "agent.h"
@@ -47,43 +48,14 @@ usage(void)
 
 /* One destination's worker: its sink, its own store connection, its own pace. */
 struct dest {
-	const char *name;
+	const struct sink_ops *ops;
+	const char *name;	/* ops->name */
 	const struct hall_config *cfg;
 	struct store *s;
-	struct county_sink county;
-	struct province_sink province;
+	void *sink;		/* what ops->open returned */
 	struct push_stats ps;
 	long retry_after;	/* the destination asked for this wait (seconds), or -1 */
-	int ok;
 };
-
-/* The county: push until drained, then pull the downlink until it is empty. */
-static int
-county_pass(struct dest *d, char *err, size_t errlen)
-{
-	int rc = 0, n = 0;
-
-	if (sink_county_connect(&d->county, d->s, err, errlen) == -1)
-		return -1;
-	while (!stopping && (rc = sink_county_push(&d->county, d->s, &d->ps, err, errlen)) == 1)
-		;
-	if (!stopping && rc == -1)
-		return -1;
-	while (!stopping && (n = downlink_county_pull(&d->county, d->s, err, errlen)) > 0)
-		log_info("downlink: %d row(s) applied", n);
-	return !stopping && n == -1 ? -1 : 0;
-}
-
-static int
-province_pass(struct dest *d, char *err, size_t errlen)
-{
-	int rc;
-
-	while (!stopping &&
-	    (rc = sink_province_push(&d->province, d->s, &d->ps, &d->retry_after, err, errlen)) == 1)
-		;
-	return !stopping && rc == -1 ? -1 : 0;
-}
 
 static int
 dest_pass(struct dest *d)
@@ -92,8 +64,7 @@ dest_pass(struct dest *d)
 	int rc;
 
 	d->retry_after = -1;
-	rc = strcmp(d->name, "county") == 0 ? county_pass(d, err, sizeof(err)) :
-					      province_pass(d, err, sizeof(err));
+	rc = d->ops->pass(d->sink, d->s, &d->ps, &d->retry_after, err, sizeof(err));
 	if (rc == 0) {
 		outbox_success(d->s, d->name);
 		return 0;
@@ -183,37 +154,35 @@ dest_thread(void *arg)
 }
 
 static int
-dest_open(struct dest *d, const char *name, const struct hall_config *cfg)
+dest_open(struct dest *d, const struct sink_ops *ops, const struct hall_config *cfg)
 {
 	memset(d, 0, sizeof(*d));
-	d->name = name;
+	d->ops = ops;
+	d->name = ops->name;
 	d->cfg = cfg;
 	if ((d->s = store_open(cfg->store_path, 0)) == NULL || store_bind_hall(d->s, cfg->code) == -1 ||
-	    outbox_dest_ensure(d->s, name) == -1 || store_cache_limit(d->s, 256) == -1)
+	    outbox_dest_ensure(d->s, d->name) == -1 || store_cache_limit(d->s, 256) == -1 ||
+	    (d->sink = ops->open(cfg, d->s, &stopping)) == NULL) {
+		if (ops->open_hint != NULL)
+			log_warnx("%s: cannot start (%s)", d->name, ops->open_hint);
+		store_close(d->s);
 		return -1;
-	if (strcmp(name, "county") == 0)
-		return sink_county_open(&d->county, cfg, d->s);
-	if (sink_province_open(&d->province, cfg) == -1)
-		return -1;
-	d->province.stop = &stopping;
+	}
 	return 0;
 }
 
 static void
 dest_close(struct dest *d)
 {
-	if (strcmp(d->name, "county") == 0)
-		sink_county_close(&d->county);
-	else
-		sink_province_close(&d->province);
+	d->ops->close(d->sink);
 	store_close(d->s);
 }
 
 static int
 cmd_run(const struct hall_config *cfg, int once)
 {
-	struct dest dests[2];
-	pthread_t tid[2];
+	struct dest dests[SINKS];
+	pthread_t tid[SINKS];
 	struct sigaction sa;
 	sigset_t set;
 	int n = 0, i, rc = 0, sig = 0;	/* sig 0: a signal came before the mask */
@@ -223,14 +192,10 @@ cmd_run(const struct hall_config *cfg, int once)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (cfg->county_user != NULL) {
-		if (dest_open(&dests[n], "county", cfg) == -1)
-			return 1;
-		n++;
-	}
-	if (cfg->province_url != NULL) {
-		if (dest_open(&dests[n], "province", cfg) == -1) {
-			log_warnx("province: cannot start (is [province] token_file readable?)");
+	for (i = 0; i < SINKS; i++) {
+		if (!sink_table[i]->configured(cfg))
+			continue;
+		if (dest_open(&dests[n], sink_table[i], cfg) == -1) {
 			rc = 1;
 			goto out;
 		}
@@ -270,8 +235,8 @@ cmd_run(const struct hall_config *cfg, int once)
 	stopping = 1;
 	log_info("signal %d: stopping", sig);
 	for (i = 0; i < n; i++)
-		if (strcmp(dests[i].name, "county") == 0)
-			sink_county_cancel(&dests[i].county);
+		if (dests[i].ops->cancel != NULL)
+			dests[i].ops->cancel(dests[i].sink);
 	for (i = 0; i < n; i++)
 		pthread_join(tid[i], NULL);
 	log_info("stopped");

@@ -27,7 +27,7 @@ static const char upload_z_sql[] = "CALL hall_upload_z(?, ?, ?, ?, ?, ?)";
 #define BATCH_START 250
 #define BATCH_MIN 10
 
-int
+static int
 sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct store *s)
 {
 	const char *fault = getenv("HALL_AGENT_FAULT_COMMIT_LOST_EVERY");
@@ -72,7 +72,7 @@ sink_county_disconnect(struct county_sink *k)
 	pthread_mutex_unlock(&k->lock);
 }
 
-void
+static void
 sink_county_cancel(struct county_sink *k)
 {
 	pthread_mutex_lock(&k->lock);
@@ -82,7 +82,7 @@ sink_county_cancel(struct county_sink *k)
 	pthread_mutex_unlock(&k->lock);
 }
 
-void
+static void
 sink_county_close(struct county_sink *k)
 {
 	sink_county_disconnect(k);
@@ -134,7 +134,7 @@ read_back_mark(struct county_sink *k)
 	k->uncertain_seq = 0;
 }
 
-int
+static int
 sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t errlen)
 {
 	struct county_conn_opts o = {0};
@@ -479,7 +479,7 @@ refused_alone(struct county_sink *k, struct store *s, struct outbox_batch *b, co
 	k->refusals = 0;
 }
 
-int
+static int
 sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, char *err,
     size_t errlen)
 {
@@ -595,3 +595,84 @@ done:
 	outbox_batch_free(&b);
 	return rc;
 }
+
+/* ---- the county as a destination ---------------------------------------------------- */
+
+static int
+county_configured(const struct hall_config *cfg)
+{
+	return cfg->county_user != NULL;
+}
+
+static void
+county_where(const struct hall_config *cfg, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "(%s@%s:%d/%s)", cfg->county_user ? cfg->county_user : "?",
+	    cfg->county_socket ? cfg->county_socket : (cfg->county_host ? cfg->county_host : "?"),
+	    cfg->county_port, cfg->county_database ? cfg->county_database : "?");
+}
+
+static void
+county_close(void *arg)
+{
+	struct county_sink *k = arg;
+
+	if (k == NULL)
+		return;
+	sink_county_close(k);
+	free(k);
+}
+
+static void *
+county_open(const struct hall_config *cfg, struct store *s, const volatile sig_atomic_t *stop)
+{
+	struct county_sink *k;
+
+	if ((k = malloc(sizeof(*k))) == NULL) {
+		log_warnx("county: out of memory");
+		return NULL;
+	}
+	if (sink_county_open(k, cfg, s) == -1) {
+		county_close(k);
+		return NULL;
+	}
+	k->stop = stop;
+	return k;
+}
+
+/* Pushes until the outbox is drained, then pulls the downlink until it is empty. */
+static int
+county_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after, char *err,
+    size_t errlen)
+{
+	struct county_sink *k = arg;
+	int rc = 0, n = 0;
+
+	(void)retry_after;	/* the county never asks for a wait */
+	if (sink_county_connect(k, s, err, errlen) == -1)
+		return -1;
+	while (!*k->stop && (rc = sink_county_push(k, s, ps, err, errlen)) == 1)
+		;
+	if (!*k->stop && rc == -1)
+		return -1;
+	while (!*k->stop && (n = downlink_county_pull(k, s, err, errlen)) > 0)
+		log_info("downlink: %d row(s) applied", n);
+	return !*k->stop && n == -1 ? -1 : 0;
+}
+
+static void
+county_cancel(void *arg)
+{
+	sink_county_cancel(arg);
+}
+
+const struct sink_ops sink_county_ops = {
+	.name = "county",
+	.configured = county_configured,
+	.where = county_where,
+	.open = county_open,
+	.open_hint = NULL,	/* sink_county_open says what is missing */
+	.pass = county_pass,
+	.cancel = county_cancel,
+	.close = county_close,
+};

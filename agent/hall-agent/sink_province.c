@@ -21,7 +21,17 @@
 
 #define RESPONSE_MAX (4u << 20)	/* a byte cap on every answer we read */
 
-int
+struct province_sink {
+	const struct hall_config *cfg;
+	CURL *curl;		/* one handle: its connection is reused between batches */
+	char *token;		/* owned, wiped on close */
+	char auth[320];		/* the Authorization header */
+	size_t records, bytes;
+	int64_t uncertain_seq;	/* a batch that may have arrived: reconcile before resending */
+	const volatile sig_atomic_t *stop;	/* set: the transfer in progress is abandoned */
+};
+
+static int
 sink_province_open(struct province_sink *k, const struct hall_config *cfg)
 {
 	memset(k, 0, sizeof(*k));
@@ -39,7 +49,7 @@ sink_province_open(struct province_sink *k, const struct hall_config *cfg)
 	return 0;
 }
 
-void
+static void
 sink_province_close(struct province_sink *k)
 {
 	if (k->curl != NULL)
@@ -335,7 +345,7 @@ reconcile(struct province_sink *k, struct outbox_batch *b, char *err, size_t err
 	return have == b->n ? 1 : 0;
 }
 
-int
+static int
 sink_province_push(struct province_sink *k, struct store *s, struct push_stats *ps,
     long *retry_after, char *err, size_t errlen)
 {
@@ -420,3 +430,68 @@ done:
 	outbox_batch_free(&b);
 	return rc;
 }
+
+/* ---- the province as a destination -------------------------------------------------- */
+
+static int
+province_configured(const struct hall_config *cfg)
+{
+	return cfg->province_url != NULL;
+}
+
+static void
+province_where(const struct hall_config *cfg, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "(%s)", cfg->province_url ? cfg->province_url : "?");
+}
+
+static void
+province_close(void *arg)
+{
+	struct province_sink *k = arg;
+
+	if (k == NULL)
+		return;
+	sink_province_close(k);
+	free(k);
+}
+
+static void *
+province_open(const struct hall_config *cfg, struct store *s, const volatile sig_atomic_t *stop)
+{
+	struct province_sink *k;
+
+	(void)s;
+	if ((k = malloc(sizeof(*k))) == NULL)
+		return NULL;
+	if (sink_province_open(k, cfg) == -1) {
+		province_close(k);
+		return NULL;
+	}
+	k->stop = stop;
+	return k;
+}
+
+/* Pushes until the outbox is drained; a stop abandons the transfer in progress. */
+static int
+province_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after, char *err,
+    size_t errlen)
+{
+	struct province_sink *k = arg;
+	int rc = 0;
+
+	while (!*k->stop && (rc = sink_province_push(k, s, ps, retry_after, err, errlen)) == 1)
+		;
+	return !*k->stop && rc == -1 ? -1 : 0;
+}
+
+const struct sink_ops sink_province_ops = {
+	.name = "province",
+	.configured = province_configured,
+	.where = province_where,
+	.open = province_open,
+	.open_hint = "is [province] token_file readable?",
+	.pass = province_pass,
+	.cancel = NULL,	/* the transfer's progress callback watches stop */
+	.close = province_close,
+};

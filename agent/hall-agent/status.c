@@ -100,34 +100,29 @@ watch_drain(struct store *s, const char *dest, long start)
 int
 status_print(struct store *s, const struct hall_config *cfg, int watch)
 {
-	struct outbox_status o[2];
-	const char *names[2] = {"county", "province"};
-	char where[2][300];
-	int i, configured[2];
+	struct outbox_status o[SINKS];
+	char where[300];
+	int i, configured[SINKS];
 
-	configured[0] = cfg->county_user != NULL;
-	configured[1] = cfg->province_url != NULL;
-	snprintf(where[0], sizeof(where[0]), "(%s@%s:%d/%s)",
-	    cfg->county_user ? cfg->county_user : "?",
-	    cfg->county_socket ? cfg->county_socket : (cfg->county_host ? cfg->county_host : "?"),
-	    cfg->county_port, cfg->county_database ? cfg->county_database : "?");
-	snprintf(where[1], sizeof(where[1]), "(%s)", cfg->province_url ? cfg->province_url : "?");
-	for (i = 0; i < 2; i++) {
-		if (!configured[i]) {
-			printf("%s  (not configured)\n", names[i]);
+	for (i = 0; i < SINKS; i++) {
+		const struct sink_ops *k = sink_table[i];
+
+		if (!(configured[i] = k->configured(cfg))) {
+			printf("%s  (not configured)\n", k->name);
 			o[i].backlog = 0;
 			continue;
 		}
-		if (outbox_dest_ensure(s, names[i]) == -1 || outbox_status(s, names[i], &o[i]) == -1) {
+		if (outbox_dest_ensure(s, k->name) == -1 || outbox_status(s, k->name, &o[i]) == -1) {
 			fprintf(stderr, "hall-agent: the hall store cannot be read\n");
 			return -1;
 		}
-		print_dest(&o[i], where[i]);
+		k->where(cfg, where, sizeof(where));
+		print_dest(&o[i], where);
 	}
 	if (!watch || !isatty(STDOUT_FILENO))
 		return 0;
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < SINKS; i++)
 		if (configured[i] && o[i].backlog > 0)
-			watch_drain(s, names[i], o[i].backlog);
+			watch_drain(s, sink_table[i]->name, o[i].backlog);
 	return 0;
 }

@@ -36,6 +36,8 @@ method_in(const char *list, const char *method)
 	size_t n = strlen(method);
 	const char *p = list;
 
+	if (n == 0)	/* strstr finds "" everywhere: the loop below would never end */
+		return 0;
 	while ((p = strstr(p, method)) != NULL) {
 		if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
 			return 1;
