@@ -14,12 +14,6 @@
 
 #define NEW_PASSWORD_MIN 10
 
-static void
-unavailable(struct staff_req *s)
-{
-	spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
-}
-
 static int
 admin_only(struct staff_req *s)
 {
@@ -53,7 +47,7 @@ accounts_render(struct staff_req *s, int status, const char *err, const char *do
 		      "COALESCE(locked_until > NOW(), 0), disabled, failed_logins "
 		      "FROM staff_accounts WHERE county_code = ? ORDER BY username",
 		p, 1, &a, 1000) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, PAGE_MAX);
@@ -172,7 +166,7 @@ account_create(struct staff_req *s)
 	struct dbparam p[5];
 	long long n;
 
-	if (spage_read_form(s) == -1)
+	if (req_parse_body(&s->r) == -1)
 		return;
 	if (!auth_csrf_ok(s)) {
 		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
@@ -198,7 +192,7 @@ account_create(struct staff_req *s)
 	}
 	if (crypto_pwhash_str_alg(h, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
 		crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	p[0] = DBS(user);
@@ -212,7 +206,7 @@ account_create(struct staff_req *s)
 	    p, 5, NULL);
 	sodium_memzero(h, sizeof(h));
 	if (n == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (n == 0) {
@@ -231,7 +225,7 @@ account_change(struct staff_req *s)
 	struct dbparam p[2];
 	long long n;
 
-	if (spage_read_form(s) == -1)
+	if (req_parse_body(&s->r) == -1)
 		return;
 	if (!auth_csrf_ok(s)) {
 		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
@@ -263,7 +257,7 @@ account_change(struct staff_req *s)
 
 		if (db_select("SELECT 1 FROM staff_accounts WHERE username = ? AND county_code = ?", p,
 			2, &r, 1) == -1) {
-			unavailable(s);
+			spage_unavailable(s);
 			return;
 		}
 		n = (long long)r.nrows;
@@ -274,7 +268,7 @@ account_change(struct staff_req *s)
 		return;
 	}
 	if (db_exec(sql, p, 2, NULL) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	/* a disabled account's sessions end now, not when they expire */
@@ -282,7 +276,7 @@ account_change(struct staff_req *s)
 	    db_exec("DELETE s FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id "
 		    "WHERE a.username = ? AND a.county_code = ?",
 		p, 2, NULL) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	log_info("staff account %s: %s by %s", user, action, s->u.username);

@@ -59,33 +59,6 @@ username_ok(const char *s)
 	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
-/* The session token from the Cookie header, or 0 when there is none of the right form. */
-static int
-session_cookie(const char *hdr, char out[STAFF_TOKEN_LEN + 1])
-{
-	const char *p = hdr;
-	size_t nlen = strlen(STAFF_SESSION_COOKIE);
-
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == ';')
-			p++;
-		if (strncmp(p, STAFF_SESSION_COOKIE, nlen) == 0 && p[nlen] == '=') {
-			const char *v = p + nlen + 1;
-			size_t vlen = strcspn(v, "; ");
-
-			if (vlen != STAFF_TOKEN_LEN ||
-			    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				      "0123456789-_") < vlen)
-				return 0;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return 1;
-		}
-		p = strchr(p, ';');
-	}
-	return 0;
-}
-
 /* The token's SHA-256 in hex: what the sessions table holds. */
 static void
 token_hash(char out[65], const char *token)
@@ -116,7 +89,7 @@ auth_session(struct staff_req *s)
 	struct dbrows rows;
 
 	s->signed_in = 0;
-	if (!session_cookie(s->r.cookie_hdr, token))
+	if (!req_cookie(&s->r, STAFF_SESSION_COOKIE, STAFF_TOKEN_LEN, token))
 		return 0;
 	token_hash(hash, token);
 	p[0] = DBS(hash);
@@ -364,7 +337,7 @@ session_drop(struct staff_req *s)
 	char token[STAFF_TOKEN_LEN + 1], hash[65];
 	struct dbparam p[1];
 
-	if (!session_cookie(s->r.cookie_hdr, token))
+	if (!req_cookie(&s->r, STAFF_SESSION_COOKIE, STAFF_TOKEN_LEN, token))
 		return;
 	token_hash(hash, token);
 	p[0] = DBS(hash);
@@ -390,7 +363,7 @@ auth_login(struct staff_req *s)
 	long long id, wait;
 	int known, usable, locked, good;
 
-	if (spage_read_form(s) == -1)
+	if (req_parse_body(&s->r) == -1)
 		return;
 	/* the sign-in form's token is the visitor's, whatever session the browser holds */
 	s->signed_in = 0;
@@ -407,7 +380,7 @@ auth_login(struct staff_req *s)
 	/* an address that has guessed too much is stopped before any password is checked */
 	address_key(addr, s->r.remote);
 	if ((wait = address_wait(addr)) == -1) {
-		spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	if (wait > 0) {
@@ -422,7 +395,7 @@ auth_login(struct staff_req *s)
 		if (db_select("SELECT id, pw_hash, locked_until > NOW(), disabled, failed_logins "
 			      "FROM staff_accounts WHERE username = ?",
 			p, 1, &rows, 1) == -1) {
-			spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+			spage_unavailable(s);
 			return;
 		}
 	}
@@ -445,7 +418,7 @@ auth_login(struct staff_req *s)
 				    "WHERE id = ?",
 				p, 3, NULL) == -1) {
 				dbrows_free(&rows);
-				spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+				spage_unavailable(s);
 				return;
 			}
 			if (db_int(&rows, 0, 4) + 1 >= staff_conf.lockout_failures)
@@ -477,7 +450,7 @@ auth_login(struct staff_req *s)
 		    "last_login_at = NOW() WHERE id = ?",
 		p, 1, NULL) == -1 ||
 	    session_create(s, id) == -1) {
-		spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	log_info("staff %s signed in from %s", user, s->r.remote);
@@ -487,7 +460,7 @@ auth_login(struct staff_req *s)
 void
 auth_logout(struct staff_req *s)
 {
-	if (spage_read_form(s) == -1)
+	if (req_parse_body(&s->r) == -1)
 		return;
 	if (!s->signed_in) {
 		spage_redirect(s, "/login");

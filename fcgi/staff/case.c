@@ -88,12 +88,6 @@ not_found(struct staff_req *s)
 	spage_message(s, 404, "没有找到", "没有找到这个办件，或它不属于您所在的县（市、区）。");
 }
 
-static void
-unavailable(struct staff_req *s)
-{
-	spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
-}
-
 /* A county in words: its name when the counties table has one, else its code. */
 static void
 county_words(struct buf *b, const char *code, const char *name)
@@ -429,7 +423,7 @@ case_render(struct staff_req *s, int http_status, const char *case_no, const cha
 		      "LEFT JOIN counties k ON k.county_code = c.handler_county "
 		      "WHERE c.case_no = ? AND " SEEN_SQL,
 		p, 4, &c, 1) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (c.nrows == 0) {
@@ -450,7 +444,7 @@ case_render(struct staff_req *s, int http_status, const char *case_no, const cha
 		dbrows_free(&c);
 		dbrows_free(&ev);
 		dbrows_free(&rt);
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, PAGE_MAX);
@@ -590,7 +584,7 @@ case_action(struct staff_req *s)
 	char redirect[96];
 	int is_transfer, failed = 0;
 
-	if (spage_read_form(s) == -1)
+	if (req_parse_body(&s->r) == -1)
 		return;
 	if (!auth_csrf_ok(s)) {
 		spage_message(s, 403, "操作未执行", "页面已过期或来源不明，请返回办件页面刷新后重试。");
@@ -637,7 +631,7 @@ case_action(struct staff_req *s)
 		      "WHERE c.case_no = ? AND " SEEN_SQL " FOR UPDATE",
 		p, 4, &c, 1) == -1) {
 		db_rollback();
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (c.nrows == 0) {
@@ -679,7 +673,7 @@ case_action(struct staff_req *s)
 	dbrows_free(&c);
 	if (is_transfer && failed) {
 		db_rollback();
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	/* a transfer's note gets its "转办至：..." from the trigger, from the halls table */
@@ -693,7 +687,7 @@ case_action(struct staff_req *s)
 		p, 5, NULL) != 1 ||
 	    db_commit() == -1) {
 		db_rollback();
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (is_transfer)
@@ -745,7 +739,7 @@ followups_page(struct staff_req *s)
 		      "LEFT JOIN halls h ON h.hall_code = f.hall_code WHERE c.handler_county = ? "
 		      "ORDER BY f.closed_at IS NOT NULL, f.due_at, f.case_no LIMIT 300",
 		p, 1, &f, 300) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, PAGE_MAX);
@@ -817,7 +811,7 @@ followup_close(struct staff_req *s)
 	char redirect[96];
 	long long n;
 
-	if (spage_read_form(s) == -1)
+	if (req_parse_body(&s->r) == -1)
 		return;
 	if (!auth_csrf_ok(s)) {
 		spage_message(s, 403, "操作未执行", "页面已过期或来源不明，请返回办件页面刷新后重试。");
@@ -844,7 +838,7 @@ followup_close(struct staff_req *s)
 		    "WHERE f.case_no = ? AND c.handler_county = ? AND f.closed_at IS NULL",
 	    p, 4, NULL);
 	if (n == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (n == 0) {
@@ -867,7 +861,7 @@ followup_settings(struct staff_req *s)
 	long days;
 	char *end;
 
-	if (spage_read_form(s) == -1)
+	if (req_parse_body(&s->r) == -1)
 		return;
 	if (!auth_csrf_ok(s)) {
 		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
@@ -890,7 +884,7 @@ followup_settings(struct staff_req *s)
 	if (db_exec("INSERT INTO county_settings (name, value) VALUES (?, ?) "
 		    "ON DUPLICATE KEY UPDATE value = VALUES(value)",
 		p, 2, NULL) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	log_info("follow-up deadline of %s set to %ld working days by %s", s->u.county, days,

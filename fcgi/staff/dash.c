@@ -336,7 +336,7 @@ dash_page(struct staff_req *s)
 
 	if (dash_load(s, &d) == -1) {
 		free(d.h);
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, PAGE_MAX);
@@ -412,7 +412,7 @@ dash_csv(struct staff_req *s)
 
 	if (dash_load(s, &d) == -1) {
 		free(d.h);
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, 4 * 1024 * 1024);

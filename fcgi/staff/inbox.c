@@ -276,7 +276,7 @@ inbox_page(struct staff_req *s)
 	if (inbox_filter(s, &f) == -1)
 		return;
 	if (db_select(inbox_count_sql[f.out], f.p, f.np, &count, 1) == -1) {
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	total = db_int(&count, 0, 0);
@@ -288,7 +288,7 @@ inbox_page(struct staff_req *s)
 	p[f.np + 1] = DBI((f.page - 1) * STAFF_PAGE_SIZE);
 	if (db_select(inbox_rows_sql[f.out], p, f.np + 2, &rows, STAFF_PAGE_SIZE) == -1) {
 		dbrows_free(&count);
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, PAGE_MAX);
@@ -377,7 +377,7 @@ inbox_csv(struct staff_req *s)
 	p[f.np] = DBI(10000);
 	p[f.np + 1] = DBI(0);
 	if (db_select(inbox_rows_sql[f.out], p, f.np + 2, &rows, 10000) == -1) {
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, 8 * 1024 * 1024);

@@ -178,6 +178,8 @@ handle(FCGX_Request *fr)
 
 	memset(&s, 0, sizeof(s));
 	req_init(&s.r, fr);
+	/* forms carry answers and guides: Chinese text is 9 bytes a character percent-encoded */
+	s.r.max_body = 96 * 1024;
 	s.now = time(NULL);
 	method = s.r.is_head ? "GET" : s.r.method;
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
@@ -196,7 +198,7 @@ handle(FCGX_Request *fr)
 		goto done;
 	}
 	if (db_ready() == -1 || auth_session(&s) == -1) {
-		spage_message(&s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(&s);
 		goto done;
 	}
 	if (hit == NULL && allow[0] != '\0') {
@@ -278,6 +280,7 @@ main(int argc, char *argv[])
 		fatalx("%s: cannot read or create the form-token key", staff_conf.secret_file);
 	if (auth_init() == -1)
 		fatalx("cannot make the sign-in's stand-in password hash");
+	req_set_error_page(spage_error);
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	rc = server_run(staff_conf.socket, staff_conf.workers, 1, &ops);

@@ -4,14 +4,9 @@
  * buf_html (SH); the only raw strings are our own markup.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "staff.h"
-
-/* Forms carry answers and guides: Chinese text is 9 bytes a character percent-encoded. */
-#define STAFF_MAX_BODY (96 * 1024)
 
 static const char staff_css[] =
     "*{box-sizing:border-box}"
@@ -158,12 +153,6 @@ spage_send(struct staff_req *s, int status, struct buf *page, const char *extra)
 {
 	struct buf h;
 
-	if (page->failed) {
-		/* over PAGE_MAX or out of memory: say so plainly rather than truncate */
-		buf_init(page, 4096);
-		buf_adds(page, "<!doctype html><meta charset=\"utf-8\"><p>页面暂时无法显示，请稍后再试。</p>");
-		status = 503;
-	}
 	buf_init(&h, 1024);
 	if (s->new_session[0] != '\0')
 		buf_printf(&h, "Set-Cookie: %s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s\r\n",
@@ -174,13 +163,13 @@ spage_send(struct staff_req *s, int status, struct buf *page, const char *extra)
 		    STAFF_SESSION_COOKIE, s->r.https ? "; Secure" : "");
 	if (extra != NULL)
 		buf_adds(&h, extra);
-	req_send(&s->r, status, "text/html; charset=utf-8", page,
-	    h.failed || h.len == 0 ? NULL : h.data);
+	req_page(&s->r, status, page, h.failed || h.len == 0 ? NULL : h.data);
 	buf_free(&h);
 }
 
-void
-spage_message(struct staff_req *s, int status, const char *title, const char *message)
+static void
+message_page(struct staff_req *s, int status, const char *title, const char *message,
+    const char *extra)
 {
 	struct buf b;
 
@@ -193,8 +182,49 @@ spage_message(struct staff_req *s, int status, const char *title, const char *me
 	buf_adds(&b, s->signed_in ? "</p><p><a href=\"/\">返回办件列表</a></p>" :
 				    "</p><p><a href=\"/login\">登录</a></p>");
 	spage_end(&b);
-	spage_send(s, status, &b, NULL);
+	spage_send(s, status, &b, extra);
 	buf_free(&b);
+}
+
+void
+spage_message(struct staff_req *s, int status, const char *title, const char *message)
+{
+	message_page(s, status, title, message, NULL);
+}
+
+void
+spage_unavailable(struct staff_req *s)
+{
+	spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+}
+
+/* The heading of an error the web layer reports (fcgi/web: body, route), by its status. */
+static const char *
+error_title(int status)
+{
+	switch (status) {
+	case 403:
+		return "无权操作";
+	case 404:
+		return "没有找到";
+	case 413:
+		return "内容过长";
+	case 429:
+		return "请稍后再试";
+	case 503:
+		return "暂时无法服务";
+	default:
+		return "无法处理";
+	}
+}
+
+void
+spage_error(struct req *r, int status, const char *message, const char *extra)
+{
+	/* every request of ours is a staff_req, whose first member is its struct req */
+	struct staff_req *s = (struct staff_req *)(void *)r;
+
+	message_page(s, status, error_title(status), message, extra);
 }
 
 void
@@ -251,65 +281,6 @@ spage_due_tag(struct buf *b, int overdue, int warning)
 		buf_adds(b, " <span class=\"tag overdue\">已超期</span>");
 	else if (warning)
 		buf_adds(b, " <span class=\"tag warning\">预警</span>");
-}
-
-static int
-form_ctype(const char *ctype)
-{
-	const char *want = "application/x-www-form-urlencoded";
-	size_t n = strlen(want);
-
-	if (strncasecmp(ctype, want, n) != 0)
-		return 0;
-	ctype += n;
-	while (*ctype == ' ')
-		ctype++;
-	if (*ctype == '\0')
-		return 1;
-	return *ctype == ';' && strcasestr(ctype, "charset=utf-8") != NULL;
-}
-
-int
-spage_read_form(struct staff_req *s)
-{
-	const char *cl = FCGX_GetParam("CONTENT_LENGTH", s->r.fr->envp);
-	unsigned long n = 0;
-	enum parse_err e;
-	char *end;
-	int got;
-
-	if (!form_ctype(s->r.ctype)) {
-		spage_message(s, 415, "无法处理", "请通过页面上的表单提交。");
-		return -1;
-	}
-	if (cl != NULL && *cl != '\0') {
-		n = strtoul(cl, &end, 10);
-		if (*end != '\0') {
-			spage_message(s, 400, "无法处理", "请求长度无效。");
-			return -1;
-		}
-	}
-	if (n > STAFF_MAX_BODY) {
-		spage_message(s, 413, "内容过长", "提交的内容过长。");
-		return -1;
-	}
-	if ((s->r.body = malloc(n + 1)) == NULL) {
-		spage_message(s, 503, "暂时无法服务", "服务暂时不可用，请稍后再试。");
-		return -1;
-	}
-	got = n > 0 ? FCGX_GetStr(s->r.body, (int)n, s->r.fr->in) : 0;
-	if (got < 0 || (unsigned long)got != n) {
-		spage_message(s, 400, "无法处理", "请求内容不完整。");
-		return -1;
-	}
-	s->r.body[n] = '\0';
-	s->r.body_len = n;
-	if ((e = kv_parse_form(s->r.body, n, &s->r.in)) != PARSE_OK) {
-		spage_message(s, e == PARSE_NOMEM ? 503 : 400, "无法处理",
-		    e == PARSE_TOO_LONG ? "某个字段内容过长。" : "表单内容格式有误。");
-		return -1;
-	}
-	return 0;
 }
 
 const char *

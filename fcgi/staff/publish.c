@@ -12,12 +12,6 @@
 
 #include "staff.h"
 
-static void
-unavailable(struct staff_req *s)
-{
-	spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
-}
-
 /* ---- guides ------------------------------------------------------------------------- */
 
 /* The guide's fields in the order of the SELECT and the form. */
@@ -57,7 +51,7 @@ guides_page(struct staff_req *s)
 		      "FROM guides WHERE county_code = ? OR county_code IS NULL "
 		      "ORDER BY county_code IS NULL, name LIMIT 1000",
 		p, 1, &g, 1000) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, PAGE_MAX);
@@ -196,7 +190,7 @@ guide_page(struct staff_req *s)
 	p[0] = DBS(id);
 	if (db_select("SELECT " GUIDE_COLS ", county_code FROM guides WHERE id = ?", p, 1, &g, 1) ==
 	    -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (g.nrows == 0 || (db_val(&g, 0, NGUIDE) != NULL &&
@@ -224,7 +218,7 @@ guide_save(struct staff_req *s)
 	size_t i;
 	long long n;
 
-	if (spage_read_form(s) == -1)
+	if (req_parse_body(&s->r) == -1)
 		return;
 	if (!auth_csrf_ok(s)) {
 		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
@@ -269,7 +263,7 @@ guide_save(struct staff_req *s)
 			    "WHERE id = ? AND county_code = ?",
 		    p, NGUIDE + 2, NULL);
 	if (n == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (n == 0) {
@@ -304,7 +298,7 @@ calendars_page(struct staff_req *s)
 
 	if (db_select("SELECT year, UNIX_TIMESTAMP(updated_at) FROM calendars ORDER BY year DESC",
 		NULL, 0, &c, 200) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, PAGE_MAX);
@@ -407,7 +401,7 @@ calendar_page(struct staff_req *s)
 	}
 	p[0] = DBI(year);
 	if (db_select("SELECT body FROM calendars WHERE year = ?", p, 1, &c, 1) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (c.nrows == 0) {
@@ -451,7 +445,7 @@ calendar_save(struct staff_req *s)
 	char err[256], msg[320], loc[48];
 	int year;
 
-	if (spage_read_form(s) == -1)
+	if (req_parse_body(&s->r) == -1)
 		return;
 	if (!auth_csrf_ok(s)) {
 		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
@@ -467,7 +461,7 @@ calendar_save(struct staff_req *s)
 	}
 	body = spage_in(s, "body");
 	if ((cal = calendar_new()) == NULL) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	/* the halls would refuse a table that does not parse: refuse it here, with the line */
@@ -496,7 +490,7 @@ calendar_save(struct staff_req *s)
 	if (db_exec("INSERT INTO calendars (year, body) VALUES (?, ?) "
 		    "ON DUPLICATE KEY UPDATE body = VALUES(body), updated_at = NOW()",
 		p, 2, NULL) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	log_info("calendar %d published by %s", year, s->u.username);

@@ -157,6 +157,10 @@ void spage_begin(struct buf *, const struct staff_req *, const char *title);
 void spage_end(struct buf *);
 /* A page of one message (errors, refusals). */
 void spage_message(struct staff_req *, int status, const char *title, const char *message);
+/* The 503 page of a county database that did not answer. */
+void spage_unavailable(struct staff_req *);
+/* The error-page hook of the web layer (req_set_error_page): spage_message's page. */
+void spage_error(struct req *, int status, const char *message, const char *extra_headers);
 /* Sends the page with the session cookie headers the request needs. */
 void spage_send(struct staff_req *, int status, struct buf *, const char *extra_headers);
 /* 303 to a path of ours. */
@@ -170,8 +174,6 @@ void spage_time(char out[32], time_t);
 void spage_caseno(struct buf *, const char *case_no);
 /* The status tag of an open case: overdue or warning. */
 void spage_due_tag(struct buf *, int overdue, int warning);
-/* Reads and parses a form body into s->r.in; answers and returns -1 on any failure. */
-int spage_read_form(struct staff_req *);
 /* The value of a field, or "" (kept input for redisplayed forms). */
 const char *spage_in(const struct staff_req *, const char *name);
 /* CSV cell (RFC 4180), with a leading ' before = + - @ so spreadsheets do not run it. */
