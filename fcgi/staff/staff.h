@@ -132,9 +132,37 @@ void account_change(struct staff_req *);
 void inbox_page(struct staff_req *);
 void inbox_csv(struct staff_req *);
 
-/* ---- fcgi/staff/case.c -------------------------------------------------------------- */
+/* ---- fcgi/staff/case_page.c --------------------------------------------------------- */
 void case_page(struct staff_req *);
+/*
+ * The page of case_no (checked to be one the county sees), with a message: a notice after
+ * an action (done), or an error beside the form of err_action ("followup": the follow-up's
+ * form), or above them all when err_action is NULL.
+ */
+void case_render(struct staff_req *, int status, const char *case_no, const char *done,
+    const char *err_action, const char *err);
+/* The case number of the URL, or NULL when it cannot be one (then: case_not_found). */
+const char *case_url_no(const struct staff_req *);
+/* 404: another county's case and a case that does not exist look the same. */
+void case_not_found(struct staff_req *);
+
+/* ---- fcgi/staff/case_action.c ------------------------------------------------------- */
+/* An action on a case: what it records, what its form says, when it may be taken. */
+struct case_act {
+	const char *name, *status, *title, *button;
+	int note;		/* 0: optional, 1: required */
+	const char *note_label;
+	const char *const *from;	/* the statuses it may follow */
+	const char *done;	/* what the page says after it */
+};
+/* Every action, in the order of the case page's forms; a row of NULLs ends them. */
+extern const struct case_act case_acts[];
+const struct case_act *case_act_find(const char *name);
+/* 1 when the action may follow a case in this status. */
+int case_act_may(const struct case_act *, const char *status);
 void case_action(struct staff_req *);
+
+/* ---- fcgi/staff/followup.c ---------------------------------------------------------- */
 void followups_page(struct staff_req *);
 void followup_close(struct staff_req *);
 void followup_settings(struct staff_req *);
