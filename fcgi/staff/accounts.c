@@ -27,6 +27,9 @@ role_word(const char *role)
 static void
 accounts_render(struct staff_req *s, int status, const char *err, const char *done)
 {
+	enum {
+		A_USERNAME, A_DISPLAY, A_ROLE, A_LAST_LOGIN, A_LOCKED, A_DISABLED, A_FAILED, A__N
+	};
 	static const char *const roles[] = {"staff", "supervisor", "admin", NULL};
 	struct dbparam p[1] = {DBS(s->u.county)};
 	struct dbrows a;
@@ -59,19 +62,20 @@ accounts_render(struct staff_req *s, int status, const char *err, const char *do
 		     "<tbody>");
 	for (i = 0; i < a.nrows; i++) {
 		char when[32];
-		const char *user = db_str(&a, i, 0);
-		int locked = db_int(&a, i, 4) == 1, disabled = db_int(&a, i, 5) == 1;
+		const char *user = db_str(&a, i, A_USERNAME);
+		int locked = db_int(&a, i, A_LOCKED) == 1;
+		int disabled = db_int(&a, i, A_DISABLED) == 1;
 		int self = strcmp(user, s->u.username) == 0;
 
-		spage_time(when, (time_t)db_int(&a, i, 3));
+		spage_time(when, (time_t)db_int(&a, i, A_LAST_LOGIN));
 		buf_adds(&b, "<tr data-user=\"");
 		SH(&b, user);
 		buf_adds(&b, "\"><td>");
 		SH(&b, user);
 		buf_adds(&b, "</td><td>");
-		SH(&b, db_str(&a, i, 1));
+		SH(&b, db_str(&a, i, A_DISPLAY));
 		buf_adds(&b, "</td><td>");
-		SH(&b, role_word(db_str(&a, i, 2)));
+		SH(&b, role_word(db_str(&a, i, A_ROLE)));
 		buf_adds(&b, "</td><td>");
 		SH(&b, when);
 		buf_adds(&b, "</td><td>");
@@ -79,7 +83,7 @@ accounts_render(struct staff_req *s, int status, const char *err, const char *do
 		    locked ? "<span class=\"tag overdue\">已锁定</span>" : "正常");
 		buf_adds(&b, "</td><td>");
 		if (!self) {
-			const char *act = locked || db_int(&a, i, 6) > 0 ? "unlock" : NULL;
+			const char *act = locked || db_int(&a, i, A_FAILED) > 0 ? "unlock" : NULL;
 
 			if (act != NULL) {
 				buf_adds(&b, "<form method=\"post\" action=\"/accounts/");

@@ -84,6 +84,7 @@ token_bind(char out[CSRF_COOKIE_LEN + 1], const char *token)
 int
 auth_session(struct staff_req *s)
 {
+	enum { SES_ID, SES_USERNAME, SES_DISPLAY, SES_COUNTY, SES_ROLE, SES_STALE, SES__N };
 	char token[STAFF_TOKEN_LEN + 1], hash[65];
 	struct dbparam p[2];
 	struct dbrows rows;
@@ -103,14 +104,15 @@ auth_session(struct staff_req *s)
 		return -1;
 	if (rows.nrows == 1) {
 		s->signed_in = 1;
-		s->u.id = db_int(&rows, 0, 0);
-		snprintf(s->u.username, sizeof(s->u.username), "%s", db_str(&rows, 0, 1));
-		snprintf(s->u.display, sizeof(s->u.display), "%s", db_str(&rows, 0, 2));
-		snprintf(s->u.county, sizeof(s->u.county), "%s", db_str(&rows, 0, 3));
-		snprintf(s->u.role, sizeof(s->u.role), "%s", db_str(&rows, 0, 4));
+		s->u.id = db_int(&rows, 0, SES_ID);
+		snprintf(s->u.username, sizeof(s->u.username), "%s",
+		    db_str(&rows, 0, SES_USERNAME));
+		snprintf(s->u.display, sizeof(s->u.display), "%s", db_str(&rows, 0, SES_DISPLAY));
+		snprintf(s->u.county, sizeof(s->u.county), "%s", db_str(&rows, 0, SES_COUNTY));
+		snprintf(s->u.role, sizeof(s->u.role), "%s", db_str(&rows, 0, SES_ROLE));
 		token_bind(s->u.bind, token);
 		/* the idle clock moves at most once a minute: one write per minute, not per page */
-		if (db_int(&rows, 0, 5) == 1)
+		if (db_int(&rows, 0, SES_STALE) == 1)
 			db_exec("UPDATE staff_sessions SET last_seen_at = NOW() WHERE token_hash = ?",
 			    p, 1, NULL);
 	} else {
@@ -253,6 +255,7 @@ address_key(char out[64], const char *remote)
 static long long
 address_wait(const char *key)
 {
+	enum { WAIT_SECONDS, WAIT__N };
 	struct dbparam p[5];
 	struct dbrows r;
 	long long wait;
@@ -269,7 +272,7 @@ address_wait(const char *key)
 		      "AND at > NOW() - INTERVAL ? MINUTE ORDER BY at DESC LIMIT ? OFFSET ?",
 		p, 5, &r, 1) == -1)
 		return -1;
-	wait = r.nrows == 1 ? db_int(&r, 0, 0) : 0;
+	wait = r.nrows == 1 ? db_int(&r, 0, WAIT_SECONDS) : 0;
 	if (r.nrows == 1 && wait < 1)
 		wait = 1;
 	dbrows_free(&r);
@@ -356,6 +359,7 @@ session_drop(struct staff_req *s)
 void
 auth_login(struct staff_req *s)
 {
+	enum { ACC_ID, ACC_HASH, ACC_LOCKED, ACC_DISABLED, ACC_FAILED, ACC__N };
 	const char *user, *pw, *hash;
 	char addr[64];
 	struct dbparam p[3];
@@ -398,11 +402,11 @@ auth_login(struct staff_req *s)
 		}
 	}
 	known = rows.nrows == 1;
-	hash = known ? db_str(&rows, 0, 1) : dummy_hash;
+	hash = known ? db_str(&rows, 0, ACC_HASH) : dummy_hash;
 	good = crypto_pwhash_str_verify(hash, usable ? pw : "", usable ? strlen(pw) : 0) == 0;
-	locked = known && db_int(&rows, 0, 2) == 1;
-	good = good && known && !locked && db_int(&rows, 0, 3) == 0;
-	id = known ? db_int(&rows, 0, 0) : 0;
+	locked = known && db_int(&rows, 0, ACC_LOCKED) == 1;
+	good = good && known && !locked && db_int(&rows, 0, ACC_DISABLED) == 0;
+	id = known ? db_int(&rows, 0, ACC_ID) : 0;
 	if (!good) {
 		if (known && !locked) {
 			/* left to right: locked_until reads the count before this failure is added */
@@ -419,7 +423,7 @@ auth_login(struct staff_req *s)
 				spage_unavailable(s);
 				return;
 			}
-			if (db_int(&rows, 0, 4) + 1 >= staff_conf.lockout_failures)
+			if (db_int(&rows, 0, ACC_FAILED) + 1 >= staff_conf.lockout_failures)
 				log_info("staff account %s locked after %d wrong passwords", user,
 				    staff_conf.lockout_failures);
 		}

@@ -109,6 +109,8 @@ transfer_refusal(const char *target, const char *hc, const char *hh, int *failed
 void
 case_action(struct staff_req *s)
 {
+	/* the columns of the locked case */
+	enum { L_STATUS, L_LAST_SEQ, L_MINE, L_HANDLER_COUNTY, L_HANDLER_HALL, L__N };
 	static const char *const extra[] = {"csrf", NULL};
 	const char *no = case_url_no(s), *field, *msg, *note, *target, *seq;
 	const struct case_act *a;
@@ -166,32 +168,33 @@ case_action(struct staff_req *s)
 		case_not_found(s);
 		return;
 	}
-	if (db_int(&c, 0, 2) != 1) {
+	if (db_int(&c, 0, L_MINE) != 1) {
 		db_rollback();
 		dbrows_free(&c);
 		case_render(s, 403, no, NULL, NULL,
 		    "此办件已转办至其他县（市、区）办理，本县不能再办理。");
 		return;
 	}
-	if (seq != NULL && strcmp(seq, db_str(&c, 0, 1)) != 0) {
+	if (seq != NULL && strcmp(seq, db_str(&c, 0, L_LAST_SEQ)) != 0) {
 		db_rollback();
 		dbrows_free(&c);
 		case_render(s, 409, no, NULL, NULL,
 		    "这个办件刚有新的办理记录（可能是他人或重复提交），请先查看下面的办理过程再操作。");
 		return;
 	}
-	if (!case_act_may(a, db_str(&c, 0, 0))) {
+	if (!case_act_may(a, db_str(&c, 0, L_STATUS))) {
 		char m[256];
 
-		snprintf(m, sizeof(m), "办件当前状态为“%s”，不能%s。", status_text(db_str(&c, 0, 0)),
-		    a->title);
+		snprintf(m, sizeof(m), "办件当前状态为“%s”，不能%s。",
+		    status_text(db_str(&c, 0, L_STATUS)), a->title);
 		db_rollback();
 		dbrows_free(&c);
 		case_render(s, 409, no, NULL, NULL, m);
 		return;
 	}
 	if (is_transfer &&
-	    (msg = transfer_refusal(target, db_str(&c, 0, 3), db_str(&c, 0, 4), &failed)) != NULL) {
+	    (msg = transfer_refusal(target, db_str(&c, 0, L_HANDLER_COUNTY),
+	    db_str(&c, 0, L_HANDLER_HALL), &failed)) != NULL) {
 		db_rollback();
 		dbrows_free(&c);
 		case_render(s, 422, no, NULL, a->name, msg);

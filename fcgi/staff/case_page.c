@@ -38,12 +38,41 @@ county_words(struct buf *b, const char *code, const char *name)
 	SH(b, code);
 }
 
+/*
+ * What the page reads, each statement beside its columns. The case, if the county sees it
+ * (four parameters: the county, the case number, the county twice), with C_MINE 1 when
+ * the county handles it.
+ */
+#define CASE_SQL \
+	"SELECT c.case_no, c.hall_code, COALESCE(h.name, ''), c.kind, c.category, " \
+	"c.channel, c.subject, c.body, c.name, c.phone, c.email, c.item, c.target, " \
+	"UNIX_TIMESTAMP(c.submitted_at), UNIX_TIMESTAMP(c.due_at), c.due_provisional, " \
+	"c.status, " OVERDUE_SQL ", " WARNING_SQL ", UNIX_TIMESTAMP(c.received_at), " \
+	"(SELECT COALESCE(MAX(e.seq), 0) FROM case_events e WHERE e.case_no = c.case_no), " \
+	"c.handler_county, COALESCE(c.handler_hall, ''), COALESCE(hh.name, ''), " \
+	"COALESCE(k.name, ''), c.handler_county = ? " \
+	"FROM cases c LEFT JOIN halls h ON h.hall_code = c.hall_code " \
+	"LEFT JOIN halls hh ON hh.hall_code = c.handler_hall " \
+	"LEFT JOIN counties k ON k.county_code = c.handler_county " \
+	"WHERE c.case_no = ? AND " SEEN_SQL
 enum {
 	C_NO, C_HALL, C_HALL_NAME, C_KIND, C_CATEGORY, C_CHANNEL, C_SUBJECT, C_BODY, C_NAME,
 	C_PHONE, C_EMAIL, C_ITEM, C_TARGET, C_SUBMITTED, C_DUE, C_PROVISIONAL, C_STATUS,
 	C_OVERDUE, C_WARNING, C_RECEIVED, C_LAST_SEQ, C_HANDLER_COUNTY, C_HANDLER_HALL,
-	C_HANDLER_HALL_NAME, C_HANDLER_COUNTY_NAME, C_MINE
+	C_HANDLER_HALL_NAME, C_HANDLER_COUNTY_NAME, C_MINE, C__N
 };
+/* Its events, in order (one parameter: the case number). */
+#define EVENTS_SQL "SELECT seq, status, note, actor, UNIX_TIMESTAMP(at), origin FROM case_events " \
+	"WHERE case_no = ? ORDER BY at, seq"
+enum { EV_SEQ, EV_STATUS, EV_NOTE, EV_ACTOR, EV_AT, EV_ORIGIN, EV__N };
+/* Its rating. */
+#define RATING_SQL "SELECT level, comment, UNIX_TIMESTAMP(at) FROM ratings WHERE case_no = ?"
+enum { RT_LEVEL, RT_COMMENT, RT_AT, RT__N };
+/* Its 差评 follow-up. */
+#define FOLLOWUP_SQL "SELECT UNIX_TIMESTAMP(opened_at), UNIX_TIMESTAMP(due_at), rectification, " \
+	"closed_by, UNIX_TIMESTAMP(closed_at), closed_at IS NULL AND due_at < NOW() " \
+	"FROM rating_followups WHERE case_no = ?"
+enum { FU_OPENED, FU_DUE, FU_RECTIFICATION, FU_CLOSED_BY, FU_CLOSED_AT, FU_LATE, FU__N };
 
 static void
 rec_item(struct buf *b, const char *term, const char *value)
@@ -84,17 +113,18 @@ timeline(struct buf *b, const struct dbrows *c, const struct dbrows *ev)
 	for (i = 0; i < ev->nrows; i++) {
 		char when[32];
 
-		spage_time(when, (time_t)db_int(ev, i, 4));
+		spage_time(when, (time_t)db_int(ev, i, EV_AT));
 		buf_adds(b, "<li><time>");
 		SH(b, when);
 		buf_adds(b, "</time> <b>");
-		SH(b, status_text(db_str(ev, i, 1)));
+		SH(b, status_text(db_str(ev, i, EV_STATUS)));
 		buf_adds(b, "</b> <span class=\"muted\">");
-		SH(b, strcmp(db_str(ev, i, 5), "hall") == 0 ? "大厅" : db_str(ev, i, 3));
+		SH(b, strcmp(db_str(ev, i, EV_ORIGIN), "hall") == 0 ? "大厅" :
+		    db_str(ev, i, EV_ACTOR));
 		buf_adds(b, "</span>");
-		if (db_val(ev, i, 2) != NULL && *db_str(ev, i, 2) != '\0') {
+		if (*db_str(ev, i, EV_NOTE) != '\0') {
 			buf_adds(b, "<div class=\"text\">");
-			SH(b, db_str(ev, i, 2));
+			SH(b, db_str(ev, i, EV_NOTE));
 			buf_adds(b, "</div>");
 		}
 		buf_adds(b, "</li>");
@@ -113,35 +143,35 @@ rating_section(struct buf *b, const struct staff_req *s, const char *case_no, in
 		buf_adds(b, "<p class=\"muted\">尚未评价。</p>");
 		return;
 	}
-	spage_time(when, (time_t)db_int(rt, 0, 2));
-	buf_printf(b, "<p><b id=\"rating-level\">%lld</b> 级 · ", db_int(rt, 0, 0));
-	SH(b, level_text((int)db_int(rt, 0, 0)));
+	spage_time(when, (time_t)db_int(rt, 0, RT_AT));
+	buf_printf(b, "<p><b id=\"rating-level\">%lld</b> 级 · ", db_int(rt, 0, RT_LEVEL));
+	SH(b, level_text((int)db_int(rt, 0, RT_LEVEL)));
 	buf_adds(b, " <span class=\"muted\">");
 	SH(b, when);
 	buf_adds(b, "</span></p>");
-	if (*db_str(rt, 0, 1) != '\0') {
+	if (*db_str(rt, 0, RT_COMMENT) != '\0') {
 		buf_adds(b, "<div class=\"text\">");
-		SH(b, db_str(rt, 0, 1));
+		SH(b, db_str(rt, 0, RT_COMMENT));
 		buf_adds(b, "</div>");
 	}
 	if (fu->nrows == 0)
 		return;
 	/* 差评: the follow-up and, once done, its rectification */
-	spage_time(when, (time_t)db_int(fu, 0, 1));
+	spage_time(when, (time_t)db_int(fu, 0, FU_DUE));
 	buf_adds(b, "<h2>差评回访</h2><p>整改期限 ");
 	SH(b, when);
-	if (db_val(fu, 0, 4) != NULL) {
-		spage_time(when, (time_t)db_int(fu, 0, 4));
+	if (db_val(fu, 0, FU_CLOSED_AT) != NULL) {
+		spage_time(when, (time_t)db_int(fu, 0, FU_CLOSED_AT));
 		buf_adds(b, " · <span class=\"tag closed\">已整改</span> ");
-		SH(b, db_str(fu, 0, 3));
+		SH(b, db_str(fu, 0, FU_CLOSED_BY));
 		buf_adds(b, " ");
 		SH(b, when);
 		buf_adds(b, "</p><div class=\"text\">");
-		SH(b, db_str(fu, 0, 2));
+		SH(b, db_str(fu, 0, FU_RECTIFICATION));
 		buf_adds(b, "</div>");
 		return;
 	}
-	buf_adds(b, db_int(fu, 0, 5) == 1 ? " <span class=\"tag overdue\">已超期</span></p>" :
+	buf_adds(b, db_int(fu, 0, FU_LATE) == 1 ? " <span class=\"tag overdue\">已超期</span></p>" :
 					    " <span class=\"tag warning\">待整改</span></p>");
 	if (!mine) {
 		buf_adds(b, "<p class=\"muted\">整改情况由承办的县（市、区）登记。</p>");
@@ -203,6 +233,7 @@ static void
 transfer_targets(struct buf *b, const struct dbrows *c, const char *selected)
 {
 	const char *hcounty = db_str(c, 0, C_HANDLER_COUNTY), *hhall = db_str(c, 0, C_HANDLER_HALL);
+	enum { T_COUNTY, T_COUNTY_NAME, T_HALL, T_HALL_NAME, T__N };
 	const char *group = NULL;
 	struct dbrows t;
 	size_t i;
@@ -219,7 +250,7 @@ transfer_targets(struct buf *b, const struct dbrows *c, const char *selected)
 	buf_adds(b, "<select id=\"f-target-transfer\" name=\"target\" required>"
 		    "<option value=\"\">请选择</option>");
 	for (i = 0; i < t.nrows; i++) {
-		const char *county = db_str(&t, i, 0), *hall = db_str(&t, i, 2);
+		const char *county = db_str(&t, i, T_COUNTY), *hall = db_str(&t, i, T_HALL);
 		int first = group == NULL || strcmp(group, county) != 0;
 		int county_ok = first && strcmp(county, hcounty) != 0;
 		int hall_ok = strcmp(hall, hhall) != 0;
@@ -234,18 +265,18 @@ transfer_targets(struct buf *b, const struct dbrows *c, const char *selected)
 		 * hall leaves no empty group */
 		if (!open && (county_ok || hall_ok)) {
 			buf_adds(b, "<optgroup label=\"");
-			county_words(b, county, db_str(&t, i, 1));
+			county_words(b, county, db_str(&t, i, T_COUNTY_NAME));
 			buf_adds(b, "\">");
 			open = 1;
 		}
 		if (county_ok) {
 			target_option(b, county, selected);
-			county_words(b, county, db_str(&t, i, 1));
+			county_words(b, county, db_str(&t, i, T_COUNTY_NAME));
 			buf_adds(b, " 县级（不指定大厅）</option>");
 		}
 		if (hall_ok) {
 			target_option(b, hall, selected);
-			SH(b, db_str(&t, i, 3));
+			SH(b, db_str(&t, i, T_HALL_NAME));
 			buf_adds(b, "</option>");
 		}
 	}
@@ -333,18 +364,7 @@ case_render(struct staff_req *s, int http_status, const char *case_no, const cha
 	memset(&ev, 0, sizeof(ev));
 	memset(&rt, 0, sizeof(rt));
 	memset(&fu, 0, sizeof(fu));
-	if (db_select("SELECT c.case_no, c.hall_code, COALESCE(h.name, ''), c.kind, c.category, "
-		      "c.channel, c.subject, c.body, c.name, c.phone, c.email, c.item, c.target, "
-		      "UNIX_TIMESTAMP(c.submitted_at), UNIX_TIMESTAMP(c.due_at), c.due_provisional, "
-		      "c.status, " OVERDUE_SQL ", " WARNING_SQL ", UNIX_TIMESTAMP(c.received_at), "
-		      "(SELECT COALESCE(MAX(e.seq), 0) FROM case_events e WHERE e.case_no = c.case_no), "
-		      "c.handler_county, COALESCE(c.handler_hall, ''), COALESCE(hh.name, ''), "
-		      "COALESCE(k.name, ''), c.handler_county = ? "
-		      "FROM cases c LEFT JOIN halls h ON h.hall_code = c.hall_code "
-		      "LEFT JOIN halls hh ON hh.hall_code = c.handler_hall "
-		      "LEFT JOIN counties k ON k.county_code = c.handler_county "
-		      "WHERE c.case_no = ? AND " SEEN_SQL,
-		p, 4, &c, 1) == -1) {
+	if (db_select(CASE_SQL, p, 4, &c, 1) == -1) {
 		spage_unavailable(s);
 		return;
 	}
@@ -354,15 +374,9 @@ case_render(struct staff_req *s, int http_status, const char *case_no, const cha
 		return;
 	}
 	p[0] = DBS(case_no);
-	if (db_select("SELECT seq, status, note, actor, UNIX_TIMESTAMP(at), origin FROM case_events "
-		      "WHERE case_no = ? ORDER BY at, seq",
-		p, 1, &ev, 500) == -1 ||
-	    db_select("SELECT level, comment, UNIX_TIMESTAMP(at) FROM ratings WHERE case_no = ?", p,
-		1, &rt, 1) == -1 ||
-	    db_select("SELECT UNIX_TIMESTAMP(opened_at), UNIX_TIMESTAMP(due_at), rectification, "
-		      "closed_by, UNIX_TIMESTAMP(closed_at), closed_at IS NULL AND due_at < NOW() "
-		      "FROM rating_followups WHERE case_no = ?",
-		p, 1, &fu, 1) == -1) {
+	if (db_select(EVENTS_SQL, p, 1, &ev, 500) == -1 ||
+	    db_select(RATING_SQL, p, 1, &rt, 1) == -1 ||
+	    db_select(FOLLOWUP_SQL, p, 1, &fu, 1) == -1) {
 		dbrows_free(&c);
 		dbrows_free(&ev);
 		dbrows_free(&rt);

@@ -62,87 +62,108 @@ dash_hall(struct dash *d, const char *code)
 	return p;
 }
 
+/*
+ * The figures, a statement a table: each row is one hall's (DASH_HALL: the hall handling
+ * the case, else the county's code), whose code comes first, and the statement's fill
+ * reads the rest into the hall's figures. One parameter: the county.
+ */
+#define FIG_HALL 0	/* every statement's first column */
+
+#define HALLS_SQL "SELECT hall_code, name, UNIX_TIMESTAMP(last_contact_at), backlog, " \
+	"agent_version, UNIX_TIMESTAMP(NOW()) FROM halls WHERE county_code = ? " \
+	"ORDER BY hall_code"
+enum { HL_HALL, HL_NAME, HL_CONTACT, HL_BACKLOG, HL_VERSION, HL_NOW, HL__N };
+
+static void
+fill_halls(struct hall_fig *h, const struct dbrows *r, size_t i)
+{
+	snprintf(h->name, sizeof(h->name), "%s", db_str(r, i, HL_NAME));
+	h->last_contact = db_int(r, i, HL_CONTACT);
+	h->backlog = db_int(r, i, HL_BACKLOG);
+	snprintf(h->version, sizeof(h->version), "%s", db_str(r, i, HL_VERSION));
+	h->have_health = 1;
+}
+
+#define CASES_SQL "SELECT " DASH_HALL ", count(*), SUM(c.status NOT IN " CLOSED "), " \
+	"SUM(c.status IN " CLOSED "), " \
+	"SUM(c.status IN " CLOSED " AND (SELECT MIN(e.at) FROM case_events e " \
+	"  WHERE e.case_no = c.case_no AND e.origin = 'county' " \
+	"  AND e.status IN " CLOSED ") <= c.due_at), " \
+	"SUM(" OVERDUE_SQL "), SUM(" WARNING_SQL ") " \
+	"FROM cases c WHERE c.handler_county = ? GROUP BY 1"
+enum { CS_HALL, CS_TOTAL, CS_OPEN, CS_CLOSED, CS_ON_TIME, CS_OVERDUE, CS_WARNING, CS__N };
+
+static void
+fill_cases(struct hall_fig *h, const struct dbrows *r, size_t i)
+{
+	h->total = db_int(r, i, CS_TOTAL);
+	h->open = db_int(r, i, CS_OPEN);
+	h->closed = db_int(r, i, CS_CLOSED);
+	h->on_time = db_int(r, i, CS_ON_TIME);
+	h->overdue = db_int(r, i, CS_OVERDUE);
+	h->warning = db_int(r, i, CS_WARNING);
+}
+
+#define RATINGS_SQL "SELECT " DASH_HALL ", count(*), SUM(r.level >= 3) FROM ratings r " \
+	"JOIN cases c ON c.case_no = r.case_no WHERE c.handler_county = ? GROUP BY 1"
+enum { RS_HALL, RS_COUNT, RS_SATISFIED, RS__N };
+
+static void
+fill_ratings(struct hall_fig *h, const struct dbrows *r, size_t i)
+{
+	h->ratings = db_int(r, i, RS_COUNT);
+	h->satisfied = db_int(r, i, RS_SATISFIED);
+}
+
+#define FOLLOWUPS_SQL "SELECT " DASH_HALL ", SUM(f.closed_at IS NULL), " \
+	"SUM(f.closed_at IS NULL AND f.due_at < NOW()), SUM(f.closed_at IS NOT NULL) " \
+	"FROM rating_followups f JOIN cases c ON c.case_no = f.case_no " \
+	"WHERE c.handler_county = ? GROUP BY 1"
+enum { FS_HALL, FS_OPEN, FS_LATE, FS_CLOSED, FS__N };
+
+static void
+fill_followups(struct hall_fig *h, const struct dbrows *r, size_t i)
+{
+	h->fu_open = db_int(r, i, FS_OPEN);
+	h->fu_late = db_int(r, i, FS_LATE);
+	h->fu_closed = db_int(r, i, FS_CLOSED);
+}
+
+/* The halls first, so that a hall with no case yet still has its row. */
+static const struct dash_query {
+	const char *sql;
+	void (*fill)(struct hall_fig *, const struct dbrows *, size_t row);
+} dash_queries[] = {
+	{HALLS_SQL, fill_halls},
+	{CASES_SQL, fill_cases},
+	{RATINGS_SQL, fill_ratings},
+	{FOLLOWUPS_SQL, fill_followups},
+};
+
 static int
 dash_load(struct staff_req *s, struct dash *d)
 {
-	struct dbparam p[1];
+	enum { NOW_TIME, NOW__N };
+	struct dbparam p[1] = {DBS(s->u.county)};
 	struct dbrows r;
-	size_t i;
+	size_t q, i;
 
 	memset(d, 0, sizeof(*d));
-	/* the halls first, so that a hall with no case yet still has its row */
-	p[0] = DBS(s->u.county);
-	if (db_select("SELECT hall_code, name, UNIX_TIMESTAMP(last_contact_at), backlog, "
-		      "agent_version, UNIX_TIMESTAMP(NOW()) FROM halls WHERE county_code = ? "
-		      "ORDER BY hall_code",
-		p, 1, &r, 1000) == -1)
-		return -1;
-	for (i = 0; i < r.nrows; i++) {
-		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
+	for (q = 0; q < sizeof(dash_queries) / sizeof(dash_queries[0]); q++) {
+		if (db_select(dash_queries[q].sql, p, 1, &r, 1000) == -1)
+			return -1;
+		for (i = 0; i < r.nrows; i++) {
+			struct hall_fig *h = dash_hall(d, db_str(&r, i, FIG_HALL));
 
-		if (h == NULL)
-			break;
-		snprintf(h->name, sizeof(h->name), "%s", db_str(&r, i, 1));
-		h->last_contact = db_int(&r, i, 2);
-		h->backlog = db_int(&r, i, 3);
-		snprintf(h->version, sizeof(h->version), "%s", db_str(&r, i, 4));
-		h->have_health = 1;
+			if (h == NULL)
+				break;
+			dash_queries[q].fill(h, &r, i);
+		}
+		dbrows_free(&r);
 	}
-	dbrows_free(&r);
-	if (db_select("SELECT " DASH_HALL ", count(*), SUM(c.status NOT IN " CLOSED "), "
-		      "SUM(c.status IN " CLOSED "), "
-		      "SUM(c.status IN " CLOSED " AND (SELECT MIN(e.at) FROM case_events e "
-		      "  WHERE e.case_no = c.case_no AND e.origin = 'county' "
-		      "  AND e.status IN " CLOSED ") <= c.due_at), "
-		      "SUM(" OVERDUE_SQL "), SUM(" WARNING_SQL ") "
-		      "FROM cases c WHERE c.handler_county = ? GROUP BY 1",
-		p, 1, &r, 1000) == -1)
-		return -1;
-	for (i = 0; i < r.nrows; i++) {
-		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
-
-		if (h == NULL)
-			break;
-		h->total = db_int(&r, i, 1);
-		h->open = db_int(&r, i, 2);
-		h->closed = db_int(&r, i, 3);
-		h->on_time = db_int(&r, i, 4);
-		h->overdue = db_int(&r, i, 5);
-		h->warning = db_int(&r, i, 6);
-	}
-	dbrows_free(&r);
-	if (db_select("SELECT " DASH_HALL ", count(*), SUM(r.level >= 3) FROM ratings r "
-		      "JOIN cases c ON c.case_no = r.case_no WHERE c.handler_county = ? GROUP BY 1",
-		p, 1, &r, 1000) == -1)
-		return -1;
-	for (i = 0; i < r.nrows; i++) {
-		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
-
-		if (h == NULL)
-			break;
-		h->ratings = db_int(&r, i, 1);
-		h->satisfied = db_int(&r, i, 2);
-	}
-	dbrows_free(&r);
-	if (db_select("SELECT " DASH_HALL ", SUM(f.closed_at IS NULL), "
-		      "SUM(f.closed_at IS NULL AND f.due_at < NOW()), SUM(f.closed_at IS NOT NULL) "
-		      "FROM rating_followups f JOIN cases c ON c.case_no = f.case_no "
-		      "WHERE c.handler_county = ? GROUP BY 1",
-		p, 1, &r, 1000) == -1)
-		return -1;
-	for (i = 0; i < r.nrows; i++) {
-		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
-
-		if (h == NULL)
-			break;
-		h->fu_open = db_int(&r, i, 1);
-		h->fu_late = db_int(&r, i, 2);
-		h->fu_closed = db_int(&r, i, 3);
-	}
-	dbrows_free(&r);
 	if (db_select("SELECT UNIX_TIMESTAMP(NOW())", NULL, 0, &r, 1) == -1)
 		return -1;
-	d->db_now = (time_t)db_int(&r, 0, 0);
+	d->db_now = (time_t)db_int(&r, 0, NOW_TIME);
 	dbrows_free(&r);
 	for (i = 0; i < d->n; i++) {
 		struct hall_fig *h = &d->h[i];

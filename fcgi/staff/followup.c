@@ -14,6 +14,7 @@
 static long long
 followup_days(const struct staff_req *s)
 {
+	enum { DAYS, DAYS__N };
 	struct dbparam p[1] = {DBS(s->u.county)};
 	struct dbrows r;
 	long long days = 5;
@@ -22,7 +23,7 @@ followup_days(const struct staff_req *s)
 		      "WHERE name = CONCAT('followup_days:', ?)), (SELECT CAST(value AS UNSIGNED) "
 		      "FROM county_settings WHERE name = 'followup_days'), 5)",
 		p, 1, &r, 1) == 0) {
-		days = db_int(&r, 0, 0);
+		days = db_int(&r, 0, DAYS);
 		dbrows_free(&r);
 	}
 	return days;
@@ -31,6 +32,10 @@ followup_days(const struct staff_req *s)
 void
 followups_page(struct staff_req *s)
 {
+	enum {
+		F_CASE_NO, F_HALL, F_LEVEL, F_COMMENT, F_OPENED, F_DUE, F_CLOSED_BY, F_CLOSED_AT,
+		F_LATE, F_RECTIFICATION, F__N
+	};
 	struct dbparam p[1];
 	struct dbrows f;
 	struct buf b;
@@ -71,28 +76,28 @@ followups_page(struct staff_req *s)
 	for (i = 0; i < f.nrows; i++) {
 		char due[32];
 
-		spage_time(due, (time_t)db_int(&f, i, 5));
+		spage_time(due, (time_t)db_int(&f, i, F_DUE));
 		buf_adds(&b, "<tr><td><a href=\"/cases/");
-		SH(&b, db_str(&f, i, 0));
+		SH(&b, db_str(&f, i, F_CASE_NO));
 		buf_adds(&b, "\">");
-		spage_caseno(&b, db_str(&f, i, 0));
+		spage_caseno(&b, db_str(&f, i, F_CASE_NO));
 		buf_adds(&b, "</a></td><td>");
-		SH(&b, db_str(&f, i, 1));
-		buf_printf(&b, "</td><td>%lld 级 ", db_int(&f, i, 2));
-		SH(&b, level_text((int)db_int(&f, i, 2)));
-		if (*db_str(&f, i, 3) != '\0') {
+		SH(&b, db_str(&f, i, F_HALL));
+		buf_printf(&b, "</td><td>%lld 级 ", db_int(&f, i, F_LEVEL));
+		SH(&b, level_text((int)db_int(&f, i, F_LEVEL)));
+		if (*db_str(&f, i, F_COMMENT) != '\0') {
 			buf_adds(&b, "<div class=\"muted\">");
-			SH(&b, db_str(&f, i, 3));
+			SH(&b, db_str(&f, i, F_COMMENT));
 			buf_adds(&b, "</div>");
 		}
 		buf_adds(&b, "</td><td>");
 		SH(&b, due);
 		buf_adds(&b, "</td><td>");
-		if (db_val(&f, i, 7) != NULL) {
+		if (db_val(&f, i, F_CLOSED_AT) != NULL) {
 			buf_adds(&b, "<span class=\"tag closed\">已整改</span> <span class=\"muted\">");
-			SH(&b, db_str(&f, i, 6));
+			SH(&b, db_str(&f, i, F_CLOSED_BY));
 			buf_adds(&b, "</span>");
-		} else if (db_int(&f, i, 8) == 1)
+		} else if (db_int(&f, i, F_LATE) == 1)
 			buf_adds(&b, "<span class=\"tag overdue\">已超期</span>");
 		else
 			buf_adds(&b, "<span class=\"tag warning\">待整改</span>");

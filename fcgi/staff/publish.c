@@ -28,6 +28,15 @@ static const struct field_spec guide_fields[] = {
 	{"hours", 1, check_text, 100, NULL, "办理时间"},
 };
 #define NGUIDE (sizeof(guide_fields) / sizeof(guide_fields[0]))
+/* A guide's row: the fields, then its county (NULL: every hall's guide). */
+#define GUIDE_COLS "name, department, materials, time_limit, fees, fee_basis, delivery, " \
+	"consult, address, hours"
+enum {
+	G_NAME, G_DEPARTMENT, G_MATERIALS, G_TIME_LIMIT, G_FEES, G_FEE_BASIS, G_DELIVERY,
+	G_CONSULT, G_ADDRESS, G_HOURS, G_COUNTY, G__N
+};
+/* the form reads a guide's fields by their index in guide_fields */
+_Static_assert(G_COUNTY == NGUIDE, "guide_fields and GUIDE_COLS in the same order");
 
 static int
 guide_id_ok(const char *id)
@@ -41,6 +50,7 @@ guide_id_ok(const char *id)
 void
 guides_page(struct staff_req *s)
 {
+	enum { GL_ID, GL_NAME, GL_DEPARTMENT, GL_COUNTY, GL_UPDATED, GL__N };
 	struct dbparam p[1] = {DBS(s->u.county)};
 	struct dbrows g;
 	struct buf b;
@@ -64,14 +74,14 @@ guides_page(struct staff_req *s)
 	for (i = 0; i < g.nrows; i++) {
 		char when[32];
 
-		spage_time(when, (time_t)db_int(&g, i, 4));
+		spage_time(when, (time_t)db_int(&g, i, GL_UPDATED));
 		buf_adds(&b, "<tr><td><a href=\"/guides/");
-		SH(&b, db_str(&g, i, 0));
+		SH(&b, db_str(&g, i, GL_ID));
 		buf_adds(&b, "\">");
-		SH(&b, db_str(&g, i, 1));
+		SH(&b, db_str(&g, i, GL_NAME));
 		buf_adds(&b, "</a></td><td>");
-		SH(&b, db_str(&g, i, 2));
-		buf_adds(&b, db_val(&g, i, 3) != NULL ? "</td><td>本县</td><td>" :
+		SH(&b, db_str(&g, i, GL_DEPARTMENT));
+		buf_adds(&b, db_val(&g, i, GL_COUNTY) != NULL ? "</td><td>本县</td><td>" :
 							"</td><td>全部大厅</td><td>");
 		SH(&b, when);
 		buf_adds(&b, "</td></tr>");
@@ -100,7 +110,7 @@ guide_form(struct staff_req *s, int status, const char *id, const struct dbrows 
 	if (is_new)
 		buf_adds(&b, "新增办事指南");
 	else
-		SH(&b, g != NULL ? db_str(g, 0, 0) : spage_in(s, "name"));
+		SH(&b, g != NULL ? db_str(g, 0, G_NAME) : spage_in(s, "name"));
 	buf_adds(&b, "</h1>");
 	if (done != NULL) {
 		buf_adds(&b, "<p class=\"notice\" role=\"status\">");
@@ -125,7 +135,7 @@ guide_form(struct staff_req *s, int status, const char *id, const struct dbrows 
 	}
 	for (i = 0; i < NGUIDE; i++) {
 		const struct field_spec *f = &guide_fields[i];
-		const char *v = g != NULL ? db_str(g, 0, i) : spage_in(s, f->name);
+		const char *v = g != NULL ? db_str(g, 0, G_NAME + i) : spage_in(s, f->name);
 		int multi = f->check == check_multiline;
 
 		buf_adds(&b, "<label for=\"f-");
@@ -164,8 +174,6 @@ guide_form(struct staff_req *s, int status, const char *id, const struct dbrows 
 	buf_free(&b);
 }
 
-#define GUIDE_COLS "name, department, materials, time_limit, fees, fee_basis, delivery, " \
-	"consult, address, hours"
 
 void
 guide_page(struct staff_req *s)
@@ -193,13 +201,13 @@ guide_page(struct staff_req *s)
 		spage_unavailable(s);
 		return;
 	}
-	if (g.nrows == 0 || (db_val(&g, 0, NGUIDE) != NULL &&
-				strcmp(db_str(&g, 0, NGUIDE), s->u.county) != 0)) {
+	if (g.nrows == 0 || (db_val(&g, 0, G_COUNTY) != NULL &&
+				strcmp(db_str(&g, 0, G_COUNTY), s->u.county) != 0)) {
 		dbrows_free(&g);
 		spage_message(s, 404, "没有找到", "没有找到这份办事指南。");
 		return;
 	}
-	mine = db_val(&g, 0, NGUIDE) != NULL && auth_role_at_least(&s->u, "supervisor");
+	mine = db_val(&g, 0, G_COUNTY) != NULL && auth_role_at_least(&s->u, "supervisor");
 	if (strcmp(s->r.query, "done=1") == 0)
 		done = "已保存，下次同步时送达本县各大厅。";
 	guide_form(s, 200, id, &g, !mine, NULL, NULL, done);
@@ -282,6 +290,7 @@ year_of(const char *arg)
 void
 calendars_page(struct staff_req *s)
 {
+	enum { CL_YEAR, CL_UPDATED, CL__N };
 	struct dbrows c;
 	struct buf b;
 	size_t i;
@@ -299,11 +308,11 @@ calendars_page(struct staff_req *s)
 	for (i = 0; i < c.nrows; i++) {
 		char when[32];
 
-		spage_time(when, (time_t)db_int(&c, i, 1));
+		spage_time(when, (time_t)db_int(&c, i, CL_UPDATED));
 		buf_adds(&b, "<tr><td><a href=\"/calendars/");
-		SH(&b, db_str(&c, i, 0));
+		SH(&b, db_str(&c, i, CL_YEAR));
 		buf_adds(&b, "\">");
-		SH(&b, db_str(&c, i, 0));
+		SH(&b, db_str(&c, i, CL_YEAR));
 		buf_adds(&b, " 年</a></td><td>");
 		SH(&b, when);
 		buf_adds(&b, "</td></tr>");
@@ -369,6 +378,7 @@ calendar_form(struct staff_req *s, int status, int year, const char *text, const
 void
 calendar_page(struct staff_req *s)
 {
+	enum { CAL_BODY, CAL__N };
 	struct dbparam p[1];
 	struct dbrows c;
 	char loc[32];
@@ -400,7 +410,7 @@ calendar_page(struct staff_req *s)
 		snprintf(fresh, sizeof(fresh), "year %d\n", year);
 		calendar_form(s, 200, year, fresh, NULL, NULL);
 	} else
-		calendar_form(s, 200, year, db_str(&c, 0, 0), NULL,
+		calendar_form(s, 200, year, db_str(&c, 0, CAL_BODY), NULL,
 		    strcmp(s->r.query, "done=1") == 0 ? "已发布，下次同步时送达所有大厅。" : NULL);
 	dbrows_free(&c);
 }
