@@ -158,14 +158,9 @@ login_form(struct staff_req *s, int status, const char *error, const char *extra
 	struct buf b;
 
 	auth_form_token(s);
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "登录");
 	buf_adds(&b, "<div class=\"login\"><h1>工作人员登录</h1>");
-	if (error != NULL) {
-		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
-		SH(&b, error);
-		buf_adds(&b, "</p>");
-	}
+	spage_notices(&b, NULL, error);
 	buf_adds(&b, "<form method=\"post\" action=\"/login\" accept-charset=\"utf-8\">");
 	spage_csrf_field(&b, s);
 	buf_adds(&b, "<label for=\"f-username\">用户名</label><input id=\"f-username\" "
@@ -181,9 +176,7 @@ login_form(struct staff_req *s, int status, const char *error, const char *extra
 		buf_printf(&b, "同一网络地址 %d 分钟内登录失败 %d 次，将暂停从该地址登录。",
 		    staff_conf.address_minutes, staff_conf.address_failures);
 	buf_adds(&b, "账户由县级管理员开设。</p></div>");
-	spage_end(&b);
-	spage_send(s, status, &b, extra_headers);
-	buf_free(&b);
+	spage_finish(s, status, &b, extra_headers);
 }
 
 void

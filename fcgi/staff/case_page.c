@@ -322,11 +322,7 @@ action_forms(struct buf *b, const struct staff_req *s, const char *case_no, cons
 		buf_adds(b, "\"><input type=\"hidden\" name=\"seq\" value=\"");
 		SH(b, db_str(c, 0, C_LAST_SEQ));
 		buf_adds(b, "\">");
-		if (mine && err != NULL) {
-			buf_adds(b, "<p class=\"error\" role=\"alert\">");
-			SH(b, err);
-			buf_adds(b, "</p>");
-		}
+		spage_notices(b, NULL, mine ? err : NULL);
 		if (strcmp(a->name, "transfer") == 0)
 			transfer_targets(b, c, mine ? spage_in(s, "target") : "");
 		buf_adds(b, "<label for=\"f-note-");
@@ -383,21 +379,11 @@ case_render(struct staff_req *s, int http_status, const char *case_no, const cha
 		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, db_str(&c, 0, C_SUBJECT));
 	buf_adds(&b, "<p class=\"muted\"><a href=\"/\">← 办件列表</a></p><h1>");
 	SH(&b, db_str(&c, 0, C_SUBJECT));
 	buf_adds(&b, "</h1>");
-	if (done != NULL) {
-		buf_adds(&b, "<p class=\"notice\" role=\"status\">");
-		SH(&b, done);
-		buf_adds(&b, "</p>");
-	}
-	if (err != NULL && err_action == NULL) {
-		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
-		SH(&b, err);
-		buf_adds(&b, "</p>");
-	}
+	spage_notices(&b, done, err_action == NULL ? err : NULL);
 	spage_time(sub, (time_t)db_int(&c, 0, C_SUBMITTED));
 	spage_time(due, (time_t)db_int(&c, 0, C_DUE));
 	spage_time(rec, (time_t)db_int(&c, 0, C_RECEIVED));
@@ -442,13 +428,11 @@ case_render(struct staff_req *s, int http_status, const char *case_no, const cha
 	    err_action != NULL && strcmp(err_action, "followup") != 0 ? err : NULL);
 	rating_section(&b, s, case_no, db_int(&c, 0, C_MINE) == 1, &rt, &fu,
 	    err_action != NULL && strcmp(err_action, "followup") == 0 ? err : NULL);
-	spage_end(&b);
 	dbrows_free(&c);
 	dbrows_free(&ev);
 	dbrows_free(&rt);
 	dbrows_free(&fu);
-	spage_send(s, http_status, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, http_status, &b, NULL);
 }
 
 void

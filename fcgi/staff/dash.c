@@ -140,6 +140,7 @@ static const struct dash_query {
 	{FOLLOWUPS_SQL, fill_followups},
 };
 
+/* The county's figures into d (d->h is the caller's to free); -1, with nothing to free. */
 static int
 dash_load(struct staff_req *s, struct dash *d)
 {
@@ -151,7 +152,7 @@ dash_load(struct staff_req *s, struct dash *d)
 	memset(d, 0, sizeof(*d));
 	for (q = 0; q < sizeof(dash_queries) / sizeof(dash_queries[0]); q++) {
 		if (db_select(dash_queries[q].sql, p, 1, &r, 1000) == -1)
-			return -1;
+			goto fail;
 		for (i = 0; i < r.nrows; i++) {
 			struct hall_fig *h = dash_hall(d, db_str(&r, i, FIG_HALL));
 
@@ -162,7 +163,7 @@ dash_load(struct staff_req *s, struct dash *d)
 		dbrows_free(&r);
 	}
 	if (db_select("SELECT UNIX_TIMESTAMP(NOW())", NULL, 0, &r, 1) == -1)
-		return -1;
+		goto fail;
 	d->db_now = (time_t)db_int(&r, 0, NOW_TIME);
 	dbrows_free(&r);
 	for (i = 0; i < d->n; i++) {
@@ -182,6 +183,9 @@ dash_load(struct staff_req *s, struct dash *d)
 		d->sum.backlog += h->backlog;
 	}
 	return 0;
+fail:
+	free(d->h);
+	return -1;
 }
 
 /* Permille (so that figures stay integers until they are printed), or -1 with no data. */
@@ -347,20 +351,43 @@ ago_text(char out[64], time_t now, long long then)
 		snprintf(out, 64, "%lld 天前", s / 86400);
 }
 
+/* A cell of a number. */
+static void
+num_td(struct buf *b, const char *class, long long v)
+{
+	char n[24];
+
+	snprintf(n, sizeof(n), "%lld", v);
+	spage_td(b, class, n);
+}
+
+/* A CSV cell of a number (never the last of its row). */
+static void
+num_cell(struct buf *b, long long v)
+{
+	char n[24];
+
+	snprintf(n, sizeof(n), "%lld", v);
+	csv_cell(b, n, 0);
+}
+
 void
 dash_page(struct staff_req *s)
 {
+	static const struct scol cols[] = {
+		{"大厅", NULL}, {"未办结", "num"}, {"预警", "num"}, {"已超期", "num"},
+		{"按时办结率", "num"}, {"满意率", "num"}, {"差评待整改", "num"}, {"最近联系", NULL},
+		{"积压", "num"}, {"版本", NULL},
+	};
 	struct dash d;
 	struct buf b;
 	char t1[16], t2[16], ago[64];
 	size_t i;
 
 	if (dash_load(s, &d) == -1) {
-		free(d.h);
 		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "质量统计");
 	pm_text(t1, on_time_pm(&d.sum));
 	pm_text(t2, satisfied_pm(&d.sum));
@@ -390,11 +417,7 @@ dash_page(struct staff_req *s)
 	buf_printf(&b, "%d 分钟内联系过县级；红点：超过 %d 分钟未联系或从未联系。</p>", STALE_MINUTES,
 	    STALE_MINUTES);
 	svg_sync(&b, &d);
-	buf_adds(&b, "<div class=\"scroll\"><table id=\"halls\"><thead><tr><th>大厅</th>"
-		     "<th class=\"num\">未办结</th><th class=\"num\">预警</th><th class=\"num\">已超期"
-		     "</th><th class=\"num\">按时办结率</th><th class=\"num\">满意率</th>"
-		     "<th class=\"num\">差评待整改</th><th>最近联系</th><th class=\"num\">积压</th>"
-		     "<th>版本</th></tr></thead><tbody>");
+	spage_table(&b, "id=\"halls\"", cols, NCOLS(cols));
 	for (i = 0; i < d.n; i++) {
 		const struct hall_fig *h = &d.h[i];
 
@@ -407,20 +430,22 @@ dash_page(struct staff_req *s)
 		SH(&b, h->name);
 		buf_adds(&b, "<div class=\"muted\">");
 		SH(&b, h->code);
-		buf_printf(&b, "</div></td><td class=\"num\">%lld</td><td class=\"num warn\">%lld</td>"
-			       "<td class=\"num late\">%lld</td><td class=\"num\">%s</td>"
-			       "<td class=\"num\">%s</td><td class=\"num\">%lld</td><td>",
-		    h->open, h->warning, h->overdue, t1, t2, h->fu_open);
-		SH(&b, h->have_health ? ago : strlen(h->code) == 6 ? "—" : "（未登记）");
-		buf_printf(&b, "</td><td class=\"num\">%lld</td><td>", h->backlog);
-		SH(&b, h->version);
-		buf_adds(&b, "</td></tr>");
+		buf_adds(&b, "</div></td>");
+		num_td(&b, "num", h->open);
+		num_td(&b, "num warn", h->warning);
+		num_td(&b, "num late", h->overdue);
+		spage_td(&b, "num", t1);
+		spage_td(&b, "num", t2);
+		num_td(&b, "num", h->fu_open);
+		spage_td(&b, NULL, h->have_health ? ago :
+		    strlen(h->code) == 6 ? "—" : "（未登记）");
+		num_td(&b, "num", h->backlog);
+		spage_td(&b, NULL, h->version);
+		buf_adds(&b, "</tr>");
 	}
-	buf_adds(&b, "</tbody></table></div>");
+	spage_table_end(&b, NCOLS(cols), d.n, NULL);
 	free(d.h);
-	spage_end(&b);
-	spage_send(s, 200, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, 200, &b, NULL);
 }
 
 void
@@ -428,11 +453,10 @@ dash_csv(struct staff_req *s)
 {
 	struct dash d;
 	struct buf b;
-	char hdr[128], n[32], t1[16], t2[16], when[32];
+	char t1[16], t2[16], when[32];
 	size_t i;
 
 	if (dash_load(s, &d) == -1) {
-		free(d.h);
 		spage_unavailable(s);
 		return;
 	}
@@ -444,34 +468,27 @@ dash_csv(struct staff_req *s)
 
 		csv_cell(&b, i < d.n ? h->code : s->u.county, 0);
 		csv_cell(&b, i < d.n ? h->name : "全县合计", 0);
-#define NUM(v) (snprintf(n, sizeof(n), "%lld", (long long)(v)), csv_cell(&b, n, 0))
-		NUM(h->total);
-		NUM(h->open);
-		NUM(h->warning);
-		NUM(h->overdue);
-		NUM(h->closed);
-		NUM(h->on_time);
+		num_cell(&b, h->total);
+		num_cell(&b, h->open);
+		num_cell(&b, h->warning);
+		num_cell(&b, h->overdue);
+		num_cell(&b, h->closed);
+		num_cell(&b, h->on_time);
 		pm_text(t1, on_time_pm(h));
 		csv_cell(&b, t1, 0);
-		NUM(h->ratings);
-		NUM(h->satisfied);
+		num_cell(&b, h->ratings);
+		num_cell(&b, h->satisfied);
 		pm_text(t2, satisfied_pm(h));
 		csv_cell(&b, t2, 0);
-		NUM(h->fu_open);
-		NUM(h->fu_late);
-		NUM(h->fu_closed);
+		num_cell(&b, h->fu_open);
+		num_cell(&b, h->fu_late);
+		num_cell(&b, h->fu_closed);
 		spage_time(when, (time_t)h->last_contact);
 		csv_cell(&b, when, 0);
-		NUM(h->backlog);
-#undef NUM
+		num_cell(&b, h->backlog);
 		csv_cell(&b, h->version, 1);
 	}
 	free(d.h);
-	snprintf(hdr, sizeof(hdr),
-	    "Content-Disposition: attachment; filename=\"quality-%s.csv\"\r\n", s->u.county);
-	if (b.failed)
-		spage_message(s, 503, "无法导出", "导出内容过多。");
-	else
-		req_send(&s->r, 200, "text/csv; charset=utf-8", &b, hdr);
+	csv_send(s, &b, "quality", "导出内容过多。");
 	buf_free(&b);
 }

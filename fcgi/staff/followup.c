@@ -36,6 +36,10 @@ followups_page(struct staff_req *s)
 		F_CASE_NO, F_HALL, F_LEVEL, F_COMMENT, F_OPENED, F_DUE, F_CLOSED_BY, F_CLOSED_AT,
 		F_LATE, F_RECTIFICATION, F__N
 	};
+	static const struct scol cols[] = {
+		{"办件编号", NULL}, {"大厅", NULL}, {"评价", NULL}, {"整改期限", NULL},
+		{"状态", NULL},
+	};
 	struct dbparam p[1];
 	struct dbrows f;
 	struct buf b;
@@ -56,7 +60,6 @@ followups_page(struct staff_req *s)
 		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "差评回访");
 	buf_printf(&b, "<h1>差评回访</h1><p class=\"muted\">群众评价为 1 级（非常不满意）或 2 级"
 		       "（不满意）的办件自动列入回访，须在 <b id=\"followup-days\">%lld</b> 个工作日内"
@@ -71,28 +74,25 @@ followups_page(struct staff_req *s)
 			       "<button type=\"submit\">保存</button></form>",
 		    days);
 	}
-	buf_adds(&b, "<div class=\"scroll\"><table><thead><tr><th>办件编号</th><th>大厅</th>"
-		     "<th>评价</th><th>整改期限</th><th>状态</th></tr></thead><tbody>");
+	spage_table(&b, NULL, cols, NCOLS(cols));
 	for (i = 0; i < f.nrows; i++) {
 		char due[32];
 
 		spage_time(due, (time_t)db_int(&f, i, F_DUE));
-		buf_adds(&b, "<tr><td><a href=\"/cases/");
-		SH(&b, db_str(&f, i, F_CASE_NO));
-		buf_adds(&b, "\">");
-		spage_caseno(&b, db_str(&f, i, F_CASE_NO));
-		buf_adds(&b, "</a></td><td>");
-		SH(&b, db_str(&f, i, F_HALL));
-		buf_printf(&b, "</td><td>%lld 级 ", db_int(&f, i, F_LEVEL));
+		buf_adds(&b, "<tr><td>");
+		spage_link(&b, "/cases/", db_str(&f, i, F_CASE_NO), NULL);
+		buf_adds(&b, "</td>");
+		spage_td(&b, NULL, db_str(&f, i, F_HALL));
+		buf_printf(&b, "<td>%lld 级 ", db_int(&f, i, F_LEVEL));
 		SH(&b, level_text((int)db_int(&f, i, F_LEVEL)));
 		if (*db_str(&f, i, F_COMMENT) != '\0') {
 			buf_adds(&b, "<div class=\"muted\">");
 			SH(&b, db_str(&f, i, F_COMMENT));
 			buf_adds(&b, "</div>");
 		}
-		buf_adds(&b, "</td><td>");
-		SH(&b, due);
-		buf_adds(&b, "</td><td>");
+		buf_adds(&b, "</td>");
+		spage_td(&b, NULL, due);
+		buf_adds(&b, "<td>");
 		if (db_val(&f, i, F_CLOSED_AT) != NULL) {
 			buf_adds(&b, "<span class=\"tag closed\">已整改</span> <span class=\"muted\">");
 			SH(&b, db_str(&f, i, F_CLOSED_BY));
@@ -103,13 +103,9 @@ followups_page(struct staff_req *s)
 			buf_adds(&b, "<span class=\"tag warning\">待整改</span>");
 		buf_adds(&b, "</td></tr>");
 	}
-	if (f.nrows == 0)
-		buf_adds(&b, "<tr><td colspan=\"5\">没有差评回访。</td></tr>");
-	buf_adds(&b, "</tbody></table></div>");
+	spage_table_end(&b, NCOLS(cols), f.nrows, "没有差评回访。");
 	dbrows_free(&f);
-	spage_end(&b);
-	spage_send(s, 200, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, 200, &b, NULL);
 }
 
 static const struct field_spec followup_fields[] = {

@@ -79,8 +79,8 @@ spage_css(struct staff_req *s)
 	buf_free(&b);
 }
 
-static const char *
-role_text(const char *role)
+const char *
+spage_role_text(const char *role)
 {
 	if (strcmp(role, "admin") == 0)
 		return "管理员";
@@ -114,6 +114,7 @@ nav_link(struct buf *b, const struct staff_req *s, const char *href, const char 
 void
 spage_begin(struct buf *b, const struct staff_req *s, const char *title)
 {
+	buf_init(b, PAGE_MAX);
 	buf_adds(b, "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
 		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>");
 	SH(b, title);
@@ -131,7 +132,7 @@ spage_begin(struct buf *b, const struct staff_req *s, const char *title)
 		buf_adds(b, "</nav><div class=\"who\"><span>");
 		SH(b, s->u.display[0] != '\0' ? s->u.display : s->u.username);
 		buf_adds(b, " · ");
-		SH(b, role_text(s->u.role));
+		SH(b, spage_role_text(s->u.role));
 		buf_adds(b, " · ");
 		SH(b, s->u.county);
 		buf_adds(b, "</span><form method=\"post\" action=\"/logout\">");
@@ -142,10 +143,12 @@ spage_begin(struct buf *b, const struct staff_req *s, const char *title)
 }
 
 void
-spage_end(struct buf *b)
+spage_finish(struct staff_req *s, int status, struct buf *b, const char *extra)
 {
 	buf_adds(b, "</main>\n<footer>县级政务服务工作台 · 办件答复经同步送达各大厅"
 		    "</footer></body></html>\n");
+	spage_send(s, status, b, extra);
+	buf_free(b);
 }
 
 void
@@ -173,7 +176,6 @@ message_page(struct staff_req *s, int status, const char *title, const char *mes
 {
 	struct buf b;
 
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, title);
 	buf_adds(&b, "<h1>");
 	SH(&b, title);
@@ -181,9 +183,7 @@ message_page(struct staff_req *s, int status, const char *title, const char *mes
 	SH(&b, message);
 	buf_adds(&b, s->signed_in ? "</p><p><a href=\"/\">返回办件列表</a></p>" :
 				    "</p><p><a href=\"/login\">登录</a></p>");
-	spage_end(&b);
-	spage_send(s, status, &b, extra);
-	buf_free(&b);
+	spage_finish(s, status, &b, extra);
 }
 
 void
@@ -283,6 +283,89 @@ spage_due_tag(struct buf *b, int overdue, int warning)
 		buf_adds(b, " <span class=\"tag warning\">预警</span>");
 }
 
+void
+spage_notices(struct buf *b, const char *done, const char *err)
+{
+	if (done != NULL) {
+		buf_adds(b, "<p class=\"notice\" role=\"status\">");
+		SH(b, done);
+		buf_adds(b, "</p>");
+	}
+	if (err != NULL) {
+		buf_adds(b, "<p class=\"error\" role=\"alert\">");
+		SH(b, err);
+		buf_adds(b, "</p>");
+	}
+}
+
+/* ---- tables ------------------------------------------------------------------------- */
+
+/* <th> or <td>, with its class when it has one */
+static void
+cell_open(struct buf *b, const char *tag, const char *class)
+{
+	buf_addc(b, '<');
+	buf_adds(b, tag);
+	if (class != NULL) {
+		buf_adds(b, " class=\"");
+		SH(b, class);
+		buf_addc(b, '"');
+	}
+	buf_addc(b, '>');
+}
+
+void
+spage_table(struct buf *b, const char *attrs, const struct scol *cols, size_t ncols)
+{
+	size_t i;
+
+	buf_adds(b, "<div class=\"scroll\"><table");
+	if (attrs != NULL) {
+		buf_addc(b, ' ');
+		buf_adds(b, attrs);	/* our own markup */
+	}
+	buf_adds(b, "><thead><tr>");
+	for (i = 0; i < ncols; i++) {
+		cell_open(b, "th", cols[i].class);
+		SH(b, cols[i].title);
+		buf_adds(b, "</th>");
+	}
+	buf_adds(b, "</tr></thead><tbody>");
+}
+
+void
+spage_table_end(struct buf *b, size_t ncols, size_t nrows, const char *empty)
+{
+	if (nrows == 0 && empty != NULL) {
+		buf_printf(b, "<tr><td colspan=\"%zu\">", ncols);
+		SH(b, empty);
+		buf_adds(b, "</td></tr>");
+	}
+	buf_adds(b, "</tbody></table></div>");
+}
+
+void
+spage_td(struct buf *b, const char *class, const char *text)
+{
+	cell_open(b, "td", class);
+	SH(b, text);
+	buf_adds(b, "</td>");
+}
+
+void
+spage_link(struct buf *b, const char *path, const char *arg, const char *text)
+{
+	buf_adds(b, "<a href=\"");
+	SH(b, path);
+	SH(b, arg);
+	buf_adds(b, "\">");
+	if (text != NULL)
+		SH(b, text);
+	else
+		spage_caseno(b, arg);
+	buf_adds(b, "</a>");
+}
+
 const char *
 spage_in(const struct staff_req *s, const char *name)
 {
@@ -307,4 +390,18 @@ csv_cell(struct buf *b, const char *v, int last)
 		buf_addc(b, *p);
 	}
 	buf_adds(b, last ? "\"\r\n" : "\",");
+}
+
+void
+csv_send(struct staff_req *s, struct buf *b, const char *name, const char *too_big)
+{
+	char hdr[128];
+
+	if (b->failed) {
+		spage_message(s, 503, "无法导出", too_big);
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), "Content-Disposition: attachment; filename=\"%s-%s.csv\"\r\n",
+	    name, s->u.county);
+	req_send(&s->r, 200, "text/csv; charset=utf-8", b, hdr);
 }

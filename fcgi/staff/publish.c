@@ -51,6 +51,9 @@ void
 guides_page(struct staff_req *s)
 {
 	enum { GL_ID, GL_NAME, GL_DEPARTMENT, GL_COUNTY, GL_UPDATED, GL__N };
+	static const struct scol cols[] = {
+		{"事项", NULL}, {"实施部门", NULL}, {"范围", NULL}, {"更新时间", NULL},
+	};
 	struct dbparam p[1] = {DBS(s->u.county)};
 	struct dbrows g;
 	struct buf b;
@@ -64,35 +67,26 @@ guides_page(struct staff_req *s)
 		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "办事指南");
 	buf_adds(&b, "<h1>办事指南</h1><p class=\"muted\">保存后，下次同步时送达本县各大厅。</p>");
 	if (edit)
 		buf_adds(&b, "<p><a class=\"button\" href=\"/guides/new\">新增办事指南</a></p>");
-	buf_adds(&b, "<div class=\"scroll\"><table><thead><tr><th>事项</th><th>实施部门</th>"
-		     "<th>范围</th><th>更新时间</th></tr></thead><tbody>");
+	spage_table(&b, NULL, cols, NCOLS(cols));
 	for (i = 0; i < g.nrows; i++) {
 		char when[32];
 
 		spage_time(when, (time_t)db_int(&g, i, GL_UPDATED));
-		buf_adds(&b, "<tr><td><a href=\"/guides/");
-		SH(&b, db_str(&g, i, GL_ID));
-		buf_adds(&b, "\">");
-		SH(&b, db_str(&g, i, GL_NAME));
-		buf_adds(&b, "</a></td><td>");
-		SH(&b, db_str(&g, i, GL_DEPARTMENT));
-		buf_adds(&b, db_val(&g, i, GL_COUNTY) != NULL ? "</td><td>本县</td><td>" :
-							"</td><td>全部大厅</td><td>");
-		SH(&b, when);
-		buf_adds(&b, "</td></tr>");
+		buf_adds(&b, "<tr><td>");
+		spage_link(&b, "/guides/", db_str(&g, i, GL_ID), db_str(&g, i, GL_NAME));
+		buf_adds(&b, "</td>");
+		spage_td(&b, NULL, db_str(&g, i, GL_DEPARTMENT));
+		spage_td(&b, NULL, db_val(&g, i, GL_COUNTY) != NULL ? "本县" : "全部大厅");
+		spage_td(&b, NULL, when);
+		buf_adds(&b, "</tr>");
 	}
-	if (g.nrows == 0)
-		buf_adds(&b, "<tr><td colspan=\"4\">尚未发布办事指南。</td></tr>");
-	buf_adds(&b, "</tbody></table></div>");
+	spage_table_end(&b, NCOLS(cols), g.nrows, "尚未发布办事指南。");
 	dbrows_free(&g);
-	spage_end(&b);
-	spage_send(s, 200, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, 200, &b, NULL);
 }
 
 /* The guide form, filled from the row (g) or from the staff's input after an error. */
@@ -104,7 +98,6 @@ guide_form(struct staff_req *s, int status, const char *id, const struct dbrows 
 	size_t i;
 	int is_new = id == NULL;
 
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, is_new ? "新增办事指南" : "办事指南");
 	buf_adds(&b, "<p class=\"muted\"><a href=\"/guides\">← 办事指南</a></p><h1>");
 	if (is_new)
@@ -112,16 +105,7 @@ guide_form(struct staff_req *s, int status, const char *id, const struct dbrows 
 	else
 		SH(&b, g != NULL ? db_str(g, 0, G_NAME) : spage_in(s, "name"));
 	buf_adds(&b, "</h1>");
-	if (done != NULL) {
-		buf_adds(&b, "<p class=\"notice\" role=\"status\">");
-		SH(&b, done);
-		buf_adds(&b, "</p>");
-	}
-	if (err != NULL) {
-		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
-		SH(&b, err);
-		buf_adds(&b, "</p>");
-	}
+	spage_notices(&b, done, err);
 	buf_adds(&b, "<form class=\"wide\" method=\"post\" action=\"/guides/");
 	SH(&b, is_new ? "new" : id);
 	buf_adds(&b, "\" accept-charset=\"utf-8\">");
@@ -169,9 +153,7 @@ guide_form(struct staff_req *s, int status, const char *id, const struct dbrows 
 	buf_adds(&b, "</form>");
 	if (readonly)
 		buf_adds(&b, "<p class=\"muted\">本页只读：办事指南由本县督查员或管理员维护。</p>");
-	spage_end(&b);
-	spage_send(s, status, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, status, &b, NULL);
 }
 
 
@@ -291,6 +273,7 @@ void
 calendars_page(struct staff_req *s)
 {
 	enum { CL_YEAR, CL_UPDATED, CL__N };
+	static const struct scol cols[] = {{"年份", NULL}, {"更新时间", NULL}};
 	struct dbrows c;
 	struct buf b;
 	size_t i;
@@ -300,35 +283,30 @@ calendars_page(struct staff_req *s)
 		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "节假日安排");
 	buf_adds(&b, "<h1>节假日安排</h1><p class=\"muted\">工作日历决定各大厅办件的答复期限。"
-		     "发布后下次同步时送达所有大厅，尚未办结且期限为暂定的办件将重新计算期限。</p>"
-		     "<table><thead><tr><th>年份</th><th>更新时间</th></tr></thead><tbody>");
+		     "发布后下次同步时送达所有大厅，尚未办结且期限为暂定的办件将重新计算期限。"
+		     "</p>");
+	spage_table(&b, NULL, cols, NCOLS(cols));
 	for (i = 0; i < c.nrows; i++) {
-		char when[32];
+		char when[32], year[16];
 
 		spage_time(when, (time_t)db_int(&c, i, CL_UPDATED));
-		buf_adds(&b, "<tr><td><a href=\"/calendars/");
-		SH(&b, db_str(&c, i, CL_YEAR));
-		buf_adds(&b, "\">");
-		SH(&b, db_str(&c, i, CL_YEAR));
-		buf_adds(&b, " 年</a></td><td>");
-		SH(&b, when);
-		buf_adds(&b, "</td></tr>");
+		snprintf(year, sizeof(year), "%s 年", db_str(&c, i, CL_YEAR));
+		buf_adds(&b, "<tr><td>");
+		spage_link(&b, "/calendars/", db_str(&c, i, CL_YEAR), year);
+		buf_adds(&b, "</td>");
+		spage_td(&b, NULL, when);
+		buf_adds(&b, "</tr>");
 	}
-	if (c.nrows == 0)
-		buf_adds(&b, "<tr><td colspan=\"2\">县级尚未发布工作日历（各大厅使用随软件提供的日历）。"
-			     "</td></tr>");
-	buf_adds(&b, "</tbody></table>");
+	spage_table_end(&b, NCOLS(cols), c.nrows,
+	    "县级尚未发布工作日历（各大厅使用随软件提供的日历）。");
 	dbrows_free(&c);
 	if (auth_role_at_least(&s->u, "admin"))
 		buf_adds(&b, "<form method=\"get\" action=\"/calendars/new\" class=\"filters\">"
 			     "<label>年份<input name=\"year\" inputmode=\"numeric\" maxlength=\"4\" "
 			     "required></label><button type=\"submit\">编辑该年</button></form>");
-	spage_end(&b);
-	spage_send(s, 200, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, 200, &b, NULL);
 }
 
 static void
@@ -340,21 +318,11 @@ calendar_form(struct staff_req *s, int status, int year, const char *text, const
 	int admin = auth_role_at_least(&s->u, "admin");
 
 	snprintf(title, sizeof(title), "%d 年工作日历", year);
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, title);
 	buf_adds(&b, "<p class=\"muted\"><a href=\"/calendars\">← 节假日安排</a></p><h1>");
 	SH(&b, title);
 	buf_adds(&b, "</h1>");
-	if (done != NULL) {
-		buf_adds(&b, "<p class=\"notice\" role=\"status\">");
-		SH(&b, done);
-		buf_adds(&b, "</p>");
-	}
-	if (err != NULL) {
-		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
-		SH(&b, err);
-		buf_adds(&b, "</p>");
-	}
+	spage_notices(&b, done, err);
 	buf_printf(&b, "<p class=\"muted\">每行一项：<code>year %d</code> 声明本年日历；"
 		       "<code>%d-10-01 holiday 国庆节</code> 为放假日；<code>%d-10-10 workday 调休"
 		       "</code> 为调休上班日；以 # 开头的行为注释。</p>"
@@ -370,9 +338,7 @@ calendar_form(struct staff_req *s, int status, int year, const char *text, const
 	else
 		buf_adds(&b, "<p class=\"muted\">工作日历由管理员发布。</p>");
 	buf_adds(&b, "</form>");
-	spage_end(&b);
-	spage_send(s, status, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, status, &b, NULL);
 }
 
 void

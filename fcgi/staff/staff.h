@@ -181,8 +181,10 @@ void calendar_save(struct staff_req *);
 
 /* ---- fcgi/staff/pages.c ------------------------------------------------------------- */
 #define SH(b, s) buf_html((b), (s) == NULL ? "" : (s))
+/* Starts a page: initializes the buffer (capped at PAGE_MAX) and writes the page's head. */
 void spage_begin(struct buf *, const struct staff_req *, const char *title);
-void spage_end(struct buf *);
+/* Ends the page, sends it (spage_send) and frees the buffer. */
+void spage_finish(struct staff_req *, int status, struct buf *, const char *extra_headers);
 /* A page of one message (errors, refusals). */
 void spage_message(struct staff_req *, int status, const char *title, const char *message);
 /* The 503 page of a county database that did not answer. */
@@ -202,9 +204,32 @@ void spage_time(char out[32], time_t);
 void spage_caseno(struct buf *, const char *case_no);
 /* The status tag of an open case: overdue or warning. */
 void spage_due_tag(struct buf *, int overdue, int warning);
+/* 工作人员, 督查员, 管理员 */
+const char *spage_role_text(const char *role);
+/* What the page says after a change (done) and what went wrong (err); either may be NULL. */
+void spage_notices(struct buf *, const char *done, const char *err);
+/* A column of a table: its heading and the class of its cells ("num", "hide-s") or NULL. */
+struct scol {
+	const char *title;
+	const char *class;
+};
+#define NCOLS(cols) (sizeof(cols) / sizeof((cols)[0]))
+/*
+ * A table, in a box that scrolls sideways on a phone: its heading row (attrs: our own
+ * markup such as id="halls", or NULL), then the rows the caller writes, then the end,
+ * which says `empty` across the table when it has no rows (empty may be NULL).
+ */
+void spage_table(struct buf *, const char *attrs, const struct scol *, size_t ncols);
+void spage_table_end(struct buf *, size_t ncols, size_t nrows, const char *empty);
+/* A cell of text (class may be NULL). */
+void spage_td(struct buf *, const char *class, const char *text);
+/* A link to path + arg saying text, or, when text is NULL, arg as a case number. */
+void spage_link(struct buf *, const char *path, const char *arg, const char *text);
 /* The value of a field, or "" (kept input for redisplayed forms). */
 const char *spage_in(const struct staff_req *, const char *name);
 /* CSV cell (RFC 4180), with a leading ' before = + - @ so spreadsheets do not run it. */
 void csv_cell(struct buf *, const char *, int last);
+/* Sends the CSV in b as NAME-COUNTY.csv, or a 503 saying too_big when it outgrew its cap. */
+void csv_send(struct staff_req *, struct buf *, const char *name, const char *too_big);
 
 #endif
