@@ -13,7 +13,7 @@
  * Sessions: a 256-bit random token in an HttpOnly, SameSite=Strict cookie (Secure over
  * HTTPS); the database keeps only its SHA-256, with an absolute expiry and an idle
  * timeout. A new token is issued at every sign-in, so a token planted before sign-in is
- * worth nothing. Form tokens (lib/csrf.c) are bound to a value derived from the session
+ * worth nothing. Form tokens (lib/core/csrf.c) are bound to a value derived from the session
  * token, so a token from one session is refused in another; the sign-in form's are bound
  * to the visitor's CSRF cookie.
  */

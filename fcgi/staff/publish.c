@@ -3,8 +3,9 @@
  * calendar is a row in guides or calendars; the county's triggers queue it for every hall
  * it concerns, and the halls apply it at their next downlink.
  *
- * Who may: supervisors and admins edit their county's guides; admins publish calendars,
- * which reach every hall of the database. Everyone signed in may read both.
+ * Who may (main.c's route table): supervisors and admins edit their county's guides;
+ * admins publish calendars, which reach every hall of the database. Everyone signed in
+ * may read both.
  */
 #include <stdio.h>
 #include <stdlib.h>

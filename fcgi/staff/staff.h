@@ -31,7 +31,7 @@
 	"(c.handler_county = ? OR EXISTS (SELECT 1 FROM case_transfers t " \
 	"WHERE t.case_no = c.case_no AND t.from_county = ?))"
 
-/* The console's INI (fcgi/staff_main.c and README.md describe every line). */
+/* The console's INI (fcgi/staff/main.c and README.md describe every line). */
 struct staff_conf {
 	/* [console] */
 	char *socket, *secret_file;
@@ -105,7 +105,7 @@ const char *db_str(const struct dbrows *, size_t row, size_t col);
 long long db_int(const struct dbrows *, size_t row, size_t col);
 void dbrows_free(struct dbrows *);
 
-/* ---- fcgi/staff/auth.c --------------------------------------------------------------- */
+/* ---- fcgi/staff/auth.c -------------------------------------------------------------- */
 /* Before the workers fork: the hash an unknown user's password is checked against. */
 int auth_init(void);
 /* Finds the session of the request's cookie; fills s->u and s->signed_in. -1: db failed. */
@@ -191,7 +191,8 @@ void spage_message(struct staff_req *, int status, const char *title, const char
 void spage_unavailable(struct staff_req *);
 /* The error-page hook of the web layer (req_set_error_page): spage_message's page. */
 void spage_error(struct req *, int status, const char *message, const char *extra_headers);
-/* Sends the page with the session cookie headers the request needs. */
+/* Sends the page with the session cookie headers the request needs (req_page: a page that
+ * failed, over its cap or out of memory, becomes a short 503). */
 void spage_send(struct staff_req *, int status, struct buf *, const char *extra_headers);
 /* 303 to a path of ours. */
 void spage_redirect(struct staff_req *, const char *location);
