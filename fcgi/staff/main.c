@@ -214,7 +214,8 @@ handle(FCGX_Request *fr)
 		goto done;
 	}
 	if (rt->role != NULL && !auth_role_at_least(&s.u, rt->role)) {
-		spage_message(&s, 403, "无权操作", rt->refusal);
+		spage_message(&s, 403, "无权操作",
+		    rt->refusal != NULL ? rt->refusal : "您的账户无权进行此操作。");
 		goto done;
 	}
 	rt->fn(&s);
