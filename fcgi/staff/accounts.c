@@ -14,35 +14,34 @@
 
 #define NEW_PASSWORD_MIN 10
 
+/* A one-button form that changes user: unlock, enable or disable. */
 static void
-unavailable(struct staff_req *s)
+account_button(struct buf *b, const struct staff_req *s, const char *user, const char *action,
+    const char *label)
 {
-	spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
-}
-
-static int
-admin_only(struct staff_req *s)
-{
-	if (auth_role_at_least(&s->u, "admin"))
-		return 1;
-	spage_message(s, 403, "无权操作", "账户由本县管理员管理。");
-	return 0;
-}
-
-static const char *
-role_word(const char *role)
-{
-	if (strcmp(role, "admin") == 0)
-		return "管理员";
-	if (strcmp(role, "supervisor") == 0)
-		return "督查员";
-	return "工作人员";
+	buf_adds(b, "<form method=\"post\" action=\"/accounts/");
+	SH(b, user);
+	buf_adds(b, "\">");
+	spage_csrf_field(b, s);
+	buf_adds(b, "<input type=\"hidden\" name=\"action\" value=\"");
+	SH(b, action);
+	buf_adds(b, strcmp(action, "disable") == 0 ?
+	    "\"><button type=\"submit\" class=\"danger\">" : "\"><button type=\"submit\">");
+	SH(b, label);
+	buf_adds(b, "</button></form>");
 }
 
 static void
 accounts_render(struct staff_req *s, int status, const char *err, const char *done)
 {
+	enum {
+		A_USERNAME, A_DISPLAY, A_ROLE, A_LAST_LOGIN, A_LOCKED, A_DISABLED, A_FAILED, A__N
+	};
 	static const char *const roles[] = {"staff", "supervisor", "admin", NULL};
+	static const struct scol cols[] = {
+		{"用户名", NULL}, {"姓名", NULL}, {"角色", NULL}, {"最近登录", NULL},
+		{"状态", NULL}, {"", NULL},
+	};
 	struct dbparam p[1] = {DBS(s->u.county)};
 	struct dbrows a;
 	struct buf b;
@@ -53,70 +52,43 @@ accounts_render(struct staff_req *s, int status, const char *err, const char *do
 		      "COALESCE(locked_until > NOW(), 0), disabled, failed_logins "
 		      "FROM staff_accounts WHERE county_code = ? ORDER BY username",
 		p, 1, &a, 1000) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "账户");
 	buf_adds(&b, "<h1>账户</h1>");
-	if (done != NULL) {
-		buf_adds(&b, "<p class=\"notice\" role=\"status\">");
-		SH(&b, done);
-		buf_adds(&b, "</p>");
-	}
-	if (err != NULL) {
-		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
-		SH(&b, err);
-		buf_adds(&b, "</p>");
-	}
-	buf_adds(&b, "<div class=\"scroll\"><table id=\"accounts\"><thead><tr><th>用户名</th>"
-		     "<th>姓名</th><th>角色</th><th>最近登录</th><th>状态</th><th></th></tr></thead>"
-		     "<tbody>");
+	spage_notices(&b, done, err);
+	spage_table(&b, "id=\"accounts\"", cols, NCOLS(cols));
 	for (i = 0; i < a.nrows; i++) {
 		char when[32];
-		const char *user = db_str(&a, i, 0);
-		int locked = db_int(&a, i, 4) == 1, disabled = db_int(&a, i, 5) == 1;
+		const char *user = db_str(&a, i, A_USERNAME);
+		int locked = db_int(&a, i, A_LOCKED) == 1;
+		int disabled = db_int(&a, i, A_DISABLED) == 1;
 		int self = strcmp(user, s->u.username) == 0;
 
-		spage_time(when, (time_t)db_int(&a, i, 3));
+		spage_time(when, (time_t)db_int(&a, i, A_LAST_LOGIN));
 		buf_adds(&b, "<tr data-user=\"");
 		SH(&b, user);
-		buf_adds(&b, "\"><td>");
-		SH(&b, user);
-		buf_adds(&b, "</td><td>");
-		SH(&b, db_str(&a, i, 1));
-		buf_adds(&b, "</td><td>");
-		SH(&b, role_word(db_str(&a, i, 2)));
-		buf_adds(&b, "</td><td>");
-		SH(&b, when);
-		buf_adds(&b, "</td><td>");
+		buf_adds(&b, "\">");
+		spage_td(&b, NULL, user);
+		spage_td(&b, NULL, db_str(&a, i, A_DISPLAY));
+		spage_td(&b, NULL, spage_role_text(db_str(&a, i, A_ROLE)));
+		spage_td(&b, NULL, when);
+		buf_adds(&b, "<td>");
 		buf_adds(&b, disabled ? "<span class=\"tag closed\">已停用</span>" :
 		    locked ? "<span class=\"tag overdue\">已锁定</span>" : "正常");
 		buf_adds(&b, "</td><td>");
 		if (!self) {
-			const char *act = locked || db_int(&a, i, 6) > 0 ? "unlock" : NULL;
-
-			if (act != NULL) {
-				buf_adds(&b, "<form method=\"post\" action=\"/accounts/");
-				SH(&b, user);
-				buf_adds(&b, "\">");
-				spage_csrf_field(&b, s);
-				buf_adds(&b, "<input type=\"hidden\" name=\"action\" value=\"unlock\">"
-					     "<button type=\"submit\">解锁</button></form>");
-			}
-			buf_adds(&b, "<form method=\"post\" action=\"/accounts/");
-			SH(&b, user);
-			buf_adds(&b, "\">");
-			spage_csrf_field(&b, s);
-			buf_adds(&b, disabled ?
-			    "<input type=\"hidden\" name=\"action\" value=\"enable\">"
-			    "<button type=\"submit\">启用</button></form>" :
-			    "<input type=\"hidden\" name=\"action\" value=\"disable\">"
-			    "<button type=\"submit\" class=\"danger\">停用</button></form>");
+			if (locked || db_int(&a, i, A_FAILED) > 0)
+				account_button(&b, s, user, "unlock", "解锁");
+			if (disabled)
+				account_button(&b, s, user, "enable", "启用");
+			else
+				account_button(&b, s, user, "disable", "停用");
 		}
 		buf_adds(&b, "</td></tr>");
 	}
-	buf_adds(&b, "</tbody></table></div>");
+	spage_table_end(&b, NCOLS(cols), a.nrows, NULL);
 	dbrows_free(&a);
 	buf_adds(&b, "<h2>新增账户</h2><form class=\"wide\" method=\"post\" action=\"/accounts\" "
 		     "accept-charset=\"utf-8\">");
@@ -133,7 +105,7 @@ accounts_render(struct staff_req *s, int status, const char *err, const char *do
 		buf_adds(&b, "<option value=\"");
 		SH(&b, *r);
 		buf_adds(&b, strcmp(spage_in(s, "role"), *r) == 0 ? "\" selected>" : "\">");
-		SH(&b, role_word(*r));
+		SH(&b, spage_role_text(*r));
 		buf_adds(&b, "</option>");
 	}
 	buf_printf(&b, "</select><label for=\"f-password\">初始密码（至少 %d 位，当面交给本人）"
@@ -141,16 +113,12 @@ accounts_render(struct staff_req *s, int status, const char *err, const char *do
 		       "minlength=\"%d\" maxlength=\"128\" autocomplete=\"new-password\" required>"
 		       "<button type=\"submit\">新增账户</button></form>",
 	    NEW_PASSWORD_MIN, NEW_PASSWORD_MIN);
-	spage_end(&b);
-	spage_send(s, status, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, status, &b, NULL);
 }
 
 void
 accounts_page(struct staff_req *s)
 {
-	if (!admin_only(s))
-		return;
 	accounts_render(s, 200, NULL,
 	    strcmp(s->r.query, "done=1") == 0 ? "已保存。" : NULL);
 }
@@ -172,14 +140,6 @@ account_create(struct staff_req *s)
 	struct dbparam p[5];
 	long long n;
 
-	if (spage_read_form(s) == -1)
-		return;
-	if (!auth_csrf_ok(s)) {
-		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
-		return;
-	}
-	if (!admin_only(s))
-		return;
 	if (fields_check(&s->r.in, account_fields, 4, extra, &field, &msg) == -1) {
 		accounts_render(s, 422, msg, NULL);
 		return;
@@ -198,7 +158,7 @@ account_create(struct staff_req *s)
 	}
 	if (crypto_pwhash_str_alg(h, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
 		crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	p[0] = DBS(user);
@@ -212,7 +172,7 @@ account_create(struct staff_req *s)
 	    p, 5, NULL);
 	sodium_memzero(h, sizeof(h));
 	if (n == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (n == 0) {
@@ -231,14 +191,6 @@ account_change(struct staff_req *s)
 	struct dbparam p[2];
 	long long n;
 
-	if (spage_read_form(s) == -1)
-		return;
-	if (!auth_csrf_ok(s)) {
-		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
-		return;
-	}
-	if (!admin_only(s))
-		return;
 	action = spage_in(s, "action");
 	if (strcmp(action, "unlock") == 0)
 		sql = "UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL "
@@ -263,7 +215,7 @@ account_change(struct staff_req *s)
 
 		if (db_select("SELECT 1 FROM staff_accounts WHERE username = ? AND county_code = ?", p,
 			2, &r, 1) == -1) {
-			unavailable(s);
+			spage_unavailable(s);
 			return;
 		}
 		n = (long long)r.nrows;
@@ -274,7 +226,7 @@ account_change(struct staff_req *s)
 		return;
 	}
 	if (db_exec(sql, p, 2, NULL) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	/* a disabled account's sessions end now, not when they expire */
@@ -282,7 +234,7 @@ account_change(struct staff_req *s)
 	    db_exec("DELETE s FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id "
 		    "WHERE a.username = ? AND a.county_code = ?",
 		p, 2, NULL) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	log_info("staff account %s: %s by %s", user, action, s->u.username);

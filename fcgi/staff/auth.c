@@ -13,7 +13,7 @@
  * Sessions: a 256-bit random token in an HttpOnly, SameSite=Strict cookie (Secure over
  * HTTPS); the database keeps only its SHA-256, with an absolute expiry and an idle
  * timeout. A new token is issued at every sign-in, so a token planted before sign-in is
- * worth nothing. Form tokens (lib/csrf.c) are bound to a value derived from the session
+ * worth nothing. Form tokens (lib/core/csrf.c) are bound to a value derived from the session
  * token, so a token from one session is refused in another; the sign-in form's are bound
  * to the visitor's CSRF cookie.
  */
@@ -59,33 +59,6 @@ username_ok(const char *s)
 	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
-/* The session token from the Cookie header, or 0 when there is none of the right form. */
-static int
-session_cookie(const char *hdr, char out[STAFF_TOKEN_LEN + 1])
-{
-	const char *p = hdr;
-	size_t nlen = strlen(STAFF_SESSION_COOKIE);
-
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == ';')
-			p++;
-		if (strncmp(p, STAFF_SESSION_COOKIE, nlen) == 0 && p[nlen] == '=') {
-			const char *v = p + nlen + 1;
-			size_t vlen = strcspn(v, "; ");
-
-			if (vlen != STAFF_TOKEN_LEN ||
-			    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				      "0123456789-_") < vlen)
-				return 0;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return 1;
-		}
-		p = strchr(p, ';');
-	}
-	return 0;
-}
-
 /* The token's SHA-256 in hex: what the sessions table holds. */
 static void
 token_hash(char out[65], const char *token)
@@ -111,12 +84,13 @@ token_bind(char out[CSRF_COOKIE_LEN + 1], const char *token)
 int
 auth_session(struct staff_req *s)
 {
+	enum { SES_ID, SES_USERNAME, SES_DISPLAY, SES_COUNTY, SES_ROLE, SES_STALE, SES__N };
 	char token[STAFF_TOKEN_LEN + 1], hash[65];
 	struct dbparam p[2];
 	struct dbrows rows;
 
 	s->signed_in = 0;
-	if (!session_cookie(s->r.cookie_hdr, token))
+	if (!req_cookie(&s->r, STAFF_SESSION_COOKIE, STAFF_TOKEN_LEN, token))
 		return 0;
 	token_hash(hash, token);
 	p[0] = DBS(hash);
@@ -130,14 +104,15 @@ auth_session(struct staff_req *s)
 		return -1;
 	if (rows.nrows == 1) {
 		s->signed_in = 1;
-		s->u.id = db_int(&rows, 0, 0);
-		snprintf(s->u.username, sizeof(s->u.username), "%s", db_str(&rows, 0, 1));
-		snprintf(s->u.display, sizeof(s->u.display), "%s", db_str(&rows, 0, 2));
-		snprintf(s->u.county, sizeof(s->u.county), "%s", db_str(&rows, 0, 3));
-		snprintf(s->u.role, sizeof(s->u.role), "%s", db_str(&rows, 0, 4));
+		s->u.id = db_int(&rows, 0, SES_ID);
+		snprintf(s->u.username, sizeof(s->u.username), "%s",
+		    db_str(&rows, 0, SES_USERNAME));
+		snprintf(s->u.display, sizeof(s->u.display), "%s", db_str(&rows, 0, SES_DISPLAY));
+		snprintf(s->u.county, sizeof(s->u.county), "%s", db_str(&rows, 0, SES_COUNTY));
+		snprintf(s->u.role, sizeof(s->u.role), "%s", db_str(&rows, 0, SES_ROLE));
 		token_bind(s->u.bind, token);
 		/* the idle clock moves at most once a minute: one write per minute, not per page */
-		if (db_int(&rows, 0, 5) == 1)
+		if (db_int(&rows, 0, SES_STALE) == 1)
 			db_exec("UPDATE staff_sessions SET last_seen_at = NOW() WHERE token_hash = ?",
 			    p, 1, NULL);
 	} else {
@@ -183,14 +158,9 @@ login_form(struct staff_req *s, int status, const char *error, const char *extra
 	struct buf b;
 
 	auth_form_token(s);
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "登录");
 	buf_adds(&b, "<div class=\"login\"><h1>工作人员登录</h1>");
-	if (error != NULL) {
-		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
-		SH(&b, error);
-		buf_adds(&b, "</p>");
-	}
+	spage_notices(&b, NULL, error);
 	buf_adds(&b, "<form method=\"post\" action=\"/login\" accept-charset=\"utf-8\">");
 	spage_csrf_field(&b, s);
 	buf_adds(&b, "<label for=\"f-username\">用户名</label><input id=\"f-username\" "
@@ -206,9 +176,7 @@ login_form(struct staff_req *s, int status, const char *error, const char *extra
 		buf_printf(&b, "同一网络地址 %d 分钟内登录失败 %d 次，将暂停从该地址登录。",
 		    staff_conf.address_minutes, staff_conf.address_failures);
 	buf_adds(&b, "账户由县级管理员开设。</p></div>");
-	spage_end(&b);
-	spage_send(s, status, &b, extra_headers);
-	buf_free(&b);
+	spage_finish(s, status, &b, extra_headers);
 }
 
 void
@@ -280,6 +248,7 @@ address_key(char out[64], const char *remote)
 static long long
 address_wait(const char *key)
 {
+	enum { WAIT_SECONDS, WAIT__N };
 	struct dbparam p[5];
 	struct dbrows r;
 	long long wait;
@@ -296,7 +265,7 @@ address_wait(const char *key)
 		      "AND at > NOW() - INTERVAL ? MINUTE ORDER BY at DESC LIMIT ? OFFSET ?",
 		p, 5, &r, 1) == -1)
 		return -1;
-	wait = r.nrows == 1 ? db_int(&r, 0, 0) : 0;
+	wait = r.nrows == 1 ? db_int(&r, 0, WAIT_SECONDS) : 0;
 	if (r.nrows == 1 && wait < 1)
 		wait = 1;
 	dbrows_free(&r);
@@ -364,7 +333,7 @@ session_drop(struct staff_req *s)
 	char token[STAFF_TOKEN_LEN + 1], hash[65];
 	struct dbparam p[1];
 
-	if (!session_cookie(s->r.cookie_hdr, token))
+	if (!req_cookie(&s->r, STAFF_SESSION_COOKIE, STAFF_TOKEN_LEN, token))
 		return;
 	token_hash(hash, token);
 	p[0] = DBS(hash);
@@ -383,6 +352,7 @@ session_drop(struct staff_req *s)
 void
 auth_login(struct staff_req *s)
 {
+	enum { ACC_ID, ACC_HASH, ACC_LOCKED, ACC_DISABLED, ACC_FAILED, ACC__N };
 	const char *user, *pw, *hash;
 	char addr[64];
 	struct dbparam p[3];
@@ -390,8 +360,6 @@ auth_login(struct staff_req *s)
 	long long id, wait;
 	int known, usable, locked, good;
 
-	if (spage_read_form(s) == -1)
-		return;
 	/* the sign-in form's token is the visitor's, whatever session the browser holds */
 	s->signed_in = 0;
 	if (!auth_csrf_ok(s)) {
@@ -407,7 +375,7 @@ auth_login(struct staff_req *s)
 	/* an address that has guessed too much is stopped before any password is checked */
 	address_key(addr, s->r.remote);
 	if ((wait = address_wait(addr)) == -1) {
-		spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	if (wait > 0) {
@@ -422,16 +390,16 @@ auth_login(struct staff_req *s)
 		if (db_select("SELECT id, pw_hash, locked_until > NOW(), disabled, failed_logins "
 			      "FROM staff_accounts WHERE username = ?",
 			p, 1, &rows, 1) == -1) {
-			spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+			spage_unavailable(s);
 			return;
 		}
 	}
 	known = rows.nrows == 1;
-	hash = known ? db_str(&rows, 0, 1) : dummy_hash;
+	hash = known ? db_str(&rows, 0, ACC_HASH) : dummy_hash;
 	good = crypto_pwhash_str_verify(hash, usable ? pw : "", usable ? strlen(pw) : 0) == 0;
-	locked = known && db_int(&rows, 0, 2) == 1;
-	good = good && known && !locked && db_int(&rows, 0, 3) == 0;
-	id = known ? db_int(&rows, 0, 0) : 0;
+	locked = known && db_int(&rows, 0, ACC_LOCKED) == 1;
+	good = good && known && !locked && db_int(&rows, 0, ACC_DISABLED) == 0;
+	id = known ? db_int(&rows, 0, ACC_ID) : 0;
 	if (!good) {
 		if (known && !locked) {
 			/* left to right: locked_until reads the count before this failure is added */
@@ -445,10 +413,10 @@ auth_login(struct staff_req *s)
 				    "WHERE id = ?",
 				p, 3, NULL) == -1) {
 				dbrows_free(&rows);
-				spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+				spage_unavailable(s);
 				return;
 			}
-			if (db_int(&rows, 0, 4) + 1 >= staff_conf.lockout_failures)
+			if (db_int(&rows, 0, ACC_FAILED) + 1 >= staff_conf.lockout_failures)
 				log_info("staff account %s locked after %d wrong passwords", user,
 				    staff_conf.lockout_failures);
 		}
@@ -477,7 +445,7 @@ auth_login(struct staff_req *s)
 		    "last_login_at = NOW() WHERE id = ?",
 		p, 1, NULL) == -1 ||
 	    session_create(s, id) == -1) {
-		spage_message(s, 503, "暂时无法登录", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	log_info("staff %s signed in from %s", user, s->r.remote);
@@ -487,16 +455,6 @@ auth_login(struct staff_req *s)
 void
 auth_logout(struct staff_req *s)
 {
-	if (spage_read_form(s) == -1)
-		return;
-	if (!s->signed_in) {
-		spage_redirect(s, "/login");
-		return;
-	}
-	if (!auth_csrf_ok(s)) {
-		spage_message(s, 403, "无法退出", "页面已过期，请刷新后再试。");
-		return;
-	}
 	session_drop(s);
 	s->signed_in = 0;
 	s->clear_session = 1;

@@ -62,87 +62,109 @@ dash_hall(struct dash *d, const char *code)
 	return p;
 }
 
+/*
+ * The figures, a statement a table: each row is one hall's (DASH_HALL: the hall handling
+ * the case, else the county's code), whose code comes first, and the statement's fill
+ * reads the rest into the hall's figures. One parameter: the county.
+ */
+#define FIG_HALL 0	/* every statement's first column */
+
+#define HALLS_SQL "SELECT hall_code, name, UNIX_TIMESTAMP(last_contact_at), backlog, " \
+	"agent_version, UNIX_TIMESTAMP(NOW()) FROM halls WHERE county_code = ? " \
+	"ORDER BY hall_code"
+enum { HL_HALL, HL_NAME, HL_CONTACT, HL_BACKLOG, HL_VERSION, HL_NOW, HL__N };
+
+static void
+fill_halls(struct hall_fig *h, const struct dbrows *r, size_t i)
+{
+	snprintf(h->name, sizeof(h->name), "%s", db_str(r, i, HL_NAME));
+	h->last_contact = db_int(r, i, HL_CONTACT);
+	h->backlog = db_int(r, i, HL_BACKLOG);
+	snprintf(h->version, sizeof(h->version), "%s", db_str(r, i, HL_VERSION));
+	h->have_health = 1;
+}
+
+#define CASES_SQL "SELECT " DASH_HALL ", count(*), SUM(c.status NOT IN " CLOSED "), " \
+	"SUM(c.status IN " CLOSED "), " \
+	"SUM(c.status IN " CLOSED " AND (SELECT MIN(e.at) FROM case_events e " \
+	"  WHERE e.case_no = c.case_no AND e.origin = 'county' " \
+	"  AND e.status IN " CLOSED ") <= c.due_at), " \
+	"SUM(" OVERDUE_SQL "), SUM(" WARNING_SQL ") " \
+	"FROM cases c WHERE c.handler_county = ? GROUP BY 1"
+enum { CS_HALL, CS_TOTAL, CS_OPEN, CS_CLOSED, CS_ON_TIME, CS_OVERDUE, CS_WARNING, CS__N };
+
+static void
+fill_cases(struct hall_fig *h, const struct dbrows *r, size_t i)
+{
+	h->total = db_int(r, i, CS_TOTAL);
+	h->open = db_int(r, i, CS_OPEN);
+	h->closed = db_int(r, i, CS_CLOSED);
+	h->on_time = db_int(r, i, CS_ON_TIME);
+	h->overdue = db_int(r, i, CS_OVERDUE);
+	h->warning = db_int(r, i, CS_WARNING);
+}
+
+#define RATINGS_SQL "SELECT " DASH_HALL ", count(*), SUM(r.level >= 3) FROM ratings r " \
+	"JOIN cases c ON c.case_no = r.case_no WHERE c.handler_county = ? GROUP BY 1"
+enum { RS_HALL, RS_COUNT, RS_SATISFIED, RS__N };
+
+static void
+fill_ratings(struct hall_fig *h, const struct dbrows *r, size_t i)
+{
+	h->ratings = db_int(r, i, RS_COUNT);
+	h->satisfied = db_int(r, i, RS_SATISFIED);
+}
+
+#define FOLLOWUPS_SQL "SELECT " DASH_HALL ", SUM(f.closed_at IS NULL), " \
+	"SUM(f.closed_at IS NULL AND f.due_at < NOW()), SUM(f.closed_at IS NOT NULL) " \
+	"FROM rating_followups f JOIN cases c ON c.case_no = f.case_no " \
+	"WHERE c.handler_county = ? GROUP BY 1"
+enum { FS_HALL, FS_OPEN, FS_LATE, FS_CLOSED, FS__N };
+
+static void
+fill_followups(struct hall_fig *h, const struct dbrows *r, size_t i)
+{
+	h->fu_open = db_int(r, i, FS_OPEN);
+	h->fu_late = db_int(r, i, FS_LATE);
+	h->fu_closed = db_int(r, i, FS_CLOSED);
+}
+
+/* The halls first, so that a hall with no case yet still has its row. */
+static const struct dash_query {
+	const char *sql;
+	void (*fill)(struct hall_fig *, const struct dbrows *, size_t row);
+} dash_queries[] = {
+	{HALLS_SQL, fill_halls},
+	{CASES_SQL, fill_cases},
+	{RATINGS_SQL, fill_ratings},
+	{FOLLOWUPS_SQL, fill_followups},
+};
+
+/* The county's figures into d (d->h is the caller's to free); -1, with nothing to free. */
 static int
 dash_load(struct staff_req *s, struct dash *d)
 {
-	struct dbparam p[1];
+	enum { NOW_TIME, NOW__N };
+	struct dbparam p[1] = {DBS(s->u.county)};
 	struct dbrows r;
-	size_t i;
+	size_t q, i;
 
 	memset(d, 0, sizeof(*d));
-	/* the halls first, so that a hall with no case yet still has its row */
-	p[0] = DBS(s->u.county);
-	if (db_select("SELECT hall_code, name, UNIX_TIMESTAMP(last_contact_at), backlog, "
-		      "agent_version, UNIX_TIMESTAMP(NOW()) FROM halls WHERE county_code = ? "
-		      "ORDER BY hall_code",
-		p, 1, &r, 1000) == -1)
-		return -1;
-	for (i = 0; i < r.nrows; i++) {
-		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
+	for (q = 0; q < sizeof(dash_queries) / sizeof(dash_queries[0]); q++) {
+		if (db_select(dash_queries[q].sql, p, 1, &r, 1000) == -1)
+			goto fail;
+		for (i = 0; i < r.nrows; i++) {
+			struct hall_fig *h = dash_hall(d, db_str(&r, i, FIG_HALL));
 
-		if (h == NULL)
-			break;
-		snprintf(h->name, sizeof(h->name), "%s", db_str(&r, i, 1));
-		h->last_contact = db_int(&r, i, 2);
-		h->backlog = db_int(&r, i, 3);
-		snprintf(h->version, sizeof(h->version), "%s", db_str(&r, i, 4));
-		h->have_health = 1;
+			if (h == NULL)
+				break;
+			dash_queries[q].fill(h, &r, i);
+		}
+		dbrows_free(&r);
 	}
-	dbrows_free(&r);
-	if (db_select("SELECT " DASH_HALL ", count(*), SUM(c.status NOT IN " CLOSED "), "
-		      "SUM(c.status IN " CLOSED "), "
-		      "SUM(c.status IN " CLOSED " AND (SELECT MIN(e.at) FROM case_events e "
-		      "  WHERE e.case_no = c.case_no AND e.origin = 'county' "
-		      "  AND e.status IN " CLOSED ") <= c.due_at), "
-		      "SUM(" OVERDUE_SQL "), SUM(" WARNING_SQL ") "
-		      "FROM cases c WHERE c.handler_county = ? GROUP BY 1",
-		p, 1, &r, 1000) == -1)
-		return -1;
-	for (i = 0; i < r.nrows; i++) {
-		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
-
-		if (h == NULL)
-			break;
-		h->total = db_int(&r, i, 1);
-		h->open = db_int(&r, i, 2);
-		h->closed = db_int(&r, i, 3);
-		h->on_time = db_int(&r, i, 4);
-		h->overdue = db_int(&r, i, 5);
-		h->warning = db_int(&r, i, 6);
-	}
-	dbrows_free(&r);
-	if (db_select("SELECT " DASH_HALL ", count(*), SUM(r.level >= 3) FROM ratings r "
-		      "JOIN cases c ON c.case_no = r.case_no WHERE c.handler_county = ? GROUP BY 1",
-		p, 1, &r, 1000) == -1)
-		return -1;
-	for (i = 0; i < r.nrows; i++) {
-		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
-
-		if (h == NULL)
-			break;
-		h->ratings = db_int(&r, i, 1);
-		h->satisfied = db_int(&r, i, 2);
-	}
-	dbrows_free(&r);
-	if (db_select("SELECT " DASH_HALL ", SUM(f.closed_at IS NULL), "
-		      "SUM(f.closed_at IS NULL AND f.due_at < NOW()), SUM(f.closed_at IS NOT NULL) "
-		      "FROM rating_followups f JOIN cases c ON c.case_no = f.case_no "
-		      "WHERE c.handler_county = ? GROUP BY 1",
-		p, 1, &r, 1000) == -1)
-		return -1;
-	for (i = 0; i < r.nrows; i++) {
-		struct hall_fig *h = dash_hall(d, db_str(&r, i, 0));
-
-		if (h == NULL)
-			break;
-		h->fu_open = db_int(&r, i, 1);
-		h->fu_late = db_int(&r, i, 2);
-		h->fu_closed = db_int(&r, i, 3);
-	}
-	dbrows_free(&r);
 	if (db_select("SELECT UNIX_TIMESTAMP(NOW())", NULL, 0, &r, 1) == -1)
-		return -1;
-	d->db_now = (time_t)db_int(&r, 0, 0);
+		goto fail;
+	d->db_now = (time_t)db_int(&r, 0, NOW_TIME);
 	dbrows_free(&r);
 	for (i = 0; i < d->n; i++) {
 		struct hall_fig *h = &d->h[i];
@@ -161,6 +183,9 @@ dash_load(struct staff_req *s, struct dash *d)
 		d->sum.backlog += h->backlog;
 	}
 	return 0;
+fail:
+	free(d->h);
+	return -1;
 }
 
 /* Permille (so that figures stay integers until they are printed), or -1 with no data. */
@@ -326,20 +351,43 @@ ago_text(char out[64], time_t now, long long then)
 		snprintf(out, 64, "%lld 天前", s / 86400);
 }
 
+/* A cell of a number. */
+static void
+num_td(struct buf *b, const char *class, long long v)
+{
+	char n[24];
+
+	snprintf(n, sizeof(n), "%lld", v);
+	spage_td(b, class, n);
+}
+
+/* A CSV cell of a number (never the last of its row). */
+static void
+num_cell(struct buf *b, long long v)
+{
+	char n[24];
+
+	snprintf(n, sizeof(n), "%lld", v);
+	csv_cell(b, n, 0);
+}
+
 void
 dash_page(struct staff_req *s)
 {
+	static const struct scol cols[] = {
+		{"大厅", NULL}, {"未办结", "num"}, {"预警", "num"}, {"已超期", "num"},
+		{"按时办结率", "num"}, {"满意率", "num"}, {"差评待整改", "num"}, {"最近联系", NULL},
+		{"积压", "num"}, {"版本", NULL},
+	};
 	struct dash d;
 	struct buf b;
 	char t1[16], t2[16], ago[64];
 	size_t i;
 
 	if (dash_load(s, &d) == -1) {
-		free(d.h);
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "质量统计");
 	pm_text(t1, on_time_pm(&d.sum));
 	pm_text(t2, satisfied_pm(&d.sum));
@@ -369,11 +417,7 @@ dash_page(struct staff_req *s)
 	buf_printf(&b, "%d 分钟内联系过县级；红点：超过 %d 分钟未联系或从未联系。</p>", STALE_MINUTES,
 	    STALE_MINUTES);
 	svg_sync(&b, &d);
-	buf_adds(&b, "<div class=\"scroll\"><table id=\"halls\"><thead><tr><th>大厅</th>"
-		     "<th class=\"num\">未办结</th><th class=\"num\">预警</th><th class=\"num\">已超期"
-		     "</th><th class=\"num\">按时办结率</th><th class=\"num\">满意率</th>"
-		     "<th class=\"num\">差评待整改</th><th>最近联系</th><th class=\"num\">积压</th>"
-		     "<th>版本</th></tr></thead><tbody>");
+	spage_table(&b, "id=\"halls\"", cols, NCOLS(cols));
 	for (i = 0; i < d.n; i++) {
 		const struct hall_fig *h = &d.h[i];
 
@@ -386,20 +430,22 @@ dash_page(struct staff_req *s)
 		SH(&b, h->name);
 		buf_adds(&b, "<div class=\"muted\">");
 		SH(&b, h->code);
-		buf_printf(&b, "</div></td><td class=\"num\">%lld</td><td class=\"num warn\">%lld</td>"
-			       "<td class=\"num late\">%lld</td><td class=\"num\">%s</td>"
-			       "<td class=\"num\">%s</td><td class=\"num\">%lld</td><td>",
-		    h->open, h->warning, h->overdue, t1, t2, h->fu_open);
-		SH(&b, h->have_health ? ago : strlen(h->code) == 6 ? "—" : "（未登记）");
-		buf_printf(&b, "</td><td class=\"num\">%lld</td><td>", h->backlog);
-		SH(&b, h->version);
-		buf_adds(&b, "</td></tr>");
+		buf_adds(&b, "</div></td>");
+		num_td(&b, "num", h->open);
+		num_td(&b, "num warn", h->warning);
+		num_td(&b, "num late", h->overdue);
+		spage_td(&b, "num", t1);
+		spage_td(&b, "num", t2);
+		num_td(&b, "num", h->fu_open);
+		spage_td(&b, NULL, h->have_health ? ago :
+		    strlen(h->code) == 6 ? "—" : "（未登记）");
+		num_td(&b, "num", h->backlog);
+		spage_td(&b, NULL, h->version);
+		buf_adds(&b, "</tr>");
 	}
-	buf_adds(&b, "</tbody></table></div>");
+	spage_table_end(&b, NCOLS(cols), d.n, NULL);
 	free(d.h);
-	spage_end(&b);
-	spage_send(s, 200, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, 200, &b, NULL);
 }
 
 void
@@ -407,12 +453,11 @@ dash_csv(struct staff_req *s)
 {
 	struct dash d;
 	struct buf b;
-	char hdr[128], n[32], t1[16], t2[16], when[32];
+	char t1[16], t2[16], when[32];
 	size_t i;
 
 	if (dash_load(s, &d) == -1) {
-		free(d.h);
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, 4 * 1024 * 1024);
@@ -423,34 +468,27 @@ dash_csv(struct staff_req *s)
 
 		csv_cell(&b, i < d.n ? h->code : s->u.county, 0);
 		csv_cell(&b, i < d.n ? h->name : "全县合计", 0);
-#define NUM(v) (snprintf(n, sizeof(n), "%lld", (long long)(v)), csv_cell(&b, n, 0))
-		NUM(h->total);
-		NUM(h->open);
-		NUM(h->warning);
-		NUM(h->overdue);
-		NUM(h->closed);
-		NUM(h->on_time);
+		num_cell(&b, h->total);
+		num_cell(&b, h->open);
+		num_cell(&b, h->warning);
+		num_cell(&b, h->overdue);
+		num_cell(&b, h->closed);
+		num_cell(&b, h->on_time);
 		pm_text(t1, on_time_pm(h));
 		csv_cell(&b, t1, 0);
-		NUM(h->ratings);
-		NUM(h->satisfied);
+		num_cell(&b, h->ratings);
+		num_cell(&b, h->satisfied);
 		pm_text(t2, satisfied_pm(h));
 		csv_cell(&b, t2, 0);
-		NUM(h->fu_open);
-		NUM(h->fu_late);
-		NUM(h->fu_closed);
+		num_cell(&b, h->fu_open);
+		num_cell(&b, h->fu_late);
+		num_cell(&b, h->fu_closed);
 		spage_time(when, (time_t)h->last_contact);
 		csv_cell(&b, when, 0);
-		NUM(h->backlog);
-#undef NUM
+		num_cell(&b, h->backlog);
 		csv_cell(&b, h->version, 1);
 	}
 	free(d.h);
-	snprintf(hdr, sizeof(hdr),
-	    "Content-Disposition: attachment; filename=\"quality-%s.csv\"\r\n", s->u.county);
-	if (b.failed)
-		spage_message(s, 503, "无法导出", "导出内容过多。");
-	else
-		req_send(&s->r, 200, "text/csv; charset=utf-8", &b, hdr);
+	csv_send(s, &b, "quality", "导出内容过多。");
 	buf_free(&b);
 }

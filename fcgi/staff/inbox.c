@@ -39,10 +39,16 @@
 	"UNIX_TIMESTAMP(c.submitted_at), UNIX_TIMESTAMP(c.due_at), c.due_provisional, " \
 	OVERDUE_SQL ", " WARNING_SQL ", c.handler_county, COALESCE(c.handler_hall, ''), " \
 	"COALESCE(hh.name, ''), COALESCE(k.name, ''), c.handler_county <> LEFT(c.hall_code, 6)"
+enum {
+	I_NO, I_HALL, I_HALL_NAME, I_KIND, I_SUBJECT, I_STATUS, I_SUBMITTED, I_DUE,
+	I_PROVISIONAL, I_OVERDUE, I_WARNING, I_HANDLER_COUNTY, I_HANDLER_HALL,
+	I_HANDLER_HALL_NAME, I_HANDLER_COUNTY_NAME, I_TRANSFERRED_IN, I__N
+};
 #define INBOX_ORDER \
 	" ORDER BY " OVERDUE_SQL " DESC, c.status IN " CLOSED " ASC, c.due_at ASC, c.case_no ASC"
 #define INBOX_COUNT \
 	"SELECT count(*), COALESCE(SUM(" OVERDUE_SQL "), 0), COALESCE(SUM(" WARNING_SQL "), 0)"
+enum { N_TOTAL, N_OVERDUE, N_WARNING, N__N };
 
 /* By inbox_filter.out: the count, and a page of rows (the filters, LIMIT, OFFSET). */
 static const char *const inbox_count_sql[2] = {INBOX_COUNT INBOX_MINE, INBOX_COUNT INBOX_OUT};
@@ -139,17 +145,31 @@ inbox_filter(struct staff_req *s, struct inbox_filter *f)
 	return 0;
 }
 
+/* The rows of the filter's list, limit of them from offset on. */
+static int
+inbox_rows(const struct inbox_filter *f, long long limit, long long offset, struct dbrows *rows)
+{
+	struct dbparam p[sizeof(f->p) / sizeof(f->p[0]) + 2];
+
+	memcpy(p, f->p, f->np * sizeof(p[0]));
+	p[f->np] = DBI(limit);
+	p[f->np + 1] = DBI(offset);
+	return db_select(inbox_rows_sql[f->out], p, f->np + 2, rows, (size_t)limit);
+}
+
 /* Who handles row i now: a hall's name, or the county's name or code. */
 static void
 handler_text(struct buf *b, const struct dbrows *r, size_t i)
 {
-	if (*db_str(r, i, 12) != '\0')
-		SH(b, *db_str(r, i, 13) != '\0' ? db_str(r, i, 13) : db_str(r, i, 12));
-	else if (*db_str(r, i, 14) != '\0')
-		SH(b, db_str(r, i, 14));
+	const char *hall = db_str(r, i, I_HANDLER_HALL), *name = db_str(r, i, I_HANDLER_HALL_NAME);
+
+	if (*hall != '\0')
+		SH(b, *name != '\0' ? name : hall);
+	else if (*db_str(r, i, I_HANDLER_COUNTY_NAME) != '\0')
+		SH(b, db_str(r, i, I_HANDLER_COUNTY_NAME));
 	else {
 		buf_adds(b, "县（市、区）");
-		SH(b, db_str(r, i, 11));
+		SH(b, db_str(r, i, I_HANDLER_COUNTY));
 	}
 }
 
@@ -233,6 +253,7 @@ select_box(struct buf *b, const char *name, const char *label, const char *const
 static void
 filters_form(struct buf *b, const struct staff_req *s, const struct inbox_filter *f)
 {
+	enum { H_CODE, H_NAME, H__N };
 	struct dbparam p[1] = {DBS(s->u.county)};
 	struct dbrows halls;
 	size_t i;
@@ -245,9 +266,10 @@ filters_form(struct buf *b, const struct staff_req *s, const struct inbox_filter
 		p, 1, &halls, 500) == 0) {
 		for (i = 0; i < halls.nrows; i++) {
 			buf_adds(b, "<option value=\"");
-			SH(b, db_str(&halls, i, 0));
-			buf_adds(b, strcmp(f->hall, db_str(&halls, i, 0)) == 0 ? "\" selected>" : "\">");
-			SH(b, db_str(&halls, i, 1));
+			SH(b, db_str(&halls, i, H_CODE));
+			buf_adds(b, strcmp(f->hall, db_str(&halls, i, H_CODE)) == 0 ?
+			    "\" selected>" : "\">");
+			SH(b, db_str(&halls, i, H_NAME));
 			buf_adds(b, "</option>");
 		}
 		dbrows_free(&halls);
@@ -266,9 +288,12 @@ filters_form(struct buf *b, const struct staff_req *s, const struct inbox_filter
 void
 inbox_page(struct staff_req *s)
 {
+	static const struct scol cols[] = {
+		{"办件编号", NULL}, {"标题", NULL}, {"状态", NULL}, {"答复期限", NULL},
+		{"类型", "hide-s"}, {"大厅", "hide-s"}, {"提交时间", "hide-s"},
+	};
 	struct inbox_filter f;
 	struct dbrows rows, count;
-	struct dbparam p[26];
 	struct buf b;
 	long long total, pages;
 	size_t i;
@@ -276,72 +301,63 @@ inbox_page(struct staff_req *s)
 	if (inbox_filter(s, &f) == -1)
 		return;
 	if (db_select(inbox_count_sql[f.out], f.p, f.np, &count, 1) == -1) {
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
-	total = db_int(&count, 0, 0);
+	total = db_int(&count, 0, N_TOTAL);
 	pages = total > 0 ? (total + STAFF_PAGE_SIZE - 1) / STAFF_PAGE_SIZE : 1;
 	if (f.page > pages)
 		f.page = pages;
-	memcpy(p, f.p, f.np * sizeof(p[0]));
-	p[f.np] = DBI(STAFF_PAGE_SIZE);
-	p[f.np + 1] = DBI((f.page - 1) * STAFF_PAGE_SIZE);
-	if (db_select(inbox_rows_sql[f.out], p, f.np + 2, &rows, STAFF_PAGE_SIZE) == -1) {
+	if (inbox_rows(&f, STAFF_PAGE_SIZE, (f.page - 1) * STAFF_PAGE_SIZE, &rows) == -1) {
 		dbrows_free(&count);
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "办件");
 	buf_adds(&b, f.out ? "<h1>已转出外县的办件</h1><p class=\"notice\">这些办件已转办至其他县"
 			     "（市、区），由对方办理；本县只能查看。</p>" : "<h1>办件</h1>");
 	buf_printf(&b, "<p>共 <b id=\"total\">%lld</b> 件，其中已超期 "
 		       "<b id=\"overdue\">%lld</b> 件、预警 <b id=\"warning\">%lld</b> 件。"
 		       " ",
-	    total, db_int(&count, 0, 1), db_int(&count, 0, 2));
+	    total, db_int(&count, 0, N_OVERDUE), db_int(&count, 0, N_WARNING));
 	filter_href(&b, "/inbox.csv", &f, 0);
 	buf_adds(&b, ">导出 CSV</a></p>");
 	dbrows_free(&count);
 	filters_form(&b, s, &f);
-	buf_adds(&b, "<div class=\"scroll\"><table class=\"inbox\"><thead><tr><th>办件编号</th>"
-		     "<th>标题</th><th>状态</th><th>答复期限</th><th class=\"hide-s\">类型</th>"
-		     "<th class=\"hide-s\">大厅</th><th class=\"hide-s\">提交时间</th></tr></thead>"
-		     "<tbody>");
+	spage_table(&b, "class=\"inbox\"", cols, NCOLS(cols));
 	for (i = 0; i < rows.nrows; i++) {
 		char due[32], sub[32];
 
-		spage_time(due, (time_t)db_int(&rows, i, 7));
-		spage_time(sub, (time_t)db_int(&rows, i, 6));
-		buf_adds(&b, "<tr><td><a href=\"/cases/");
-		SH(&b, db_str(&rows, i, 0));
-		buf_adds(&b, "\">");
-		spage_caseno(&b, db_str(&rows, i, 0));
-		buf_adds(&b, "</a></td><td>");
-		SH(&b, db_str(&rows, i, 4));
-		buf_adds(&b, "</td><td>");
-		SH(&b, status_text(db_str(&rows, i, 5)));
-		spage_due_tag(&b, db_int(&rows, i, 9) == 1, db_int(&rows, i, 10) == 1);
+		spage_time(due, (time_t)db_int(&rows, i, I_DUE));
+		spage_time(sub, (time_t)db_int(&rows, i, I_SUBMITTED));
+		buf_adds(&b, "<tr><td>");
+		spage_link(&b, "/cases/", db_str(&rows, i, I_NO), NULL);
+		buf_adds(&b, "</td>");
+		spage_td(&b, NULL, db_str(&rows, i, I_SUBJECT));
+		buf_adds(&b, "<td>");
+		SH(&b, status_text(db_str(&rows, i, I_STATUS)));
+		spage_due_tag(&b, db_int(&rows, i, I_OVERDUE) == 1,
+		    db_int(&rows, i, I_WARNING) == 1);
 		buf_adds(&b, "</td><td>");
 		SH(&b, due);
-		if (db_int(&rows, i, 8) == 1)
+		if (db_int(&rows, i, I_PROVISIONAL) == 1)
 			buf_adds(&b, "（暂定）");
-		buf_adds(&b, "</td><td class=\"hide-s\">");
-		SH(&b, kind_text(db_str(&rows, i, 3)));
-		buf_adds(&b, "</td><td class=\"hide-s\">");
-		SH(&b, *db_str(&rows, i, 2) != '\0' ? db_str(&rows, i, 2) : db_str(&rows, i, 1));
+		buf_adds(&b, "</td>");
+		spage_td(&b, "hide-s", kind_text(db_str(&rows, i, I_KIND)));
+		buf_adds(&b, "<td class=\"hide-s\">");
+		SH(&b, *db_str(&rows, i, I_HALL_NAME) != '\0' ? db_str(&rows, i, I_HALL_NAME) :
+		    db_str(&rows, i, I_HALL));
 		if (f.out) {
 			buf_adds(&b, "<div class=\"muted\">现由");
 			handler_text(&b, &rows, i);
 			buf_adds(&b, "办理</div>");
-		} else if (db_int(&rows, i, 15) == 1)
+		} else if (db_int(&rows, i, I_TRANSFERRED_IN) == 1)
 			buf_adds(&b, " <span class=\"tag closed\">外县转入</span>");
-		buf_adds(&b, "</td><td class=\"hide-s\">");
-		SH(&b, sub);
-		buf_adds(&b, "</td></tr>");
+		buf_adds(&b, "</td>");
+		spage_td(&b, "hide-s", sub);
+		buf_adds(&b, "</tr>");
 	}
-	if (rows.nrows == 0)
-		buf_adds(&b, "<tr><td colspan=\"7\">没有符合条件的办件。</td></tr>");
-	buf_adds(&b, "</tbody></table></div>");
+	spage_table_end(&b, NCOLS(cols), rows.nrows, "没有符合条件的办件。");
 	if (pages > 1) {
 		buf_adds(&b, "<p class=\"pager\">");
 		if (f.page > 1) {
@@ -356,9 +372,7 @@ inbox_page(struct staff_req *s)
 		buf_adds(&b, "</p>");
 	}
 	dbrows_free(&rows);
-	spage_end(&b);
-	spage_send(s, 200, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, 200, &b, NULL);
 }
 
 void
@@ -366,18 +380,13 @@ inbox_csv(struct staff_req *s)
 {
 	struct inbox_filter f;
 	struct dbrows rows;
-	struct dbparam p[26];
 	struct buf b;
-	char hdr[128];
 	size_t i;
 
 	if (inbox_filter(s, &f) == -1)
 		return;
-	memcpy(p, f.p, f.np * sizeof(p[0]));
-	p[f.np] = DBI(10000);
-	p[f.np + 1] = DBI(0);
-	if (db_select(inbox_rows_sql[f.out], p, f.np + 2, &rows, 10000) == -1) {
-		spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+	if (inbox_rows(&f, 10000, 0, &rows) == -1) {
+		spage_unavailable(s);
 		return;
 	}
 	buf_init(&b, 8 * 1024 * 1024);
@@ -387,28 +396,23 @@ inbox_csv(struct staff_req *s)
 	for (i = 0; i < rows.nrows; i++) {
 		char due[32], sub[32];
 
-		spage_time(sub, (time_t)db_int(&rows, i, 6));
-		spage_time(due, (time_t)db_int(&rows, i, 7));
-		csv_cell(&b, db_str(&rows, i, 0), 0);
-		csv_cell(&b, db_str(&rows, i, 1), 0);
-		csv_cell(&b, db_str(&rows, i, 2), 0);
-		csv_cell(&b, kind_text(db_str(&rows, i, 3)), 0);
-		csv_cell(&b, db_str(&rows, i, 4), 0);
-		csv_cell(&b, status_text(db_str(&rows, i, 5)), 0);
+		spage_time(sub, (time_t)db_int(&rows, i, I_SUBMITTED));
+		spage_time(due, (time_t)db_int(&rows, i, I_DUE));
+		csv_cell(&b, db_str(&rows, i, I_NO), 0);
+		csv_cell(&b, db_str(&rows, i, I_HALL), 0);
+		csv_cell(&b, db_str(&rows, i, I_HALL_NAME), 0);
+		csv_cell(&b, kind_text(db_str(&rows, i, I_KIND)), 0);
+		csv_cell(&b, db_str(&rows, i, I_SUBJECT), 0);
+		csv_cell(&b, status_text(db_str(&rows, i, I_STATUS)), 0);
 		csv_cell(&b, sub, 0);
 		csv_cell(&b, due, 0);
-		csv_cell(&b, db_int(&rows, i, 8) == 1 ? "是" : "否", 0);
-		csv_cell(&b, db_int(&rows, i, 9) == 1 ? "是" : "否", 0);
-		csv_cell(&b, db_int(&rows, i, 10) == 1 ? "是" : "否", 0);
-		csv_cell(&b, db_str(&rows, i, 11), 0);
-		csv_cell(&b, db_str(&rows, i, 12), 1);
+		csv_cell(&b, db_int(&rows, i, I_PROVISIONAL) == 1 ? "是" : "否", 0);
+		csv_cell(&b, db_int(&rows, i, I_OVERDUE) == 1 ? "是" : "否", 0);
+		csv_cell(&b, db_int(&rows, i, I_WARNING) == 1 ? "是" : "否", 0);
+		csv_cell(&b, db_str(&rows, i, I_HANDLER_COUNTY), 0);
+		csv_cell(&b, db_str(&rows, i, I_HANDLER_HALL), 1);
 	}
 	dbrows_free(&rows);
-	snprintf(hdr, sizeof(hdr), "Content-Disposition: attachment; filename=\"inbox-%s.csv\"\r\n",
-	    s->u.county);
-	if (b.failed)
-		spage_message(s, 503, "无法导出", "导出内容过多，请缩小筛选范围。");
-	else
-		req_send(&s->r, 200, "text/csv; charset=utf-8", &b, hdr);
+	csv_send(s, &b, "inbox", "导出内容过多，请缩小筛选范围。");
 	buf_free(&b);
 }

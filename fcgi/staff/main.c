@@ -14,8 +14,11 @@
  *   [county]  host and port, or socket; user, password_file, database;
  *             connect_timeout, read_timeout, write_timeout (seconds)
  *
- * The route table below is the whole URL space; every route but the sign-in page and the
- * style sheet needs a session, and every POST a form token of that session.
+ * The route table below is the whole URL space. Its columns say what a request needs before
+ * its handler runs, checked in one place (handle): a session whose role is at least the
+ * route's (NULL: no session), and for a POST its form, read here, with this session's form
+ * token when the route says so. A handler with a finer rule keeps it (anyone reads a
+ * guide, a supervisor edits one; the sign-in checks the visitor's token).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -30,34 +33,38 @@
 struct staff_conf staff_conf;
 
 static const struct staff_route {
-	const char *method;
-	const char *pattern;	/* '*' matches one non-empty path segment */
+	struct route rt;
 	void (*fn)(struct staff_req *);
-	int open;		/* 1: no session needed */
+	const char *role;	/* the least role (staff < supervisor < admin); NULL: no session */
+	int csrf;		/* 1: the form must carry a token of this session */
+	const char *refusal;	/* what a lesser role is told */
 } routes[] = {
-	{"GET", "/staff.css", spage_css, 1},
-	{"GET", "/login", auth_login_page, 1},
-	{"POST", "/login", auth_login, 1},
-	{"POST", "/logout", auth_logout, 1},
-	{"GET", "/", inbox_page, 0},
-	{"GET", "/inbox.csv", inbox_csv, 0},
-	{"GET", "/cases/*", case_page, 0},
-	{"POST", "/cases/*", case_action, 0},
-	{"GET", "/followups", followups_page, 0},
-	{"POST", "/followups/*", followup_close, 0},
-	{"POST", "/settings/followup", followup_settings, 0},
-	{"GET", "/dashboard", dash_page, 0},
-	{"GET", "/dashboard.csv", dash_csv, 0},
-	{"GET", "/guides", guides_page, 0},
-	{"GET", "/guides/*", guide_page, 0},
-	{"POST", "/guides/*", guide_save, 0},
-	{"GET", "/accounts", accounts_page, 0},
-	{"POST", "/accounts", account_create, 0},
-	{"POST", "/accounts/*", account_change, 0},
-	{"GET", "/calendars", calendars_page, 0},
-	{"GET", "/calendars/*", calendar_page, 0},
-	{"POST", "/calendars/*", calendar_save, 0},
+	{{"GET", "/staff.css"}, spage_css, NULL, 0, NULL},
+	{{"GET", "/login"}, auth_login_page, NULL, 0, NULL},
+	/* the sign-in form's token is the visitor's, and a bad one gets the form again */
+	{{"POST", "/login"}, auth_login, NULL, 0, NULL},
+	{{"POST", "/logout"}, auth_logout, "staff", 1, NULL},
+	{{"GET", "/"}, inbox_page, "staff", 0, NULL},
+	{{"GET", "/inbox.csv"}, inbox_csv, "staff", 0, NULL},
+	{{"GET", "/cases/*"}, case_page, "staff", 0, NULL},
+	{{"POST", "/cases/*"}, case_action, "staff", 1, NULL},
+	{{"GET", "/followups"}, followups_page, "staff", 0, NULL},
+	{{"POST", "/followups/*"}, followup_close, "supervisor", 1,
+	    "整改情况由督查员或管理员登记。"},
+	{{"POST", "/settings/followup"}, followup_settings, "admin", 1, "整改期限由管理员设置。"},
+	{{"GET", "/dashboard"}, dash_page, "staff", 0, NULL},
+	{{"GET", "/dashboard.csv"}, dash_csv, "staff", 0, NULL},
+	{{"GET", "/guides"}, guides_page, "staff", 0, NULL},
+	{{"GET", "/guides/*"}, guide_page, "staff", 0, NULL},
+	{{"POST", "/guides/*"}, guide_save, "supervisor", 1, "办事指南由本县督查员或管理员维护。"},
+	{{"GET", "/accounts"}, accounts_page, "admin", 0, "账户由本县管理员管理。"},
+	{{"POST", "/accounts"}, account_create, "admin", 1, "账户由本县管理员管理。"},
+	{{"POST", "/accounts/*"}, account_change, "admin", 1, "账户由本县管理员管理。"},
+	{{"GET", "/calendars"}, calendars_page, "staff", 0, NULL},
+	{{"GET", "/calendars/*"}, calendar_page, "staff", 0, NULL},
+	{{"POST", "/calendars/*"}, calendar_save, "admin", 1, "工作日历由管理员发布。"},
 };
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
 /* ---- configuration ------------------------------------------------------------------ */
 
@@ -171,57 +178,47 @@ static void
 handle(FCGX_Request *fr)
 {
 	struct staff_req s;
-	const struct staff_route *hit = NULL;
-	const char *method;
-	char allow[32] = "";
-	size_t i;
+	const struct staff_route *rt;
+	int i;
 
 	memset(&s, 0, sizeof(s));
 	req_init(&s.r, fr);
+	/* forms carry answers and guides: Chinese text is 9 bytes a character percent-encoded */
+	s.r.max_body = 96 * 1024;
 	s.now = time(NULL);
-	method = s.r.is_head ? "GET" : s.r.method;
-	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!route_match(routes[i].pattern, s.r.path, &s.r))
-			continue;
-		if (strcmp(routes[i].method, method) == 0) {
-			hit = &routes[i];
-			break;
-		}
-		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
-		    allow[0] ? ", " : "", strcmp(routes[i].method, "GET") == 0 ? "GET, HEAD" : "POST");
-	}
-	s.r.arg = s.r.argbuf;
-	if (hit != NULL && hit->fn == spage_css) {
+	i = route_find(routes, NROUTES, sizeof(routes[0]), &s.r);
+	rt = i >= 0 ? &routes[i] : NULL;
+	if (rt != NULL && rt->fn == spage_css) {
 		spage_css(&s);
 		goto done;
 	}
 	if (db_ready() == -1 || auth_session(&s) == -1) {
-		spage_message(&s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+		spage_unavailable(&s);
 		goto done;
 	}
-	if (hit == NULL && allow[0] != '\0') {
-		char hdr[64];
-		struct buf b;
-
-		snprintf(hdr, sizeof(hdr), "Allow: %s\r\n", allow);
-		buf_init(&b, 1024);
-		buf_adds(&b, "<!doctype html><meta charset=\"utf-8\"><p>不支持此请求方法。</p>");
-		spage_send(&s, 405, &b, hdr);
-		buf_free(&b);
-		goto done;
-	}
-	if (hit == NULL) {
+	/* a signed-in page has a form at least (sign-out): its token */
+	if (s.signed_in)
 		auth_form_token(&s);
-		spage_message(&s, 404, "没有找到", "没有找到您要的页面。");
+	if (rt == NULL) {
+		route_refuse(&s.r, i);
 		goto done;
 	}
-	if (!hit->open && !s.signed_in) {
+	if (rt->role != NULL && !s.signed_in) {
 		spage_redirect(&s, "/login");
 		goto done;
 	}
-	if (s.signed_in)
-		auth_form_token(&s);
-	hit->fn(&s);
+	if (strcmp(s.r.method, "POST") == 0 && req_parse_body(&s.r) == -1)
+		goto done;
+	if (rt->csrf && !auth_csrf_ok(&s)) {
+		spage_message(&s, 403, "操作未执行", "页面已过期或来源不明，请刷新后重试。");
+		goto done;
+	}
+	if (rt->role != NULL && !auth_role_at_least(&s.u, rt->role)) {
+		spage_message(&s, 403, "无权操作",
+		    rt->refusal != NULL ? rt->refusal : "您的账户无权进行此操作。");
+		goto done;
+	}
+	rt->fn(&s);
 done:
 	db_idle();
 	req_free(&s.r);
@@ -278,6 +275,7 @@ main(int argc, char *argv[])
 		fatalx("%s: cannot read or create the form-token key", staff_conf.secret_file);
 	if (auth_init() == -1)
 		fatalx("cannot make the sign-in's stand-in password hash");
+	req_set_error_page(spage_error);
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	rc = server_run(staff_conf.socket, staff_conf.workers, 1, &ops);

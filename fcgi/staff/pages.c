@@ -4,14 +4,9 @@
  * buf_html (SH); the only raw strings are our own markup.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "staff.h"
-
-/* Forms carry answers and guides: Chinese text is 9 bytes a character percent-encoded. */
-#define STAFF_MAX_BODY (96 * 1024)
 
 static const char staff_css[] =
     "*{box-sizing:border-box}"
@@ -84,8 +79,8 @@ spage_css(struct staff_req *s)
 	buf_free(&b);
 }
 
-static const char *
-role_text(const char *role)
+const char *
+spage_role_text(const char *role)
 {
 	if (strcmp(role, "admin") == 0)
 		return "管理员";
@@ -119,6 +114,7 @@ nav_link(struct buf *b, const struct staff_req *s, const char *href, const char 
 void
 spage_begin(struct buf *b, const struct staff_req *s, const char *title)
 {
+	buf_init(b, PAGE_MAX);
 	buf_adds(b, "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
 		    "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>");
 	SH(b, title);
@@ -136,7 +132,7 @@ spage_begin(struct buf *b, const struct staff_req *s, const char *title)
 		buf_adds(b, "</nav><div class=\"who\"><span>");
 		SH(b, s->u.display[0] != '\0' ? s->u.display : s->u.username);
 		buf_adds(b, " · ");
-		SH(b, role_text(s->u.role));
+		SH(b, spage_role_text(s->u.role));
 		buf_adds(b, " · ");
 		SH(b, s->u.county);
 		buf_adds(b, "</span><form method=\"post\" action=\"/logout\">");
@@ -147,10 +143,12 @@ spage_begin(struct buf *b, const struct staff_req *s, const char *title)
 }
 
 void
-spage_end(struct buf *b)
+spage_finish(struct staff_req *s, int status, struct buf *b, const char *extra)
 {
 	buf_adds(b, "</main>\n<footer>县级政务服务工作台 · 办件答复经同步送达各大厅"
 		    "</footer></body></html>\n");
+	spage_send(s, status, b, extra);
+	buf_free(b);
 }
 
 void
@@ -158,12 +156,6 @@ spage_send(struct staff_req *s, int status, struct buf *page, const char *extra)
 {
 	struct buf h;
 
-	if (page->failed) {
-		/* over PAGE_MAX or out of memory: say so plainly rather than truncate */
-		buf_init(page, 4096);
-		buf_adds(page, "<!doctype html><meta charset=\"utf-8\"><p>页面暂时无法显示，请稍后再试。</p>");
-		status = 503;
-	}
 	buf_init(&h, 1024);
 	if (s->new_session[0] != '\0')
 		buf_printf(&h, "Set-Cookie: %s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s\r\n",
@@ -174,17 +166,16 @@ spage_send(struct staff_req *s, int status, struct buf *page, const char *extra)
 		    STAFF_SESSION_COOKIE, s->r.https ? "; Secure" : "");
 	if (extra != NULL)
 		buf_adds(&h, extra);
-	req_send(&s->r, status, "text/html; charset=utf-8", page,
-	    h.failed || h.len == 0 ? NULL : h.data);
+	req_page(&s->r, status, page, h.failed || h.len == 0 ? NULL : h.data);
 	buf_free(&h);
 }
 
-void
-spage_message(struct staff_req *s, int status, const char *title, const char *message)
+static void
+message_page(struct staff_req *s, int status, const char *title, const char *message,
+    const char *extra)
 {
 	struct buf b;
 
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, title);
 	buf_adds(&b, "<h1>");
 	SH(&b, title);
@@ -192,9 +183,48 @@ spage_message(struct staff_req *s, int status, const char *title, const char *me
 	SH(&b, message);
 	buf_adds(&b, s->signed_in ? "</p><p><a href=\"/\">返回办件列表</a></p>" :
 				    "</p><p><a href=\"/login\">登录</a></p>");
-	spage_end(&b);
-	spage_send(s, status, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, status, &b, extra);
+}
+
+void
+spage_message(struct staff_req *s, int status, const char *title, const char *message)
+{
+	message_page(s, status, title, message, NULL);
+}
+
+void
+spage_unavailable(struct staff_req *s)
+{
+	spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
+}
+
+/* The heading of an error the web layer reports (fcgi/web: body, route), by its status. */
+static const char *
+error_title(int status)
+{
+	switch (status) {
+	case 403:
+		return "无权操作";
+	case 404:
+		return "没有找到";
+	case 413:
+		return "内容过长";
+	case 429:
+		return "请稍后再试";
+	case 503:
+		return "暂时无法服务";
+	default:
+		return "无法处理";
+	}
+}
+
+void
+spage_error(struct req *r, int status, const char *message, const char *extra)
+{
+	/* every request of ours is a staff_req, whose first member is its struct req */
+	struct staff_req *s = (struct staff_req *)(void *)r;
+
+	message_page(s, status, error_title(status), message, extra);
 }
 
 void
@@ -253,63 +283,87 @@ spage_due_tag(struct buf *b, int overdue, int warning)
 		buf_adds(b, " <span class=\"tag warning\">预警</span>");
 }
 
-static int
-form_ctype(const char *ctype)
+void
+spage_notices(struct buf *b, const char *done, const char *err)
 {
-	const char *want = "application/x-www-form-urlencoded";
-	size_t n = strlen(want);
-
-	if (strncasecmp(ctype, want, n) != 0)
-		return 0;
-	ctype += n;
-	while (*ctype == ' ')
-		ctype++;
-	if (*ctype == '\0')
-		return 1;
-	return *ctype == ';' && strcasestr(ctype, "charset=utf-8") != NULL;
+	if (done != NULL) {
+		buf_adds(b, "<p class=\"notice\" role=\"status\">");
+		SH(b, done);
+		buf_adds(b, "</p>");
+	}
+	if (err != NULL) {
+		buf_adds(b, "<p class=\"error\" role=\"alert\">");
+		SH(b, err);
+		buf_adds(b, "</p>");
+	}
 }
 
-int
-spage_read_form(struct staff_req *s)
-{
-	const char *cl = FCGX_GetParam("CONTENT_LENGTH", s->r.fr->envp);
-	unsigned long n = 0;
-	enum parse_err e;
-	char *end;
-	int got;
+/* ---- tables ------------------------------------------------------------------------- */
 
-	if (!form_ctype(s->r.ctype)) {
-		spage_message(s, 415, "无法处理", "请通过页面上的表单提交。");
-		return -1;
+/* <th> or <td>, with its class when it has one */
+static void
+cell_open(struct buf *b, const char *tag, const char *class)
+{
+	buf_addc(b, '<');
+	buf_adds(b, tag);
+	if (class != NULL) {
+		buf_adds(b, " class=\"");
+		SH(b, class);
+		buf_addc(b, '"');
 	}
-	if (cl != NULL && *cl != '\0') {
-		n = strtoul(cl, &end, 10);
-		if (*end != '\0') {
-			spage_message(s, 400, "无法处理", "请求长度无效。");
-			return -1;
-		}
+	buf_addc(b, '>');
+}
+
+void
+spage_table(struct buf *b, const char *attrs, const struct scol *cols, size_t ncols)
+{
+	size_t i;
+
+	buf_adds(b, "<div class=\"scroll\"><table");
+	if (attrs != NULL) {
+		buf_addc(b, ' ');
+		buf_adds(b, attrs);	/* our own markup */
 	}
-	if (n > STAFF_MAX_BODY) {
-		spage_message(s, 413, "内容过长", "提交的内容过长。");
-		return -1;
+	buf_adds(b, "><thead><tr>");
+	for (i = 0; i < ncols; i++) {
+		cell_open(b, "th", cols[i].class);
+		SH(b, cols[i].title);
+		buf_adds(b, "</th>");
 	}
-	if ((s->r.body = malloc(n + 1)) == NULL) {
-		spage_message(s, 503, "暂时无法服务", "服务暂时不可用，请稍后再试。");
-		return -1;
+	buf_adds(b, "</tr></thead><tbody>");
+}
+
+void
+spage_table_end(struct buf *b, size_t ncols, size_t nrows, const char *empty)
+{
+	if (nrows == 0 && empty != NULL) {
+		buf_printf(b, "<tr><td colspan=\"%zu\">", ncols);
+		SH(b, empty);
+		buf_adds(b, "</td></tr>");
 	}
-	got = n > 0 ? FCGX_GetStr(s->r.body, (int)n, s->r.fr->in) : 0;
-	if (got < 0 || (unsigned long)got != n) {
-		spage_message(s, 400, "无法处理", "请求内容不完整。");
-		return -1;
-	}
-	s->r.body[n] = '\0';
-	s->r.body_len = n;
-	if ((e = kv_parse_form(s->r.body, n, &s->r.in)) != PARSE_OK) {
-		spage_message(s, e == PARSE_NOMEM ? 503 : 400, "无法处理",
-		    e == PARSE_TOO_LONG ? "某个字段内容过长。" : "表单内容格式有误。");
-		return -1;
-	}
-	return 0;
+	buf_adds(b, "</tbody></table></div>");
+}
+
+void
+spage_td(struct buf *b, const char *class, const char *text)
+{
+	cell_open(b, "td", class);
+	SH(b, text);
+	buf_adds(b, "</td>");
+}
+
+void
+spage_link(struct buf *b, const char *path, const char *arg, const char *text)
+{
+	buf_adds(b, "<a href=\"");
+	SH(b, path);
+	SH(b, arg);
+	buf_adds(b, "\">");
+	if (text != NULL)
+		SH(b, text);
+	else
+		spage_caseno(b, arg);
+	buf_adds(b, "</a>");
 }
 
 const char *
@@ -336,4 +390,18 @@ csv_cell(struct buf *b, const char *v, int last)
 		buf_addc(b, *p);
 	}
 	buf_adds(b, last ? "\"\r\n" : "\",");
+}
+
+void
+csv_send(struct staff_req *s, struct buf *b, const char *name, const char *too_big)
+{
+	char hdr[128];
+
+	if (b->failed) {
+		spage_message(s, 503, "无法导出", too_big);
+		return;
+	}
+	snprintf(hdr, sizeof(hdr), "Content-Disposition: attachment; filename=\"%s-%s.csv\"\r\n",
+	    name, s->u.county);
+	req_send(&s->r, 200, "text/csv; charset=utf-8", b, hdr);
 }

@@ -3,20 +3,15 @@
  * calendar is a row in guides or calendars; the county's triggers queue it for every hall
  * it concerns, and the halls apply it at their next downlink.
  *
- * Who may: supervisors and admins edit their county's guides; admins publish calendars,
- * which reach every hall of the database. Everyone signed in may read both.
+ * Who may (main.c's route table): supervisors and admins edit their county's guides;
+ * admins publish calendars, which reach every hall of the database. Everyone signed in
+ * may read both.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "staff.h"
-
-static void
-unavailable(struct staff_req *s)
-{
-	spage_message(s, 503, "暂时无法服务", "县级数据库暂时无法访问，请稍后再试。");
-}
 
 /* ---- guides ------------------------------------------------------------------------- */
 
@@ -34,6 +29,15 @@ static const struct field_spec guide_fields[] = {
 	{"hours", 1, check_text, 100, NULL, "办理时间"},
 };
 #define NGUIDE (sizeof(guide_fields) / sizeof(guide_fields[0]))
+/* A guide's row: the fields, then its county (NULL: every hall's guide). */
+#define GUIDE_COLS "name, department, materials, time_limit, fees, fee_basis, delivery, " \
+	"consult, address, hours"
+enum {
+	G_NAME, G_DEPARTMENT, G_MATERIALS, G_TIME_LIMIT, G_FEES, G_FEE_BASIS, G_DELIVERY,
+	G_CONSULT, G_ADDRESS, G_HOURS, G_COUNTY, G__N
+};
+/* the form reads a guide's fields by their index in guide_fields */
+_Static_assert(G_COUNTY == NGUIDE, "guide_fields and GUIDE_COLS in the same order");
 
 static int
 guide_id_ok(const char *id)
@@ -47,6 +51,10 @@ guide_id_ok(const char *id)
 void
 guides_page(struct staff_req *s)
 {
+	enum { GL_ID, GL_NAME, GL_DEPARTMENT, GL_COUNTY, GL_UPDATED, GL__N };
+	static const struct scol cols[] = {
+		{"事项", NULL}, {"实施部门", NULL}, {"范围", NULL}, {"更新时间", NULL},
+	};
 	struct dbparam p[1] = {DBS(s->u.county)};
 	struct dbrows g;
 	struct buf b;
@@ -57,38 +65,29 @@ guides_page(struct staff_req *s)
 		      "FROM guides WHERE county_code = ? OR county_code IS NULL "
 		      "ORDER BY county_code IS NULL, name LIMIT 1000",
 		p, 1, &g, 1000) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "办事指南");
 	buf_adds(&b, "<h1>办事指南</h1><p class=\"muted\">保存后，下次同步时送达本县各大厅。</p>");
 	if (edit)
 		buf_adds(&b, "<p><a class=\"button\" href=\"/guides/new\">新增办事指南</a></p>");
-	buf_adds(&b, "<div class=\"scroll\"><table><thead><tr><th>事项</th><th>实施部门</th>"
-		     "<th>范围</th><th>更新时间</th></tr></thead><tbody>");
+	spage_table(&b, NULL, cols, NCOLS(cols));
 	for (i = 0; i < g.nrows; i++) {
 		char when[32];
 
-		spage_time(when, (time_t)db_int(&g, i, 4));
-		buf_adds(&b, "<tr><td><a href=\"/guides/");
-		SH(&b, db_str(&g, i, 0));
-		buf_adds(&b, "\">");
-		SH(&b, db_str(&g, i, 1));
-		buf_adds(&b, "</a></td><td>");
-		SH(&b, db_str(&g, i, 2));
-		buf_adds(&b, db_val(&g, i, 3) != NULL ? "</td><td>本县</td><td>" :
-							"</td><td>全部大厅</td><td>");
-		SH(&b, when);
-		buf_adds(&b, "</td></tr>");
+		spage_time(when, (time_t)db_int(&g, i, GL_UPDATED));
+		buf_adds(&b, "<tr><td>");
+		spage_link(&b, "/guides/", db_str(&g, i, GL_ID), db_str(&g, i, GL_NAME));
+		buf_adds(&b, "</td>");
+		spage_td(&b, NULL, db_str(&g, i, GL_DEPARTMENT));
+		spage_td(&b, NULL, db_val(&g, i, GL_COUNTY) != NULL ? "本县" : "全部大厅");
+		spage_td(&b, NULL, when);
+		buf_adds(&b, "</tr>");
 	}
-	if (g.nrows == 0)
-		buf_adds(&b, "<tr><td colspan=\"4\">尚未发布办事指南。</td></tr>");
-	buf_adds(&b, "</tbody></table></div>");
+	spage_table_end(&b, NCOLS(cols), g.nrows, "尚未发布办事指南。");
 	dbrows_free(&g);
-	spage_end(&b);
-	spage_send(s, 200, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, 200, &b, NULL);
 }
 
 /* The guide form, filled from the row (g) or from the staff's input after an error. */
@@ -100,24 +99,14 @@ guide_form(struct staff_req *s, int status, const char *id, const struct dbrows 
 	size_t i;
 	int is_new = id == NULL;
 
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, is_new ? "新增办事指南" : "办事指南");
 	buf_adds(&b, "<p class=\"muted\"><a href=\"/guides\">← 办事指南</a></p><h1>");
 	if (is_new)
 		buf_adds(&b, "新增办事指南");
 	else
-		SH(&b, g != NULL ? db_str(g, 0, 0) : spage_in(s, "name"));
+		SH(&b, g != NULL ? db_str(g, 0, G_NAME) : spage_in(s, "name"));
 	buf_adds(&b, "</h1>");
-	if (done != NULL) {
-		buf_adds(&b, "<p class=\"notice\" role=\"status\">");
-		SH(&b, done);
-		buf_adds(&b, "</p>");
-	}
-	if (err != NULL) {
-		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
-		SH(&b, err);
-		buf_adds(&b, "</p>");
-	}
+	spage_notices(&b, done, err);
 	buf_adds(&b, "<form class=\"wide\" method=\"post\" action=\"/guides/");
 	SH(&b, is_new ? "new" : id);
 	buf_adds(&b, "\" accept-charset=\"utf-8\">");
@@ -131,7 +120,7 @@ guide_form(struct staff_req *s, int status, const char *id, const struct dbrows 
 	}
 	for (i = 0; i < NGUIDE; i++) {
 		const struct field_spec *f = &guide_fields[i];
-		const char *v = g != NULL ? db_str(g, 0, i) : spage_in(s, f->name);
+		const char *v = g != NULL ? db_str(g, 0, G_NAME + i) : spage_in(s, f->name);
 		int multi = f->check == check_multiline;
 
 		buf_adds(&b, "<label for=\"f-");
@@ -165,13 +154,9 @@ guide_form(struct staff_req *s, int status, const char *id, const struct dbrows 
 	buf_adds(&b, "</form>");
 	if (readonly)
 		buf_adds(&b, "<p class=\"muted\">本页只读：办事指南由本县督查员或管理员维护。</p>");
-	spage_end(&b);
-	spage_send(s, status, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, status, &b, NULL);
 }
 
-#define GUIDE_COLS "name, department, materials, time_limit, fees, fee_basis, delivery, " \
-	"consult, address, hours"
 
 void
 guide_page(struct staff_req *s)
@@ -196,16 +181,16 @@ guide_page(struct staff_req *s)
 	p[0] = DBS(id);
 	if (db_select("SELECT " GUIDE_COLS ", county_code FROM guides WHERE id = ?", p, 1, &g, 1) ==
 	    -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
-	if (g.nrows == 0 || (db_val(&g, 0, NGUIDE) != NULL &&
-				strcmp(db_str(&g, 0, NGUIDE), s->u.county) != 0)) {
+	if (g.nrows == 0 || (db_val(&g, 0, G_COUNTY) != NULL &&
+				strcmp(db_str(&g, 0, G_COUNTY), s->u.county) != 0)) {
 		dbrows_free(&g);
 		spage_message(s, 404, "没有找到", "没有找到这份办事指南。");
 		return;
 	}
-	mine = db_val(&g, 0, NGUIDE) != NULL && auth_role_at_least(&s->u, "supervisor");
+	mine = db_val(&g, 0, G_COUNTY) != NULL && auth_role_at_least(&s->u, "supervisor");
 	if (strcmp(s->r.query, "done=1") == 0)
 		done = "已保存，下次同步时送达本县各大厅。";
 	guide_form(s, 200, id, &g, !mine, NULL, NULL, done);
@@ -224,16 +209,6 @@ guide_save(struct staff_req *s)
 	size_t i;
 	long long n;
 
-	if (spage_read_form(s) == -1)
-		return;
-	if (!auth_csrf_ok(s)) {
-		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
-		return;
-	}
-	if (!auth_role_at_least(&s->u, "supervisor")) {
-		spage_message(s, 403, "无权操作", "办事指南由本县督查员或管理员维护。");
-		return;
-	}
 	if (!is_new && !guide_id_ok(id)) {
 		spage_message(s, 404, "没有找到", "没有找到这份办事指南。");
 		return;
@@ -269,7 +244,7 @@ guide_save(struct staff_req *s)
 			    "WHERE id = ? AND county_code = ?",
 		    p, NGUIDE + 2, NULL);
 	if (n == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (n == 0) {
@@ -298,44 +273,41 @@ year_of(const char *arg)
 void
 calendars_page(struct staff_req *s)
 {
+	enum { CL_YEAR, CL_UPDATED, CL__N };
+	static const struct scol cols[] = {{"年份", NULL}, {"更新时间", NULL}};
 	struct dbrows c;
 	struct buf b;
 	size_t i;
 
 	if (db_select("SELECT year, UNIX_TIMESTAMP(updated_at) FROM calendars ORDER BY year DESC",
 		NULL, 0, &c, 200) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, "节假日安排");
 	buf_adds(&b, "<h1>节假日安排</h1><p class=\"muted\">工作日历决定各大厅办件的答复期限。"
-		     "发布后下次同步时送达所有大厅，尚未办结且期限为暂定的办件将重新计算期限。</p>"
-		     "<table><thead><tr><th>年份</th><th>更新时间</th></tr></thead><tbody>");
+		     "发布后下次同步时送达所有大厅，尚未办结且期限为暂定的办件将重新计算期限。"
+		     "</p>");
+	spage_table(&b, NULL, cols, NCOLS(cols));
 	for (i = 0; i < c.nrows; i++) {
-		char when[32];
+		char when[32], year[16];
 
-		spage_time(when, (time_t)db_int(&c, i, 1));
-		buf_adds(&b, "<tr><td><a href=\"/calendars/");
-		SH(&b, db_str(&c, i, 0));
-		buf_adds(&b, "\">");
-		SH(&b, db_str(&c, i, 0));
-		buf_adds(&b, " 年</a></td><td>");
-		SH(&b, when);
-		buf_adds(&b, "</td></tr>");
+		spage_time(when, (time_t)db_int(&c, i, CL_UPDATED));
+		snprintf(year, sizeof(year), "%s 年", db_str(&c, i, CL_YEAR));
+		buf_adds(&b, "<tr><td>");
+		spage_link(&b, "/calendars/", db_str(&c, i, CL_YEAR), year);
+		buf_adds(&b, "</td>");
+		spage_td(&b, NULL, when);
+		buf_adds(&b, "</tr>");
 	}
-	if (c.nrows == 0)
-		buf_adds(&b, "<tr><td colspan=\"2\">县级尚未发布工作日历（各大厅使用随软件提供的日历）。"
-			     "</td></tr>");
-	buf_adds(&b, "</tbody></table>");
+	spage_table_end(&b, NCOLS(cols), c.nrows,
+	    "县级尚未发布工作日历（各大厅使用随软件提供的日历）。");
 	dbrows_free(&c);
 	if (auth_role_at_least(&s->u, "admin"))
 		buf_adds(&b, "<form method=\"get\" action=\"/calendars/new\" class=\"filters\">"
 			     "<label>年份<input name=\"year\" inputmode=\"numeric\" maxlength=\"4\" "
 			     "required></label><button type=\"submit\">编辑该年</button></form>");
-	spage_end(&b);
-	spage_send(s, 200, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, 200, &b, NULL);
 }
 
 static void
@@ -347,21 +319,11 @@ calendar_form(struct staff_req *s, int status, int year, const char *text, const
 	int admin = auth_role_at_least(&s->u, "admin");
 
 	snprintf(title, sizeof(title), "%d 年工作日历", year);
-	buf_init(&b, PAGE_MAX);
 	spage_begin(&b, s, title);
 	buf_adds(&b, "<p class=\"muted\"><a href=\"/calendars\">← 节假日安排</a></p><h1>");
 	SH(&b, title);
 	buf_adds(&b, "</h1>");
-	if (done != NULL) {
-		buf_adds(&b, "<p class=\"notice\" role=\"status\">");
-		SH(&b, done);
-		buf_adds(&b, "</p>");
-	}
-	if (err != NULL) {
-		buf_adds(&b, "<p class=\"error\" role=\"alert\">");
-		SH(&b, err);
-		buf_adds(&b, "</p>");
-	}
+	spage_notices(&b, done, err);
 	buf_printf(&b, "<p class=\"muted\">每行一项：<code>year %d</code> 声明本年日历；"
 		       "<code>%d-10-01 holiday 国庆节</code> 为放假日；<code>%d-10-10 workday 调休"
 		       "</code> 为调休上班日；以 # 开头的行为注释。</p>"
@@ -377,14 +339,13 @@ calendar_form(struct staff_req *s, int status, int year, const char *text, const
 	else
 		buf_adds(&b, "<p class=\"muted\">工作日历由管理员发布。</p>");
 	buf_adds(&b, "</form>");
-	spage_end(&b);
-	spage_send(s, status, &b, NULL);
-	buf_free(&b);
+	spage_finish(s, status, &b, NULL);
 }
 
 void
 calendar_page(struct staff_req *s)
 {
+	enum { CAL_BODY, CAL__N };
 	struct dbparam p[1];
 	struct dbrows c;
 	char loc[32];
@@ -407,7 +368,7 @@ calendar_page(struct staff_req *s)
 	}
 	p[0] = DBI(year);
 	if (db_select("SELECT body FROM calendars WHERE year = ?", p, 1, &c, 1) == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (c.nrows == 0) {
@@ -416,7 +377,7 @@ calendar_page(struct staff_req *s)
 		snprintf(fresh, sizeof(fresh), "year %d\n", year);
 		calendar_form(s, 200, year, fresh, NULL, NULL);
 	} else
-		calendar_form(s, 200, year, db_str(&c, 0, 0), NULL,
+		calendar_form(s, 200, year, db_str(&c, 0, CAL_BODY), NULL,
 		    strcmp(s->r.query, "done=1") == 0 ? "已发布，下次同步时送达所有大厅。" : NULL);
 	dbrows_free(&c);
 }
@@ -450,23 +411,13 @@ calendar_save(struct staff_req *s)
 	char err[256], msg[320], loc[48];
 	int year;
 
-	if (spage_read_form(s) == -1)
-		return;
-	if (!auth_csrf_ok(s)) {
-		spage_message(s, 403, "未保存", "页面已过期或来源不明，请刷新后重试。");
-		return;
-	}
-	if (!auth_role_at_least(&s->u, "admin")) {
-		spage_message(s, 403, "无权操作", "工作日历由管理员发布。");
-		return;
-	}
 	if ((year = year_of(s->r.arg)) == 0) {
 		spage_message(s, 404, "没有找到", "没有找到这一年的日历。");
 		return;
 	}
 	body = spage_in(s, "body");
 	if ((cal = calendar_new()) == NULL) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	/* the halls would refuse a table that does not parse: refuse it here, with the line */
@@ -492,18 +443,18 @@ calendar_save(struct staff_req *s)
 	}
 	/* the text and the days the county's SQL counts on, together (lib/county) */
 	if (db_begin() == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (county_calendar_publish(db_handle(), year, body, COUNTY_CAL_REPLACE, err,
 		sizeof(err)) != COUNTY_CAL_STORED) {
 		log_warnx("%s: calendar %d: %s", __func__, year, err);
 		db_rollback();
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	if (db_commit() == -1) {
-		unavailable(s);
+		spage_unavailable(s);
 		return;
 	}
 	log_info("calendar %d published by %s", year, s->u.username);

@@ -31,7 +31,7 @@
 	"(c.handler_county = ? OR EXISTS (SELECT 1 FROM case_transfers t " \
 	"WHERE t.case_no = c.case_no AND t.from_county = ?))"
 
-/* The console's INI (fcgi/staff_main.c and README.md describe every line). */
+/* The console's INI (fcgi/staff/main.c and README.md describe every line). */
 struct staff_conf {
 	/* [console] */
 	char *socket, *secret_file;
@@ -107,7 +107,7 @@ const char *db_str(const struct dbrows *, size_t row, size_t col);
 long long db_int(const struct dbrows *, size_t row, size_t col);
 void dbrows_free(struct dbrows *);
 
-/* ---- fcgi/staff/auth.c --------------------------------------------------------------- */
+/* ---- fcgi/staff/auth.c -------------------------------------------------------------- */
 /* Before the workers fork: the hash an unknown user's password is checked against. */
 int auth_init(void);
 /* Finds the session of the request's cookie; fills s->u and s->signed_in. -1: db failed. */
@@ -134,9 +134,37 @@ void account_change(struct staff_req *);
 void inbox_page(struct staff_req *);
 void inbox_csv(struct staff_req *);
 
-/* ---- fcgi/staff/case.c -------------------------------------------------------------- */
+/* ---- fcgi/staff/case_page.c --------------------------------------------------------- */
 void case_page(struct staff_req *);
+/*
+ * The page of case_no (checked to be one the county sees), with a message: a notice after
+ * an action (done), or an error beside the form of err_action ("followup": the follow-up's
+ * form), or above them all when err_action is NULL.
+ */
+void case_render(struct staff_req *, int status, const char *case_no, const char *done,
+    const char *err_action, const char *err);
+/* The case number of the URL, or NULL when it cannot be one (then: case_not_found). */
+const char *case_url_no(const struct staff_req *);
+/* 404: another county's case and a case that does not exist look the same. */
+void case_not_found(struct staff_req *);
+
+/* ---- fcgi/staff/case_action.c ------------------------------------------------------- */
+/* An action on a case: what it records, what its form says, when it may be taken. */
+struct case_act {
+	const char *name, *status, *title, *button;
+	int note;		/* 0: optional, 1: required */
+	const char *note_label;
+	const char *const *from;	/* the statuses it may follow */
+	const char *done;	/* what the page says after it */
+};
+/* Every action, in the order of the case page's forms; a row of NULLs ends them. */
+extern const struct case_act case_acts[];
+const struct case_act *case_act_find(const char *name);
+/* 1 when the action may follow a case in this status. */
+int case_act_may(const struct case_act *, const char *status);
 void case_action(struct staff_req *);
+
+/* ---- fcgi/staff/followup.c ---------------------------------------------------------- */
 void followups_page(struct staff_req *);
 void followup_close(struct staff_req *);
 void followup_settings(struct staff_req *);
@@ -155,11 +183,18 @@ void calendar_save(struct staff_req *);
 
 /* ---- fcgi/staff/pages.c ------------------------------------------------------------- */
 #define SH(b, s) buf_html((b), (s) == NULL ? "" : (s))
+/* Starts a page: initializes the buffer (capped at PAGE_MAX) and writes the page's head. */
 void spage_begin(struct buf *, const struct staff_req *, const char *title);
-void spage_end(struct buf *);
+/* Ends the page, sends it (spage_send) and frees the buffer. */
+void spage_finish(struct staff_req *, int status, struct buf *, const char *extra_headers);
 /* A page of one message (errors, refusals). */
 void spage_message(struct staff_req *, int status, const char *title, const char *message);
-/* Sends the page with the session cookie headers the request needs. */
+/* The 503 page of a county database that did not answer. */
+void spage_unavailable(struct staff_req *);
+/* The error-page hook of the web layer (req_set_error_page): spage_message's page. */
+void spage_error(struct req *, int status, const char *message, const char *extra_headers);
+/* Sends the page with the session cookie headers the request needs (req_page: a page that
+ * failed, over its cap or out of memory, becomes a short 503). */
 void spage_send(struct staff_req *, int status, struct buf *, const char *extra_headers);
 /* 303 to a path of ours. */
 void spage_redirect(struct staff_req *, const char *location);
@@ -172,11 +207,32 @@ void spage_time(char out[32], time_t);
 void spage_caseno(struct buf *, const char *case_no);
 /* The status tag of an open case: overdue or warning. */
 void spage_due_tag(struct buf *, int overdue, int warning);
-/* Reads and parses a form body into s->r.in; answers and returns -1 on any failure. */
-int spage_read_form(struct staff_req *);
+/* 工作人员, 督查员, 管理员 */
+const char *spage_role_text(const char *role);
+/* What the page says after a change (done) and what went wrong (err); either may be NULL. */
+void spage_notices(struct buf *, const char *done, const char *err);
+/* A column of a table: its heading and the class of its cells ("num", "hide-s") or NULL. */
+struct scol {
+	const char *title;
+	const char *class;
+};
+#define NCOLS(cols) (sizeof(cols) / sizeof((cols)[0]))
+/*
+ * A table, in a box that scrolls sideways on a phone: its heading row (attrs: our own
+ * markup such as id="halls", or NULL), then the rows the caller writes, then the end,
+ * which says `empty` across the table when it has no rows (empty may be NULL).
+ */
+void spage_table(struct buf *, const char *attrs, const struct scol *, size_t ncols);
+void spage_table_end(struct buf *, size_t ncols, size_t nrows, const char *empty);
+/* A cell of text (class may be NULL). */
+void spage_td(struct buf *, const char *class, const char *text);
+/* A link to path + arg saying text, or, when text is NULL, arg as a case number. */
+void spage_link(struct buf *, const char *path, const char *arg, const char *text);
 /* The value of a field, or "" (kept input for redisplayed forms). */
 const char *spage_in(const struct staff_req *, const char *name);
 /* CSV cell (RFC 4180), with a leading ' before = + - @ so spreadsheets do not run it. */
 void csv_cell(struct buf *, const char *, int last);
+/* Sends the CSV in b as NAME-COUNTY.csv, or a 503 saying too_big when it outgrew its cap. */
+void csv_send(struct staff_req *, struct buf *, const char *name, const char *too_big);
 
 #endif
