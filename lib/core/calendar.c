@@ -12,7 +12,6 @@
  * per year: a lookup is an index, there is nothing to sort or grow, and the parser's
  * staging copy is the same structure.  The text format is in conf/calendar/README.md.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +43,6 @@ static long long local_day(time_t);
 static int kind_at(const struct calendar *, long long);
 static int workday_at(const struct calendar *, long long);
 static int text_ok(const char *, size_t);
-static void seterr(char *, size_t, const char *, ...) __attribute__((format(printf, 3, 4)));
 static size_t token(const char *, size_t, size_t, size_t *);
 static int digits(const char *, size_t, int *);
 static int parse_line(struct calendar *, const char *, size_t, int *, char *, size_t);
@@ -256,18 +254,6 @@ calendar_foreach(const struct calendar *cal, void (*year_fn)(int, void *),
 	}
 }
 
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* 1 when s[0..len) is valid UTF-8 with no control characters but tab. */
 static int
 text_ok(const char *s, size_t len)
@@ -324,34 +310,34 @@ parse_line(struct calendar *st, const char *s, size_t len, int *entries, char *m
 	enum cal_kind kind;
 
 	if (!text_ok(s, len)) {
-		seterr(msg, msglen, "invalid UTF-8 or a control character");
+		errf(msg, msglen, "invalid UTF-8 or a control character");
 		return -1;
 	}
 	n = token(s, len, 0, &pos);
 	if (n == 0 || s[pos] == '#')
 		return 0;
 	if (++*entries > CAL_MAX_ENTRIES) {
-		seterr(msg, msglen, "more than %d entries", CAL_MAX_ENTRIES);
+		errf(msg, msglen, "more than %d entries", CAL_MAX_ENTRIES);
 		return -1;
 	}
 
 	if (n == 4 && memcmp(s + pos, "year", 4) == 0) {
 		n = token(s, len, pos + n, &pos);
 		if (n != 4 || digits(s + pos, 4, &y) == -1) {
-			seterr(msg, msglen, "expected 'year YYYY'");
+			errf(msg, msglen, "expected 'year YYYY'");
 			return -1;
 		}
 		if (token(s, len, pos + n, &rest) != 0) {
-			seterr(msg, msglen, "text after 'year %04d'", y);
+			errf(msg, msglen, "text after 'year %04d'", y);
 			return -1;
 		}
 		if (y < CAL_FIRST_YEAR || y > CAL_LAST_YEAR) {
-			seterr(msg, msglen, "year %04d outside %d..%d", y, CAL_FIRST_YEAR,
+			errf(msg, msglen, "year %04d outside %d..%d", y, CAL_FIRST_YEAR,
 			       CAL_LAST_YEAR);
 			return -1;
 		}
 		if (st->year[y - CAL_FIRST_YEAR]) {
-			seterr(msg, msglen, "year %04d declared twice", y);
+			errf(msg, msglen, "year %04d declared twice", y);
 			return -1;
 		}
 		st->year[y - CAL_FIRST_YEAR] = 1;
@@ -359,21 +345,21 @@ parse_line(struct calendar *st, const char *s, size_t len, int *entries, char *m
 	}
 
 	if (s[pos] < '0' || s[pos] > '9') {
-		seterr(msg, msglen, "expected 'year YYYY' or 'YYYY-MM-DD holiday|workday [name]'");
+		errf(msg, msglen, "expected 'year YYYY' or 'YYYY-MM-DD holiday|workday [name]'");
 		return -1;
 	}
 	if (n != 10 || s[pos + 4] != '-' || s[pos + 7] != '-' || digits(s + pos, 4, &y) == -1 ||
 	    digits(s + pos + 5, 2, &m) == -1 || digits(s + pos + 8, 2, &d) == -1) {
-		seterr(msg, msglen, "malformed date, expected YYYY-MM-DD");
+		errf(msg, msglen, "malformed date, expected YYYY-MM-DD");
 		return -1;
 	}
 	if (y < CAL_FIRST_YEAR || y > CAL_LAST_YEAR || !valid_date(y, m, d)) {
-		seterr(msg, msglen, "no such date %04d-%02d-%02d (years %d..%d)", y, m, d,
+		errf(msg, msglen, "no such date %04d-%02d-%02d (years %d..%d)", y, m, d,
 		       CAL_FIRST_YEAR, CAL_LAST_YEAR);
 		return -1;
 	}
 	if (!st->year[y - CAL_FIRST_YEAR]) {
-		seterr(msg, msglen, "%04d-%02d-%02d comes before a 'year %04d' line", y, m, d, y);
+		errf(msg, msglen, "%04d-%02d-%02d comes before a 'year %04d' line", y, m, d, y);
 		return -1;
 	}
 	n = token(s, len, pos + n, &pos);
@@ -382,12 +368,12 @@ parse_line(struct calendar *st, const char *s, size_t len, int *entries, char *m
 	else if (n == 7 && memcmp(s + pos, "workday", 7) == 0)
 		kind = CAL_WORKDAY;
 	else {
-		seterr(msg, msglen, "expected 'holiday' or 'workday' after the date");
+		errf(msg, msglen, "expected 'holiday' or 'workday' after the date");
 		return -1;
 	}
 	/* Whatever follows the kind is the day's name, for people only. */
 	if (st->day[days_from_civil(y, m, d) - CAL_DAY0] != 0) {
-		seterr(msg, msglen, "%04d-%02d-%02d listed twice", y, m, d);
+		errf(msg, msglen, "%04d-%02d-%02d listed twice", y, m, d);
 		return -1;
 	}
 	st->day[days_from_civil(y, m, d) - CAL_DAY0] = (unsigned char)kind;
@@ -408,17 +394,17 @@ calendar_parse(struct calendar *cal, const char *text, size_t len, char *err, si
 	size_t pos = 0, n, next, i;
 	int lineno = 0, entries = 0;
 
-	seterr(err, errlen, "%s", "");
+	errf(err, errlen, "%s", "");
 	if (cal == NULL || (text == NULL && len > 0)) {
-		seterr(err, errlen, "no calendar or no text");
+		errf(err, errlen, "no calendar or no text");
 		return -1;
 	}
 	if (len > CAL_MAX_TEXT) {
-		seterr(err, errlen, "calendar text longer than %d bytes", CAL_MAX_TEXT);
+		errf(err, errlen, "calendar text longer than %d bytes", CAL_MAX_TEXT);
 		return -1;
 	}
 	if ((st = calendar_new()) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		return -1;
 	}
 	while (pos < len) {
@@ -429,11 +415,11 @@ calendar_parse(struct calendar *cal, const char *text, size_t len, char *err, si
 		if (n > 0 && text[pos + n - 1] == '\r')
 			n--;
 		if (n > CAL_MAX_LINE) {
-			seterr(err, errlen, "line %d: longer than %d bytes", lineno, CAL_MAX_LINE);
+			errf(err, errlen, "line %d: longer than %d bytes", lineno, CAL_MAX_LINE);
 			goto fail;
 		}
 		if (parse_line(st, text + pos, n, &entries, msg, sizeof(msg)) == -1) {
-			seterr(err, errlen, "line %d: %s", lineno, msg);
+			errf(err, errlen, "line %d: %s", lineno, msg);
 			goto fail;
 		}
 		pos = next;

@@ -19,6 +19,8 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* appends errno */
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* A message into the caller's error buffer, for it to log or show (err may be NULL). */
+void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* ---- lib/core/buf.c ----------------------------------------------------------------- */
 /*

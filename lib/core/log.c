@@ -3,6 +3,7 @@
  * of pre-forked workers can be told apart in one log file.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,4 +73,16 @@ fatalx(const char *fmt, ...)
 	log_emit("fatal", fmt, ap, NULL);
 	va_end(ap);
 	exit(1);
+}
+
+void
+errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
 }

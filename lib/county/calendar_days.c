@@ -5,7 +5,6 @@
  * into calendar_days (sql/county/008), which the SQL that counts follow-up deadlines only
  * looks up. So the county and its halls count working days on one set of rules.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,18 +19,6 @@ struct day_row {
 	MYSQL_TIME day;
 	signed char workday;
 };
-
-static void
-seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static void
 check_year(int y, void *arg)
@@ -62,24 +49,24 @@ parse_year(int year, const char *text, char *err, size_t errlen)
 	char why[256];
 
 	if (text == NULL) {
-		seterr(err, errlen, "no text");
+		errf(err, errlen, "no text");
 		return NULL;
 	}
 	if ((cal = calendar_new()) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		return NULL;
 	}
 	if (calendar_parse(cal, text, strlen(text), why, sizeof(why)) == -1) {
-		seterr(err, errlen, "%s", why);
+		errf(err, errlen, "%s", why);
 		goto fail;
 	}
 	if (!calendar_has_year(cal, year)) {
-		seterr(err, errlen, "no 'year %04d' line", year);
+		errf(err, errlen, "no 'year %04d' line", year);
 		goto fail;
 	}
 	calendar_foreach(cal, check_year, check_day, &chk);
 	if (chk.other != 0) {
-		seterr(err, errlen, "the calendar of %04d lists %04d too", year, chk.other);
+		errf(err, errlen, "the calendar of %04d lists %04d too", year, chk.other);
 		goto fail;
 	}
 	return cal;
@@ -121,7 +108,7 @@ write_days(MYSQL *db, const struct calendar *cal, int year, char *err, size_t er
 	p[1].buffer_type = MYSQL_TYPE_TINY;
 	p[1].buffer = &rows[0].workday;
 	if ((st = mysql_stmt_init(db)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		return COUNTY_CAL_FAILED;
 	}
 	if (mysql_stmt_prepare(st, "INSERT INTO calendar_days (day, workday) VALUES (?, ?) "
@@ -130,7 +117,7 @@ write_days(MYSQL *db, const struct calendar *cal, int year, char *err, size_t er
 	    mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &n) != 0 ||
 	    mysql_stmt_attr_set(st, STMT_ATTR_ROW_SIZE, &row_size) != 0 ||
 	    mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0) {
-		seterr(err, errlen, "calendar_days: %s", mysql_stmt_error(st));
+		errf(err, errlen, "calendar_days: %s", mysql_stmt_error(st));
 		goto out;
 	}
 	rc = COUNTY_CAL_STORED;
@@ -155,7 +142,7 @@ write_text(MYSQL *db, int year, const char *text, enum county_cal_mode mode, cha
 	p[1].buffer = (void *)text;
 	p[1].buffer_length = strlen(text);
 	if ((st = mysql_stmt_init(db)) == NULL) {
-		seterr(err, errlen, "out of memory");
+		errf(err, errlen, "out of memory");
 		return -1;
 	}
 	if (mysql_stmt_prepare(st, mode == COUNTY_CAL_KEEP ?
@@ -164,7 +151,7 @@ write_text(MYSQL *db, int year, const char *text, enum county_cal_mode mode, cha
 		"ON DUPLICATE KEY UPDATE body = VALUES(body), updated_at = NOW()",
 		(unsigned long)-1) != 0 ||
 	    mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0) {
-		seterr(err, errlen, "calendars: %s", mysql_stmt_error(st));
+		errf(err, errlen, "calendars: %s", mysql_stmt_error(st));
 		goto out;
 	}
 	rc = mode == COUNTY_CAL_KEEP && mysql_stmt_affected_rows(st) == 0 ? 0 : 1;
@@ -180,7 +167,7 @@ county_calendar_publish(MYSQL *db, int year, const char *text, enum county_cal_m
 	struct calendar *cal;
 	int rc;
 
-	seterr(err, errlen, "%s", "");
+	errf(err, errlen, "%s", "");
 	if ((cal = parse_year(year, text, err, errlen)) == NULL)
 		return COUNTY_CAL_REFUSED;
 	switch (write_text(db, year, text, mode, err, errlen)) {
@@ -203,7 +190,7 @@ county_calendar_days(MYSQL *db, int year, const char *text, char *err, size_t er
 	struct calendar *cal;
 	int rc;
 
-	seterr(err, errlen, "%s", "");
+	errf(err, errlen, "%s", "");
 	if ((cal = parse_year(year, text, err, errlen)) == NULL)
 		return COUNTY_CAL_REFUSED;
 	rc = write_days(db, cal, year, err, errlen);

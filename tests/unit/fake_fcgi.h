@@ -138,4 +138,27 @@ assert_response(struct fake_req *f, const char *status, const char *header, cons
 		fail_msg("body \"%s\", want \"%s\"", end + 4, head ? "" : body);
 }
 
+/* An error-page hook that records what the web layer handed it and answers a small page. */
+static struct {
+	int calls, status;
+	char message[256], extra[256];
+} hooked;
+
+static void
+page_hook(struct req *r, int status, const char *message, const char *extra)
+{
+	struct buf b;
+
+	hooked.calls++;
+	hooked.status = status;
+	snprintf(hooked.message, sizeof(hooked.message), "%s", message);
+	snprintf(hooked.extra, sizeof(hooked.extra), "%s", extra != NULL ? extra : "(null)");
+	buf_init(&b, 1024);
+	buf_adds(&b, "<p>hook: ");
+	buf_html(&b, message);
+	buf_adds(&b, "</p>");
+	req_page(r, status, &b, extra);
+	buf_free(&b);
+}
+
 #endif

@@ -207,29 +207,6 @@ test_allow_bounded(void **state)
 	fake_free(&f);
 }
 
-/* What an error-page hook was handed. */
-static struct {
-	int calls, status;
-	char message[256], extra[256];
-} hooked;
-
-static void
-page_hook(struct req *r, int status, const char *message, const char *extra)
-{
-	struct buf b;
-
-	hooked.calls++;
-	hooked.status = status;
-	snprintf(hooked.message, sizeof(hooked.message), "%s", message);
-	snprintf(hooked.extra, sizeof(hooked.extra), "%s", extra != NULL ? extra : "(null)");
-	buf_init(&b, 1024);
-	buf_adds(&b, "<p>hook: ");
-	buf_html(&b, message);
-	buf_adds(&b, "</p>");
-	req_page(r, status, &b, extra);
-	buf_free(&b);
-}
-
 #define NOT_FOUND_MSG "没有找到您要的页面或记录。"
 #define NO_METHOD_MSG "不支持此请求方法。"
 
