@@ -119,7 +119,8 @@ outbox_delivered(struct store *s, const struct outbox_rec *r, time_t now)
 
 	if ((st = store_stmt(s, "INSERT OR IGNORE INTO case_events "
 				"(id, case_no, status, note, actor, at) "
-				"VALUES (?1 || '-D', ?2, 'delivered', NULL, 'county', ?3)")) == NULL)
+				"VALUES (?1 || '-D', ?2, 'delivered', NULL, 'county', ?3)")) ==
+	    NULL)
 		return -1;
 	store_bind_text(st, 1, r->id);
 	store_bind_text(st, 2, r->case_no);

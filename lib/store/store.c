@@ -29,7 +29,8 @@ static size_t
 stmt_slot(struct store *s, const char *sql)
 {
 	/* Fibonacci hashing of the address: string constants sit close together */
-	size_t i = (size_t)(((uint64_t)(uintptr_t)sql * 0x9E3779B97F4A7C15ULL) >> 57), n;
+	uint64_t h = (uint64_t)(uintptr_t)sql * 0x9E3779B97F4A7C15ULL;
+	size_t i = (size_t)(h >> 32) % STORE_STMTS, n;
 
 	for (n = 0; n < STORE_STMTS; n++, i = (i + 1) % STORE_STMTS)
 		if (s->stmt[i].sql == sql || s->stmt[i].sql == NULL)
