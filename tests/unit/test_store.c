@@ -1,5 +1,5 @@
 /*
- * lib/store.c: the hall store on a temporary SQLite file, with the real migrations
+ * lib/store/: the hall store on a temporary SQLite file, with the real migrations
  * (sql/hall) and the shipped calendars (conf/calendar). Runs from the repository root.
  *
  * Where a test needs what only the county does (answer a case, acknowledge the outbox,
