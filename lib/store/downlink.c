@@ -9,34 +9,21 @@
 
 #include <sqlite3.h>
 
-#include "store.h"
-
-static int
-exec(struct store *s, const char *sql)
-{
-	if (sqlite3_exec(store_sqlite(s), sql, NULL, NULL, NULL) != SQLITE_OK) {
-		log_warnx("downlink: %s: %s", sql, sqlite3_errmsg(store_sqlite(s)));
-		return -1;
-	}
-	return 0;
-}
+#include "store_int.h"
 
 int
 downlink_begin(struct store *s)
 {
-	return exec(s, "BEGIN IMMEDIATE");
+	return store_begin_write(s);
 }
 
 int
 downlink_commit(struct store *s)
 {
-	char sql[128];
+	char now[32];
 
-	snprintf(sql, sizeof(sql),
-	    "INSERT INTO meta (key, value) VALUES ('last_downlink_at', '%lld') "
-	    "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-	    (long long)time(NULL));
-	if (exec(s, sql) == -1 || exec(s, "COMMIT") == -1) {
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (store_meta_set(s, "last_downlink_at", now) == -1 || store_commit(s) == -1) {
 		downlink_rollback(s);
 		return -1;
 	}
@@ -46,19 +33,7 @@ downlink_commit(struct store *s)
 void
 downlink_rollback(struct store *s)
 {
-	if (!sqlite3_get_autocommit(store_sqlite(s)))
-		exec(s, "ROLLBACK");
-}
-
-static int
-step_done(sqlite3 *db, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc != SQLITE_DONE)
-		log_warnx("downlink: %s: %s", sqlite3_sql(st), sqlite3_errmsg(db));
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	store_rollback(s);
 }
 
 /*
@@ -70,27 +45,24 @@ int
 downlink_event(struct store *s, int64_t county_seq, const char *case_no, const char *status,
     const char *note, const char *actor, time_t at)
 {
-	sqlite3 *db = store_sqlite(s);
 	sqlite3_stmt *st;
 	char id[48];
 
 	snprintf(id, sizeof(id), "county-%lld", (long long)county_seq);
-	if (sqlite3_prepare_v2(db,
-		"INSERT OR IGNORE INTO case_events (id, case_no, status, note, actor, at) "
-		"SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS "
-		"(SELECT 1 FROM cases WHERE case_no = ?2)",
-		-1, &st, NULL) != SQLITE_OK)
+	if ((st = store_stmt(s, "INSERT OR IGNORE INTO case_events "
+				"(id, case_no, status, note, actor, at) "
+				"SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS "
+				"(SELECT 1 FROM cases WHERE case_no = ?2)")) == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, case_no, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, note, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, actor, -1, SQLITE_STATIC);
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, case_no);
+	store_bind_text(st, 3, status);
+	store_bind_text(st, 4, note);
+	store_bind_text(st, 5, actor);
 	sqlite3_bind_int64(st, 6, at);
-	if (step_done(db, st) == -1)
+	if (store_done(s, st) == -1)
 		return -1;
-	if (sqlite3_prepare_v2(db,
-		"UPDATE cases SET "
+	if ((st = store_stmt(s, "UPDATE cases SET "
 		"status = coalesce((SELECT status FROM case_events e WHERE e.case_no = ?1 "
 		"  AND e.id LIKE 'county-%' ORDER BY e.at DESC, "
 		"  CAST(substr(e.id, 8) AS INTEGER) DESC LIMIT 1), status), "
@@ -102,39 +74,35 @@ downlink_event(struct store *s, int64_t county_seq, const char *case_no, const c
 		"  AND e.id LIKE 'county-%' AND e.note IS NOT NULL "
 		"  AND e.status IN ('answered','resolved','rejected') "
 		"  ORDER BY e.at DESC, CAST(substr(e.id, 8) AS INTEGER) DESC LIMIT 1), reply_at), "
-		"updated_at = ?2 WHERE case_no = ?1",
-		-1, &st, NULL) != SQLITE_OK)
+		"updated_at = ?2 WHERE case_no = ?1")) == NULL)
 		return -1;
-	sqlite3_bind_text(st, 1, case_no, -1, SQLITE_STATIC);
+	store_bind_text(st, 1, case_no);
 	sqlite3_bind_int64(st, 2, time(NULL));
-	return step_done(db, st);
+	return store_done(s, st);
 }
 
 int
 downlink_guide(struct store *s, const struct guide *g)
 {
-	sqlite3 *db = store_sqlite(s);
 	const char *f[] = {g->id, g->name, g->department, g->materials, g->time_limit, g->fees,
 	    g->fee_basis, g->delivery, g->consult, g->address, g->hours};
 	sqlite3_stmt *st;
 	int i;
 
-	if (sqlite3_prepare_v2(db,
-		"INSERT INTO guides (id, name, department, materials, time_limit, fees, fee_basis, "
-		"delivery, consult, address, hours, updated_at) "
+	if ((st = store_stmt(s, "INSERT INTO guides (id, name, department, materials, "
+		"time_limit, fees, fee_basis, delivery, consult, address, hours, updated_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
 		"ON CONFLICT (id) DO UPDATE SET name = excluded.name, "
 		"department = excluded.department, materials = excluded.materials, "
 		"time_limit = excluded.time_limit, fees = excluded.fees, "
 		"fee_basis = excluded.fee_basis, delivery = excluded.delivery, "
 		"consult = excluded.consult, address = excluded.address, hours = excluded.hours, "
-		"updated_at = excluded.updated_at",
-		-1, &st, NULL) != SQLITE_OK)
+		"updated_at = excluded.updated_at")) == NULL)
 		return -1;
 	for (i = 0; i < 11; i++)
-		sqlite3_bind_text(st, i + 1, f[i] != NULL ? f[i] : "", -1, SQLITE_STATIC);
+		store_bind_text(st, i + 1, f[i] != NULL ? f[i] : "");
 	sqlite3_bind_int64(st, 12, g->updated_at);
-	return step_done(db, st);
+	return store_done(s, st);
 }
 
 int

@@ -22,6 +22,15 @@ struct store;
 struct store *store_open(const char *path, int readonly);
 void store_close(struct store *);
 const char *store_errmsg(struct store *);
+/* Caps the connection's page cache (KiB): the agent walks the outbox once per batch and
+ * needs little cache, and its memory is bounded whatever the backlog. */
+int store_cache_limit(struct store *, int kib);
+/* The SQLite handle under a store, for tests that look beneath it (tests/unit). */
+struct sqlite3 *store_sqlite(struct store *);
+/* meta[key] into out; 1 when present, 0 when absent, -1 on error. */
+int store_meta(struct store *, const char *key, char *out, size_t outlen);
+
+/* ---- lib/store/schema.c ------------------------------------------------------------- */
 /* Applies every schema_dir/NNN_*.sql above PRAGMA user_version, each in one transaction. */
 int store_migrate(struct store *, const char *schema_dir);
 /* Binds the store to a hall; refuses a store made for another hall. */
@@ -29,6 +38,7 @@ int store_bind_hall(struct store *, const char *hall_code);
 int store_exec_file(struct store *, const char *path);
 long store_count(struct store *, const char *table);
 
+/* ---- lib/store/case.c --------------------------------------------------------------- */
 struct receipt {
 	char id[48];
 	char case_no[CASENO_LEN + 1];
@@ -59,10 +69,13 @@ struct case_view {
 };
 enum store_rc store_case_get(struct store *, const char *case_no, struct case_view *);
 void case_view_free(struct case_view *);
+
+/* ---- lib/store/rating.c ------------------------------------------------------------- */
 /* One transaction: the rating (of an answered case, once) and its outbox record. */
 enum store_rc store_rating_create(struct store *, const char *case_no, int level,
     const char *comment, time_t *at);
 
+/* ---- lib/store/write_group.c -------------------------------------------------------- */
 /*
  * A citizen's write that can share a transaction, and its fsync, with others (group
  * commit). The caller fills kind and its fields; store_write_group sets rc.
@@ -86,15 +99,6 @@ struct store_write {
  */
 void store_write_group(struct store *, struct store_write *, size_t n);
 
-
-/* Caps the connection's page cache (KiB): the agent walks the outbox once per batch and
- * needs little cache, and its memory is bounded whatever the backlog. */
-int store_cache_limit(struct store *, int kib);
-/* The SQLite handle under a store, for the sync side (lib/outbox.c, lib/downlink.c). */
-struct sqlite3 *store_sqlite(struct store *);
-/* meta[key] into out; 1 when present, 0 when absent, -1 on error. */
-int store_meta(struct store *, const char *key, char *out, size_t outlen);
-
 /* ---- lib/store/commit_group.c ------------------------------------------------------- */
 /* Threads of one writer process sharing each commit (and its fsync); see the file. */
 struct commit_group;
@@ -107,6 +111,7 @@ void commit_group_write(struct commit_group *, struct store_write *w);
 /* Groups committed and writes in them, since the start: writes / groups is the sharing. */
 void commit_group_stats(struct commit_group *, unsigned long *groups, unsigned long *writes);
 
+/* ---- lib/store/health.c ------------------------------------------------------------- */
 struct sync_health {
 	long backlog;
 	time_t last_uplink_at, last_downlink_at;	/* 0: never */
@@ -116,6 +121,7 @@ int store_health(struct store *, const struct hall_config *cfg, struct sync_heal
 /* The last time the hall heard from the county (either way); 0: never. Cheap. */
 time_t store_synced_at(struct store *);
 
+/* ---- lib/store/guide.c -------------------------------------------------------------- */
 struct guide {
 	char *id, *name, *department, *materials, *time_limit, *fees, *fee_basis, *delivery,
 	    *consult, *address, *hours;
@@ -127,6 +133,7 @@ int store_guides_search(struct store *, const char *q, int (*fn)(const struct gu
 enum store_rc store_guide_get(struct store *, const char *id, struct guide *);
 void guide_free(struct guide *);
 
+/* ---- lib/store/calendar.c ----------------------------------------------------------- */
 /* The calendar held in the store, reloaded when a new one has been imported. */
 const struct calendar *store_calendar(struct store *);
 /*

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core.h"
+#include "unit.h"
 
 /*
  * A +08:00 wall-clock time as a Unix time.  timegm() is glibc's and independent of
@@ -40,25 +41,6 @@ eod(int y, int mo, int d)
 	return at(y, mo, d, 23, 59, 59);
 }
 
-static void
-load(struct calendar *cal, const char *path)
-{
-	static char text[64 * 1024];
-	char err[256];
-	size_t len;
-	FILE *fp;
-
-	fp = fopen(path, "rb");
-	if (fp == NULL)
-		fail_msg("cannot open %s (run from the repository root)", path);
-	len = fread(text, 1, sizeof(text), fp);
-	assert_int_equal(ferror(fp), 0);
-	assert_true(len < sizeof(text));
-	fclose(fp);
-	if (calendar_parse(cal, text, len, err, sizeof(err)) != 0)
-		fail_msg("%s: %s", path, err);
-}
-
 static int
 setup_real(void **state)
 {
@@ -66,8 +48,8 @@ setup_real(void **state)
 
 	if ((cal = calendar_new()) == NULL)
 		return -1;
-	load(cal, "conf/calendar/2025.txt");
-	load(cal, "conf/calendar/2026.txt");
+	unit_calendar_load(cal, "conf/calendar/2025.txt");
+	unit_calendar_load(cal, "conf/calendar/2026.txt");
 	*state = cal;
 	return 0;
 }

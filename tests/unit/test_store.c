@@ -1,5 +1,5 @@
 /*
- * lib/store.c: the hall store on a temporary SQLite file, with the real migrations
+ * lib/store/: the hall store on a temporary SQLite file, with the real migrations
  * (sql/hall) and the shipped calendars (conf/calendar). Runs from the repository root.
  *
  * Where a test needs what only the county does (answer a case, acknowledge the outbox,
@@ -22,6 +22,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "unit.h"
 
 #define HALL "430102001001"
 #define OTHER_HALL "430102001002"
@@ -36,24 +37,6 @@ struct fixture {
 };
 
 /* ---- helpers -------------------------------------------------------------------- */
-
-static void
-cal_load(struct calendar *cal, const char *path)
-{
-	static char text[64 * 1024];
-	char err[256];
-	size_t len;
-	FILE *fp;
-
-	if ((fp = fopen(path, "rb")) == NULL)
-		fail_msg("cannot open %s (run from the repository root)", path);
-	len = fread(text, 1, sizeof(text), fp);
-	assert_int_equal(ferror(fp), 0);
-	assert_true(len < sizeof(text));
-	fclose(fp);
-	if (calendar_parse(cal, text, len, err, sizeof(err)) != 0)
-		fail_msg("%s: %s", path, err);
-}
 
 static void
 remove_db(const char *path)
@@ -100,9 +83,9 @@ setup_years(void **state, int with_2026)
 	f->s = open_new(f->path);
 	f->cal = calendar_new();
 	assert_non_null(f->cal);
-	cal_load(f->cal, "conf/calendar/2025.txt");
+	unit_calendar_load(f->cal, "conf/calendar/2025.txt");
 	if (with_2026)
-		cal_load(f->cal, "conf/calendar/2026.txt");
+		unit_calendar_load(f->cal, "conf/calendar/2026.txt");
 	assert_int_equal(store_calendar_import(f->s, f->cal, &f->cfg), 0);
 	*state = f;
 	return 0;
@@ -931,7 +914,7 @@ test_calendar_recomputes(void **state)
 	/* the county publishes 2026 (and the following year, should the clock be there) */
 	full = calendar_new();
 	assert_non_null(full);
-	cal_load(full, "conf/calendar/2026.txt");
+	unit_calendar_load(full, "conf/calendar/2026.txt");
 	if (year > 2026)
 		assert_int_equal(calendar_add_year(full, year), 0);
 	assert_int_equal(calendar_add_year(full, year + 1), 0);

@@ -1,0 +1,260 @@
+/*
+ * Cases as the citizen site makes and reads them. case_apply writes a new case, its
+ * 'received' event and its outbox record inside the group's transaction (write_group.c),
+ * or finds the case a retried submission already made; store_case_get reads a case, its
+ * rating and its events in one read transaction, the path of every progress lookup.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "store_int.h"
+
+int
+case_days(const struct hall_config *cfg, const char *kind)
+{
+	if (strcmp(kind, "complaint") == 0)
+		return cfg->complaint_days;
+	if (strcmp(kind, "unresolved") == 0)
+		return cfg->unresolved_days;
+	return cfg->consultation_days;
+}
+
+static int
+case_event_add(struct store *s, const char *case_no, const char *status, const char *note,
+    const char *actor, time_t at)
+{
+	sqlite3_stmt *st;
+	char id[48];
+	uint64_t seq;
+
+	if (write_next_seq(s, &seq) != STORE_OK ||
+	    record_id_make(id, sizeof(id), s->hall_code, 'E', seq) == -1)
+		return -1;
+	if ((st = store_stmt(s, "INSERT INTO case_events (id, case_no, status, note, actor, at) "
+				"VALUES (?1, ?2, ?3, ?4, ?5, ?6)")) == NULL)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	store_bind_text(st, 2, case_no);
+	store_bind_text(st, 3, status);
+	store_bind_text(st, 4, note);
+	store_bind_text(st, 5, actor);
+	sqlite3_bind_int64(st, 6, at);
+	return store_done(s, st);
+}
+
+/* The receipt of the case a submission with this key made already: 1 found, 0 none, -1. */
+static int
+case_replay(struct store *s, const char *dedup_key, struct receipt *r)
+{
+	sqlite3_stmt *st;
+	int step;
+
+	if ((st = store_stmt(s, "SELECT id, case_no, query_code, submitted_at, due_at, "
+				"due_provisional FROM cases WHERE dedup_key = ?1")) == NULL)
+		return -1;
+	store_bind_text(st, 1, dedup_key);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		snprintf(r->id, sizeof(r->id), "%s", sqlite3_column_text(st, 0));
+		snprintf(r->case_no, sizeof(r->case_no), "%s", sqlite3_column_text(st, 1));
+		snprintf(r->query_code, sizeof(r->query_code), "%s", sqlite3_column_text(st, 2));
+		r->submitted_at = sqlite3_column_int64(st, 3);
+		r->due_at = sqlite3_column_int64(st, 4);
+		r->due_provisional = sqlite3_column_int(st, 5);
+		r->replayed = 1;
+	}
+	sqlite3_reset(st);
+	if (step == SQLITE_ROW)
+		return 1;
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
+enum store_rc
+case_apply(struct store *s, const struct store_write *w)
+{
+	const struct case_new *c = w->c;
+	struct receipt *r = w->receipt;
+	const struct calendar *cal;
+	sqlite3_stmt *st;
+	struct buf payload;
+	uint64_t seq;
+	enum store_rc rc = STORE_ERR;
+
+	memset(r, 0, sizeof(*r));
+	if (c->dedup_key != NULL) {
+		switch (case_replay(s, c->dedup_key, r)) {
+		case 1:
+			return STORE_OK;
+		case 0:
+			break;
+		default:
+			return STORE_ERR;
+		}
+	}
+	if ((rc = write_next_seq(s, &seq)) != STORE_OK)
+		return rc;
+	if ((cal = store_calendar(s)) == NULL)
+		return STORE_ERR;
+	if (caseno_make(r->case_no, s->hall_code, seq) == -1 ||
+	    record_id_make(r->id, sizeof(r->id), s->hall_code, 'C', seq) == -1)
+		return STORE_ERR;
+	snprintf(r->query_code, sizeof(r->query_code), "%06" PRIu32,
+	    randombytes_uniform(1000000));
+	r->submitted_at = (time_t)((seq + CASENO_EPOCH_US) / 1000000);
+	r->due_at = calendar_due(cal, r->submitted_at, case_days(w->cfg, c->kind),
+	    &r->due_provisional);
+	if (r->due_at == (time_t)-1)
+		return STORE_ERR;
+	buf_init(&payload, 64 * 1024);
+	rc = STORE_ERR;
+	if (record_case_json(&payload, r->id, s->hall_code, r->case_no, c, r->submitted_at,
+		r->due_at, r->due_provisional) == -1)
+		goto done;
+	if ((st = store_stmt(s, "INSERT INTO cases (id, case_no, query_code, kind, category, "
+				"subject, body, name, phone, email, item, target, submitted_at, "
+				"due_at, due_provisional, updated_at, dedup_key) "
+				"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+				"?14, ?15, ?13, ?16)")) == NULL)
+		goto done;
+	store_bind_text(st, 1, r->id);
+	store_bind_text(st, 2, r->case_no);
+	store_bind_text(st, 3, r->query_code);
+	store_bind_text(st, 4, c->kind);
+	store_bind_text(st, 5, c->category);
+	store_bind_text(st, 6, c->subject);
+	store_bind_text(st, 7, c->body);
+	store_bind_text(st, 8, c->name);
+	store_bind_text(st, 9, c->phone);
+	store_bind_text(st, 10, c->email);
+	store_bind_text(st, 11, c->item);
+	store_bind_text(st, 12, c->target);
+	sqlite3_bind_int64(st, 13, r->submitted_at);
+	sqlite3_bind_int64(st, 14, r->due_at);
+	sqlite3_bind_int(st, 15, r->due_provisional);
+	store_bind_text(st, 16, c->dedup_key);
+	if (store_done(s, st) == 0 &&
+	    case_event_add(s, r->case_no, "received", NULL, "hall", r->submitted_at) == 0 &&
+	    write_outbox_add(s, r->id, "case", r->case_no, r->submitted_at, &payload) == 0)
+		rc = STORE_OK;
+done:
+	buf_free(&payload);
+	return rc;
+}
+
+enum store_rc
+store_case_create(struct store *s, const struct hall_config *cfg, const struct case_new *c,
+    struct receipt *r)
+{
+	struct store_write w = {.kind = STORE_WRITE_CASE, .cfg = cfg, .c = c, .receipt = r};
+
+	store_write_group(s, &w, 1);
+	return w.rc;
+}
+
+void
+case_view_free(struct case_view *v)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	free(v->kind);
+	free(v->category);
+	free(v->subject);
+	free(v->body);
+	free(v->phone);
+	free(v->status);
+	free(v->reply_text);
+	for (i = 0; i < v->nevents; i++) {
+		free(v->events[i].status);
+		free(v->events[i].note);
+	}
+	free(v->events);
+	memset(v, 0, sizeof(*v));
+}
+
+/*
+ * A lookup's whole case in one statement: its rating, and when the hall last heard from
+ * the county (store_synced_at), come along.
+ */
+static const char case_get_sql[] =
+    "SELECT case_no, query_code, kind, category, subject, body, phone, status, reply_text, "
+    "submitted_at, due_at, reply_at, due_provisional, r.level, r.at, "
+    "max((SELECT coalesce(max(last_success_at), 0) FROM sync_dest), "
+    "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_downlink_at'), 0)) "
+    "FROM cases c LEFT JOIN ratings r USING (case_no) WHERE c.case_no = ?1";
+
+enum store_rc
+store_case_get(struct store *s, const char *case_no, struct case_view *v)
+{
+	sqlite3_stmt *st;
+	enum store_rc rc = STORE_ERR;
+	int step;
+
+	memset(v, 0, sizeof(*v));
+	if (store_begin_read(s) == -1)
+		return STORE_ERR;
+	if ((st = store_stmt(s, case_get_sql)) == NULL)
+		goto done;
+	store_bind_text(st, 1, case_no);
+	if ((step = sqlite3_step(st)) != SQLITE_ROW) {
+		rc = step == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
+		goto done;
+	}
+	/* (not snprintf: this is every lookup's path) */
+	store_col_copy(v->case_no, sizeof(v->case_no), st, 0);
+	store_col_copy(v->query_code, sizeof(v->query_code), st, 1);
+	v->kind = store_col_dup(st, 2);
+	v->category = store_col_dup(st, 3);
+	v->subject = store_col_dup(st, 4);
+	v->body = store_col_dup(st, 5);
+	v->phone = store_col_dup(st, 6);
+	v->status = store_col_dup(st, 7);
+	v->reply_text = store_col_dup(st, 8);
+	v->submitted_at = sqlite3_column_int64(st, 9);
+	v->due_at = sqlite3_column_int64(st, 10);
+	v->reply_at = sqlite3_column_int64(st, 11);
+	v->due_provisional = sqlite3_column_int(st, 12);
+	v->rating_level = sqlite3_column_int(st, 13);	/* NULL: 0, not rated */
+	v->rating_at = sqlite3_column_int64(st, 14);
+	v->synced_at = sqlite3_column_int64(st, 15);
+	sqlite3_reset(st);
+	if (v->kind == NULL || v->subject == NULL || v->body == NULL || v->phone == NULL ||
+	    v->status == NULL)
+		goto done;
+
+	if ((st = store_stmt(s, "SELECT status, note, at FROM case_events WHERE case_no = ?1 "
+				"ORDER BY at, rowid LIMIT 100")) == NULL)
+		goto done;
+	store_bind_text(st, 1, case_no);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		struct case_event *e;
+
+		if ((e = reallocarray(v->events, v->nevents + 1, sizeof(*e))) == NULL)
+			goto done;
+		v->events = e;
+		e = &v->events[v->nevents++];
+		e->status = store_col_dup(st, 0);
+		e->note = store_col_dup(st, 1);
+		e->at = sqlite3_column_int64(st, 2);
+		if (e->status == NULL)
+			goto done;
+	}
+	sqlite3_reset(st);
+	/* the events in the same read transaction: one snapshot, one lock, per lookup */
+	if (step == SQLITE_DONE)
+		rc = STORE_OK;
+done:
+	if (st != NULL)
+		sqlite3_reset(st);
+	store_commit(s);
+	if (rc != STORE_OK)
+		case_view_free(v);
+	if (rc == STORE_ERR)
+		log_warnx("%s: %s", __func__, store_errmsg(s));
+	return rc;
+}
