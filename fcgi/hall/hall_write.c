@@ -48,7 +48,7 @@ static const struct field_spec rating_fields[] = {
 
 static const char *const form_extra[] = {"csrf", "key", NULL};
 
-/* The threads of this process share each commit (lib/commit_group.c). */
+/* The threads of this process share each commit (lib/store/commit_group.c). */
 static struct commit_group *group;
 static pthread_mutex_t group_mu = PTHREAD_MUTEX_INITIALIZER;
 

@@ -1,6 +1,7 @@
 /*
  * 差评 follow-ups: a rating of 1 or 2 opens one (the trigger ratings_followup of
- * sql/county/006 counts its deadline in working days on the calendars). The county's
+ * sql/county/006 counts its deadline in working days, on the days the calendars' C parser
+ * decided: calendar_days, sql/county/008). The county's
  * list, the rectification a supervisor records, and the deadline an admin sets.
  */
 #include <stdio.h>
@@ -10,7 +11,7 @@
 #include "staff.h"
 
 /* The county's follow-up deadline in working days: its own setting, else the database's,
- * else 5. The trigger ratings_followup (sql/county/006) counts them on the calendars. */
+ * else 5. The trigger ratings_followup (sql/county/006) counts them on calendar_days. */
 static long long
 followup_days(const struct staff_req *s)
 {

@@ -5,7 +5,7 @@
  * connection and a slow client never holds up the others.
  *
  * A worker is single-threaded, except for hall-write: its threads share each commit's
- * fsync (lib/commit_group.c), which only threads of one process can do.
+ * fsync (lib/store/commit_group.c), which only threads of one process can do.
  */
 #include <errno.h>
 #include <pthread.h>

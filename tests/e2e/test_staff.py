@@ -37,7 +37,7 @@ SANITIZER = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|
 
 
 def caseno(hall_code, seq):
-    """A valid case number (lib/caseno.c): hall code, 10 base-31 symbols, check symbol."""
+    """A valid case number (lib/core/caseno.c): hall code, 10 base-31 symbols, check symbol."""
     body = hall_code
     digits = []
     for _ in range(10):

@@ -1,6 +1,6 @@
 /*
  * libFuzzer driver: kv_parse_form on the input as an application/x-www-form-urlencoded body.
- * After a successful parse every pair must be what kv.c promises (hall.h): a non-empty name
+ * After a successful parse every pair must be what kv.c promises (core.h): a non-empty name
  * of at most KV_MAX_NAME bytes, a value of at most KV_MAX_VALUE, both valid UTF-8 without
  * NUL, no name twice, at most KV_MAX_PAIRS pairs, never a JSON integer. After a failure the
  * list is empty. Any broken promise aborts, so libFuzzer records the input.

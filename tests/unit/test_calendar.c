@@ -1,5 +1,5 @@
 /*
- * lib/calendar.c: working days, deadlines, warnings and the calendar text format.
+ * lib/core/calendar.c: working days, deadlines, warnings and the calendar text format.
  * Runs from the repository root so that it loads the shipped tables in conf/calendar.
  */
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /*
- * lib/outbox.c and lib/downlink.c: the hall store as hall-agent sees it. Batches respect
+ * lib/store/outbox.c and lib/store/downlink.c: the hall store as hall-agent sees it. Batches respect
  * their limits, a mark moves only with an acknowledgement, delivered cases get their event,
  * refused records are quarantined and never deleted, and the downlink is idempotent and
  * orders statuses by time, not by arrival.
