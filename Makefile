@@ -114,11 +114,12 @@ $(B)/calendar-due: tests/tools/calendar_due.c $(CORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# A unit test links the shared libraries it tests; the headers beside the tests are
-# prerequisites only.
-$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(WEB) $(STORE) $(COUNTY) $(CORE)
+# A unit test is one file (and the headers beside the tests) linked with the shared
+# libraries it tests.
+UNIT_LIBS = $(WEB) $(STORE) $(COUNTY) $(CORE)
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $(filter-out %.h,$^) \
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(UNIT_LIBS) \
 	    $(LDLIBS) $(MARIADB_LIBS) -lcmocka
 # The writers' tests fail the Nth allocation (tests/unit/fail_alloc.h): the linker sends
 # their binaries' calls to malloc and realloc through the test's wrappers.
