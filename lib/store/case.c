@@ -181,6 +181,11 @@ case_view_free(struct case_view *v)
  * A lookup's whole case in one statement: its rating, and when the hall last heard from
  * the county (store_synced_at), come along.
  */
+enum {
+	CG_CASE_NO, CG_QUERY_CODE, CG_KIND, CG_CATEGORY, CG_SUBJECT, CG_BODY, CG_PHONE,
+	CG_STATUS, CG_REPLY_TEXT, CG_SUBMITTED_AT, CG_DUE_AT, CG_REPLY_AT, CG_DUE_PROVISIONAL,
+	CG_RATING_LEVEL, CG_RATING_AT, CG_SYNCED_AT
+};
 static const char case_get_sql[] =
     "SELECT case_no, query_code, kind, category, subject, body, phone, status, reply_text, "
     "submitted_at, due_at, reply_at, due_provisional, r.level, r.at, "
@@ -206,22 +211,22 @@ store_case_get(struct store *s, const char *case_no, struct case_view *v)
 		goto done;
 	}
 	/* (not snprintf: this is every lookup's path) */
-	store_col_copy(v->case_no, sizeof(v->case_no), st, 0);
-	store_col_copy(v->query_code, sizeof(v->query_code), st, 1);
-	v->kind = store_col_dup(st, 2);
-	v->category = store_col_dup(st, 3);
-	v->subject = store_col_dup(st, 4);
-	v->body = store_col_dup(st, 5);
-	v->phone = store_col_dup(st, 6);
-	v->status = store_col_dup(st, 7);
-	v->reply_text = store_col_dup(st, 8);
-	v->submitted_at = sqlite3_column_int64(st, 9);
-	v->due_at = sqlite3_column_int64(st, 10);
-	v->reply_at = sqlite3_column_int64(st, 11);
-	v->due_provisional = sqlite3_column_int(st, 12);
-	v->rating_level = sqlite3_column_int(st, 13);	/* NULL: 0, not rated */
-	v->rating_at = sqlite3_column_int64(st, 14);
-	v->synced_at = sqlite3_column_int64(st, 15);
+	store_col_copy(v->case_no, sizeof(v->case_no), st, CG_CASE_NO);
+	store_col_copy(v->query_code, sizeof(v->query_code), st, CG_QUERY_CODE);
+	v->kind = store_col_dup(st, CG_KIND);
+	v->category = store_col_dup(st, CG_CATEGORY);
+	v->subject = store_col_dup(st, CG_SUBJECT);
+	v->body = store_col_dup(st, CG_BODY);
+	v->phone = store_col_dup(st, CG_PHONE);
+	v->status = store_col_dup(st, CG_STATUS);
+	v->reply_text = store_col_dup(st, CG_REPLY_TEXT);
+	v->submitted_at = sqlite3_column_int64(st, CG_SUBMITTED_AT);
+	v->due_at = sqlite3_column_int64(st, CG_DUE_AT);
+	v->reply_at = sqlite3_column_int64(st, CG_REPLY_AT);
+	v->due_provisional = sqlite3_column_int(st, CG_DUE_PROVISIONAL);
+	v->rating_level = sqlite3_column_int(st, CG_RATING_LEVEL);	/* NULL: 0, not rated */
+	v->rating_at = sqlite3_column_int64(st, CG_RATING_AT);
+	v->synced_at = sqlite3_column_int64(st, CG_SYNCED_AT);
 	sqlite3_reset(st);
 	if (v->kind == NULL || v->subject == NULL || v->body == NULL || v->phone == NULL ||
 	    v->status == NULL)

@@ -45,6 +45,7 @@ int
 outbox_next(struct store *s, const char *dest, size_t max_records, size_t max_bytes,
     struct outbox_batch *b)
 {
+	enum { OB_SEQ, OB_ID, OB_TYPE, OB_CASE_NO, OB_PAYLOAD };
 	sqlite3_stmt *st;
 	int step, rc = -1;
 
@@ -59,18 +60,18 @@ outbox_next(struct store *s, const char *dest, size_t max_records, size_t max_by
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max_records);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct outbox_rec *r = &b->v[b->n];
-		size_t len = (size_t)sqlite3_column_bytes(st, 4);
+		size_t len = (size_t)sqlite3_column_bytes(st, OB_PAYLOAD);
 
 		/* a batch never passes max_bytes, but always carries at least one record */
 		if (b->n > 0 && b->bytes + len > max_bytes)
 			break;
-		r->seq = sqlite3_column_int64(st, 0);
-		snprintf(r->id, sizeof(r->id), "%s", sqlite3_column_text(st, 1));
-		snprintf(r->type, sizeof(r->type), "%s", sqlite3_column_text(st, 2));
-		snprintf(r->case_no, sizeof(r->case_no), "%s", sqlite3_column_text(st, 3));
+		r->seq = sqlite3_column_int64(st, OB_SEQ);
+		store_col_copy(r->id, sizeof(r->id), st, OB_ID);
+		store_col_copy(r->type, sizeof(r->type), st, OB_TYPE);
+		store_col_copy(r->case_no, sizeof(r->case_no), st, OB_CASE_NO);
 		if ((r->payload = malloc(len + 1)) == NULL)
 			goto done;
-		memcpy(r->payload, sqlite3_column_text(st, 4), len);
+		memcpy(r->payload, sqlite3_column_text(st, OB_PAYLOAD), len);
 		r->payload[len] = '\0';
 		r->len = len;
 		b->bytes += len;
@@ -208,6 +209,10 @@ outbox_success(struct store *s, const char *dest)
 int
 outbox_status(struct store *s, const char *dest, struct outbox_status *o)
 {
+	enum {
+		OS_ACKED_SEQ, OS_LAST_SUCCESS_AT, OS_LAST_ERROR, OS_LAST_ERROR_AT, OS_BYTES_SENT,
+		OS_RECORDS_SENT, OS_BACKLOG, OS_OLDEST_UNSENT, OS_QUARANTINED, OS_MAX_SEQ
+	};
 	sqlite3_stmt *st;
 	int rc = -1;
 
@@ -226,17 +231,16 @@ outbox_status(struct store *s, const char *dest, struct outbox_status *o)
 	store_bind_text(st, 1, dest);
 	if (sqlite3_step(st) != SQLITE_ROW)
 		goto done;
-	o->acked_seq = sqlite3_column_int64(st, 0);
-	o->last_success_at = sqlite3_column_int64(st, 1);
-	if (sqlite3_column_text(st, 2) != NULL)
-		snprintf(o->last_error, sizeof(o->last_error), "%s", sqlite3_column_text(st, 2));
-	o->last_error_at = sqlite3_column_int64(st, 3);
-	o->bytes_sent = sqlite3_column_int64(st, 4);
-	o->records_sent = sqlite3_column_int64(st, 5);
-	o->backlog = (long)sqlite3_column_int64(st, 6);
-	o->oldest_unsent = sqlite3_column_int64(st, 7);
-	o->quarantined = (long)sqlite3_column_int64(st, 8);
-	o->max_seq = sqlite3_column_int64(st, 9);
+	o->acked_seq = sqlite3_column_int64(st, OS_ACKED_SEQ);
+	o->last_success_at = sqlite3_column_int64(st, OS_LAST_SUCCESS_AT);
+	store_col_copy(o->last_error, sizeof(o->last_error), st, OS_LAST_ERROR);
+	o->last_error_at = sqlite3_column_int64(st, OS_LAST_ERROR_AT);
+	o->bytes_sent = sqlite3_column_int64(st, OS_BYTES_SENT);
+	o->records_sent = sqlite3_column_int64(st, OS_RECORDS_SENT);
+	o->backlog = (long)sqlite3_column_int64(st, OS_BACKLOG);
+	o->oldest_unsent = sqlite3_column_int64(st, OS_OLDEST_UNSENT);
+	o->quarantined = (long)sqlite3_column_int64(st, OS_QUARANTINED);
+	o->max_seq = sqlite3_column_int64(st, OS_MAX_SEQ);
 	rc = 0;
 done:
 	if (st != NULL)
