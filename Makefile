@@ -135,20 +135,28 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_kv.h $(FUZZ_LIB) lib/core/core.h
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib/core \
 	    -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lpthread -lm
 
+# The commands that install what is missing build in a second make, which reads this file
+# again: on a fresh machine pkg-config and the libraries it asks about exist only after deps.
+AFTER_DEPS = $(MAKE) --no-print-directory
+
 # The figures of SPEC 9: a table, and var/bench/results.json.
-bench: deps all
+bench: deps
+	@$(AFTER_DEPS) all
 	@B=$(B) python3 tests/bench/bench.py
 
-run: deps all
+run: deps
+	@$(AFTER_DEPS) all
 	@conf/demo run
 
 stop:
 	@conf/demo stop
 
-test: deps all $(FUZZ_BIN)
+test: deps
+	@$(AFTER_DEPS) all $(FUZZ_BIN)
 	@B=$(B) tests/run
 
-fuzz: deps $(FUZZ_BIN)
+fuzz: deps
+	@$(AFTER_DEPS) $(FUZZ_BIN)
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p var/fuzz/$$n; \
 	    echo "== $$n for $${FUZZ_SECONDS:-300} s"; \
 	    $$f -max_total_time=$${FUZZ_SECONDS:-300} -max_len=20000 var/fuzz/$$n tests/fuzz/corpus/$$n || exit 1; done
