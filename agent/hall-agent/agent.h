@@ -14,7 +14,7 @@
 
 #define AGENT_VERSION "0.3.0"
 
-/* ---- agent/hall-agent/sink.c --------------------------------------------------------- */
+/* ---- agent/hall-agent/sink.c -------------------------------------------------------- */
 struct push_stats {
 	long long records, bytes;	/* bytes: what went on the wire (compressed for HTTP) */
 	long long raw_bytes;		/* the records' JSON */
@@ -54,7 +54,7 @@ struct sink_ops {
 /* Every destination, in the order they start and status shows them. */
 extern const struct sink_ops *const sink_table[SINKS];
 
-/* ---- agent/hall-agent/sink_county.c -------------------------------------------------- */
+/* ---- agent/hall-agent/sink_county.c ------------------------------------------------- */
 struct county_sink {
 	const struct hall_config *cfg;
 	MYSQL *db;		/* NULL while disconnected */
@@ -74,16 +74,16 @@ struct county_sink {
 extern const struct sink_ops sink_county_ops;
 void sink_county_disconnect(struct county_sink *);
 
-/* ---- agent/hall-agent/sink_province.c ------------------------------------------------ */
+/* ---- agent/hall-agent/sink_province.c ----------------------------------------------- */
 /* The province platform (HTTP): a pass sends the outbox until drained. */
 extern const struct sink_ops sink_province_ops;
 
-/* ---- agent/hall-agent/downlink_county.c ---------------------------------------------- */
+/* ---- agent/hall-agent/downlink_county.c --------------------------------------------- */
 /* Pulls, applies and acknowledges what the county holds for this hall: the number of rows
  * applied (0: nothing new), or -1 with err set. */
 int downlink_county_pull(struct county_sink *, struct store *, char *err, size_t errlen);
 
-/* ---- agent/hall-agent/status.c ------------------------------------------------------- */
+/* ---- agent/hall-agent/status.c ------------------------------------------------------ */
 /* Prints each destination's state; on a terminal with a backlog, a live progress bar. */
 int status_print(struct store *, const struct hall_config *, int watch);
 
