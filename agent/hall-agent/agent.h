@@ -53,6 +53,22 @@ struct sink_ops {
 #define SINKS 2
 /* Every destination, in the order they start and status shows them. */
 extern const struct sink_ops *const sink_table[SINKS];
+/*
+ * Records set aside one after another, with nothing delivered between, say more about the
+ * destination (a bad migration, a changed hall code, a wrong token) than about the records:
+ * past this many a sink sets no more aside and reports a link error until a person looks.
+ * A sink keeps the run it is in (outbox_set_aside_run at open, then these two).
+ */
+#define SET_ASIDE_RUN_MAX 3
+/* 1 (with err set) when setting n more aside after a run of `run` would pass the limit. */
+int sink_set_aside_stop(unsigned run, unsigned n, const char *why, char *err, size_t errlen);
+/*
+ * The run after a batch whose results set records aside (a record delivered ends a run);
+ * -1 (err set) when it would pass the limit: the caller does not acknowledge the batch,
+ * which goes again later until the destination takes a record.
+ */
+int sink_results_set_aside(unsigned *run, const struct outbox_batch *, char *err,
+    size_t errlen);
 
 /* ---- agent/hall-agent/sink_county.c ------------------------------------------------- */
 struct county_sink {
@@ -65,6 +81,7 @@ struct county_sink {
 	char where[160];	/* host:port/db, for status and logs */
 	size_t records, bytes;	/* the batch limits: records narrows after a refusal */
 	unsigned refusals;	/* times running a one-record batch was refused */
+	unsigned set_aside;	/* records quarantined in a row, with nothing delivered between */
 	long long uncertain_seq;	/* last seq of a batch whose COMMIT had no answer */
 	pthread_mutex_t lock;	/* guards db against the cancel from another thread */
 	unsigned fault_every, batches;

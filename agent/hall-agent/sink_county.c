@@ -53,6 +53,7 @@ sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct st
 	    (size_t)cfg->agent_batch_records : BATCH_START;
 	k->bytes = (size_t)cfg->agent_batch_bytes;
 	k->zipped = 1;	/* until the county shows it has no hall_upload_z */
+	k->set_aside = (unsigned)outbox_set_aside_run(s, "county");
 	snprintf(k->where, sizeof(k->where), "%s:%d/%s",
 	    cfg->county_socket ? cfg->county_socket : (cfg->county_host ? cfg->county_host : "localhost"),
 	    cfg->county_port, cfg->county_database);
@@ -434,15 +435,18 @@ report_refusals(struct county_sink *k, const struct outbox_batch *b)
 }
 
 /*
- * Server errors that mean "this data cannot go in", as opposed to a busy, full or stopping
- * server (lock waits, deadlocks, disk full, shutdown), after which the batch is simply
- * sent again later.
+ * Server errors that mean "this record's data cannot go in" (a value too long, out of
+ * range, not UTF-8, not JSON), as opposed to everything else: a busy, full or stopping
+ * server, a lost registration (SQLSTATE 28000, sql/county/009), a permission, a signal of
+ * a procedure's own checks (1644), a key or reference the county's state breaks. After any
+ * of those the batch is simply sent again later: only the data of one record, narrowed down
+ * to it, ever sets that record aside.
  */
 static int
 data_refusal(unsigned int no)
 {
 	static const unsigned int refusals[] = {
-		1048, 1062, 1153, 1264, 1265, 1292, 1301, 1366, 1406, 1452, 1644, 3140,
+		1048, 1264, 1265, 1292, 1366, 1406, 3140,
 		4036, 4037, 4038, 4039, 4040, 4041, 4042, 4043, 4044, 4045, 4046, 4047, 4048,
 	};
 	size_t i;
@@ -454,29 +458,36 @@ data_refusal(unsigned int no)
 }
 
 /*
- * The county refused a whole batch. Halve the batch until the refusal is narrowed to one
- * record; when a batch of that one record is refused three times running, quarantine it
- * with the county's reason, so it can never hold up the records behind it.
+ * The county refused a whole batch for a record's data. Halve the batch until the refusal
+ * is narrowed to one record; when a batch of that one record is refused three times
+ * running, quarantine it with the county's reason, so it can never hold up the records
+ * behind it. 1: try again at once; -1 (err set): a link error, for the county refuses
+ * record after record.
  */
-static void
-refused_alone(struct county_sink *k, struct store *s, struct outbox_batch *b, const char *why)
+static int
+refused_alone(struct county_sink *k, struct store *s, struct outbox_batch *b, const char *why,
+    char *err, size_t errlen)
 {
 	if (b->n > 1) {
 		k->records = b->n / 2;
 		k->refusals = 0;
 		log_warnx("county refused a batch of %zu (%s): trying %zu at a time", b->n, why,
 		    k->records);
-		return;
+		return 1;
 	}
 	if (++k->refusals < 3)
-		return;
+		return 1;
+	if (sink_set_aside_stop(k->set_aside, 1, why, err, errlen))
+		return -1;
 	outbox_rec_refuse(&b->v[0], REC_REJECTED, why);
 	if (outbox_ack(s, "county", b, 0) == -1)
-		return;
+		return 1;
 	log_warnx("county refuses record %s (%s) every time: %s; quarantined, the others go on",
 	    b->v[0].id, b->v[0].type, why);
 	report_refusals(k, b);
 	k->refusals = 0;
+	k->set_aside++;
+	return 1;
 }
 
 static int
@@ -540,8 +551,8 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		}
 		/* the county refused the batch for what it holds, not the link: find the record */
 		if (data_refusal(mysql_stmt_errno(k->upload)) && mysql_rollback(k->db) == 0) {
-			refused_alone(k, s, &b, err);
-			rc = 1;	/* try again at once, narrower; no backoff */
+			/* again at once, narrower, and no backoff; or stop: see refused_alone */
+			rc = refused_alone(k, s, &b, err, err, errlen);
 			goto done;
 		}
 		k->uncertain_seq = last_seq;
@@ -558,6 +569,8 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		k->uncertain_seq = last_seq;
 		goto lost;
 	}
+	if (sink_results_set_aside(&k->set_aside, &b, err, errlen) == -1)
+		goto done;	/* not acknowledged: the records stay in the backlog */
 	/* the county has it: now, and only now, the hall's mark moves */
 	if (outbox_ack(s, "county", &b, sent) == -1) {
 		snprintf(err, errlen, "the hall store cannot record the delivery");

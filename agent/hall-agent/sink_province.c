@@ -28,6 +28,7 @@ struct province_sink {
 	char auth[320];		/* the Authorization header */
 	size_t records, bytes;
 	int64_t uncertain_seq;	/* a batch that may have arrived: reconcile before resending */
+	unsigned set_aside;	/* records quarantined in a row, with nothing delivered between */
 	const volatile sig_atomic_t *stop;	/* set: the transfer in progress is abandoned */
 };
 
@@ -409,6 +410,8 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 		goto done;
 	}
 	buf_free(&a.body);
+	if (sink_results_set_aside(&k->set_aside, &b, err, errlen) == -1)
+		goto done;	/* not acknowledged: the records stay in the backlog */
 delivered:
 	if (outbox_ack(s, "province", &b, gz.len) == -1) {
 		snprintf(err, errlen, "the hall store cannot record the delivery");
@@ -461,7 +464,6 @@ province_open(const struct hall_config *cfg, struct store *s, const volatile sig
 {
 	struct province_sink *k;
 
-	(void)s;
 	if ((k = malloc(sizeof(*k))) == NULL)
 		return NULL;
 	if (sink_province_open(k, cfg) == -1) {
@@ -469,6 +471,7 @@ province_open(const struct hall_config *cfg, struct store *s, const volatile sig
 		return NULL;
 	}
 	k->stop = stop;
+	k->set_aside = (unsigned)outbox_set_aside_run(s, "province");
 	return k;
 }
 

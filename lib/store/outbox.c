@@ -249,6 +249,23 @@ done:
 	return rc;
 }
 
+long
+outbox_set_aside_run(struct store *s, const char *dest)
+{
+	sqlite3_stmt *st;
+	long long n = 0;
+
+	if ((st = store_stmt(s, "SELECT count(*) FROM quarantine q WHERE q.dest = ?1 AND q.seq > "
+				"coalesce((SELECT o.seq FROM outbox o WHERE o.seq <= "
+				"(SELECT acked_seq FROM sync_dest WHERE dest = ?1) AND NOT EXISTS "
+				"(SELECT 1 FROM quarantine k WHERE k.dest = ?1 AND k.id = o.id) "
+				"ORDER BY o.seq DESC LIMIT 1), 0)")) == NULL)
+		return 0;
+	store_bind_text(st, 1, dest);
+	store_scalar(st, &n);
+	return (long)n;
+}
+
 long long
 outbox_backlog_after(struct store *s, int64_t seq)
 {

@@ -181,6 +181,9 @@ const char *outbox_rec_reason(const struct outbox_rec *);
 int outbox_ack(struct store *, const char *dest, const struct outbox_batch *, size_t wire_bytes);
 /* Records after seq: what the destination still has to take after this batch. */
 long long outbox_backlog_after(struct store *, int64_t seq);
+/* Records dest set aside in a row at the end of what it acknowledged: after the last record
+ * it took (issue 11: a long run is the destination's fault, not the records'). */
+long outbox_set_aside_run(struct store *, const char *dest);
 /* Creates the destination's mark when it has none (a newly configured destination). */
 int outbox_dest_ensure(struct store *, const char *dest);
 /* Records the destination's last error (or clears it when msg is NULL). */

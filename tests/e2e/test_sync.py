@@ -640,6 +640,63 @@ class QuarantineTest(SyncTestCase):
         self.assertEqual(statuses[c5["id"]], "delivered")
 
 
+    def test_registration_outage_sets_nothing_aside(self):
+        """Issue 11: the county briefly loses the hall's registration (its halls row points
+        at another account): what the agent sends meanwhile is a link error, not a refusal.
+        Nothing is quarantined, status shows the error, and every record arrives once the
+        registration is back."""
+        node, county = self.node_up("registration",
+                                    extra="[agent]\npoll_ms = 200\nbackoff_max_s = 2\n")
+        agent = self.agent(node)
+        agent.start()
+        agent.wait_up()
+        first = submit_many(node, 5, "登记之前")
+        self.wait_drained(node, 30)
+        user = county.scalar("SELECT db_user FROM halls WHERE hall_code = %s"
+                             % sql_str(county.hall_code))
+        # the agent stays connected: only its next calls find the registration gone
+        county.sql("UPDATE halls SET db_user = 'renamed_by_mistake' WHERE hall_code = %s"
+                   % sql_str(county.hall_code))
+        during = submit_many(node, 60, "登记中断")
+        wait_until(lambda: "not a registered hall" in agent.dest_status(), 30, 0.1,
+                   "the agent to show the registration error")
+        time.sleep(2)	# more passes against the missing registration
+        self.assertEqual(hall_scalar(node, "SELECT count(*) FROM quarantine"), 0,
+                         agent.log_tail())
+        self.assertEqual(hall_backlog(node), 60)
+        status = agent.dest_status()
+        self.assertRegex(status, r"(?m)^\s*backlog\s+60 record", status)
+        self.assertEqual(county.count("refusals"), 0)
+        county.sql("UPDATE halls SET db_user = %s WHERE hall_code = %s"
+                   % (sql_str(user), sql_str(county.hall_code)))
+        self.wait_drained(node, 60, "the backlog to drain once the registration is back")
+        self.assertEqual(agent.term()[0], 0)
+        self.assertExactlyOnce(node, county, first + during)
+
+    def test_county_refusing_record_after_record_stops_setting_aside(self):
+        """A county that refuses every record (here a column too narrow for any subject, as
+        a bad migration would leave it) gets a few records set aside, then a link error:
+        the agent stops rather than quarantine a whole backlog one by one."""
+        node, county = self.node_up("refuses-all")
+        agent = self.agent(node)
+        county.sql("ALTER TABLE cases MODIFY subject VARCHAR(1) NOT NULL")
+        receipts = submit_many(node, 12, "全部拒收")
+        for _ in range(8):
+            agent.once()
+        quarantined = hall_scalar(node, "SELECT count(*) FROM quarantine")
+        self.assertLessEqual(quarantined, 3, agent.log_tail())
+        self.assertGreaterEqual(hall_backlog(node), 12 - quarantined)
+        self.assertRegex(agent.dest_status(), r"(?m)^\s*last error.*record after record",
+                         agent.dest_status())
+        county.sql("ALTER TABLE cases MODIFY subject VARCHAR(400) NOT NULL")
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual(hall_backlog(node), 0)
+        got = {r[0] for r in county.rows("SELECT id FROM cases")}
+        held = {r[0] for r in hall_rows(node, "SELECT id FROM quarantine")}
+        self.assertEqual(got | held, {r["id"] for r in receipts})
+        self.assertEqual(got & held, set())
+
+
 # ---- 8. SIGTERM, restart, polling --------------------------------------------------------------
 
 class DaemonTest(SyncTestCase):
