@@ -6,6 +6,9 @@
  *   hall-admin -c CONFIG migrate              apply pending schema migrations only
  *   hall-admin -c CONFIG calendar FILE...     import calendar tables (conf/calendar format)
  *                                             and recompute provisional deadlines
+ *   hall-admin -c CONFIG requeue DEST --all | ID...
+ *                                             put records the destination (county or
+ *                                             province) set aside back in its queue
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,7 +24,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: hall-admin -c CONFIG init | migrate | calendar FILE...\n");
+	fprintf(stderr, "usage: hall-admin -c CONFIG init | migrate | calendar FILE...\n"
+			"       hall-admin -c CONFIG requeue county|province --all | ID...\n");
 	exit(2);
 }
 
@@ -142,6 +146,34 @@ cmd_init(struct store *s, const struct hall_config *cfg)
 	return 0;
 }
 
+/*
+ * Puts set-aside records back: after the destination was fixed (a county column too narrow,
+ * a province rule), they are sent again, in order, before the records after the mark.
+ */
+static int
+cmd_requeue(struct store *s, int argc, char *argv[])
+{
+	const char *dest = argv[1];
+	int all = argc == 3 && strcmp(argv[2], "--all") == 0;
+	long n;
+	int i;
+
+	if (strcmp(dest, "county") != 0 && strcmp(dest, "province") != 0)
+		usage();
+	for (i = 2; !all && i < argc; i++)
+		if (argv[i][0] == '-')
+			usage();
+	n = outbox_requeue(s, dest, all ? NULL : (const char *const *)argv + 2,
+	    all ? 0 : (size_t)(argc - 2));
+	if (n == -1) {
+		fprintf(stderr, "hall-admin: nothing was put back\n");
+		return -1;
+	}
+	printf("%ld record(s) put back in the queue for %s: hall-agent sends them next\n", n,
+	    dest);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -162,6 +194,8 @@ main(int argc, char *argv[])
 		rc = cmd_init(s, &cfg) == 0 ? 0 : 1;
 	else if (strcmp(argv[0], "migrate") == 0 && argc == 1)
 		rc = store_migrate(s, cfg.schema_dir) == 0 ? 0 : 1;
+	else if (strcmp(argv[0], "requeue") == 0 && argc >= 3)
+		rc = store_bind_hall(s, cfg.code) == 0 && cmd_requeue(s, argc, argv) == 0 ? 0 : 1;
 	else if (strcmp(argv[0], "calendar") == 0 && argc > 1)
 		rc = store_bind_hall(s, cfg.code) == 0 &&
 			calendar_import_files(s, &cfg, argv + 1, argc - 1) == 0 ? 0 : 1;

@@ -8,6 +8,8 @@
 
 #include "agent.h"
 
+#define STATUS_SET_ASIDE_MAX 20	/* set-aside records listed under a destination */
+
 static void
 when(char out[128], time_t t, time_t now)
 {
@@ -46,9 +48,18 @@ print_dest(const struct outbox_status *o, const char *where)
 		printf("  last error     none\n");
 	printf("  sent           %lld record(s), %lld bytes\n", o->records_sent, o->bytes_sent);
 	if (o->quarantined > 0)
-		printf("  QUARANTINED    %ld record(s) refused or in conflict: see the log; they stay "
-		       "in the outbox\n",
-		    o->quarantined);
+		printf("  QUARANTINED    %ld record(s) refused or in conflict; they stay in the "
+		       "outbox (hall-admin requeue %s puts them back):\n",
+		    o->quarantined, o->dest);
+}
+
+/* One set-aside record under its destination: id, what the destination said, and why. */
+static int
+print_set_aside(const char *id, const char *result, const char *reason, void *arg)
+{
+	(void)arg;
+	printf("    %s  %s: %s\n", id, result, reason);
+	return 0;
 }
 
 /* [#########.........]  45%  2250/5000 records, 310 rec/s, about 9 s left */
@@ -118,6 +129,11 @@ status_print(struct store *s, const struct hall_config *cfg, int watch)
 		}
 		k->where(cfg, where, sizeof(where));
 		print_dest(&o[i], where);
+		if (o[i].quarantined > 0 &&
+		    outbox_quarantined(s, k->name, STATUS_SET_ASIDE_MAX, print_set_aside, NULL) == -1)
+			return -1;
+		if (o[i].quarantined > STATUS_SET_ASIDE_MAX)
+			printf("    ... and %ld more\n", o[i].quarantined - STATUS_SET_ASIDE_MAX);
 	}
 	if (!watch || !isatty(STDOUT_FILENO))
 		return 0;

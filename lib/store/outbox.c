@@ -52,9 +52,13 @@ outbox_next(struct store *s, const char *dest, size_t max_records, size_t max_by
 	memset(b, 0, sizeof(*b));
 	if ((b->v = calloc(max_records, sizeof(*b->v))) == NULL)
 		return -1;
+	/* the records put back (requeue) first: they are older than any after the mark */
 	if ((st = store_stmt(s, "SELECT o.seq, o.id, o.type, o.case_no, o.payload FROM outbox o "
+				"WHERE o.seq IN (SELECT seq FROM requeue WHERE dest = ?1) "
+				"UNION ALL "
+				"SELECT o.seq, o.id, o.type, o.case_no, o.payload FROM outbox o "
 				"WHERE o.seq > (SELECT acked_seq FROM sync_dest WHERE dest = ?1) "
-				"ORDER BY o.seq LIMIT ?2")) == NULL)
+				"ORDER BY 1 LIMIT ?2")) == NULL)
 		goto done;
 	store_bind_text(st, 1, dest);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max_records);
@@ -170,6 +174,13 @@ outbox_ack(struct store *s, const char *dest, const struct outbox_batch *b, size
 	sqlite3_bind_int64(mark, 3, now);
 	sqlite3_bind_int64(mark, 4, (sqlite3_int64)wire_bytes);
 	sqlite3_bind_int64(mark, 5, delivered);
+	if (store_done(s, mark) == -1)
+		goto fail;
+	/* a batch holds every record put back up to its last (they come first, in order) */
+	if ((mark = store_stmt(s, "DELETE FROM requeue WHERE dest = ?1 AND seq <= ?2")) == NULL)
+		goto fail;
+	store_bind_text(mark, 1, dest);
+	sqlite3_bind_int64(mark, 2, b->last_seq);
 	if (store_done(s, mark) == -1 || store_commit(s) == -1)
 		goto fail;
 	return 0;
@@ -222,7 +233,8 @@ outbox_status(struct store *s, const char *dest, struct outbox_status *o)
 		return -1;
 	if ((st = store_stmt(s, "SELECT d.acked_seq, d.last_success_at, d.last_error, "
 				"d.last_error_at, d.bytes_sent, d.records_sent, "
-				"(SELECT count(*) FROM outbox o WHERE o.seq > d.acked_seq), "
+				"(SELECT count(*) FROM outbox o WHERE o.seq > d.acked_seq) + "
+				"(SELECT count(*) FROM requeue r WHERE r.dest = d.dest), "
 				"(SELECT min(at) FROM outbox o WHERE o.seq > d.acked_seq), "
 				"(SELECT count(*) FROM quarantine q WHERE q.dest = d.dest), "
 				"(SELECT coalesce(max(seq), 0) FROM outbox) "
@@ -288,4 +300,63 @@ outbox_dest_ensure(struct store *s, const char *dest)
 		return -1;
 	store_bind_text(st, 1, dest);
 	return store_done(s, st);
+}
+
+long
+outbox_requeue(struct store *s, const char *dest, const char *const *ids, size_t n)
+{
+	sqlite3_stmt *st;
+	long moved = 0;
+	size_t i;
+
+	if (store_begin_write(s) == -1)
+		return -1;
+	for (i = 0; i < (ids == NULL ? 1 : n); i++) {
+		if ((st = store_stmt(s, "INSERT OR IGNORE INTO requeue (dest, seq) "
+					"SELECT dest, seq FROM quarantine "
+					"WHERE dest = ?1 AND (?2 IS NULL OR id = ?2)")) == NULL)
+			goto fail;
+		store_bind_text(st, 1, dest);
+		store_bind_text(st, 2, ids == NULL ? NULL : ids[i]);
+		if (store_done(s, st) == -1)
+			goto fail;
+		if (ids != NULL && sqlite3_changes(store_sqlite(s)) == 0) {
+			log_warnx("%s: no record %s is set aside for %s", __func__, ids[i], dest);
+			goto fail;
+		}
+		moved += sqlite3_changes(store_sqlite(s));
+		if ((st = store_stmt(s, "DELETE FROM quarantine "
+					"WHERE dest = ?1 AND (?2 IS NULL OR id = ?2)")) == NULL)
+			goto fail;
+		store_bind_text(st, 1, dest);
+		store_bind_text(st, 2, ids == NULL ? NULL : ids[i]);
+		if (store_done(s, st) == -1)
+			goto fail;
+	}
+	if (store_commit(s) == -1)
+		goto fail;
+	return moved;
+fail:
+	store_rollback(s);
+	return -1;
+}
+
+int
+outbox_quarantined(struct store *s, const char *dest, int max,
+    int (*fn)(const char *id, const char *result, const char *reason, void *), void *arg)
+{
+	sqlite3_stmt *st;
+	int step, rc = 0;
+
+	if ((st = store_stmt(s, "SELECT id, result, coalesce(reason, '') FROM quarantine "
+				"WHERE dest = ?1 ORDER BY seq LIMIT ?2")) == NULL)
+		return -1;
+	store_bind_text(st, 1, dest);
+	sqlite3_bind_int(st, 2, max);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && rc == 0)
+		rc = fn((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1), (const char *)sqlite3_column_text(st, 2),
+		    arg);
+	sqlite3_reset(st);
+	return rc == 0 && (step == SQLITE_DONE || step == SQLITE_ROW) ? 0 : -1;
 }

@@ -181,6 +181,16 @@ const char *outbox_rec_reason(const struct outbox_rec *);
 int outbox_ack(struct store *, const char *dest, const struct outbox_batch *, size_t wire_bytes);
 /* Records after seq: what the destination still has to take after this batch. */
 long long outbox_backlog_after(struct store *, int64_t seq);
+/*
+ * Puts records dest set aside back (hall-admin requeue): all of them (ids NULL) or those
+ * named, in one transaction; they go again before the records after the mark, in order.
+ * The number put back, or -1 (logged) when one named is not set aside for dest.
+ */
+long outbox_requeue(struct store *, const char *dest, const char *const *ids, size_t n);
+/* Calls fn for the first max records dest set aside, in the outbox's order; fn's non-zero
+ * stops the walk. 0, or -1. */
+int outbox_quarantined(struct store *, const char *dest, int max,
+    int (*fn)(const char *id, const char *result, const char *reason, void *), void *arg);
 /* Records dest set aside in a row at the end of what it acknowledged: after the last record
  * it took (issue 11: a long run is the destination's fault, not the records'). */
 long outbox_set_aside_run(struct store *, const char *dest);

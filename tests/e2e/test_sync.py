@@ -673,6 +673,41 @@ class QuarantineTest(SyncTestCase):
         self.assertEqual(agent.term()[0], 0)
         self.assertExactlyOnce(node, county, first + during)
 
+    def test_requeue_after_the_county_is_fixed(self):
+        """A record the county really refuses (its subject longer than a column a bad
+        migration narrowed) is set aside alone, listed in status with the reason; once the
+        county is fixed, `hall-admin requeue` puts it back and it arrives, exactly once."""
+        node, county = self.node_up("requeue")
+        agent = self.agent(node)
+        county.sql("ALTER TABLE cases MODIFY subject VARCHAR(20) NOT NULL")
+        before = submit_many(node, 2, "短")
+        long_one, = submit_many(node, 1, label="这个标题比县级数据库的列宽更长一些" * 2)
+        after = submit_many(node, 2, "短后")
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual([r[0] for r in hall_rows(node, "SELECT id FROM quarantine")],
+                         [long_one["id"]])
+        status = agent.dest_status()
+        self.assertRegex(status, r"(?m)^\s+%s\s+rejected: .*too long" % re.escape(long_one["id"]),
+                         status)
+
+        def admin(*args):
+            return subprocess.run([os.path.join(BUILD, "hall-admin"), "-c", node.ini_path,
+                                   "requeue"] + list(args), capture_output=True, text=True,
+                                  timeout=30)
+        bogus = admin("county", "430121001000-C1")
+        self.assertNotEqual(bogus.returncode, 0, bogus.stdout)
+        self.assertEqual(hall_scalar(node, "SELECT count(*) FROM quarantine"), 1)
+        self.assertEqual(admin("nowhere", "--all").returncode, 2)
+        county.sql("ALTER TABLE cases MODIFY subject VARCHAR(400) NOT NULL")
+        done = admin("county", long_one["id"])
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("1 record(s) put back", done.stdout)
+        self.assertEqual(hall_scalar(node, "SELECT count(*) FROM quarantine"), 0)
+        self.assertEqual(agent.backlog(), 1)
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual(hall_scalar(node, "SELECT count(*) FROM requeue"), 0)
+        self.assertExactlyOnce(node, county, before + [long_one] + after)
+
     def test_county_refusing_record_after_record_stops_setting_aside(self):
         """A county that refuses every record (here a column too narrow for any subject, as
         a bad migration would leave it) gets a few records set aside, then a link error:
