@@ -82,6 +82,7 @@ struct county_sink {
 	size_t records, bytes;	/* the batch limits: records narrows after a refusal */
 	unsigned refusals;	/* times running a one-record batch was refused */
 	unsigned set_aside;	/* records quarantined in a row, with nothing delivered between */
+	long quarantine_told;	/* what the county last heard of (halls.quarantined); -1: nothing */
 	long long uncertain_seq;	/* last seq of a batch whose COMMIT had no answer */
 	pthread_mutex_t lock;	/* guards db against the cancel from another thread */
 	unsigned fault_every, batches;

@@ -54,6 +54,7 @@ sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct st
 	k->bytes = (size_t)cfg->agent_batch_bytes;
 	k->zipped = 1;	/* until the county shows it has no hall_upload_z */
 	k->set_aside = (unsigned)outbox_set_aside_run(s, "county");
+	k->quarantine_told = -1;
 	snprintf(k->where, sizeof(k->where), "%s:%d/%s",
 	    cfg->county_socket ? cfg->county_socket : (cfg->county_host ? cfg->county_host : "localhost"),
 	    cfg->county_port, cfg->county_database);
@@ -135,6 +136,39 @@ read_back_mark(struct county_sink *k)
 	k->uncertain_seq = 0;
 }
 
+/*
+ * Tells the county how many records this hall has set aside (halls.quarantined, county
+ * 010), when that changed since it last heard. Best effort: a county before 010 has no
+ * hall_quarantined, and the count is shown, never acted on.
+ */
+static void
+tell_quarantine(struct county_sink *k, struct store *s)
+{
+	long n = outbox_quarantine_count(s, "county");
+	long long v = n;
+	MYSQL_STMT *st;
+	MYSQL_BIND p;
+
+	if (n < 0 || n == k->quarantine_told || k->db == NULL)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.buffer_type = MYSQL_TYPE_LONGLONG;
+	p.buffer = &v;
+	if ((st = mysql_stmt_init(k->db)) == NULL)
+		return;
+	if (mysql_stmt_prepare(st, "CALL hall_quarantined(?)", (unsigned long)-1) == 0 &&
+	    mysql_stmt_bind_param(st, &p) == 0 && mysql_stmt_execute(st) == 0 &&
+	    mysql_commit(k->db) == 0)
+		k->quarantine_told = n;
+	else if (mysql_stmt_errno(st) != 1305 && mysql_stmt_errno(st) != 1370)
+		log_warnx("county: cannot report %ld set-aside record(s): %s", n,
+		    mysql_stmt_error(st));
+	else
+		k->quarantine_told = n;	/* a county before 010: nothing to tell it */
+	mysql_stmt_close(st);
+	mysql_rollback(k->db);
+}
+
 static int
 sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t errlen)
 {
@@ -211,8 +245,11 @@ sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t er
 		mysql_stmt_close(hello);
 	if (rc == 0 && k->uncertain_seq > 0)
 		read_back_mark(k);
-	if (rc == 0)
+	if (rc == 0) {
+		k->quarantine_told = -1;	/* a new connection tells it again */
+		tell_quarantine(k, s);
 		return 0;
+	}
 fail:
 	sink_county_disconnect(k);
 	return -1;
@@ -668,6 +705,7 @@ county_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after
 		;
 	if (!*k->stop && rc == -1)
 		return -1;
+	tell_quarantine(k, s);	/* records set aside, or put back by hall-admin requeue */
 	while (!*k->stop && (n = downlink_county_pull(k, s, err, errlen)) > 0)
 		log_info("downlink: %d row(s) applied", n);
 	return !*k->stop && n == -1 ? -1 : 0;

@@ -31,6 +31,7 @@ struct hall_fig {
 	long long ratings, satisfied;
 	long long fu_open, fu_late, fu_closed;
 	long long last_contact, backlog;	/* last_contact 0: never */
+	long long quarantined;	/* records its agent set aside for the county */
 	char version[33];
 	int have_health;
 };
@@ -70,9 +71,9 @@ dash_hall(struct dash *d, const char *code)
 #define FIG_HALL 0	/* every statement's first column */
 
 #define HALLS_SQL "SELECT hall_code, name, UNIX_TIMESTAMP(last_contact_at), backlog, " \
-	"agent_version, UNIX_TIMESTAMP(NOW()) FROM halls WHERE county_code = ? " \
+	"agent_version, UNIX_TIMESTAMP(NOW()), quarantined FROM halls WHERE county_code = ? " \
 	"ORDER BY hall_code"
-enum { HL_HALL, HL_NAME, HL_CONTACT, HL_BACKLOG, HL_VERSION, HL_NOW, HL__N };
+enum { HL_HALL, HL_NAME, HL_CONTACT, HL_BACKLOG, HL_VERSION, HL_NOW, HL_QUARANTINED, HL__N };
 
 static void
 fill_halls(struct hall_fig *h, const struct dbrows *r, size_t i)
@@ -80,6 +81,7 @@ fill_halls(struct hall_fig *h, const struct dbrows *r, size_t i)
 	snprintf(h->name, sizeof(h->name), "%s", db_str(r, i, HL_NAME));
 	h->last_contact = db_int(r, i, HL_CONTACT);
 	h->backlog = db_int(r, i, HL_BACKLOG);
+	h->quarantined = db_int(r, i, HL_QUARANTINED);
 	snprintf(h->version, sizeof(h->version), "%s", db_str(r, i, HL_VERSION));
 	h->have_health = 1;
 }
@@ -181,6 +183,7 @@ dash_load(struct staff_req *s, struct dash *d)
 		d->sum.fu_late += h->fu_late;
 		d->sum.fu_closed += h->fu_closed;
 		d->sum.backlog += h->backlog;
+		d->sum.quarantined += h->quarantined;
 	}
 	return 0;
 fail:
@@ -377,7 +380,7 @@ dash_page(struct staff_req *s)
 	static const struct scol cols[] = {
 		{"大厅", NULL}, {"未办结", "num"}, {"预警", "num"}, {"已超期", "num"},
 		{"按时办结率", "num"}, {"满意率", "num"}, {"差评待整改", "num"}, {"最近联系", NULL},
-		{"积压", "num"}, {"版本", NULL},
+		{"积压", "num"}, {"版本", NULL}, {"隔离", "num"},
 	};
 	struct dash d;
 	struct buf b;
@@ -441,6 +444,7 @@ dash_page(struct staff_req *s)
 		    strlen(h->code) == 6 ? "—" : "（未登记）");
 		num_td(&b, "num", h->backlog);
 		spage_td(&b, NULL, h->version);
+		num_td(&b, h->quarantined > 0 ? "num late" : "num", h->quarantined);
 		buf_adds(&b, "</tr>");
 	}
 	spage_table_end(&b, NCOLS(cols), d.n, NULL);
@@ -462,7 +466,7 @@ dash_csv(struct staff_req *s)
 	}
 	buf_init(&b, 4 * 1024 * 1024);
 	buf_adds(&b, "\xef\xbb\xbf大厅编码,大厅,办件总数,未办结,预警,已超期,已办结,按期办结,按时办结率,"
-		     "评价数,满意数,满意率,差评待整改,差评整改超期,差评已整改,最近联系,积压,版本\r\n");
+		     "评价数,满意数,满意率,差评待整改,差评整改超期,差评已整改,最近联系,积压,版本,隔离\r\n");
 	for (i = 0; i <= d.n; i++) {
 		const struct hall_fig *h = i < d.n ? &d.h[i] : &d.sum;
 
@@ -486,7 +490,9 @@ dash_csv(struct staff_req *s)
 		spage_time(when, (time_t)h->last_contact);
 		csv_cell(&b, when, 0);
 		num_cell(&b, h->backlog);
-		csv_cell(&b, h->version, 1);
+		csv_cell(&b, h->version, 0);
+		snprintf(t1, sizeof(t1), "%lld", h->quarantined);
+		csv_cell(&b, t1, 1);
 	}
 	free(d.h);
 	csv_send(s, &b, "quality", "导出内容过多。");

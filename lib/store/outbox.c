@@ -262,6 +262,20 @@ done:
 }
 
 long
+outbox_quarantine_count(struct store *s, const char *dest)
+{
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	if ((st = store_stmt(s, "SELECT count(*) FROM quarantine WHERE dest = ?1")) == NULL)
+		return -1;
+	store_bind_text(st, 1, dest);
+	if (store_scalar(st, &n) == -1)
+		return -1;
+	return (long)n;
+}
+
+long
 outbox_set_aside_run(struct store *s, const char *dest)
 {
 	sqlite3_stmt *st;

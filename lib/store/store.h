@@ -191,6 +191,8 @@ long outbox_requeue(struct store *, const char *dest, const char *const *ids, si
  * stops the walk. 0, or -1. */
 int outbox_quarantined(struct store *, const char *dest, int max,
     int (*fn)(const char *id, const char *result, const char *reason, void *), void *arg);
+/* Records dest has set aside; -1 on error. */
+long outbox_quarantine_count(struct store *, const char *dest);
 /* Records dest set aside in a row at the end of what it acknowledged: after the last record
  * it took (issue 11: a long run is the destination's fault, not the records'). */
 long outbox_set_aside_run(struct store *, const char *dest);

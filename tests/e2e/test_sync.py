@@ -689,6 +689,10 @@ class QuarantineTest(SyncTestCase):
         status = agent.dest_status()
         self.assertRegex(status, r"(?m)^\s+%s\s+rejected: .*too long" % re.escape(long_one["id"]),
                          status)
+        # the county's dashboard sees it too
+        quarantined = "SELECT quarantined FROM halls WHERE hall_code = %s" % sql_str(
+            county.hall_code)
+        self.assertEqual(int(county.scalar(quarantined)), 1)
 
         def admin(*args):
             return subprocess.run([os.path.join(BUILD, "hall-admin"), "-c", node.ini_path,
@@ -706,6 +710,7 @@ class QuarantineTest(SyncTestCase):
         self.assertEqual(agent.backlog(), 1)
         self.assertEqual(agent.once(), 0, agent.log_tail())
         self.assertEqual(hall_scalar(node, "SELECT count(*) FROM requeue"), 0)
+        self.assertEqual(int(county.scalar(quarantined)), 0)
         self.assertExactlyOnce(node, county, before + [long_one] + after)
 
     def test_county_refusing_record_after_record_stops_setting_aside(self):
