@@ -316,35 +316,45 @@ outbox_dest_ensure(struct store *s, const char *dest)
 	return store_done(s, st);
 }
 
+/* One of requeue's statements for dest and one id (NULL: every id); the rows it changed. */
+static int
+requeue_step(struct store *s, const char *sql, const char *dest, const char *id)
+{
+	sqlite3_stmt *st = store_stmt(s, sql);
+
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, dest);
+	store_bind_text(st, 2, id);
+	if (store_done(s, st) == -1)
+		return -1;
+	return sqlite3_changes(store_sqlite(s));
+}
+
 long
 outbox_requeue(struct store *s, const char *dest, const char *const *ids, size_t n)
 {
-	sqlite3_stmt *st;
 	long moved = 0;
 	size_t i;
+	int rows;
 
 	if (store_begin_write(s) == -1)
 		return -1;
 	for (i = 0; i < (ids == NULL ? 1 : n); i++) {
-		if ((st = store_stmt(s, "INSERT OR IGNORE INTO requeue (dest, seq) "
-					"SELECT dest, seq FROM quarantine "
-					"WHERE dest = ?1 AND (?2 IS NULL OR id = ?2)")) == NULL)
+		const char *id = ids == NULL ? NULL : ids[i];
+
+		rows = requeue_step(s, "INSERT OR IGNORE INTO requeue (dest, seq) "
+				       "SELECT dest, seq FROM quarantine "
+				       "WHERE dest = ?1 AND (?2 IS NULL OR id = ?2)", dest, id);
+		if (rows == -1)
 			goto fail;
-		store_bind_text(st, 1, dest);
-		store_bind_text(st, 2, ids == NULL ? NULL : ids[i]);
-		if (store_done(s, st) == -1)
-			goto fail;
-		if (ids != NULL && sqlite3_changes(store_sqlite(s)) == 0) {
-			log_warnx("%s: no record %s is set aside for %s", __func__, ids[i], dest);
+		if (id != NULL && rows == 0) {
+			log_warnx("%s: no record %s is set aside for %s", __func__, id, dest);
 			goto fail;
 		}
-		moved += sqlite3_changes(store_sqlite(s));
-		if ((st = store_stmt(s, "DELETE FROM quarantine "
-					"WHERE dest = ?1 AND (?2 IS NULL OR id = ?2)")) == NULL)
-			goto fail;
-		store_bind_text(st, 1, dest);
-		store_bind_text(st, 2, ids == NULL ? NULL : ids[i]);
-		if (store_done(s, st) == -1)
+		moved += rows;
+		if (requeue_step(s, "DELETE FROM quarantine WHERE dest = ?1 AND (?2 IS NULL OR id = ?2)",
+			dest, id) == -1)
 			goto fail;
 	}
 	if (store_commit(s) == -1)
