@@ -1,7 +1,7 @@
 """End-to-end test harness for the hall node (SPEC sections 2-4).
 
 A Node is a complete hall (nginx, hall-read, hall-write, SQLite store) started with
-`conf/demo start` in a temporary VAR on a loopback port from 18080 up; tests talk to it over
+`conf/demo start` in a temporary VAR on a loopback port from 18080 up (E2E_PORT_BASE); tests talk to it over
 HTTP only. The store file is opened directly only to simulate the county's answer (the
 downlink's job) and to count rows after a refused request.
 
@@ -142,13 +142,21 @@ def _port_free(port):
         s.close()
 
 
-def pick_port():
-    """The first port from 18080 up that this process has not used and nobody listens on."""
-    for port in range(18080, 18400):
-        if port not in _used_ports and _port_free(port):
-            _used_ports.add(port)
-            return port
-    raise RuntimeError("no free port in 18080..18399")
+# E2E_PORT_BASE moves the range, so that suites run side by side do not race for ports.
+PORT_BASE = int(os.environ.get("E2E_PORT_BASE", "18080"))
+
+
+def pick_port(offset=0):
+    """The first port from PORT_BASE up that this process has not used and nobody listens
+    on (nor on port + offset, when offset is given: the pair is taken together)."""
+    for port in range(PORT_BASE, PORT_BASE + 320):
+        if port in _used_ports or not _port_free(port):
+            continue
+        if offset and not _port_free(port + offset):
+            continue
+        _used_ports.add(port)
+        return port
+    raise RuntimeError("no free port in %d..%d" % (PORT_BASE, PORT_BASE + 319))
 
 
 def _cleanup_all():
@@ -209,7 +217,7 @@ class Node:
         # county: also the node's own MariaDB (and, with agent, hall-agent), as `make run`
         self.county = county
         self.agent = agent
-        self.county_port = pick_port() + 10000 if county else None
+        self.county_port = pick_port(10000) + 10000 if county else None
         # province: also the reference province receiver behind its own nginx
         self.province = province
         self.province_port = pick_port() if province else None
