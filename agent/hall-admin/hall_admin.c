@@ -9,6 +9,10 @@
  *   hall-admin -c CONFIG requeue DEST --all | ID...
  *                                             put records the destination (county or
  *                                             province) set aside back in its queue
+ *   hall-admin -c CONFIG clock [--trust-now | --continue]
+ *                                             the clock guard (lib/store/clock.c): show
+ *                                             it, vouch for this clock, or let numbers go
+ *                                             on past a clock put back
  */
 #include <dirent.h>
 #include <errno.h>
@@ -25,7 +29,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: hall-admin -c CONFIG init | migrate | calendar FILE...\n"
-			"       hall-admin -c CONFIG requeue county|province --all | ID...\n");
+			"       hall-admin -c CONFIG requeue county|province --all | ID...\n"
+			"       hall-admin -c CONFIG clock [--trust-now | --continue]\n");
 	exit(2);
 }
 
@@ -174,6 +179,59 @@ cmd_requeue(struct store *s, int argc, char *argv[])
 	return 0;
 }
 
+static void
+print_time(const char *label, time_t t)
+{
+	char text[TIMEFMT_LEN];
+
+	if (t == 0)
+		printf("%-16s none\n", label);
+	else {
+		timefmt_rfc3339(text, t);
+		printf("%-16s %s\n", label, text);
+	}
+}
+
+/*
+ * The clock guard. Without an option it shows where the clock stands; --trust-now records
+ * that an operator checked this machine's clock (after a restart with the county out of
+ * reach for more than a day), --continue lets numbers go on from the last one issued while
+ * the clock, put right after a jump ahead, is behind it. Neither can reissue a number.
+ */
+static int
+cmd_clock(struct store *s, const char *opt)
+{
+	struct clock_state st;
+
+	if (opt != NULL && strcmp(opt, "--trust-now") == 0) {
+		if (store_clock_trust(s) == -1)
+			return -1;
+		printf("this machine's clock is now the hall's reference time\n");
+	} else if (opt != NULL && strcmp(opt, "--continue") == 0) {
+		if (store_clock_continue(s) == -1)
+			return -1;
+		printf("numbers go on from the last one issued until the clock passes it\n");
+	} else if (opt != NULL)
+		usage();
+	if (store_clock_state(s, &st) == -1)
+		return -1;
+	print_time("clock", st.now);
+	print_time("vouched", st.vouched);
+	if (st.vouched != 0)
+		printf("%-16s %s\n", "", st.same_boot ? "(the county's clock at the last contact, "
+		    "plus the time since)" : "(the county's clock at the last contact)");
+	print_time("last number", st.last_issued);
+	if (st.continue_until > st.now)
+		print_time("continue until", st.continue_until);
+	if (st.vouched != 0 && st.now > st.vouched + 24 * 3600)
+		printf("refusing numbers: the clock is more than a day past the vouched time\n");
+	else if (st.last_issued > st.now + 60 && st.continue_until < st.last_issued)
+		printf("refusing numbers: the clock is behind the last number issued\n");
+	else
+		printf("issuing numbers\n");
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -196,6 +254,9 @@ main(int argc, char *argv[])
 		rc = store_migrate(s, cfg.schema_dir) == 0 ? 0 : 1;
 	else if (strcmp(argv[0], "requeue") == 0 && argc >= 3)
 		rc = store_bind_hall(s, cfg.code) == 0 && cmd_requeue(s, argc, argv) == 0 ? 0 : 1;
+	else if (strcmp(argv[0], "clock") == 0 && argc <= 2)
+		rc = store_bind_hall(s, cfg.code) == 0 &&
+			cmd_clock(s, argc == 2 ? argv[1] : NULL) == 0 ? 0 : 1;
 	else if (strcmp(argv[0], "calendar") == 0 && argc > 1)
 		rc = store_bind_hall(s, cfg.code) == 0 &&
 			calendar_import_files(s, &cfg, argv + 1, argc - 1) == 0 ? 0 : 1;

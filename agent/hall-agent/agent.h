@@ -84,6 +84,7 @@ struct county_sink {
 	unsigned set_aside;	/* records quarantined in a row, with nothing delivered between */
 	long quarantine_told;	/* what the county last heard of (halls.quarantined); -1: nothing */
 	long long uncertain_seq;	/* last seq of a batch whose COMMIT had no answer */
+	long long clock_noted;	/* monotonic s when the county's clock was last noted; 0: not yet */
 	pthread_mutex_t lock;	/* guards db against the cancel from another thread */
 	unsigned fault_every, batches;
 	const volatile sig_atomic_t *stop;	/* set: the pass ends after the current call */

@@ -247,6 +247,7 @@ sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t er
 		read_back_mark(k);
 	if (rc == 0) {
 		k->quarantine_told = -1;	/* a new connection tells it again */
+		k->clock_noted = 0;	/* and notes the county's clock again */
 		tell_quarantine(k, s);
 		return 0;
 	}
@@ -690,6 +691,34 @@ county_open(const struct hall_config *cfg, struct store *s, const volatile sig_a
 	return k;
 }
 
+/*
+ * The county's clock, noted in the hall store on each connection and every ten minutes: the
+ * time the hall can vouch for when it numbers records (lib/store/clock.c). A failure here
+ * is only logged: the guard then goes on from the previous note.
+ */
+static void
+note_clock(struct county_sink *k, struct store *s)
+{
+	struct timespec ts;
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	long long now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (long long)ts.tv_sec;
+	if (k->clock_noted != 0 && now - k->clock_noted < 600)
+		return;
+	if (mysql_query(k->db, "SELECT UNIX_TIMESTAMP()") != 0 ||
+	    (res = mysql_store_result(k->db)) == NULL || (row = mysql_fetch_row(res)) == NULL ||
+	    row[0] == NULL) {
+		log_warnx("county clock: %s", mysql_error(k->db));
+	} else if (store_clock_note(s, (time_t)strtoll(row[0], NULL, 10)) == 0)
+		k->clock_noted = now;
+	if (res != NULL)
+		mysql_free_result(res);
+	mysql_rollback(k->db);	/* autocommit is off: end the read's transaction */
+}
+
 /* Pushes until the outbox is drained, then pulls the downlink until it is empty. */
 static int
 county_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after, char *err,
@@ -706,6 +735,7 @@ county_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after
 	if (!*k->stop && rc == -1)
 		return -1;
 	tell_quarantine(k, s);	/* records set aside, or put back by hall-admin requeue */
+	note_clock(k, s);
 	while (!*k->stop && (n = downlink_county_pull(k, s, err, errlen)) > 0)
 		log_info("downlink: %d row(s) applied", n);
 	return !*k->stop && n == -1 ? -1 : 0;

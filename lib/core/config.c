@@ -227,7 +227,7 @@ config_cli(int *argc, char ***argv, void (*usage)(void))
 	const char *config = NULL;
 	int ch;
 
-	while ((ch = getopt(*argc, *argv, "c:")) != -1) {
+	while ((ch = getopt(*argc, *argv, "+c:")) != -1) {
 		if (ch != 'c')
 			usage();
 		config = optarg;

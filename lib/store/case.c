@@ -104,7 +104,7 @@ case_apply(struct store *s, const struct store_write *w)
 		return STORE_ERR;
 	snprintf(r->query_code, sizeof(r->query_code), "%06" PRIu32,
 	    randombytes_uniform(1000000));
-	r->submitted_at = (time_t)((seq + CASENO_EPOCH_US) / 1000000);
+	r->submitted_at = write_seq_time(seq);
 	r->due_at = calendar_due(cal, r->submitted_at, case_days(w->cfg, c->kind),
 	    &r->due_provisional);
 	if (r->due_at == (time_t)-1)

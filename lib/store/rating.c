@@ -43,7 +43,7 @@ rating_apply(struct store *s, const struct store_write *w)
 		return rc;
 	if ((rc = write_next_seq(s, &seq)) != STORE_OK)
 		return rc;
-	*w->at = (time_t)((seq + CASENO_EPOCH_US) / 1000000);
+	*w->at = write_seq_time(seq);
 	buf_init(&payload, 16 * 1024);
 	rc = STORE_ERR;
 	if (record_id_make(id, sizeof(id), s->hall_code, 'R', seq) == -1 ||

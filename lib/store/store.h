@@ -225,4 +225,21 @@ int downlink_guide(struct store *, const struct guide *);
 /* A year's calendar text; recomputes provisional deadlines. */
 int downlink_calendar(struct store *, const struct hall_config *, const char *text);
 
+/* ---- lib/store/clock.c -------------------------------------------------------------- */
+/* hall-agent, after each county contact: county_now is the county server's clock. */
+int store_clock_note(struct store *, time_t county_now);
+/* hall-admin clock --trust-now: the operator vouches for this machine's clock. */
+int store_clock_trust(struct store *);
+/* hall-admin clock --continue: numbers may go on from the last one issued until the
+ * clock passes it (never reissued). */
+int store_clock_continue(struct store *);
+struct clock_state {
+	time_t now;		/* this machine's clock */
+	time_t vouched;		/* the latest time the hall can vouch for; 0: no reference */
+	int same_boot;		/* vouched includes the boot time since the county contact */
+	time_t last_issued;	/* the time of the last number issued; 0: none */
+	time_t continue_until;	/* numbers may go on ahead of the clock until then; 0: no */
+};
+int store_clock_state(struct store *, struct clock_state *);
+
 #endif

@@ -78,8 +78,17 @@ enum store_rc rating_apply(struct store *, const struct store_write *);
 /* ---- lib/store/write_group.c -------------------------------------------------------- */
 /* The next record sequence (see the file); inside a write transaction. */
 enum store_rc write_next_seq(struct store *, uint64_t *seq);
+/* The time a record numbered seq was made: its number's time, or now for a number
+ * continued ahead of the clock. */
+time_t write_seq_time(uint64_t seq);
 /* The outbox record of a write, inside its transaction. */
 int write_outbox_add(struct store *, const char *id, const char *type, const char *case_no,
     time_t at, const struct buf *payload);
+
+/* ---- lib/store/clock.c -------------------------------------------------------------- */
+/* STORE_CLOCK (logged) when now is more than a day past the time the hall can vouch for. */
+enum store_rc clock_check(struct store *, uint64_t now_us);
+/* The last seq `hall-admin clock --continue` allows numbers to go on from (0: none). */
+int clock_continue_until(struct store *, uint64_t *until);
 
 #endif

@@ -45,9 +45,45 @@ write_end(struct store *s)
 		flock(s->writer_fd, LOCK_UN);
 }
 
+/* The mark of the last number issued: in memory inside a group, in meta otherwise. */
+static enum store_rc
+seq_issued(struct store *s, uint64_t seq)
+{
+	char text[32];
+
+	if (s->in_group) {
+		s->group_seq = seq;
+		return STORE_OK;
+	}
+	snprintf(text, sizeof(text), "%" PRIu64, seq);
+	return store_meta_set(s, "last_seq", text) == 0 ? STORE_OK : STORE_ERR;
+}
+
+/*
+ * The clock is more than a minute behind the last number issued. Numbers go on from that
+ * one only while an operator's `hall-admin clock --continue` covers it (clock.c); else the
+ * store refuses until the clock is right, rather than guess.
+ */
+static enum store_rc
+seq_behind(struct store *s, uint64_t now, uint64_t last, uint64_t *seq)
+{
+	uint64_t until;
+
+	if (clock_continue_until(s, &until) == -1)
+		return STORE_ERR;
+	if (now - CASENO_EPOCH_US > until) {
+		log_warnx("the clock is %" PRIu64 " s behind the store's last record; refusing to "
+			  "issue numbers until it is right (or run `hall-admin clock --continue`)",
+		    (uint64_t)((last - (now - CASENO_EPOCH_US)) / 1000000));
+		return STORE_CLOCK;
+	}
+	*seq = last + 1;
+	return seq_issued(s, *seq);
+}
+
 /*
  * The next record sequence: microseconds since CASENO_EPOCH_US, above the last one issued
- * and never ahead of the clock. Because it follows the clock, a store deleted and recreated
+ * and never ahead of the clock (save for clock.c's way out of a clock put back). Because it follows the clock, a store deleted and recreated
  * (or restored from a backup) starts above everything the old one issued, with nothing to
  * coordinate. Called inside a write transaction, which serializes the hall's writers.
  */
@@ -72,24 +108,28 @@ write_next_seq(struct store *s, uint64_t *seq)
 		    __func__, now / 1000000);
 		return STORE_CLOCK;
 	}
+	/* once per group (or write): a clock far ahead of what the hall can vouch for */
+	if (!(s->in_group && s->group_seq > 0) && (rc = clock_check(s, now)) != STORE_OK)
+		return rc;
 	if (now - CASENO_EPOCH_US <= last) {
 		/* several records in one microsecond, or the clock stepped back */
-		if (last - (now - CASENO_EPOCH_US) > 60 * 1000000ULL) {
-			log_warnx("%s: the clock is more than a minute behind the store's last "
-				  "record; refusing to issue numbers until it is right", __func__);
-			return STORE_CLOCK;
-		}
+		if (last - (now - CASENO_EPOCH_US) > 60 * 1000000ULL)
+			return seq_behind(s, now, last, seq);
 		do
 			now = time_now_us();
 		while (now - CASENO_EPOCH_US <= last);
 	}
 	*seq = now - CASENO_EPOCH_US;
-	if (s->in_group) {
-		s->group_seq = *seq;
-		return STORE_OK;
-	}
-	snprintf(text, sizeof(text), "%" PRIu64, *seq);
-	return store_meta_set(s, "last_seq", text) == 0 ? STORE_OK : STORE_ERR;
+	return seq_issued(s, *seq);
+}
+
+time_t
+write_seq_time(uint64_t seq)
+{
+	time_t t = (time_t)((seq + CASENO_EPOCH_US) / 1000000), now = time(NULL);
+
+	/* a number continued past a clock behind it (clock.c) is not a time */
+	return t > now ? now : t;
 }
 
 int
