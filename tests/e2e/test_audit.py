@@ -85,15 +85,15 @@ class AuditTest(unittest.TestCase):
     def audit(self, where, cols="account, address, action, case_no, detail"):
         return self.county.rows("SELECT %s FROM audit_log WHERE %s ORDER BY id" % (cols, where))
 
-    def fail_audit_for(self, case_no):
-        """Until the cleanup, the audit row of anything on case_no cannot be written (a
+    def fail_audit_for(self, case_no, column="case_no"):
+        """Until the cleanup, an audit row whose column is case_no cannot be written (a
         trigger of the test's own refuses it, as a full disk or a lost node would)."""
         self.county.sql(
             "DELIMITER //\n"
             "CREATE OR REPLACE TRIGGER audit_log_test_fail BEFORE INSERT ON audit_log "
-            "FOR EACH ROW BEGIN IF NEW.case_no = %s THEN SIGNAL SQLSTATE '45000' "
+            "FOR EACH ROW BEGIN IF NEW.%s = %s THEN SIGNAL SQLSTATE '45000' "
             "SET MESSAGE_TEXT = 'test: audit row refused'; END IF; END//\n"
-            "DELIMITER ;\n" % sql_str(case_no))
+            "DELIMITER ;\n" % (column, sql_str(case_no)))
         self.addCleanup(self.county.sql, "DROP TRIGGER IF EXISTS audit_log_test_fail")
 
     # ---- sign-in ---------------------------------------------------------------------
@@ -207,6 +207,34 @@ class AuditTest(unittest.TestCase):
         self.assertEqual(len(self.events(no)), 1)
         self.assertEqual(self.county.count("audit_log", "case_no = %s AND action = 'answer'"
                                            % sql_str(no)), 1)
+
+    def test_single_statement_changes_roll_back_without_their_row(self):
+        """The changes made by one statement (audit_exec): a 差评 rectification and a new
+        account, each refused with its row."""
+        c = self.signed_in(source="127.0.0.77")
+        no = self.new_case()
+        self.county.sql("INSERT INTO rating_followups (case_no, rating_id, hall_code, level, "
+                        "due_at) VALUES (%s, 'au-rating-2', %s, 2, NOW() + INTERVAL 5 DAY)"
+                        % (sql_str(no), sql_str(self.hall)))
+        hidden = c.form("/cases/" + no, "/logout")
+        self.fail_audit_for(no)
+        r = c.post("/followups/" + no, dict(hidden, rectification="不应保存"))
+        self.assertEqual(r.status, 503)
+        self.assertEqual(self.county.rows("SELECT closed_at, rectification FROM "
+                                          "rating_followups WHERE case_no = %s" % sql_str(no)),
+                         [(None, None)])
+        self.fail_audit_for("au_txn", column="detail")
+        r = c.submit("/accounts", "/accounts", {"username": "au_txn", "display_name": "",
+                                                "role": "staff", "password": "long-enough-pw"})
+        self.assertEqual(r.status, 503)
+        self.assertEqual(self.county.count("staff_accounts", "username = 'au_txn'"), 0)
+        self.assertEqual(self.county.count("audit_log", "detail = 'au_txn'"), 0)
+        self.county.sql("DROP TRIGGER audit_log_test_fail")
+        r = c.submit("/accounts", "/accounts", {"username": "au_txn", "display_name": "",
+                                                "role": "staff", "password": "long-enough-pw"})
+        self.assertEqual(r.status, 303)
+        self.assertEqual(self.county.count("audit_log", "detail = 'au_txn' AND "
+                                           "action = 'account-create'"), 1)
 
     def test_refused_forms_leave_a_refusal_and_no_action(self):
         no = self.new_case()
