@@ -167,9 +167,10 @@ account_create(struct staff_req *s)
 	p[3] = DBS(field_value(&s->r.in, "role"));
 	p[4] = DBS(h);
 	/* a taken name is refused, whichever county holds it: names are unique */
-	n = db_exec("INSERT IGNORE INTO staff_accounts (username, display_name, county_code, role, "
-		    "pw_hash) VALUES (?, ?, ?, ?, ?)",
-	    p, 5, NULL);
+	n = audit_exec(s, "account-create", NULL, user,
+	    "INSERT IGNORE INTO staff_accounts (username, display_name, county_code, role, "
+	    "pw_hash) VALUES (?, ?, ?, ?, ?)",
+	    p, 5);
 	sodium_memzero(h, sizeof(h));
 	if (n == -1) {
 		spage_unavailable(s);
@@ -225,7 +226,7 @@ account_change(struct staff_req *s)
 		spage_message(s, 404, "没有找到", "本县没有这个账户。");
 		return;
 	}
-	if (db_exec(sql, p, 2, NULL) == -1) {
+	if (audit_exec(s, action, NULL, user, sql, p, 2) == -1) {
 		spage_unavailable(s);
 		return;
 	}

@@ -352,9 +352,9 @@ session_drop(struct staff_req *s)
 void
 auth_login(struct staff_req *s)
 {
-	enum { ACC_ID, ACC_HASH, ACC_LOCKED, ACC_DISABLED, ACC_FAILED, ACC__N };
+	enum { ACC_ID, ACC_HASH, ACC_LOCKED, ACC_DISABLED, ACC_FAILED, ACC_COUNTY, ACC__N };
 	const char *user, *pw, *hash;
-	char addr[64];
+	char addr[64], county[7];
 	struct dbparam p[3];
 	struct dbrows rows;
 	long long id, wait;
@@ -380,6 +380,7 @@ auth_login(struct staff_req *s)
 	}
 	if (wait > 0) {
 		log_info("sign-in refused: %s has too many failures", addr);
+		audit_signin(s, NULL, NULL, "signin-refused", "address stopped");
 		address_stopped(s, wait);
 		return;
 	}
@@ -387,8 +388,8 @@ auth_login(struct staff_req *s)
 	usable = username_ok(user) && strlen(pw) <= PASSWORD_MAX;
 	if (usable) {
 		p[0] = DBS(user);
-		if (db_select("SELECT id, pw_hash, locked_until > NOW(), disabled, failed_logins "
-			      "FROM staff_accounts WHERE username = ?",
+		if (db_select("SELECT id, pw_hash, locked_until > NOW(), disabled, failed_logins, "
+			      "county_code FROM staff_accounts WHERE username = ?",
 			p, 1, &rows, 1) == -1) {
 			spage_unavailable(s);
 			return;
@@ -420,6 +421,13 @@ auth_login(struct staff_req *s)
 				log_info("staff account %s locked after %d wrong passwords", user,
 				    staff_conf.lockout_failures);
 		}
+		/* the audit row says why, which the page does not; a name that is no account is
+		 * not kept (it may be a password typed in the wrong field) */
+		audit_signin(s, known ? user : NULL, known ? db_str(&rows, 0, ACC_COUNTY) : NULL,
+		    "signin-refused", !known ? "unknown name" : locked ? "locked" :
+		    db_int(&rows, 0, ACC_DISABLED) == 1 ? "disabled" :
+		    db_int(&rows, 0, ACC_FAILED) + 1 >= staff_conf.lockout_failures ?
+		    "wrong password, now locked" : "wrong password");
 		dbrows_free(&rows);
 		address_failed(addr);
 		log_info("sign-in refused from %s", addr);
@@ -438,13 +446,19 @@ auth_login(struct staff_req *s)
 			db_exec("UPDATE staff_accounts SET pw_hash = ? WHERE id = ?", p, 2, NULL);
 		}
 	}
+	snprintf(county, sizeof(county), "%s", db_str(&rows, 0, ACC_COUNTY));
 	dbrows_free(&rows);
 	p[0] = DBI(id);
 	session_drop(s);
-	if (db_exec("UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL, "
+	/* the session and its audit row together: no sign-in that the log does not hold */
+	if (db_begin() == -1 ||
+	    db_exec("UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL, "
 		    "last_login_at = NOW() WHERE id = ?",
 		p, 1, NULL) == -1 ||
-	    session_create(s, id) == -1) {
+	    session_create(s, id) == -1 || audit_signin(s, user, county, "signin", NULL) == -1 ||
+	    db_commit() == -1) {
+		db_rollback();
+		s->new_session[0] = '\0';
 		spage_unavailable(s);
 		return;
 	}
@@ -455,6 +469,8 @@ auth_login(struct staff_req *s)
 void
 auth_logout(struct staff_req *s)
 {
+	/* recorded as well as it can be: a sign-out is never refused for the log's sake */
+	audit_record(s, "signout", NULL, NULL);
 	session_drop(s);
 	s->signed_in = 0;
 	s->clear_session = 1;
@@ -467,7 +483,7 @@ int
 auth_add_user(const char *username, const char *county, const char *role,
     const char *password_file)
 {
-	char h[crypto_pwhash_STRBYTES], *pw;
+	char h[crypto_pwhash_STRBYTES], *pw, detail[64];
 	struct dbparam p[4];
 	int rc = -1;
 
@@ -495,6 +511,7 @@ auth_add_user(const char *username, const char *county, const char *role,
 		fprintf(stderr, "staff-console: out of memory hashing the password\n");
 		goto out;
 	}
+	snprintf(detail, sizeof(detail), "%s %s", username, role);
 	p[0] = DBS(username);
 	p[1] = DBS(county);
 	p[2] = DBS(role);
@@ -509,6 +526,7 @@ auth_add_user(const char *username, const char *county, const char *role,
 	    db_exec("DELETE s FROM staff_sessions s JOIN staff_accounts a ON a.id = s.account_id "
 		    "WHERE a.username = ?",
 		p, 1, NULL) == -1 ||
+	    audit_insert(county, "(cli)", "local", "account-cli", NULL, detail) == -1 ||
 	    db_commit() == -1) {
 		db_rollback();
 		fprintf(stderr, "staff-console: the account was not saved (see the log above)\n");

@@ -215,6 +215,7 @@ case_action(struct staff_req *s)
 	if (db_exec("INSERT INTO case_events (case_no, status, note, actor, transfer_to) "
 		    "VALUES (?, ?, ?, ?, ?)",
 		p, 5, NULL) != 1 ||
+	    audit_record(s, a->name, no, is_transfer ? target : NULL) == -1 ||
 	    db_commit() == -1) {
 		db_rollback();
 		spage_unavailable(s);

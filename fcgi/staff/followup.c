@@ -134,10 +134,11 @@ followup_close(struct staff_req *s)
 	p[1] = DBS(s->u.username);
 	p[2] = DBS(no);
 	p[3] = DBS(s->u.county);
-	n = db_exec("UPDATE rating_followups f JOIN cases c ON c.case_no = f.case_no "
-		    "SET f.rectification = ?, f.closed_by = ?, f.closed_at = NOW() "
-		    "WHERE f.case_no = ? AND c.handler_county = ? AND f.closed_at IS NULL",
-	    p, 4, NULL);
+	n = audit_exec(s, "followup", no, NULL,
+	    "UPDATE rating_followups f JOIN cases c ON c.case_no = f.case_no "
+	    "SET f.rectification = ?, f.closed_by = ?, f.closed_at = NOW() "
+	    "WHERE f.case_no = ? AND c.handler_county = ? AND f.closed_at IS NULL",
+	    p, 4);
 	if (n == -1) {
 		spage_unavailable(s);
 		return;
@@ -172,9 +173,9 @@ followup_settings(struct staff_req *s)
 	snprintf(value, sizeof(value), "%ld", days);
 	p[0] = DBS(name);
 	p[1] = DBS(value);
-	if (db_exec("INSERT INTO county_settings (name, value) VALUES (?, ?) "
-		    "ON DUPLICATE KEY UPDATE value = VALUES(value)",
-		p, 2, NULL) == -1) {
+	if (audit_exec(s, "followup-days", NULL, value, "INSERT INTO county_settings (name, value) "
+		    "VALUES (?, ?) ON DUPLICATE KEY UPDATE value = VALUES(value)",
+		p, 2) == -1) {
 		spage_unavailable(s);
 		return;
 	}

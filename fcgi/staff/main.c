@@ -63,6 +63,7 @@ static const struct staff_route {
 	{{"GET", "/calendars"}, calendars_page, "staff", 0, NULL},
 	{{"GET", "/calendars/*"}, calendar_page, "staff", 0, NULL},
 	{{"POST", "/calendars/*"}, calendar_save, "admin", 1, "工作日历由管理员发布。"},
+	{{"GET", "/audit"}, audit_page, "admin", 0, "审计日志由本县管理员查看。"},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -210,10 +211,12 @@ handle(FCGX_Request *fr)
 	if (strcmp(s.r.method, "POST") == 0 && req_parse_body(&s.r) == -1)
 		goto done;
 	if (rt->csrf && !auth_csrf_ok(&s)) {
+		audit_refused(&s, "csrf");
 		spage_message(&s, 403, "操作未执行", "页面已过期或来源不明，请刷新后重试。");
 		goto done;
 	}
 	if (rt->role != NULL && !auth_role_at_least(&s.u, rt->role)) {
+		audit_refused(&s, "role");
 		spage_message(&s, 403, "无权操作",
 		    rt->refusal != NULL ? rt->refusal : "您的账户无权进行此操作。");
 		goto done;

@@ -129,6 +129,8 @@ spage_begin(struct buf *b, const struct staff_req *s, const char *title)
 		nav_link(b, s, "/calendars", "节假日");
 		if (auth_role_at_least(&s->u, "admin"))
 			nav_link(b, s, "/accounts", "账户");
+		if (auth_role_at_least(&s->u, "admin"))
+			nav_link(b, s, "/audit", "审计日志");
 		buf_adds(b, "</nav><div class=\"who\"><span>");
 		SH(b, s->u.display[0] != '\0' ? s->u.display : s->u.username);
 		buf_adds(b, " · ");

@@ -234,15 +234,17 @@ guide_save(struct staff_req *s)
 	p[NGUIDE] = DBS(id);
 	p[NGUIDE + 1] = DBS(s->u.county);
 	if (is_new)
-		n = db_exec("INSERT IGNORE INTO guides (" GUIDE_COLS ", id, county_code) "
-			    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		    p, NGUIDE + 2, NULL);
+		n = audit_exec(s, "guide", NULL, id,
+		    "INSERT IGNORE INTO guides (" GUIDE_COLS ", id, county_code) "
+		    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		    p, NGUIDE + 2);
 	else
-		n = db_exec("UPDATE guides SET name = ?, department = ?, materials = ?, "
-			    "time_limit = ?, fees = ?, fee_basis = ?, delivery = ?, consult = ?, "
-			    "address = ?, hours = ?, updated_at = NOW() "
-			    "WHERE id = ? AND county_code = ?",
-		    p, NGUIDE + 2, NULL);
+		n = audit_exec(s, "guide", NULL, id,
+		    "UPDATE guides SET name = ?, department = ?, materials = ?, "
+		    "time_limit = ?, fees = ?, fee_basis = ?, delivery = ?, consult = ?, "
+		    "address = ?, hours = ?, updated_at = NOW() "
+		    "WHERE id = ? AND county_code = ?",
+		    p, NGUIDE + 2);
 	if (n == -1) {
 		spage_unavailable(s);
 		return;
@@ -453,7 +455,8 @@ calendar_save(struct staff_req *s)
 		spage_unavailable(s);
 		return;
 	}
-	if (db_commit() == -1) {
+	if (audit_record(s, "calendar", NULL, s->r.arg) == -1 || db_commit() == -1) {
+		db_rollback();
 		spage_unavailable(s);
 		return;
 	}

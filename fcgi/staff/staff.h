@@ -181,6 +181,33 @@ void calendars_page(struct staff_req *);
 void calendar_page(struct staff_req *);
 void calendar_save(struct staff_req *);
 
+/* ---- fcgi/staff/audit.c ------------------------------------------------------------- */
+/*
+ * One row of audit_log (sql/county/013) in the caller's transaction, if one is open:
+ * county may be NULL (a sign-in under a name that is no account), case_no and detail
+ * may be NULL. 0, or -1 (logged): then the caller must not do or show what it records.
+ */
+int audit_insert(const char *county, const char *account, const char *address,
+    const char *action, const char *case_no, const char *detail);
+/* A row for the signed-in account of the request, from the request's address. */
+int audit_record(const struct staff_req *, const char *action, const char *case_no,
+    const char *detail);
+/* A sign-in's row: the account it named (NULL or "": none) and that account's county. */
+int audit_signin(const struct staff_req *, const char *account, const char *county,
+    const char *action, const char *detail);
+/*
+ * db_exec of one write and, when it changed a row, its audit row, in one transaction of
+ * their own: the rows changed, or -1 when either failed (then neither is kept).
+ */
+long long audit_exec(const struct staff_req *, const char *action, const char *case_no,
+    const char *detail, const char *sql, const struct dbparam *, size_t nparams);
+/* A request refused before its handler (why: "csrf", "role"): its method, path and case. */
+void audit_refused(const struct staff_req *, const char *why);
+/* The 503 of a case page or an action whose audit row could not be written. */
+void audit_unavailable(struct staff_req *);
+/* /audit: the county's rows for its admins, by account and dates, newest first. */
+void audit_page(struct staff_req *);
+
 /* ---- fcgi/staff/pages.c ------------------------------------------------------------- */
 #define SH(b, s) buf_html((b), (s) == NULL ? "" : (s))
 /* Starts a page: initializes the buffer (capped at PAGE_MAX) and writes the page's head. */

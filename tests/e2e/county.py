@@ -94,7 +94,7 @@ class County:
             return f.readline().strip()
 
     def account(self, name):
-        """(user, password, via) of root, hall, reader, or an extra hall's code."""
+        """(user, password, via) of root, hall, reader, console, or an extra hall's code."""
         c = os.path.join(self.var, "county", "secrets")
         if name == "root":
             return "root", self._secret(os.path.join(c, "root.pw")), "socket"
@@ -103,6 +103,9 @@ class County:
                     self._secret(os.path.join(self.var, "hall", "secrets", "county.pw")), "tcp")
         if name == "reader":
             return "county_demo", self._secret(os.path.join(c, "reader.pw")), "tcp"
+        if name == "console":
+            # the staff console's own account (conf/demo: add-console staff_web)
+            return "staff_web", self._secret(os.path.join(c, "console.pw")), "tcp"
         if re.fullmatch(r"\d{12}", name):
             return ("hall_" + name, self._secret(os.path.join(c, "hall-%s.pw" % name)), "tcp")
         raise ValueError("unknown account %r" % name)
