@@ -294,7 +294,8 @@ class ProvinceTrustTest(ProvinceTestCase):
         r = self.requeue("province", big["id"])
         self.assertEqual(r.returncode, 0, r.stderr)
         self.agent.start()
-        self.wait_drained(30)
+        wait_until(lambda: rx_count(node) == 5 and not self.quarantined(), 30, 0.1,
+                   "the record put back to arrive")
         self.assertExactlyOnce()
 
     def submit_big(self):
