@@ -121,6 +121,12 @@ $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(UNIT_LIBS) \
 	    $(LDLIBS) $(MARIADB_LIBS) -lcmocka
+# The reference receiver's body parser (fcgi/province/ingest.c) is not in a shared library.
+PROVINCE_INGEST = $(B)/fcgi/province/ingest.o $(B)/fcgi/province/halls.o
+$(B)/tests/test_ingest: tests/unit/test_ingest.c $(PROVINCE_INGEST) $(UNIT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ifcgi/province -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
+	    $(PROVINCE_INGEST) $(UNIT_LIBS) $(LDLIBS) -lcmocka
 # The writers' tests fail the Nth allocation (tests/unit/fail_alloc.h): the linker sends
 # their binaries' calls to malloc and realloc through the test's wrappers.
 $(B)/tests/test_buf $(B)/tests/test_record: LDFLAGS += -Wl,--wrap=malloc,--wrap=realloc
