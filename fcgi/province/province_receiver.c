@@ -227,8 +227,9 @@ answer(struct buf *out, int first, const char *id, const char *result, const cha
 }
 
 /*
- * Every line of the body, in one transaction: 200 with the results, or an HTTP error with
- * nothing stored. status and message say which error (message into msg).
+ * Every line of the body, in one transaction: 200 with the results appended to out, or the
+ * HTTP status of an error with nothing stored, its JSON code in *code and what to tell the
+ * sender in msg.
  */
 static int
 take_batch(const struct buf *body, const char *hall, struct buf *out, char *msg, size_t msglen,
