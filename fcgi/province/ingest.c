@@ -311,6 +311,14 @@ ingest_next(struct ingest_lines *l, struct ingest_rec *r, enum ingest_err *err)
 			return 1;
 		}
 		r->o = json_loadb(r->line, n, JSON_REJECT_DUPLICATES, &jerr);
+		if (r->o == NULL && ingest_line_id(r->line, n, r->id) == 0) {
+			/* not JSON, but its id can be read: refused by it, so that the sender
+			 * sets that one record aside rather than resend the batch for ever */
+			snprintf(r->why_buf, sizeof(r->why_buf), "not valid JSON: %.80s (column %d)",
+			    jerr.text, jerr.column);
+			r->why = r->why_buf;
+			return 1;
+		}
 		check_record(r);
 		return 1;
 	}

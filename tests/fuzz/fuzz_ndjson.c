@@ -7,7 +7,8 @@
  * sent) and the second the max_line. Every record must keep what ingest.c promises: a line
  * lies inside the body and holds no newline; a record to store is a JSON object with an id
  * of 1 to 64 bytes, a known type, a 12-digit hall_code, a case_no and an at; a line over
- * max_line is never parsed and is answered by a printable id; the id read without parsing
+ * max_line is never parsed and is answered by a printable id, and so is a line that is not
+ * JSON when its id can be read; the id read without parsing
  * (ingest_line_id) agrees with jansson's wherever both read one. Any broken promise aborts.
  */
 #include <stdint.h>
@@ -74,6 +75,9 @@ check_record(const struct buf *body, const struct ingest_rec *r, size_t max_line
 			abort();
 		return;
 	}
+	/* a line jansson cannot read is refused, by the id read without parsing if any */
+	if (r->o == NULL && (r->why == NULL || (r->id[0] != '\0' && !printable_id(r->id))))
+		abort();
 	if (r->why == NULL) {
 		if (!json_is_object(r->o) || r->id[0] == '\0' || strlen(r->id) > INGEST_ID_MAX ||
 		    r->type == NULL || r->case_no == NULL || r->at == NULL ||

@@ -177,6 +177,9 @@ test_records(void **state)
 	    {"[1,2]", "id", NULL},
 	    {"not json", "id", NULL},
 	    {"{\"id\":\"\xff\"}", "id", NULL},
+	    /* not JSON, but the id can be read: refused by it */
+	    {"{\"id\":\"bad-1\",\"body\":\"\xff\"}", "not valid JSON", NULL},
+	    {"{\"id\":\"dup-1\",\"id\":\"dup-2\"}", "duplicate", NULL},
 	};
 	struct ingest_lines l;
 	struct ingest_rec r;
@@ -191,6 +194,8 @@ test_records(void **state)
 		    (c[i].why != NULL && strstr(r.why, c[i].why) == NULL))
 			fail_msg("%s: why %s, want %s", c[i].line, r.why ? r.why : "(none)",
 			    c[i].why ? c[i].why : "(none)");
+		if (strncmp(c[i].line, "{\"id\":\"bad-1\"", 14) == 0)
+			assert_string_equal(r.id, "bad-1");
 		/* the hall is read when valid, even from a record refused for another reason */
 		if (c[i].hall != NULL)
 			assert_string_equal(r.hall_code, c[i].hall);
