@@ -121,6 +121,12 @@ $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes $(LDFLAGS) -o $@ $< $(UNIT_LIBS) \
 	    $(LDLIBS) $(MARIADB_LIBS) -lcmocka
+# The reference receiver's body parser (fcgi/province/ingest.c) is not in a shared library.
+PROVINCE_INGEST = $(B)/fcgi/province/ingest.o $(B)/fcgi/province/halls.o
+$(B)/tests/test_ingest: tests/unit/test_ingest.c $(PROVINCE_INGEST) $(UNIT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ifcgi/province -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
+	    $(PROVINCE_INGEST) $(UNIT_LIBS) $(LDLIBS) -lcmocka
 # The writers' tests fail the Nth allocation (tests/unit/fail_alloc.h): the linker sends
 # their binaries' calls to malloc and realloc through the test's wrappers.
 $(B)/tests/test_buf $(B)/tests/test_record: LDFLAGS += -Wl,--wrap=malloc,--wrap=realloc
@@ -134,6 +140,23 @@ build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_kv.h $(FUZZ_LIB) lib/core/core.h
 	@mkdir -p $(dir $@)
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib/core \
 	    -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lpthread -lm
+
+# The reference province receiver's body (fcgi/province/ingest.c) and hall-agent's reading
+# of the province's answers (agent/hall-agent/province_answer.c): drivers of their own, for
+# those parsers sit beside a store. tests/run and `make fuzz` run them with the others.
+FUZZ_CC = clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib/core
+FUZZ_NDJSON_SRC = fcgi/province/ingest.c fcgi/province/halls.c lib/core/secret.c $(FUZZ_LIB)
+build/fuzz/fuzz_ndjson: tests/fuzz/fuzz_ndjson.c $(FUZZ_NDJSON_SRC) fcgi/province/province.h \
+    lib/core/core.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -Ifcgi/province -o $@ $< $(FUZZ_NDJSON_SRC) $(PKG_LIBS) -lpthread -lm
+FUZZ_ANSWER_SRC = agent/hall-agent/province_answer.c $(wildcard lib/store/*.c) \
+    $(wildcard lib/core/*.c)
+build/fuzz/fuzz_province_answer: tests/fuzz/fuzz_province_answer.c $(FUZZ_ANSWER_SRC) \
+    $(wildcard agent/hall-agent/*.h lib/store/*.h lib/core/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -Ilib/store -Ilib/county -Iagent/hall-agent -o $@ $< $(FUZZ_ANSWER_SRC) \
+	    $(PKG_LIBS) -lpthread -lm
 
 # The commands that install what is missing build in a second make, which reads this file
 # again: on a fresh machine pkg-config and the libraries it asks about exist only after deps.

@@ -97,6 +97,22 @@ void sink_county_disconnect(struct county_sink *);
 /* The province platform (HTTP): a pass sends the outbox until drained. */
 extern const struct sink_ops sink_province_ops;
 
+/* ---- agent/hall-agent/province_answer.c --------------------------------------------- */
+/*
+ * The answer to POST /v1/records (a 200 of Content-Type ctype): marks each record of b
+ * accepted, duplicate or rejected (with the platform's reason); 0 when it answers every id
+ * of b, -1 with err set when not (then it is no answer at all, and nothing is acknowledged).
+ */
+int province_answer_results(struct outbox_batch *b, const char *ctype, const char *body,
+    size_t len, char *err, size_t errlen);
+/*
+ * The answer to POST /v1/reconcile: marks each record the platform holds duplicate (as we
+ * sent it) or conflict (other content). 1 when it holds all of b, 0 when not, -1 (err set)
+ * when the body is not the platform's answer.
+ */
+int province_answer_held(struct outbox_batch *b, const char *body, size_t len, char *err,
+    size_t errlen);
+
 /* ---- agent/hall-agent/downlink_county.c --------------------------------------------- */
 /* Pulls, applies and acknowledges what the county holds for this hall: the number of rows
  * applied (0: nothing new), or -1 with err set. */

@@ -225,65 +225,6 @@ gzip_ndjson(const struct outbox_batch *b, struct buf *out)
 	return zr == Z_STREAM_END ? 0 : -1;
 }
 
-static struct outbox_rec *
-find(struct outbox_batch *b, const char *id)
-{
-	size_t i;
-
-	for (i = 0; i < b->n; i++)
-		if (strcmp(b->v[i].id, id) == 0)
-			return &b->v[i];
-	return NULL;
-}
-
-/* The platform's answer: every id of the batch with accepted, duplicate or rejected. */
-static int
-read_results(struct outbox_batch *b, const struct answer *a, char *err, size_t errlen)
-{
-	json_t *root, *results, *r;
-	json_error_t jerr;
-	size_t i, answered = 0;
-
-	for (i = 0; i < b->n; i++)
-		b->v[i].result = REC_PENDING;
-	if (strncasecmp(a->ctype, "application/json", 16) != 0) {
-		snprintf(err, errlen, "a 200 that is not the platform's JSON (%s): a captive "
-				      "portal or a proxy page?", a->ctype[0] ? a->ctype : "no type");
-		return -1;
-	}
-	root = json_loadb(a->body.data, a->body.len, 0, &jerr);
-	results = json_object_get(root, "results");
-	if (!json_is_array(results)) {
-		snprintf(err, errlen, "a 200 without a results list: not the platform's answer");
-		json_decref(root);
-		return -1;
-	}
-	json_array_foreach(results, i, r) {
-		const char *id = json_string_value(json_object_get(r, "id"));
-		const char *res = json_string_value(json_object_get(r, "result"));
-		const char *why = json_string_value(json_object_get(r, "reason"));
-		struct outbox_rec *rec = id ? find(b, id) : NULL;
-
-		if (rec == NULL || res == NULL || rec->result != REC_PENDING)
-			continue;
-		if (strcmp(res, "accepted") == 0)
-			rec->result = REC_ACCEPTED;
-		else if (strcmp(res, "duplicate") == 0)
-			rec->result = REC_DUPLICATE;
-		else if (strcmp(res, "rejected") == 0) {
-			outbox_rec_refuse(rec, REC_REJECTED, why ? why : "rejected");
-		} else
-			continue;
-		answered++;
-	}
-	json_decref(root);
-	if (answered != b->n) {
-		snprintf(err, errlen, "the platform answered %zu of %zu records", answered, b->n);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * After a request that may have arrived: /v1/reconcile says which ids the platform holds
  * and with which hash. 1 when it holds the whole batch as we sent it (delivered), 0 when
@@ -292,15 +233,11 @@ read_results(struct outbox_batch *b, const struct answer *a, char *err, size_t e
 static int
 reconcile(struct province_sink *k, struct outbox_batch *b, char *err, size_t errlen)
 {
-	unsigned char h[crypto_hash_sha256_BYTES];
-	char hex[2 * crypto_hash_sha256_BYTES + 1];
 	struct answer a;
 	struct buf q;
-	json_t *root, *held;
-	json_error_t jerr;
 	long status = 0;
-	size_t i, have = 0;
-	int maybe;
+	size_t i;
+	int maybe, held;
 
 	buf_init(&q, 8u << 20);
 	buf_adds(&q, "{\"ids\":[");
@@ -321,29 +258,9 @@ reconcile(struct province_sink *k, struct outbox_batch *b, char *err, size_t err
 		buf_free(&a.body);
 		return -1;
 	}
-	root = json_loadb(a.body.data, a.body.len, 0, &jerr);
+	held = province_answer_held(b, a.body.data, a.body.len, err, errlen);
 	buf_free(&a.body);
-	if (!json_is_object(held = json_object_get(root, "held"))) {
-		snprintf(err, errlen, "/v1/reconcile: no held object");
-		json_decref(root);
-		return -1;
-	}
-	for (i = 0; i < b->n; i++) {
-		const char *sha = json_string_value(json_object_get(held, b->v[i].id));
-
-		if (sha == NULL)
-			continue;
-		crypto_hash_sha256(h, (const unsigned char *)b->v[i].payload, b->v[i].len);
-		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
-		if (strcmp(sha, hex) == 0)
-			b->v[i].result = REC_DUPLICATE;
-		else
-			outbox_rec_refuse(&b->v[i], REC_CONFLICT,
-			    "the platform holds this id with other content");
-		have++;
-	}
-	json_decref(root);
-	return have == b->n ? 1 : 0;
+	return held;
 }
 
 static int
@@ -405,7 +322,7 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 		buf_free(&a.body);
 		goto done;
 	}
-	if (read_results(&b, &a, err, errlen) == -1) {
+	if (province_answer_results(&b, a.ctype, a.body.data, a.body.len, err, errlen) == -1) {
 		buf_free(&a.body);
 		goto done;
 	}

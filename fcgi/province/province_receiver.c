@@ -3,17 +3,24 @@
  * for tests and for province integrators. A FastCGI program behind nginx.
  *
  *   POST /v1/records    Content-Type: application/x-ndjson, Content-Encoding: gzip (or none),
- *                       Authorization: Bearer <token>; one JSON record per line with id,
- *                       type, hall_code, case_no, at. Answers 200 {"results":[{"id",
+ *                       Authorization: Bearer <the hall's token>; one JSON record per line
+ *                       with id, type, hall_code, case_no, at. Answers 200 {"results":[{"id",
  *                       "result":"accepted"|"duplicate"|"rejected","reason"?}...]} once
  *                       every accepted record is durable.
- *   POST /v1/reconcile  {"ids":[...]} -> {"held":{"<id>":"<sha256 of the record as held>"}}
+ *   POST /v1/reconcile  {"ids":[...]} -> {"held":{"<id>":"<sha256 of the record as held>"}},
+ *                       for the ids of the token's hall that it holds
  *   GET  /v1/health     {"status":"ok","records":N}
  *
  * Records are deduplicated by id: the same id with the same bytes is a duplicate (success);
  * with other bytes it is rejected as a conflict, and the attempt is kept in `conflicts`.
+ *
+ * Each hall has its own token (halls.c): an unknown token is a 401, and a batch holding any
+ * record of another hall than the token's is refused whole with a 403, storing nothing: that
+ * is a credentials or configuration problem, not a fault of the records, so the sender must
+ * keep them (SPEC 5.1). A line over max_line is refused on its own, by its id (ingest.c).
+ *
+ * Commands: run, add-hall CODE TOKEN_FILE, remove-hall CODE, purge (retention.c).
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,19 +30,16 @@
 #include <jansson.h>
 #include <sodium.h>
 #include <sqlite3.h>
-#include <zlib.h>
 
+#include "province.h"
 #include "web.h"
 
-#define MAX_WIRE (16u << 20)	/* compressed body */
-#define MAX_PLAIN (64u << 20)	/* after gunzip: a cap against decompression bombs */
-#define MAX_LINES 20000
 #define MAX_IDS 20000
 
 static struct {
-	char *socket, *store_path, *token_file;
-	int workers;
-	char token[256];
+	char *socket, *store_path;
+	int workers, retention_days;
+	size_t max_line;
 	sqlite3 *db;
 } rx;
 
@@ -45,9 +49,16 @@ static const char schema[] =
     " id TEXT PRIMARY KEY, sha256 TEXT NOT NULL, type TEXT NOT NULL, hall_code TEXT NOT NULL,"
     " case_no TEXT NOT NULL, at TEXT NOT NULL, payload TEXT NOT NULL,"
     " received_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS records_case ON records (hall_code, case_no);"
     "CREATE TABLE IF NOT EXISTS conflicts ("
     " seq INTEGER PRIMARY KEY, id TEXT NOT NULL, held_sha256 TEXT NOT NULL,"
-    " sent_sha256 TEXT NOT NULL, payload TEXT NOT NULL, at INTEGER NOT NULL);";
+    " sent_sha256 TEXT NOT NULL, payload TEXT NOT NULL, at INTEGER NOT NULL);"
+    /* one token per hall, as sha256 (halls.c) */
+    "CREATE TABLE IF NOT EXISTS halls ("
+    " hall_code TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE,"
+    " added_at INTEGER NOT NULL);"
+    /* the daily jobs' last runs (retention.c) */
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);";
 
 /* ---- responses ------------------------------------------------------------------- */
 
@@ -87,28 +98,32 @@ param(FCGX_Request *fr, const char *name)
 	return v == NULL ? "" : v;
 }
 
+/* The token's hall (hall_code, 13 bytes), or 0 having answered the request. */
 static int
-authorized(FCGX_Request *fr)
+authorized(FCGX_Request *fr, char hall_code[13])
 {
-	const char *h = param(fr, "HTTP_AUTHORIZATION");
-	size_t n = strlen(rx.token);
-
-	if (n == 0 || strlen(h) != n + 7 || strncasecmp(h, "Bearer ", 7) != 0)
+	switch (halls_by_bearer(rx.db, param(fr, "HTTP_AUTHORIZATION"), hall_code)) {
+	case 1:
+		return 1;
+	case 0:
+		fail(fr, 401, "unauthorized", "a hall's Bearer token is required");
 		return 0;
-	return sodium_memcmp(h + 7, rx.token, n) == 0;
+	default:
+		fail(fr, 503, "store_unavailable", "the receiver cannot read its store now");
+		return 0;
+	}
 }
 
-/* Reads the body (at most MAX_WIRE) and gunzips it when it says so (at most MAX_PLAIN). */
+/* Reads the body (at most INGEST_MAX_WIRE) and inflates it (ingest.c); 0, or -1 having
+ * answered the request. */
 static int
 read_body(FCGX_Request *fr, struct buf *out)
 {
 	unsigned long len = strtoul(param(fr, "CONTENT_LENGTH"), NULL, 10);
-	const char *enc = param(fr, "HTTP_CONTENT_ENCODING");
+	enum ingest_err e;
 	char *wire;
-	z_stream z;
-	int zr;
 
-	if (len > MAX_WIRE) {
+	if (len > INGEST_MAX_WIRE) {
 		fail(fr, 413, "too_large", "body over 16 MiB");
 		return -1;
 	}
@@ -118,46 +133,13 @@ read_body(FCGX_Request *fr, struct buf *out)
 		fail(fr, 400, "short_body", "the body is shorter than Content-Length");
 		return -1;
 	}
-	buf_init(out, MAX_PLAIN);
-	if (*enc == '\0' || strcasecmp(enc, "identity") == 0) {
-		buf_add(out, wire, len);
-		free(wire);
-		return out->failed ? -1 : 0;
-	}
-	if (strcasecmp(enc, "gzip") != 0) {
-		free(wire);
-		fail(fr, 415, "unsupported_encoding", "Content-Encoding must be gzip");
-		return -1;
-	}
-	memset(&z, 0, sizeof(z));
-	if (inflateInit2(&z, 15 + 16) != Z_OK) {
-		free(wire);
-		fail(fr, 500, "zlib", "cannot inflate");
-		return -1;
-	}
-	z.next_in = (unsigned char *)wire;
-	z.avail_in = (unsigned)len;
-	do {
-		unsigned char chunk[65536];
-
-		z.next_out = chunk;
-		z.avail_out = sizeof(chunk);
-		zr = inflate(&z, Z_NO_FLUSH);
-		if (zr != Z_OK && zr != Z_STREAM_END)
-			break;
-		if (buf_add(out, chunk, sizeof(chunk) - z.avail_out) == -1)
-			break;
-	} while (zr != Z_STREAM_END);
-	inflateEnd(&z);
+	e = ingest_inflate(param(fr, "HTTP_CONTENT_ENCODING"), wire, len, out);
 	free(wire);
-	if (zr != Z_STREAM_END) {
-		fail(fr, out->failed ? 413 : 400, out->failed ? "too_large" : "bad_gzip",
-		    out->failed ? "more than 64 MiB once inflated" : "the body is not valid gzip");
+	if (e != INGEST_OK) {
 		buf_free(out);
+		fail(fr, ingest_http_status(e), ingest_code(e), ingest_strerror(e));
 		return -1;
 	}
-	if (out->data == NULL)
-		buf_add(out, "", 0);
 	return 0;
 }
 
@@ -172,122 +154,147 @@ sha256_hex(char out[65], const char *p, size_t n)
 	sodium_bin2hex(out, 65, h, sizeof(h));
 }
 
+/* Stores one checked record (or keeps its conflict): its result, and *why for a conflict;
+ * NULL when the store fails. */
 static const char *
-str_field(json_t *o, const char *name, size_t max)
+store_record(const struct ingest_rec *r, const char **why)
 {
-	json_t *v = json_object_get(o, name);
-
-	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max)
-		return NULL;
-	return json_string_value(v);
-}
-
-/* One line: its result is appended to out. -1 only when the store fails. */
-static int
-take_record(const char *line, size_t n, struct buf *out, int first)
-{
-	static const char *const types[] = {"case", "event", "rating"};
-	const char *id, *type, *hall, *case_no, *at, *why = NULL, *result = "accepted";
-	char sha[65], held[65] = "";
 	sqlite3_stmt *st = NULL;
-	json_error_t jerr;
-	json_t *o;
-	size_t i;
-	int known = 0, rc = 0;
+	char sha[65], held[65] = "";
+	const char *result = NULL;
 
-	o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
-	if (o == NULL || !json_is_object(o) || (id = str_field(o, "id", 64)) == NULL) {
-		/* without an id there is nothing to answer per record: say which line */
-		buf_printf(out, "%s{\"id\":null,\"result\":\"rejected\",\"reason\":\"not a JSON "
-				"record with an id\"}", first ? "" : ",");
-		json_decref(o);
-		return 0;
-	}
-	type = str_field(o, "type", 16);
-	hall = str_field(o, "hall_code", 12);
-	case_no = str_field(o, "case_no", 32);
-	at = str_field(o, "at", 40);
-	for (i = 0; type != NULL && i < 3; i++)
-		known |= strcmp(type, types[i]) == 0;
-	if (!known)
-		why = "type must be case, event or rating";
-	else if (hall == NULL || strlen(hall) != 12 || strspn(hall, "0123456789") != 12)
-		why = "hall_code must be 12 digits";
-	else if (case_no == NULL || at == NULL)
-		why = "case_no and at are required";
-	if (why != NULL) {
-		result = "rejected";
-		goto answer;
-	}
-	sha256_hex(sha, line, n);
+	sha256_hex(sha, r->line, r->len);
 	if (sqlite3_prepare_v2(rx.db, "SELECT sha256 FROM records WHERE id = ?1", -1, &st, NULL) !=
 	    SQLITE_OK)
-		goto store_fail;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		goto done;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		snprintf(held, sizeof(held), "%s", sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
 	st = NULL;
 	if (held[0] != '\0' && strcmp(held, sha) == 0) {
 		result = "duplicate";
-		goto answer;
+		goto done;
 	}
 	if (held[0] != '\0') {
-		result = "rejected";
-		why = "conflict: the platform holds this id with other content";
 		if (sqlite3_prepare_v2(rx.db,
 			"INSERT INTO conflicts (id, held_sha256, sent_sha256, payload, at) "
 			"VALUES (?1, ?2, ?3, ?4, strftime('%s','now'))", -1, &st, NULL) != SQLITE_OK)
-			goto store_fail;
-		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+			goto done;
+		sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, held, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, sha, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 4, line, (int)n, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, r->line, (int)r->len, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
-			goto store_fail;
-		goto answer;
+			goto done;
+		*why = "conflict: the platform holds this id with other content";
+		result = "rejected";
+		goto done;
 	}
 	if (sqlite3_prepare_v2(rx.db,
 		"INSERT INTO records (id, sha256, type, hall_code, case_no, at, payload, received_at) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, strftime('%s','now'))", -1, &st, NULL) != SQLITE_OK)
-		goto store_fail;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		goto done;
+	sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, sha, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, hall, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, case_no, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, at, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, line, (int)n, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		goto store_fail;
-answer:
+	sqlite3_bind_text(st, 3, r->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->hall_code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->case_no, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r->line, (int)r->len, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_DONE)
+		result = "accepted";
+done:
+	if (result == NULL)
+		log_warnx("store: %s", sqlite3_errmsg(rx.db));
+	sqlite3_finalize(st);
+	return result;
+}
+
+/* One record's answer, appended to out. */
+static void
+answer(struct buf *out, int first, const char *id, const char *result, const char *why)
+{
 	buf_adds(out, first ? "{\"id\":" : ",{\"id\":");
-	buf_json_str(out, id);
+	if (*id == '\0')
+		buf_adds(out, "null");	/* a line without a readable id: answered all the same */
+	else
+		buf_json_str(out, id);
 	buf_json_member(out, "result", result);
 	if (why != NULL)
 		buf_json_member(out, "reason", why);
 	buf_addc(out, '}');
-	goto done;
+}
+
+/*
+ * Every line of the body, in one transaction: 200 with the results appended to out, or the
+ * HTTP status of an error with nothing stored, its JSON code in *code and what to tell the
+ * sender in msg.
+ */
+static int
+take_batch(const struct buf *body, const char *hall, struct buf *out, char *msg, size_t msglen,
+    const char **code)
+{
+	struct ingest_lines l;
+	struct ingest_rec r;
+	enum ingest_err e;
+	int more, n = 0;
+
+	if (sqlite3_exec(rx.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		goto store_fail;
+	ingest_lines_init(&l, body->data, body->len, rx.max_line);
+	while ((more = ingest_next(&l, &r, &e)) == 1) {
+		const char *why = r.why, *result = "rejected";
+
+		/* another hall's record: the token is the wrong one, or stolen; not the record's
+		 * fault, so nothing of the batch is taken and the sender keeps it all */
+		if (halls_code_valid(r.hall_code) && strcmp(r.hall_code, hall) != 0) {
+			snprintf(msg, msglen, "line %zu (id %s) is a record of hall %s, and this token "
+			    "is hall %s's: each hall sends with its own token", r.lineno,
+			    r.id[0] ? r.id : "?", r.hall_code, hall);
+			*code = "wrong_hall";
+			ingest_rec_free(&r);
+			sqlite3_exec(rx.db, "ROLLBACK", NULL, NULL, NULL);
+			return 403;
+		}
+		if (why == NULL && (result = store_record(&r, &why)) == NULL) {
+			ingest_rec_free(&r);
+			goto store_fail;
+		}
+		answer(out, n++ == 0, r.id, result, why);
+		ingest_rec_free(&r);
+	}
+	if (more == -1) {
+		sqlite3_exec(rx.db, "ROLLBACK", NULL, NULL, NULL);
+		*code = ingest_code(e);
+		if (e == INGEST_LONG_LINE)
+			snprintf(msg, msglen, "line %zu is %zu bytes, over max_line (%zu), and its "
+			    "id cannot be read: send \"id\" first", r.lineno, r.len, rx.max_line);
+		else
+			snprintf(msg, msglen, "%s", ingest_strerror(e));
+		return ingest_http_status(e);
+	}
+	/* durable (synchronous=FULL) before anyone is told */
+	if (sqlite3_exec(rx.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto store_fail;
+	return 200;
 store_fail:
-	log_warnx("store: %s", sqlite3_errmsg(rx.db));
-	rc = -1;
-done:
-	sqlite3_finalize(st);
-	json_decref(o);
-	return rc;
+	sqlite3_exec(rx.db, "ROLLBACK", NULL, NULL, NULL);
+	*code = "store_unavailable";
+	snprintf(msg, msglen, "the receiver cannot store records now");
+	return 503;
 }
 
 static void
 h_records(FCGX_Request *fr)
 {
 	struct buf body, out;
-	const char *p, *end, *nl;
-	int lines = 0;
+	const char *code = NULL;
+	char hall[13], msg[512];
+	int status;
 
-	if (!authorized(fr)) {
-		fail(fr, 401, "unauthorized", "a valid Bearer token is required");
+	if (!authorized(fr, hall))
 		return;
-	}
 	if (strncasecmp(param(fr, "CONTENT_TYPE"), "application/x-ndjson", 20) != 0) {
 		fail(fr, 415, "unsupported_media_type", "Content-Type must be application/x-ndjson");
 		return;
@@ -296,36 +303,15 @@ h_records(FCGX_Request *fr)
 		return;
 	buf_init(&out, 8u << 20);
 	buf_adds(&out, "{\"results\":[");
-	if (sqlite3_exec(rx.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		goto store_fail;
-	for (p = body.data, end = body.data + body.len; p < end; p = nl + 1) {
-		size_t n;
-
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		n = (size_t)(nl - p);
-		if (n > 0 && p[n - 1] == '\r')
-			n--;
-		if (n == 0)
-			continue;
-		if (++lines > MAX_LINES) {
-			sqlite3_exec(rx.db, "ROLLBACK", NULL, NULL, NULL);
-			fail(fr, 413, "too_many_records", "at most 20000 records per request");
-			goto done;
-		}
-		if (take_record(p, n, &out, lines == 1) == -1)
-			goto store_fail;
+	status = take_batch(&body, hall, &out, msg, sizeof(msg), &code);
+	if (status != 200) {
+		if (status == 403)
+			log_warnx("refused a batch: %s", msg);
+		fail(fr, status, code, msg);
+	} else {
+		buf_adds(&out, "]}\n");
+		reply(fr, 200, &out);
 	}
-	/* durable (synchronous=FULL) before anyone is told */
-	if (sqlite3_exec(rx.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		goto store_fail;
-	buf_adds(&out, "]}\n");
-	reply(fr, 200, &out);
-	goto done;
-store_fail:
-	sqlite3_exec(rx.db, "ROLLBACK", NULL, NULL, NULL);
-	fail(fr, 503, "store_unavailable", "the receiver cannot store records now");
-done:
 	buf_free(&out);
 	buf_free(&body);
 }
@@ -340,12 +326,11 @@ h_reconcile(FCGX_Request *fr)
 	sqlite3_stmt *st = NULL;
 	json_t *root = NULL, *ids, *v;
 	size_t i;
+	char hall[13];
 	int first = 1;
 
-	if (!authorized(fr)) {
-		fail(fr, 401, "unauthorized", "a valid Bearer token is required");
+	if (!authorized(fr, hall))
 		return;
-	}
 	if (read_body(fr, &body) == -1)
 		return;
 	root = json_loadb(body.data, body.len, 0, &jerr);
@@ -358,8 +343,9 @@ h_reconcile(FCGX_Request *fr)
 	}
 	buf_init(&out, 8u << 20);
 	buf_adds(&out, "{\"held\":{");
-	if (sqlite3_prepare_v2(rx.db, "SELECT sha256 FROM records WHERE id = ?1", -1, &st, NULL) !=
-	    SQLITE_OK) {
+	/* a hall learns only of its own records */
+	if (sqlite3_prepare_v2(rx.db, "SELECT sha256 FROM records WHERE id = ?1 AND hall_code = ?2",
+		-1, &st, NULL) != SQLITE_OK) {
 		json_decref(root);
 		buf_free(&out);
 		fail(fr, 503, "store_unavailable", "the receiver cannot read its store now");
@@ -370,6 +356,7 @@ h_reconcile(FCGX_Request *fr)
 			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, json_string_value(v), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, hall, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_ROW)
 			continue;
 		if (!first)
@@ -434,23 +421,57 @@ worker_init(void)
 	sqlite3_busy_timeout(rx.db, 10000);
 	if (sqlite3_exec(rx.db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
 		return -1;
-	return 0;
+	return retention_start(rx.store_path, rx.retention_days);
+}
+
+/* A whole number in [min, max], or -1. */
+static long
+number(const char *v, long min, long max)
+{
+	char *end;
+	long n = strtol(v, &end, 10);
+
+	return end != v && *end == '\0' && n >= min && n <= max ? n : -1;
 }
 
 static int
 ini_key(void *user, const char *section, const char *key, const char *value)
 {
+	long n;
+
 	(void)user;
-	if (strcmp(section, "receiver") != 0)
+	if (strcmp(section, "receiver") != 0) {
+		fprintf(stderr, "unknown section [%s]\n", section);
 		return 0;
+	}
 	if (strcmp(key, "socket") == 0)
 		return (rx.socket = strdup(value)) != NULL;
 	if (strcmp(key, "store") == 0)
 		return (rx.store_path = strdup(value)) != NULL;
-	if (strcmp(key, "token_file") == 0)
-		return (rx.token_file = strdup(value)) != NULL;
 	if (strcmp(key, "workers") == 0)
 		return (rx.workers = atoi(value)) > 0;
+	if (strcmp(key, "max_line") == 0) {
+		if ((n = number(value, INGEST_MAX_LINE_MIN, INGEST_MAX_LINE_MAX)) == -1) {
+			fprintf(stderr, "max_line: bytes from %u to %u\n", INGEST_MAX_LINE_MIN,
+			    INGEST_MAX_LINE_MAX);
+			return 0;
+		}
+		rx.max_line = (size_t)n;
+		return 1;
+	}
+	if (strcmp(key, "retention_days") == 0) {
+		if ((n = number(value, 1, 100000)) == -1) {
+			fprintf(stderr, "retention_days: whole days from 1\n");
+			return 0;
+		}
+		rx.retention_days = (int)n;
+		return 1;
+	}
+	if (strcmp(key, "token_file") == 0) {
+		fprintf(stderr, "token_file: the receiver now takes one token per hall; register "
+		    "each with `province-receiver -c INI add-hall CODE TOKEN_FILE`\n");
+		return 0;
+	}
 	fprintf(stderr, "unknown key [%s] %s\n", section, key);
 	return 0;
 }
@@ -458,32 +479,89 @@ ini_key(void *user, const char *section, const char *key, const char *value)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: province-receiver -c CONFIG run\n");
+	fprintf(stderr, "usage: province-receiver -c CONFIG run\n"
+			"       province-receiver -c CONFIG add-hall HALL_CODE TOKEN_FILE\n"
+			"       province-receiver -c CONFIG remove-hall HALL_CODE\n"
+			"       province-receiver -c CONFIG purge\n");
 	exit(2);
+}
+
+/* The store with its schema, for the commands and before the workers start. */
+static sqlite3 *
+store_open(void)
+{
+	sqlite3 *db;
+
+	if (sqlite3_open(rx.store_path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
+		fatalx("%s: %s", rx.store_path, sqlite3_errmsg(db));
+	sqlite3_busy_timeout(db, 10000);
+	return db;
+}
+
+static int
+cmd_purge(sqlite3 *db)
+{
+	long long records, cases;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+	    retention_purge(db, rx.retention_days, &records, &cases) == -1 ||
+	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, "purge: %s\n", sqlite3_errmsg(db));
+		return 1;
+	}
+	printf("%lld record(s) of %lld case(s) quiet for over %d days deleted\n", records, cases,
+	    rx.retention_days);
+	return 0;
 }
 
 int
 main(int argc, char *argv[])
 {
-	const char *config;
+	const char *config, *cmd;
 	sqlite3 *db;
-	FILE *f;
+	int rc;
 
 	log_init("province-receiver");
 	config = config_cli(&argc, &argv, usage);
+	cmd = argv[0];
 	rx.workers = 2;
-	if (sodium_init() < 0 || ini_parse(config, ini_key, NULL) != 0 || rx.socket == NULL ||
-	    rx.store_path == NULL || rx.token_file == NULL)
-		fatalx("%s: [receiver] socket, store and token_file are required", config);
-	if ((f = fopen(rx.token_file, "r")) == NULL || fgets(rx.token, sizeof(rx.token), f) == NULL)
-		fatalx("%s: cannot read the token", rx.token_file);
-	fclose(f);
-	rx.token[strcspn(rx.token, "\r\n")] = '\0';
+	rx.max_line = INGEST_MAX_LINE_DEFAULT;
+	rx.retention_days = RETENTION_DAYS_DEFAULT;
+	if (sodium_init() < 0)
+		fatalx("libsodium cannot start");
+	if ((rc = ini_parse(config, ini_key, NULL)) > 0)
+		fatalx("%s:%d: cannot use this line (see above)", config, rc);
+	if (rc != 0)
+		fatalx("%s: cannot read it", config);
+	if (rx.store_path == NULL)
+		fatalx("%s: [receiver] store is required", config);
+	if (strcmp(cmd, "add-hall") == 0 && argc == 3) {
+		db = store_open();
+		rc = halls_add(db, argv[1], argv[2]);
+		sqlite3_close(db);
+		return rc == 0 ? 0 : 1;
+	}
+	if (strcmp(cmd, "remove-hall") == 0 && argc == 2) {
+		db = store_open();
+		rc = halls_remove(db, argv[1]);
+		sqlite3_close(db);
+		if (rc == 0)
+			fprintf(stderr, "%s: no such hall\n", argv[1]);
+		return rc == 1 ? 0 : 1;
+	}
+	if (strcmp(cmd, "purge") == 0 && argc == 1) {
+		db = store_open();
+		rc = cmd_purge(db);
+		sqlite3_close(db);
+		return rc;
+	}
+	if (strcmp(cmd, "run") != 0 || argc != 1)
+		usage();
+	if (rx.socket == NULL)
+		fatalx("%s: [receiver] socket is required", config);
 	/* the schema once, before the workers */
-	if (sqlite3_open(rx.store_path, &db) != SQLITE_OK ||
-	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK)
-		fatalx("%s: %s", rx.store_path, sqlite3_errmsg(db));
-	sqlite3_close(db);
+	sqlite3_close(store_open());
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	static const struct server_ops ops = {worker_init, handle, NULL};

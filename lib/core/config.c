@@ -227,6 +227,8 @@ config_cli(int *argc, char ***argv, void (*usage)(void))
 	const char *config = NULL;
 	int ch;
 
+	/* "+": options end at the command, so that its own arguments (requeue's --all) are
+	 * not taken for ours, as GNU getopt would by permuting them */
 	while ((ch = getopt(*argc, *argv, "+c:")) != -1) {
 		if (ch != 'c')
 			usage();

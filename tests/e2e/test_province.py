@@ -649,15 +649,23 @@ class ProvinceUplinkTest(ProvinceTestCase):
         self.agent.start()
         self.submit(30, "对账")
         self.wait_drained(20)
-        # the store also holds another hall's record: asked for, it is there; not, it is not
+        # the store also holds another hall's record, sent with that hall's own token
+        # (test_province_trust: one token per hall): a hall's reconcile never names it
         token = rx_token(node)
+        other_token = "other-hall-token-0123456789"
+        with open(os.path.join(node.var, "province", "token-other"), "w") as f:
+            f.write(other_token + "\n")
+        subprocess.run([os.path.join(ROOT, BUILD, "province-receiver"), "-c",
+                        os.path.join(node.var, "province", "receiver.ini"), "add-hall",
+                        "430121002000", os.path.join(node.var, "province", "token-other")],
+                       check=True, timeout=30)
         other = {"id": "430121002000-C1", "type": "case", "hall_code": "430121002000",
                  "case_no": "43012100200000000000001", "at": "2026-01-05T09:00:00+08:00"}
         line = json.dumps(other, separators=(",", ":")).encode()
         conn = http.client.HTTPConnection("127.0.0.1", node.province_port, timeout=20)
         conn.request("POST", "/v1/records", body=gzip.compress(line + b"\n"),
                      headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip",
-                              "Authorization": "Bearer " + token})
+                              "Authorization": "Bearer " + other_token})
         r = conn.getresponse()
         doc = json.loads(r.read())
         conn.close()
@@ -669,8 +677,11 @@ class ProvinceUplinkTest(ProvinceTestCase):
                                   token=token)
         self.assertEqual(status, 200)
         store = dict(rx_q(node, "SELECT id, sha256 FROM records"))
-        self.assertEqual(json.loads(body)["held"],
-                         {k: store[k] for k in [other["id"]] + ids[:3]})
+        self.assertEqual(json.loads(body)["held"], {k: store[k] for k in ids[:3]})
+        status, _, body = rx_post(node, "/v1/reconcile", {"ids": [other["id"]] + ids[:3]},
+                                  token=other_token)
+        self.assertEqual((status, json.loads(body)["held"]),
+                         (200, {other["id"]: store[other["id"]]}))
         self.assertEqual(store[other["id"]], sha(line))
         status, _, body = rx_post(node, "/v1/reconcile", {"ids": ids}, token=None)
         self.assertEqual(status, 401, body)
