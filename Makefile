@@ -125,15 +125,19 @@ $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(UNIT_LIBS)
 # their binaries' calls to malloc and realloc through the test's wrappers.
 $(B)/tests/test_buf $(B)/tests/test_record: LDFLAGS += -Wl,--wrap=malloc,--wrap=realloc
 
-# libFuzzer drivers, always built with clang and the sanitizers.
+# libFuzzer drivers, always built with clang and the sanitizers. Each is linked with
+# FUZZ_LIB and the sources its own FUZZ_SRC_<driver> names (a parser outside lib/core).
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 # the parsers and what they use: nothing that needs a store
-FUZZ_LIB  = $(addprefix lib/core/,kv.c utf8.c caseno.c buf.c log.c timefmt.c)
-build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_kv.h $(FUZZ_LIB) lib/core/core.h
+FUZZ_LIB  = $(addprefix lib/core/,kv.c utf8.c caseno.c buf.c log.c timefmt.c text.c calendar.c)
+FUZZ_SRC_fuzz_cookie = fcgi/web/cookie.c
+FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) \
+              -Ilib/core -Ilib/store -Ilib/county -Ifcgi/web
+.SECONDEXPANSION:
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB) $$(FUZZ_SRC_$$*) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib/core \
-	    -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(FUZZ_SRC_$*) $(PKG_LIBS) -lpthread -lm
 
 # The commands that install what is missing build in a second make, which reads this file
 # again: on a fresh machine pkg-config and the libraries it asks about exist only after deps.
