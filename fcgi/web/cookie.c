@@ -22,9 +22,10 @@ cookie_get(const char *hdr, const char *name, size_t len, char *out)
 			const char *v = p + nlen + 1;
 			size_t vlen = strcspn(v, "; ");
 
-			/* the first pair of the name decides: a browser sends the most specific first */
-			if (vlen != len || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-						     "abcdefghijklmnopqrstuvwxyz0123456789-_") < vlen)
+			/* the first pair of the name decides (a browser sends the most specific) */
+			if (vlen != len ||
+			    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			              "abcdefghijklmnopqrstuvwxyz0123456789-_") < vlen)
 				return 0;
 			memcpy(out, v, vlen);
 			out[vlen] = '\0';

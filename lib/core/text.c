@@ -47,13 +47,13 @@ seq_len(const unsigned char *p, const unsigned char *end, unsigned *cp)
 	} else if (c >= 0xE0 && c <= 0xEF) {
 		n = 3;
 		*cp = c & 0x0F;
-		lo = c == 0xE0 ? 0xA0 : 0x80;	/* overlong */
-		hi = c == 0xED ? 0x9F : 0xBF;	/* surrogates */
+		lo = c == 0xE0 ? 0xA0 : 0x80; /* overlong */
+		hi = c == 0xED ? 0x9F : 0xBF; /* surrogates */
 	} else if (c >= 0xF0 && c <= 0xF4) {
 		n = 4;
 		*cp = c & 0x07;
-		lo = c == 0xF0 ? 0x90 : 0x80;	/* overlong */
-		hi = c == 0xF4 ? 0x8F : 0xBF;	/* above U+10FFFF */
+		lo = c == 0xF0 ? 0x90 : 0x80; /* overlong */
+		hi = c == 0xF4 ? 0x8F : 0xBF; /* above U+10FFFF */
 	} else
 		return 0;
 	for (i = 1; i < n; i++) {
@@ -87,7 +87,7 @@ text_clean(char *out, size_t outsize, const char *in, size_t inlen)
 {
 	const unsigned char *p = (const unsigned char *)in, *end;
 	size_t w = 0;
-	int gap = 0;	/* a run of line breaks waits to become one space */
+	int gap = 0; /* a run of line breaks waits to become one space */
 
 	if (out == NULL || outsize == 0)
 		return 0;
@@ -100,7 +100,7 @@ text_clean(char *out, size_t outsize, const char *in, size_t inlen)
 		size_t need;
 
 		if (n == -1)
-			break;	/* cut short by the end of the input */
+			break; /* cut short by the end of the input */
 		if (bad) {
 			/* not UTF-8: one '?' for the byte, which keeps the output no longer */
 			cp = '?';
@@ -130,7 +130,7 @@ text_clean(char *out, size_t outsize, const char *in, size_t inlen)
 		if (bad)
 			out[w++] = '?';
 		else
-			for (int i = 0; i < n; i++)	/* forward: in place, w never passes p */
+			for (int i = 0; i < n; i++) /* forward: in place, w never passes p */
 				out[w++] = (char)p[i];
 		p += n;
 	}

@@ -15,7 +15,7 @@
 
 #include "core.h"
 
-#define ENTRIES_MAX 1000	/* CAL_MAX_ENTRIES: the entries of one file */
+#define ENTRIES_MAX 1000 /* CAL_MAX_ENTRIES: the entries of one file */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -39,7 +39,8 @@ put_year(int year, void *arg)
 static void
 put_day(int y, int m, int d, enum cal_kind kind, void *arg)
 {
-	buf_printf(arg, "%04d-%02d-%02d %s\n", y, m, d, kind == CAL_HOLIDAY ? "holiday" : "workday");
+	buf_printf(arg, "%04d-%02d-%02d %s\n", y, m, d,
+	           kind == CAL_HOLIDAY ? "holiday" : "workday");
 }
 
 static void
@@ -96,7 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	buf_init(&after, 1u << 20);
 	buf_init(&second, 1u << 20);
-	if (before.data == NULL) {	/* the prior calendar's text, made once */
+	if (before.data == NULL) { /* the prior calendar's text, made once */
 		buf_init(&before, 1u << 20);
 		dump(cal, &before);
 	}
@@ -108,7 +109,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_error(err);
 		dump(cal, &after);
 		if (strcmp(before.data, after.data) != 0)
-			abort();	/* a bad file changed the calendar */
+			abort(); /* a bad file changed the calendar */
 	} else {
 		if (err[0] != '\0')
 			abort();

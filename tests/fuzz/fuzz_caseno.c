@@ -13,7 +13,7 @@
 
 #include "core.h"
 
-#define SEQ_END 819628286980801ULL	/* 31^10: the sequences ten symbols hold */
+#define SEQ_END 819628286980801ULL /* 31^10: the sequences ten symbols hold */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -43,7 +43,7 @@ check(const char *hdr, const char *name, size_t len)
 		if (!pair_at_start(hdr, name, out))
 			abort();
 		if (out[len + 1] != '#')
-			abort();	/* nothing written past the value's NUL */
+			abort(); /* nothing written past the value's NUL */
 	} else {
 		for (size_t i = 0; i < sizeof(out); i++)
 			if (out[i] != '#')
@@ -62,8 +62,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(hdr, data, size);
 	hdr[size] = '\0';
 	check(hdr, CSRF_COOKIE, CSRF_COOKIE_LEN);
-	check(hdr, "a", 1);	/* a short name, found inside others' */
-	check(hdr, "x", 0);	/* an empty value, when that is what is asked */
+	check(hdr, "a", 1); /* a short name, found inside others' */
+	check(hdr, "x", 0); /* an empty value, when that is what is asked */
 	if (cookie_get(NULL, CSRF_COOKIE, CSRF_COOKIE_LEN, hdr) != 0 ||
 	    cookie_get(hdr, "", 0, hdr) != 0)
 		abort();

@@ -39,7 +39,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	outsize = 1 + data[0] % 64;	/* small buffers, where the cuts are */
+	outsize = 1 + data[0] % 64; /* small buffers, where the cuts are */
 	data++, size--;
 	/* exact-size copies, so that a read past the input is caught */
 	if ((in = malloc(size + 1)) == NULL || (out = malloc(outsize)) == NULL ||
@@ -55,8 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	memcpy(inplace, data, size);
 	inplace[size] = '\0';
-	if (text_clean(inplace, size + 1, inplace, size) != whole_n ||
-	    strcmp(inplace, whole) != 0)
+	if (text_clean(inplace, size + 1, inplace, size) != whole_n || strcmp(inplace, whole) != 0)
 		abort();
 	/* cleaning clean text changes nothing */
 	memcpy(in, whole, whole_n);

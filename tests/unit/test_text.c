@@ -50,7 +50,7 @@ clean_exact(char *out, size_t outsize, const char *in, size_t len)
 
 struct ccase {
 	const char *in;
-	size_t len;	/* 0: strlen */
+	size_t len; /* 0: strlen */
 	const char *want;
 	const char *what;
 };
@@ -61,7 +61,9 @@ static const struct ccase cases[] = {
     {"列宽不足：Data too long", 0, "列宽不足：Data too long", "Chinese unchanged"},
     {"\x1b[31mred\x1b[0m", 0, "[31mred[0m", "ESC dropped, the rest kept"},
     {"bell\x07!", 0, "bell!", "BEL dropped"},
-    {"a\x7f" "b", 0, "ab", "DEL dropped"},
+    {"a\x7f"
+     "b",
+     0, "ab", "DEL dropped"},
     {"nul\0inside", 11, "nulinside", "NUL dropped"},
     {"a\rb", 0, "a b", "CR: a space"},
     {"line one\r\nline two", 0, "line one line two", "CRLF: one space"},
@@ -71,24 +73,43 @@ static const struct ccase cases[] = {
     {"\r\n  x", 0, "  x", "no space for breaks at the start"},
     {"x\r\n", 0, "x", "no space for breaks at the end"},
     {"a\tb", 0, "a b", "tab: a space"},
-    {"a\x0b" "b\x0c" "c", 0, "a b c", "VT and FF: spaces"},
-    {"c1\xc2\x9b" "31m", 0, "c131m", "C1 CSI (U+009B) dropped"},
+    {"a\x0b"
+     "b\x0c"
+     "c",
+     0, "a b c", "VT and FF: spaces"},
+    {"c1\xc2\x9b"
+     "31m",
+     0, "c131m", "C1 CSI (U+009B) dropped"},
     {"\xc2\x80\xc2\x9f", 0, "", "U+0080 and U+009F dropped"},
-    {"a\xc2\x85" "b", 0, "a b", "NEL: a space"},
+    {"a\xc2\x85"
+     "b",
+     0, "a b", "NEL: a space"},
     {"\xc2\xa0", 0, "\xc2\xa0", "U+00A0 kept (not a control)"},
-    {"a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", 0, "a b c", "U+2028, U+2029: spaces"},
-    {"x\xe2\x80\xae" "cba\xe2\x80\xac", 0, "xcba", "RLO and PDF dropped"},
-    {"\xe2\x81\xa6" "a\xe2\x81\xa9\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", 0, "a",
-	"isolates, LRM, RLM, ALM dropped"},
+    {"a\xe2\x80\xa8"
+     "b\xe2\x80\xa9"
+     "c",
+     0, "a b c", "U+2028, U+2029: spaces"},
+    {"x\xe2\x80\xae"
+     "cba\xe2\x80\xac",
+     0, "xcba", "RLO and PDF dropped"},
+    {"\xe2\x81\xa6"
+     "a\xe2\x81\xa9\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c",
+     0, "a", "isolates, LRM, RLM, ALM dropped"},
     {"\xe2\x80\x8b", 0, "\xe2\x80\x8b", "U+200B kept"},
-    {"bad\xff" "byte", 0, "bad?byte", "0xFF: ?"},
+    {"bad\xff"
+     "byte",
+     0, "bad?byte", "0xFF: ?"},
     {"\xc0\xaf", 0, "??", "overlong '/': two ?"},
     {"\xe0\x80\xaf", 0, "???", "overlong 3-byte"},
     {"\xed\xa0\x80", 0, "???", "surrogate"},
     {"\xf4\x90\x80\x80", 0, "????", "above U+10FFFF"},
     {"\xf0\x9f\x98\x80", 0, "\xf0\x9f\x98\x80", "U+1F600 kept"},
-    {"\x80" "x", 0, "?x", "a lone continuation byte"},
-    {"\xe4\xb8" "x", 0, "??x", "a sequence broken in the middle"},
+    {"\x80"
+     "x",
+     0, "?x", "a lone continuation byte"},
+    {"\xe4\xb8"
+     "x",
+     0, "??x", "a sequence broken in the middle"},
     {"ok\xe4\xb8", 0, "ok", "a sequence cut short at the end: dropped"},
     {"ok\xf0\x9f\x98", 0, "ok", "a 4-byte sequence cut short at the end: dropped"},
     {"ok\xc2", 0, "ok", "a lead byte alone at the end: dropped"},
@@ -124,7 +145,7 @@ test_null_and_tiny(void **state)
 	assert_int_equal(text_clean(NULL, 10, "abc", 3), 0);
 	memcpy(out, "xyz", 4);
 	assert_int_equal(text_clean(out, 0, "abc", 3), 0);
-	assert_string_equal(out, "xyz");	/* outsize 0: nothing written */
+	assert_string_equal(out, "xyz"); /* outsize 0: nothing written */
 	assert_int_equal(text_clean(out, 1, "abc", 3), 0);
 	assert_string_equal(out, "");
 }
@@ -146,19 +167,20 @@ test_cut_on_a_boundary(void **state)
 		assert_true(n < size);
 		assert_int_equal(out[n], '\0');
 		assert_true(utf8_valid(out, n));
-		assert_memory_equal(out, full, n);	/* a prefix of the whole */
+		assert_memory_equal(out, full, n); /* a prefix of the whole */
 		/* and the longest: the next character of the whole would not have fitted */
 		if (n < fulln) {
 			size_t next = 1;
 
-			/* the space that stands for the line break goes only with what follows it */
+			/* the space that stands for the line break goes only with what follows it
+			 */
 			if (n == gap)
 				next++;
 			while (n + next < fulln && ((unsigned char)full[n + next] & 0xC0) == 0x80)
 				next++;
 			assert_true(n + next > size - 1);
 		}
-		assert_int_equal(out[size], 'Z');	/* nothing written past out[size - 1] */
+		assert_int_equal(out[size], 'Z'); /* nothing written past out[size - 1] */
 	}
 	assert_string_equal(full, "县[1m级：值 太长 (Data too long) 😀 end");
 }
@@ -200,8 +222,9 @@ test_random_bytes(void **state)
 			/* mostly the bytes that matter: controls, C1 leads, UTF-8 leads */
 			in[i] = (unsigned char)(seed >> 16);
 			if ((seed >> 8) % 3 == 0)
-				in[i] = (unsigned char)"\x00\x07\x0a\x0d\x1b\x7f\xc2\x85\x9b\xe2\x80\xae\xf0"
-							  "\x9f"[(seed >> 20) % 14];
+				in[i] = (unsigned char)"\x00\x07\x0a\x0d\x1b\x7f\xc2\x85\x9b\xe2"
+				                       "\x80\xae\xf0"
+				                       "\x9f"[(seed >> 20) % 14];
 		}
 		text_clean(out, size, (const char *)in, len);
 		assert_true(clean_enough(out));
@@ -210,8 +233,8 @@ test_random_bytes(void **state)
 		text_clean(inplace, len + 1, inplace, len);
 		assert_true(clean_enough(inplace));
 		/* a smaller out holds a prefix of what the larger one holds */
-		assert_memory_equal(out, inplace, strlen(out) < strlen(inplace) ? strlen(out) :
-									 strlen(inplace));
+		assert_memory_equal(out, inplace,
+		                    strlen(out) < strlen(inplace) ? strlen(out) : strlen(inplace));
 	}
 }
 
@@ -248,7 +271,7 @@ test_log_line_is_clean(void **state)
 	line[strlen(line) - 1] = '\0';
 	assert_true(clean_enough(line));
 	assert_true(strlen(line) > 900);
-	assert_null(fgets(line, sizeof(line), fp));	/* two events, two lines */
+	assert_null(fgets(line, sizeof(line), fp)); /* two events, two lines */
 	fclose(fp);
 	unlink(path);
 }
