@@ -131,32 +131,23 @@ $(B)/tests/test_ingest: tests/unit/test_ingest.c $(PROVINCE_INGEST) $(UNIT_LIBS)
 # their binaries' calls to malloc and realloc through the test's wrappers.
 $(B)/tests/test_buf $(B)/tests/test_record: LDFLAGS += -Wl,--wrap=malloc,--wrap=realloc
 
-# libFuzzer drivers, always built with clang and the sanitizers.
+# libFuzzer drivers, always built with clang and the sanitizers. Each is linked with
+# FUZZ_LIB and the sources its own FUZZ_SRC_<driver> names (a parser outside lib/core).
 FUZZ_SRC  = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  = $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 # the parsers and what they use: nothing that needs a store
-FUZZ_LIB  = $(addprefix lib/core/,kv.c utf8.c caseno.c buf.c log.c timefmt.c)
-build/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz_kv.h $(FUZZ_LIB) lib/core/core.h
+FUZZ_LIB  = $(addprefix lib/core/,kv.c utf8.c caseno.c buf.c log.c timefmt.c text.c calendar.c)
+FUZZ_SRC_fuzz_cookie = fcgi/web/cookie.c
+# the reference province receiver's body, and hall-agent's reading of the province's answers
+FUZZ_SRC_fuzz_ndjson = fcgi/province/ingest.c fcgi/province/halls.c lib/core/secret.c
+FUZZ_SRC_fuzz_province_answer = agent/hall-agent/province_answer.c $(wildcard lib/store/*.c) \
+    $(filter-out $(FUZZ_LIB),$(wildcard lib/core/*.c))
+FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) \
+              -Ilib/core -Ilib/store -Ilib/county -Ifcgi/web -Ifcgi/province -Iagent/hall-agent
+.SECONDEXPANSION:
+build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB) $$(FUZZ_SRC_$$*) $(HEADERS)
 	@mkdir -p $(dir $@)
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib/core \
-	    -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) -lpthread -lm
-
-# The reference province receiver's body (fcgi/province/ingest.c) and hall-agent's reading
-# of the province's answers (agent/hall-agent/province_answer.c): drivers of their own, for
-# those parsers sit beside a store. tests/run and `make fuzz` run them with the others.
-FUZZ_CC = clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) -Ilib/core
-FUZZ_NDJSON_SRC = fcgi/province/ingest.c fcgi/province/halls.c lib/core/secret.c $(FUZZ_LIB)
-build/fuzz/fuzz_ndjson: tests/fuzz/fuzz_ndjson.c $(FUZZ_NDJSON_SRC) fcgi/province/province.h \
-    lib/core/core.h
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -Ifcgi/province -o $@ $< $(FUZZ_NDJSON_SRC) $(PKG_LIBS) -lpthread -lm
-FUZZ_ANSWER_SRC = agent/hall-agent/province_answer.c $(wildcard lib/store/*.c) \
-    $(wildcard lib/core/*.c)
-build/fuzz/fuzz_province_answer: tests/fuzz/fuzz_province_answer.c $(FUZZ_ANSWER_SRC) \
-    $(wildcard agent/hall-agent/*.h lib/store/*.h lib/core/*.h)
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) -Ilib/store -Ilib/county -Iagent/hall-agent -o $@ $< $(FUZZ_ANSWER_SRC) \
-	    $(PKG_LIBS) -lpthread -lm
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB) $(FUZZ_SRC_$*) $(PKG_LIBS) -lpthread -lm
 
 # The commands that install what is missing build in a second make, which reads this file
 # again: on a fresh machine pkg-config and the libraries it asks about exist only after deps.

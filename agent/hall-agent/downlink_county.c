@@ -4,7 +4,8 @@
  * durable transaction, and only then acknowledged, by the exact rows applied. The county
  * keeps a row until it is acknowledged, so rows that commit out of AUTO_INCREMENT order
  * are never skipped, and a lost acknowledgement only means the row is applied again
- * (idempotently).
+ * (idempotently). The county's error messages are its text: cleaned (text_clean) before
+ * they reach an error or a log line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +34,9 @@ query(MYSQL *db, const char *sql, char *err, size_t errlen)
 	MYSQL_RES *res;
 
 	if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
-		snprintf(err, errlen, "%s: %s", sql, mysql_error(db));
+		char why[MYSQL_ERRMSG_SIZE];
+
+		snprintf(err, errlen, "%s: %s", sql, text_cleans(why, sizeof(why), mysql_error(db)));
 		return NULL;
 	}
 	return res;
@@ -98,13 +101,16 @@ apply_calendars(MYSQL_RES *res, struct store *s, const struct hall_config *cfg, 
 	MYSQL_ROW row;
 
 	while ((row = mysql_fetch_row(res)) != NULL) {
+		char year[16];
+
 		if (row[0] == NULL || row[2] == NULL)
 			continue;
+		text_cleans(year, sizeof(year), row[1]);	/* a number, if the county is sane */
 		if (downlink_calendar(s, cfg, row[2]) == -1) {
-			snprintf(err, errlen, "the hall store cannot take the %s calendar", row[1]);
+			snprintf(err, errlen, "the hall store cannot take the %s calendar", year);
 			return -1;
 		}
-		log_info("calendar %s received from the county", row[1]);
+		log_info("calendar %s received from the county", year);
 		ack_add(ack, row[0]);
 		(*n)++;
 	}
@@ -139,9 +145,12 @@ acknowledge(struct county_sink *k, struct buf *ack, char *err, size_t errlen)
 	p.buffer_length = ack->len;
 	if (mysql_stmt_prepare(st, "CALL hall_ack(?)", (unsigned long)-1) != 0 ||
 	    mysql_stmt_bind_param(st, &p) != 0 || mysql_stmt_execute(st) != 0 ||
-	    mysql_commit(k->db) != 0)
-		snprintf(err, errlen, "hall_ack: %s", mysql_stmt_error(st));
-	else
+	    mysql_commit(k->db) != 0) {
+		char why[MYSQL_ERRMSG_SIZE];
+
+		snprintf(err, errlen, "hall_ack: %s",
+		    text_cleans(why, sizeof(why), mysql_stmt_error(st)));
+	} else
 		rc = 0;
 	mysql_stmt_close(st);
 	return rc;

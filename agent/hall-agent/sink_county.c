@@ -8,6 +8,10 @@
  * after the county answered. A resent batch comes back as duplicates and the mark
  * moves then. Per-record results come back in the same round trip: a conflict or a refusal
  * quarantines that record alone.
+ *
+ * Whatever the server says (its error messages, a procedure's SIGNAL text, a refusal's
+ * reason) is its text, not ours: it goes through text_clean before it reaches an error,
+ * a log line or the quarantine.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -95,11 +99,15 @@ sink_county_close(struct county_sink *k)
 	pthread_mutex_destroy(&k->lock);
 }
 
+/* err = "what: why", why being the server's text (cleaned). */
 static void
 set_err(struct county_sink *k, char *err, size_t errlen, const char *what, const char *why)
 {
-	snprintf(err, errlen, "%s: %s", what, why);
+	int n = snprintf(err, errlen, "%s: ", what);
+
 	(void)k;
+	if (n >= 0 && (size_t)n < errlen)
+		text_cleans(err + n, errlen - (size_t)n, why);
 }
 
 /*
@@ -160,9 +168,12 @@ tell_quarantine(struct county_sink *k, struct store *s)
 	    mysql_stmt_bind_param(st, &p) == 0 && mysql_stmt_execute(st) == 0 &&
 	    mysql_commit(k->db) == 0)
 		k->quarantine_told = n;
-	else if (mysql_stmt_errno(st) != 1305 && mysql_stmt_errno(st) != 1370)
+	else if (mysql_stmt_errno(st) != 1305 && mysql_stmt_errno(st) != 1370) {
+		char why[MYSQL_ERRMSG_SIZE];
+
 		log_warnx("county: cannot report %ld set-aside record(s): %s", n,
-		    mysql_stmt_error(st));
+		    text_cleans(why, sizeof(why), mysql_stmt_error(st)));
+	}
 	else
 		k->quarantine_told = n;	/* a county before 010: nothing to tell it */
 	mysql_stmt_close(st);
@@ -196,8 +207,10 @@ sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t er
 	{
 		MYSQL *db = county_connect(&o, err, errlen);
 
-		if (db == NULL)
+		if (db == NULL) {
+			text_clean(err, errlen, err, strlen(err));	/* the server's words */
 			return -1;
+		}
 		pthread_mutex_lock(&k->lock);
 		k->db = db;
 		pthread_mutex_unlock(&k->lock);
@@ -420,8 +433,9 @@ read_results(struct county_sink *k, struct outbox_batch *b, char *err, size_t er
 				continue;
 			rec = &b->v[n - 1];
 			result[len[2] < sizeof(result) ? len[2] : sizeof(result) - 1] = '\0';
-			reason[isnull[3] ? 0 : (len[3] < sizeof(reason) ? len[3] : sizeof(reason) - 1)] =
-			    '\0';
+			/* the county's words, on their way to the quarantine and the log */
+			text_clean(reason, sizeof(reason), reason,
+			    isnull[3] ? 0 : (len[3] < sizeof(reason) ? len[3] : sizeof(reason) - 1));
 			if (strcmp(result, "duplicate") == 0)
 				rec->result = REC_DUPLICATE;
 			else
@@ -465,8 +479,12 @@ report_refusals(struct county_sink *k, const struct outbox_batch *b)
 		if (mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0)
 			break;
 	}
-	if (st != NULL && mysql_stmt_errno(st) != 0)
-		log_warnx("county: cannot record a refusal there: %s", mysql_stmt_error(st));
+	if (st != NULL && mysql_stmt_errno(st) != 0) {
+		char why[MYSQL_ERRMSG_SIZE];
+
+		log_warnx("county: cannot record a refusal there: %s",
+		    text_cleans(why, sizeof(why), mysql_stmt_error(st)));
+	}
 	if (st != NULL)
 		mysql_stmt_close(st);
 	mysql_commit(k->db);
@@ -732,13 +750,20 @@ county_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after
 		return -1;
 	while (!*k->stop && (rc = sink_county_push(k, s, ps, err, errlen)) == 1)
 		;
-	if (!*k->stop && rc == -1)
+	if (!*k->stop && rc == -1) {
+		text_clean(err, errlen, err, strlen(err));
 		return -1;
+	}
 	tell_quarantine(k, s);	/* records set aside, or put back by hall-admin requeue */
 	note_clock(k, s);
 	while (!*k->stop && (n = downlink_county_pull(k, s, err, errlen)) > 0)
 		log_info("downlink: %d row(s) applied", n);
-	return !*k->stop && n == -1 ? -1 : 0;
+	if (!*k->stop && n == -1) {
+		/* cleaned where it came in; once more for any path that did not */
+		text_clean(err, errlen, err, strlen(err));
+		return -1;
+	}
+	return 0;
 }
 
 static void

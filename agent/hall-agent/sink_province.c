@@ -6,6 +6,10 @@
  * failure and the batch is sent again later; the receiver deduplicates by id, so a resend
  * is harmless. When a request may have arrived (the connection broke after sending), the
  * agent first asks /v1/reconcile what the platform holds instead of guessing.
+ *
+ * What the platform (or a portal in its place) says is its text: the Content-Type and the
+ * records' reasons go through text_clean before they reach an error, a log line or the
+ * quarantine.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,7 +109,7 @@ on_header(char *p, size_t size, size_t n, void *arg)
 	line[len] = '\0';
 	line[strcspn(line, "\r\n")] = '\0';
 	if (strncasecmp(line, "Content-Type:", 13) == 0)
-		snprintf(a->ctype, sizeof(a->ctype), "%s", line + 13 + strspn(line + 13, " \t"));
+		text_cleans(a->ctype, sizeof(a->ctype), line + 13 + strspn(line + 13, " \t"));
 	else if (strncasecmp(line, "Retry-After:", 12) == 0) {
 		const char *v = line + 12 + strspn(line + 12, " \t");
 		time_t when;
@@ -225,6 +229,21 @@ gzip_ndjson(const struct outbox_batch *b, struct buf *out)
 	return zr == Z_STREAM_END ? 0 : -1;
 }
 
+/* The platform's reasons for the records it refused, cleaned for the quarantine and the log. */
+static void
+clean_reasons(struct outbox_batch *b)
+{
+	char why[256];
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (b->v[i].result == REC_REJECTED || b->v[i].result == REC_CONFLICT) {
+			/* a copy first: outbox_rec_refuse frees the reason it replaces */
+			text_cleans(why, sizeof(why), outbox_rec_reason(&b->v[i]));
+			outbox_rec_refuse(&b->v[i], (int)b->v[i].result, why);
+		}
+}
+
 /*
  * After a request that may have arrived: /v1/reconcile says which ids the platform holds
  * and with which hash. 1 when it holds the whole batch as we sent it (delivered), 0 when
@@ -330,6 +349,7 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 	if (sink_results_set_aside(&k->set_aside, &b, err, errlen) == -1)
 		goto done;	/* not acknowledged: the records stay in the backlog */
 delivered:
+	clean_reasons(&b);
 	if (outbox_ack(s, "province", &b, gz.len) == -1) {
 		snprintf(err, errlen, "the hall store cannot record the delivery");
 		goto done;
@@ -402,7 +422,12 @@ province_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_aft
 
 	while (!*k->stop && (rc = sink_province_push(k, s, ps, retry_after, err, errlen)) == 1)
 		;
-	return !*k->stop && rc == -1 ? -1 : 0;
+	if (!*k->stop && rc == -1) {
+		/* an error may quote the platform (a Content-Type): cleaned once more here */
+		text_clean(err, errlen, err, strlen(err));
+		return -1;
+	}
+	return 0;
 }
 
 const struct sink_ops sink_province_ops = {

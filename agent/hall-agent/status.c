@@ -1,6 +1,10 @@
 /*
  * hall-agent status: per destination, what is waiting and how the last attempts went;
  * on a terminal, while a backlog drains, a live progress bar.
+ *
+ * The last error and the set-aside reasons quote servers. The agent cleans them before it
+ * stores them, and they are cleaned again here (text_clean), for a store written by an
+ * older agent or by hand: nothing a server wrote can move this terminal's cursor.
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,8 +46,10 @@ print_dest(const struct outbox_status *o, const char *where)
 	when(t, o->last_success_at, now);
 	printf("  last success   %s\n", t);
 	if (o->last_error[0] != '\0') {
+		char e[sizeof(o->last_error)];
+
 		when(t, o->last_error_at, now);
-		printf("  last error     %s: %s\n", t, o->last_error);
+		printf("  last error     %s: %s\n", t, text_cleans(e, sizeof(e), o->last_error));
 	} else
 		printf("  last error     none\n");
 	printf("  sent           %lld record(s), %lld bytes\n", o->records_sent, o->bytes_sent);
@@ -57,8 +63,11 @@ print_dest(const struct outbox_status *o, const char *where)
 static int
 print_set_aside(const char *id, const char *result, const char *reason, void *arg)
 {
+	char i[128], r[32], why[512];
+
 	(void)arg;
-	printf("    %s  %s: %s\n", id, result, reason);
+	printf("    %s  %s: %s\n", text_cleans(i, sizeof(i), id),
+	    text_cleans(r, sizeof(r), result), text_cleans(why, sizeof(why), reason));
 	return 0;
 }
 

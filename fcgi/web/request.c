@@ -29,27 +29,7 @@ param(FCGX_Request *fr, const char *name)
 int
 req_cookie(const struct req *r, const char *name, size_t len, char *out)
 {
-	const char *p = r->cookie_hdr;
-	size_t nlen = strlen(name);
-
-	/* RFC 6265 section 5.4: "name=value" pairs separated by "; " */
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ' || *p == ';')
-			p++;
-		if (strncmp(p, name, nlen) == 0 && p[nlen] == '=') {
-			const char *v = p + nlen + 1;
-			size_t vlen = strcspn(v, "; ");
-
-			if (vlen != len || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-						     "abcdefghijklmnopqrstuvwxyz0123456789-_") < vlen)
-				return 0;
-			memcpy(out, v, vlen);
-			out[vlen] = '\0';
-			return 1;
-		}
-		p = strchr(p, ';');
-	}
-	return 0;
+	return cookie_get(r->cookie_hdr, name, len, out);
 }
 
 void

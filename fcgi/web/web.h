@@ -30,6 +30,14 @@ struct server_ops {
  */
 int server_run(const char *socket_path, int workers, int threads, const struct server_ops *);
 
+/* ---- fcgi/web/cookie.c -------------------------------------------------------------- */
+/*
+ * The value of cookie `name` in a Cookie header (NULL: none) into out[len + 1] when it is
+ * exactly len characters of base64url; 1 when found, 0 when absent or malformed. The first
+ * pair of the name decides.
+ */
+int cookie_get(const char *hdr, const char *name, size_t len, char *out);
+
 /* ---- fcgi/web/request.c ------------------------------------------------------------- */
 struct req {
 	FCGX_Request *fr;

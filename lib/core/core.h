@@ -62,6 +62,20 @@ int utf8_valid(const char *s, size_t len);
 /* Code points in a valid UTF-8 string. */
 size_t utf8_len(const char *s);
 
+/* ---- lib/core/text.c ---------------------------------------------------------------- */
+/*
+ * Text a server wrote (an error message, a content type, a refusal's reason), made fit for
+ * a log line, the store and a terminal: valid UTF-8 on one line with no control characters.
+ * Runs of line breaks and tabs become one space; other C0 and C1 controls, DEL and the
+ * bidirectional overrides are dropped; a byte that is not UTF-8 becomes '?'; the text is
+ * cut at a character boundary to fit out[outsize], which always ends with a NUL (outsize
+ * > 0). out may be in itself (the text only shrinks); no other overlap. Returns the length
+ * written.
+ */
+size_t text_clean(char *out, size_t outsize, const char *in, size_t inlen);
+/* text_clean of a NUL-terminated string (NULL: ""); returns out, for a printf argument. */
+const char *text_cleans(char *out, size_t outsize, const char *s);
+
 /* ---- lib/core/kv.c ------------------------------------------------------------------ */
 /* Untrusted input parsed into name/value pairs of valid UTF-8 text with no NULs. */
 enum parse_err {

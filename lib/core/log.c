@@ -1,6 +1,11 @@
 /*
  * Logging to stderr, one line per event, with the program name and pid, so that the lines
  * of pre-forked workers can be told apart in one log file.
+ *
+ * One line per event holds whatever a message carries: every message goes through
+ * text_clean (lib/core/text.c), so a server's text that a caller forgot to clean cannot
+ * forge a line of its own, colour the operator's terminal or break the log's UTF-8. Our
+ * own messages are single lines of printable text, which it leaves as they are.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +34,8 @@ log_emit(const char *level, const char *fmt, va_list ap, const char *suffix)
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	/* in place; a character the buffer's end cut in two is dropped */
+	text_clean(line + n, sizeof(line) - n, line + n, strlen(line + n));
 	fprintf(stderr, "%s%s%s\n", line, suffix ? ": " : "", suffix ? suffix : "");
 }
 
