@@ -25,13 +25,14 @@
 ALTER TABLE case_events ALTER COLUMN actor DROP DEFAULT;
 
 -- USER() is the session's login even inside a trigger (CURRENT_USER() would be the
--- trigger's definer). The status check is a trigger rather than a CHECK constraint: a
+-- trigger's definer). Statuses compare as bytes: the column's collation would take
+-- 'Answered' and 'answered ' for 'answered'. The status check is a trigger rather than a CHECK constraint: a
 -- constraint would refuse to be added over rows a county system inserted before it, and
 -- history is not rewritten by a migration; every new or changed row is checked.
 CREATE OR REPLACE TRIGGER case_events_guard BEFORE INSERT ON case_events FOR EACH ROW
 	PRECEDES case_events_transfer_check
 BEGIN
-	IF NEW.status IS NULL OR NEW.status NOT IN ('received', 'delivered', 'accepted',
+	IF NEW.status IS NULL OR BINARY NEW.status NOT IN ('received', 'delivered', 'accepted',
 	    'transferred', 'answered', 'resolved', 'rejected') THEN
 		SIGNAL SQLSTATE '23000' SET MYSQL_ERRNO = 4025,
 			MESSAGE_TEXT = 'case_events.status is one of received, delivered, accepted, transferred, answered, resolved, rejected (SPEC 2)';
@@ -47,7 +48,7 @@ END;
 
 CREATE OR REPLACE TRIGGER case_events_guard_upd BEFORE UPDATE ON case_events FOR EACH ROW
 BEGIN
-	IF NEW.status IS NULL OR NEW.status NOT IN ('received', 'delivered', 'accepted',
+	IF NEW.status IS NULL OR BINARY NEW.status NOT IN ('received', 'delivered', 'accepted',
 	    'transferred', 'answered', 'resolved', 'rejected') THEN
 		SIGNAL SQLSTATE '23000' SET MYSQL_ERRNO = 4025,
 			MESSAGE_TEXT = 'case_events.status is one of received, delivered, accepted, transferred, answered, resolved, rejected (SPEC 2)';
@@ -134,7 +135,7 @@ BEGIN
 	UPDATE up SET result = 'rejected',
 		      reason = 'the event''s status is not a case status (SPEC 2)'
 		WHERE result = 'accepted' AND type = 'event'
-		  AND COALESCE(JSON_VALUE(p, '$.status'), '') NOT IN ('received', 'delivered',
+		  AND BINARY COALESCE(JSON_VALUE(p, '$.status'), '') NOT IN ('received', 'delivered',
 		      'accepted', 'transferred', 'answered', 'resolved', 'rejected');
 
 	-- the ledger decides duplicates and conflicts
