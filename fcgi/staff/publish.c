@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "staff.h"
 
 /* ---- guides ------------------------------------------------------------------------- */
@@ -435,6 +437,7 @@ province_connect(void)
 	o.write_timeout = (unsigned)staff_conf.write_timeout;
 	if ((db = county_connect(&o, err, sizeof(err))) == NULL)
 		log_warnx("%s: cannot connect as %s: %s", __func__, o.user, err);
+	sodium_memzero(pw, strlen(pw));
 	free(pw);
 	return db;
 }
