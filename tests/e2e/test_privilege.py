@@ -286,11 +286,19 @@ class PrivilegeTest(unittest.TestCase):
                                                             "day < '2034-01-01'"), 365)
         self.assertEqual(self.county.scalar("SELECT workday FROM calendar_days "
                                             "WHERE day = '2033-01-03'"), "0")
-        # and nothing of the county's: its accounts page, guides, settings
+        # and nothing of a county's: its accounts, settings, guides, cases
         self.assertEqual(prov.get("/accounts").status, 403)
         hidden = prov.form("/calendars", "/logout")
         r = prov.post("/settings/followup", dict(hidden, days="9"))
         self.assertEqual(r.status, 403)
+        r = prov.post("/guides/new", dict(hidden, name="省级指南"))
+        self.assertEqual(r.status, 403)
+        no = self.hall_case()["case_no"]
+        self.assertEqual(prov.get("/cases/" + no).status, 404)
+        r = prov.post("/cases/" + no, dict(hidden, action="resolve", note="省级办结"))
+        self.assertEqual(r.status, 404, r.text[:300])
+        self.assertEqual(self.county.scalar("SELECT status FROM cases WHERE case_no = %s"
+                                            % sql_str(no)), "delivered")
 
     # ---- one hall, its own code -------------------------------------------------------
     def test_hall_cannot_write_a_record_with_another_halls_code(self):
