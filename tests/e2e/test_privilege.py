@@ -17,7 +17,7 @@ import unittest
 
 from county import Agent, County, hall_rows, sql_str
 from harness import BUILD, NO_LIMITS, ROOT, Node
-from test_staff import Client, caseno
+from test_staff import SANITIZER, Client, caseno
 
 STAFF_CONSOLE = os.path.join(ROOT, BUILD, "staff-console")
 OTHER_HALL = "430121002000"
@@ -53,6 +53,12 @@ class PrivilegeTest(unittest.TestCase):
         try:
             node.stop()
             problems = node.new_log_problems()
+            path = os.path.join(node.var, "log", "staff-console.log")
+            if os.path.exists(path):
+                with open(path, "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+                problems += ["staff-console: " + line for line in text.splitlines()
+                             if SANITIZER.search(line)]
         finally:
             node.cleanup()
         if problems:
