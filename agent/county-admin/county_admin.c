@@ -11,6 +11,11 @@
  *                                                       (role county_reader)
  *   county-admin -c COUNTY_INI add-console USER PWFILE   the staff console's account
  *                                                       (role staff_console)
+ *   county-admin -c COUNTY_INI add-provincial USER PWFILE  the province's account for the
+ *                                                       working-day calendars (role
+ *                                                       province_calendar), which the
+ *                                                       console publishes with for the
+ *                                                       province's staff
  *   county-admin -c COUNTY_INI import-calendars YYYY.txt...  the shipped calendars, for
  *                                                       years not yet published
  */
@@ -329,6 +334,30 @@ out:
 }
 
 /*
+ * The province's account: it writes the working-day calendars and nothing else (sql/county/
+ * 011). A county's own accounts only read them, so a county admin in the staff console
+ * cannot change the days every hall counts deadlines on; the county's admin account keeps
+ * import-calendars for the shipped official tables.
+ */
+static int
+cmd_add_provincial(MYSQL *db, const char *user, const char *password_file)
+{
+	char *pw = NULL;
+	int rc = -1;
+
+	if (!plain_word(user, 1, 32) || (pw = secret_read(password_file)) == NULL ||
+	    !plain_word(pw, 8, 64))
+		fprintf(stderr, "county-admin: a user of A-Z a-z 0-9 _.~- and a password of 8 to 64 "
+				"such characters\n");
+	else if (create_account(db, user, pw, "province_calendar") == 0) {
+		printf("county: provincial calendar account %s\n", user);
+		rc = 0;
+	}
+	free(pw);
+	return rc;
+}
+
+/*
  * The shipped calendars (conf/calendar/YYYY.txt) for years the county has not published:
  * a county that never edited a year still counts its working days (差评 follow-ups) by the
  * official table, and its halls get it by the downlink. A year the county has published is
@@ -376,6 +405,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: county-admin -c COUNTY_INI migrate | add-hall CODE NAME PASSWORD_FILE"
 			" | add-reader USER PASSWORD_FILE | add-console USER PASSWORD_FILE"
+			" | add-provincial USER PASSWORD_FILE"
 			" | import-calendars YYYY.txt...\n");
 	exit(2);
 }
@@ -427,6 +457,8 @@ main(int argc, char *argv[])
 			rc = cmd_add_hall(db, argv[1], argv[2], pw) == 0 ? 0 : 1;
 	} else if (strcmp(argv[0], "import-calendars") == 0 && argc >= 2)
 		rc = cmd_import_calendars(db, argc - 1, argv + 1) == 0 ? 0 : 1;
+	else if (strcmp(argv[0], "add-provincial") == 0 && argc == 3)
+		rc = cmd_add_provincial(db, argv[1], argv[2]) == 0 ? 0 : 1;
 	else if ((strcmp(argv[0], "add-reader") == 0 || strcmp(argv[0], "add-console") == 0) &&
 	    argc == 3) {
 		int console = strcmp(argv[0], "add-console") == 0;

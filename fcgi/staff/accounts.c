@@ -2,7 +2,10 @@
  * Accounts, for a county's admins: the county's accounts, a new one (with the password the
  * admin gives it, to be handed over in person), unlocking one that the lockout stopped,
  * and disabling or enabling one. Every change is limited to the admin's own county; an
- * admin cannot disable or demote the account it is signed in with.
+ * admin cannot disable or demote the account it is signed in with. The roles it gives are
+ * the county's (account_fields): a province account, which publishes the calendars every
+ * county counts on, is made only by the operator (staff-console add-user), with the
+ * province's code, so no county's admin has one or can make one.
  */
 #include <stdio.h>
 #include <stdlib.h>

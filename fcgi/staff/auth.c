@@ -31,6 +31,7 @@
 
 #define PASSWORD_MAX 128
 
+/* A county's ladder. */
 static const char *const roles[] = {"staff", "supervisor", "admin", NULL};
 
 static int
@@ -44,9 +45,18 @@ role_rank(const char *role)
 	return 0;
 }
 
+/*
+ * "province" stands beside the ladder (sql/county/011): the province's own staff, who alone
+ * publish the working-day calendar and otherwise read like a county's staff (their county
+ * code is the province's, so they see no county's cases). No county role reaches it, and it
+ * reaches no county role above staff.
+ */
 int
 auth_role_at_least(const struct staff_user *u, const char *role)
 {
+	if (strcmp(role, STAFF_ROLE_PROVINCE) == 0 || strcmp(u->role, STAFF_ROLE_PROVINCE) == 0)
+		return strcmp(u->role, STAFF_ROLE_PROVINCE) == 0 &&
+		    (strcmp(role, STAFF_ROLE_PROVINCE) == 0 || strcmp(role, "staff") == 0);
 	return role_rank(u->role) >= role_rank(role) && role_rank(role) > 0;
 }
 
@@ -495,8 +505,14 @@ auth_add_user(const char *username, const char *county, const char *role,
 		fprintf(stderr, "staff-console: a county code is 6 digits\n");
 		return -1;
 	}
-	if (role_rank(role) == 0) {
-		fprintf(stderr, "staff-console: the role is staff, supervisor or admin\n");
+	if (role_rank(role) == 0 && strcmp(role, STAFF_ROLE_PROVINCE) != 0) {
+		fprintf(stderr, "staff-console: the role is staff, supervisor, admin or province\n");
+		return -1;
+	}
+	/* a province's division code: 2 digits and 0000 (430000 for Hunan) */
+	if (strcmp(role, STAFF_ROLE_PROVINCE) == 0 && strcmp(county + 2, "0000") != 0) {
+		fprintf(stderr, "staff-console: a province account's code is its province's, "
+				"like 430000\n");
 		return -1;
 	}
 	if ((pw = secret_read(password_file)) == NULL)

@@ -12,7 +12,9 @@
  *             address_failures, address_minutes (refused sign-ins from one client address
  *             that stop it for a while, and that while; address_failures 0: no limit)
  *   [county]  host and port, or socket; user, password_file, database;
- *             connect_timeout, read_timeout, write_timeout (seconds)
+ *             connect_timeout, read_timeout, write_timeout (seconds);
+ *             province_user, province_password_file (the province's calendar account,
+ *             county-admin add-provincial: the province's staff publish calendars with it)
  *
  * The route table below is the whole URL space. Its columns say what a request needs before
  * its handler runs, checked in one place (handle): a session whose role is at least the
@@ -35,7 +37,9 @@ struct staff_conf staff_conf;
 static const struct staff_route {
 	struct route rt;
 	void (*fn)(struct staff_req *);
-	const char *role;	/* the least role (staff < supervisor < admin); NULL: no session */
+	/* the least role (staff < supervisor < admin), or "province" (that role alone, beside
+	 * the ladder: auth_role_at_least); NULL: no session */
+	const char *role;
 	int csrf;		/* 1: the form must carry a token of this session */
 	const char *refusal;	/* what a lesser role is told */
 } routes[] = {
@@ -62,7 +66,8 @@ static const struct staff_route {
 	{{"POST", "/accounts/*"}, account_change, "admin", 1, "账户由本县管理员管理。"},
 	{{"GET", "/calendars"}, calendars_page, "staff", 0, NULL},
 	{{"GET", "/calendars/*"}, calendar_page, "staff", 0, NULL},
-	{{"POST", "/calendars/*"}, calendar_save, "admin", 1, "工作日历由管理员发布。"},
+	{{"POST", "/calendars/*"}, calendar_save, STAFF_ROLE_PROVINCE, 1,
+	    "工作日历由省级统一发布，县级账户只能查看。"},
 	{{"GET", "/audit"}, audit_page, "admin", 0, "审计日志由本县管理员查看。"},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -116,6 +121,10 @@ conf_key(void *user, const char *section, const char *key, const char *value)
 			slot = &c->user;
 		else if (strcmp(key, "password_file") == 0)
 			slot = &c->password_file;
+		else if (strcmp(key, "province_user") == 0)
+			slot = &c->province_user;
+		else if (strcmp(key, "province_password_file") == 0)
+			slot = &c->province_password_file;
 		else if (strcmp(key, "database") == 0)
 			slot = &c->database;
 		else if (strcmp(key, "port") == 0)
@@ -168,6 +177,11 @@ conf_load(const char *path)
 	    (c->host == NULL && c->db_socket == NULL)) {
 		fprintf(stderr, "%s: [county] needs user, password_file, database, and host or "
 				"socket\n", path);
+		return -1;
+	}
+	if ((c->province_user == NULL) != (c->province_password_file == NULL)) {
+		fprintf(stderr, "%s: [county] province_user and province_password_file go "
+				"together\n", path);
 		return -1;
 	}
 	return 0;
@@ -240,7 +254,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: staff-console -c STAFF_INI [run]\n"
 			"       staff-console -c STAFF_INI add-user USER COUNTY_CODE ROLE PASSWORD_FILE\n"
-			"       (ROLE: staff, supervisor or admin)\n");
+			"       (ROLE: staff, supervisor or admin of a county; province, with the\n"
+			"       province's code as COUNTY_CODE, for the province's calendar staff)\n");
 	exit(2);
 }
 

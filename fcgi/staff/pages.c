@@ -86,6 +86,8 @@ spage_role_text(const char *role)
 		return "管理员";
 	if (strcmp(role, "supervisor") == 0)
 		return "督查员";
+	if (strcmp(role, STAFF_ROLE_PROVINCE) == 0)
+		return "省级工作人员";
 	return "工作人员";
 }
 

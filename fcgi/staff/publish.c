@@ -4,12 +4,17 @@
  * it concerns, and the halls apply it at their next downlink.
  *
  * Who may (main.c's route table): supervisors and admins edit their county's guides;
- * admins publish calendars, which reach every hall of the database. Everyone signed in
- * may read both.
+ * the province's staff (role province) publish calendars, which reach every hall of the
+ * database, and they do it with the province's own database account ([county]
+ * province_user, role province_calendar, sql/county/011): the console's county account
+ * only reads calendars, so no county, whatever its people or its console do, changes the
+ * days every hall counts deadlines on. Everyone signed in may read both.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "staff.h"
 
@@ -305,7 +310,7 @@ calendars_page(struct staff_req *s)
 	spage_table_end(&b, NCOLS(cols), c.nrows,
 	    "县级尚未发布工作日历（各大厅使用随软件提供的日历）。");
 	dbrows_free(&c);
-	if (auth_role_at_least(&s->u, "admin"))
+	if (auth_role_at_least(&s->u, STAFF_ROLE_PROVINCE))
 		buf_adds(&b, "<form method=\"get\" action=\"/calendars/new\" class=\"filters\">"
 			     "<label>年份<input name=\"year\" inputmode=\"numeric\" maxlength=\"4\" "
 			     "required></label><button type=\"submit\">编辑该年</button></form>");
@@ -318,7 +323,7 @@ calendar_form(struct staff_req *s, int status, int year, const char *text, const
 {
 	struct buf b;
 	char title[32];
-	int admin = auth_role_at_least(&s->u, "admin");
+	int publisher = auth_role_at_least(&s->u, STAFF_ROLE_PROVINCE);
 
 	snprintf(title, sizeof(title), "%d 年工作日历", year);
 	spage_begin(&b, s, title);
@@ -333,13 +338,13 @@ calendar_form(struct staff_req *s, int status, int year, const char *text, const
 		       "accept-charset=\"utf-8\">",
 	    year, year, year, year);
 	spage_csrf_field(&b, s);
-	buf_printf(&b, "<textarea name=\"body\" rows=\"24\"%s>", admin ? "" : " readonly");
+	buf_printf(&b, "<textarea name=\"body\" rows=\"24\"%s>", publisher ? "" : " readonly");
 	SH(&b, text);
 	buf_adds(&b, "</textarea>");
-	if (admin)
+	if (publisher)
 		buf_adds(&b, "<button type=\"submit\">保存并发布</button>");
 	else
-		buf_adds(&b, "<p class=\"muted\">工作日历由管理员发布。</p>");
+		buf_adds(&b, "<p class=\"muted\">工作日历由省级统一发布，县级账户只能查看。</p>");
 	buf_adds(&b, "</form>");
 	spage_finish(s, status, &b, NULL);
 }
@@ -404,6 +409,64 @@ cal_day(int y, int m, int d, enum cal_kind k, void *arg)
 	cal_year(y, arg);
 }
 
+/*
+ * A connection of the province's calendar account, as db.c makes the console's own (same
+ * server, same limits), for one publication; NULL, logged, when there is none.
+ */
+static MYSQL *
+province_connect(void)
+{
+	struct county_conn_opts o;
+	char err[512], *pw;
+	MYSQL *db;
+
+	if (staff_conf.province_user == NULL) {
+		log_warnx("%s: no [county] province_user: calendars cannot be published here",
+		    __func__);
+		return NULL;
+	}
+	if ((pw = secret_read(staff_conf.province_password_file)) == NULL)
+		return NULL;
+	memset(&o, 0, sizeof(o));
+	o.host = staff_conf.host;
+	o.socket = staff_conf.db_socket;
+	o.port = (unsigned)staff_conf.port;
+	o.user = staff_conf.province_user;
+	o.password = pw;
+	o.database = staff_conf.database;
+	o.connect_timeout = (unsigned)staff_conf.connect_timeout;
+	o.read_timeout = (unsigned)staff_conf.read_timeout;
+	o.write_timeout = (unsigned)staff_conf.write_timeout;
+	if ((db = county_connect(&o, err, sizeof(err))) == NULL)
+		log_warnx("%s: cannot connect as %s: %s", __func__, o.user, err);
+	sodium_memzero(pw, strlen(pw));
+	free(pw);
+	return db;
+}
+
+/* Writes the text and its days as the province (county_connect leaves autocommit off). */
+static int
+province_publish(int year, const char *body)
+{
+	char err[256];
+	MYSQL *db;
+	int rc = -1;
+
+	if ((db = province_connect()) == NULL)
+		return -1;
+	if (county_calendar_publish(db, year, body, COUNTY_CAL_REPLACE, err, sizeof(err)) !=
+	    COUNTY_CAL_STORED)
+		log_warnx("%s: calendar %d: %s", __func__, year, err);
+	else if (mysql_commit(db) != 0)
+		log_warnx("%s: calendar %d: %s", __func__, year, mysql_error(db));
+	else
+		rc = 0;
+	if (rc == -1)
+		mysql_rollback(db);
+	mysql_close(db);
+	return rc;
+}
+
 void
 calendar_save(struct staff_req *s)
 {
@@ -444,19 +507,19 @@ calendar_save(struct staff_req *s)
 		return;
 	}
 	/* the text and the days the county's SQL counts on, together (lib/county) */
-	if (db_begin() == -1) {
-		spage_unavailable(s);
-		return;
-	}
-	if (county_calendar_publish(db_handle(), year, body, COUNTY_CAL_REPLACE, err,
-		sizeof(err)) != COUNTY_CAL_STORED) {
-		log_warnx("%s: calendar %d: %s", __func__, year, err);
+	/*
+	 * The audit row first, in the console's own transaction: the calendar is written with
+	 * the province's account on a connection of its own, so the two cannot share a commit,
+	 * and a publication must never happen without its row (an attempt that then fails
+	 * leaves a row that says who tried).
+	 */
+	if (db_begin() == -1 || audit_record(s, "calendar", NULL, s->r.arg) == -1 ||
+	    db_commit() == -1) {
 		db_rollback();
 		spage_unavailable(s);
 		return;
 	}
-	if (audit_record(s, "calendar", NULL, s->r.arg) == -1 || db_commit() == -1) {
-		db_rollback();
+	if (province_publish(year, body) == -1) {
 		spage_unavailable(s);
 		return;
 	}

@@ -45,6 +45,8 @@ struct staff_conf {
 	/* [county] */
 	char *host, *db_socket, *user, *password_file, *database;
 	int port, connect_timeout, read_timeout, write_timeout;
+	/* the province's calendar account (role province_calendar); unset: no publishing */
+	char *province_user, *province_password_file;
 };
 extern struct staff_conf staff_conf;
 
@@ -122,7 +124,10 @@ void auth_logout(struct staff_req *);
 /* Creates or updates an account (staff-console ... add-user); 0 or -1, said on stderr. */
 int auth_add_user(const char *username, const char *county, const char *role,
     const char *password_file);
-/* 1 when the signed-in account's role is at least `role` (staff < supervisor < admin). */
+/* The province's staff, who alone publish calendars; beside the county's ladder. */
+#define STAFF_ROLE_PROVINCE "province"
+/* 1 when the signed-in account's role is at least `role` (staff < supervisor < admin);
+ * STAFF_ROLE_PROVINCE is reached by itself alone, and reaches "staff" only. */
 int auth_role_at_least(const struct staff_user *, const char *role);
 
 /* ---- fcgi/staff/accounts.c ---------------------------------------------------------- */

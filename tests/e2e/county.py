@@ -94,7 +94,8 @@ class County:
             return f.readline().strip()
 
     def account(self, name):
-        """(user, password, via) of root, hall, reader, console, or an extra hall's code."""
+        """(user, password, via) of root, hall, reader, console (the staff console's),
+        province (the province's calendar account), or an extra hall's code."""
         c = os.path.join(self.var, "county", "secrets")
         if name == "root":
             return "root", self._secret(os.path.join(c, "root.pw")), "socket"
@@ -104,8 +105,10 @@ class County:
         if name == "reader":
             return "county_demo", self._secret(os.path.join(c, "reader.pw")), "tcp"
         if name == "console":
-            # the staff console's own account (conf/demo: add-console staff_web)
             return "staff_web", self._secret(os.path.join(c, "console.pw")), "tcp"
+        if name == "province":
+            return ("province_calendar_web", self._secret(os.path.join(c, "province.pw")),
+                    "tcp")
         if re.fullmatch(r"\d{12}", name):
             return ("hall_" + name, self._secret(os.path.join(c, "hall-%s.pw" % name)), "tcp")
         raise ValueError("unknown account %r" % name)
@@ -165,13 +168,14 @@ class County:
     def count(self, table, where="1", account="root"):
         return int(self.scalar("SELECT count(*) FROM %s WHERE %s" % (table, where), account))
 
-    def answer(self, case_no, status="answered", note="县级答复", actor="tester"):
-        """A county system answers a case (SPEC 6): inserts into case_events as the reader;
-        returns the new event's seq."""
+    def answer(self, case_no, status="answered", note="县级答复"):
+        """A county system answers a case (SPEC 6): inserts case_no, status and note into
+        case_events as the reader (the actor is the account, sql/county/011); returns the
+        new event's seq."""
         return int(self.scalar(
-            "INSERT INTO case_events (case_no, status, note, actor) VALUES (%s, %s, %s, %s); "
-            "SELECT LAST_INSERT_ID();" % (sql_str(case_no), sql_str(status), sql_str(note),
-                                          sql_str(actor)), account="reader"))
+            "INSERT INTO case_events (case_no, status, note) VALUES (%s, %s, %s); "
+            "SELECT LAST_INSERT_ID();" % (sql_str(case_no), sql_str(status), sql_str(note)),
+            account="reader"))
 
     def session(self, account="root"):
         return Session(self, account)

@@ -947,8 +947,10 @@ class StaffTest(unittest.TestCase):
         c = self.signed_in("admin177", pw)
         r = c.submit("/followups", "/settings/followup", {"days": "3"})
         self.assertEqual(r.status, 303, r.text[:300])
+        # the province publishes calendars (sql/county/011)
+        p = self.signed_in(self.env["PROVINCE_STAFF_USER"], self.env["PROVINCE_STAFF_PASSWORD"])
         with open(CALENDAR_2026, encoding="utf-8") as f:
-            r = c.submit("/calendars/2026", "/calendars/2026", {"body": f.read()})
+            r = p.submit("/calendars/2026", "/calendars/2026", {"body": f.read()})
         self.assertEqual(r.status, 303, r.text[:300])
         cases = [
             # Fri 18 Sep: Sat off, Sun 20 a make-up workday, Mon, Tue
@@ -1019,7 +1021,8 @@ class StaffTest(unittest.TestCase):
         self.assertEqual(o.get("/guides/g-test-hunyin").status, 404)
 
     def test_calendar_published_reaches_the_hall(self):
-        c = self.signed_in()    # the demo account is an admin
+        # the province's account publishes (a county admin may not: test_privilege.py)
+        c = self.signed_in(self.env["PROVINCE_STAFF_USER"], self.env["PROVINCE_STAFF_PASSWORD"])
         r = c.submit("/calendars/2031", "/calendars/2031",
                      {"body": "year 2031\n2031-13-01 holiday 坏日期\n"})
         self.assertEqual(r.status, 422)

@@ -146,7 +146,7 @@ class RoundTripTest(SyncTestCase):
         # a county system answers by inserting a case_events row; the hall shows the reply
         note = "您好：社保卡补办可在街道便民服务窗口当场办理，请携带身份证。"
         t0 = time.monotonic()
-        seq = county.answer(rc["case_no"], "answered", note, "县人社局")
+        seq = county.answer(rc["case_no"], "answered", note)
 
         def answered():
             doc = node.lookup(rc["case_no"], rc["query_code"]).json()
@@ -442,10 +442,10 @@ class OutOfOrderTest(SyncTestCase):
         self.assertEqual(agent.once(), 0, agent.log_tail())
         sa = self.session(county, "reader")
         sa.run("BEGIN")
-        seq_a = int(sa.run("INSERT INTO case_events (case_no, status, note, actor) VALUES "
-                           "(%s, 'accepted', '甲：已受理（晚提交）', '甲')"
+        seq_a = int(sa.run("INSERT INTO case_events (case_no, status, note) VALUES "
+                           "(%s, 'accepted', '甲：已受理（晚提交）')"
                            % sql_str(a_case["case_no"]) + "; SELECT LAST_INSERT_ID()")[-1])
-        seq_b = county.answer(b_case["case_no"], "answered", "乙：答复（先提交）", "乙")
+        seq_b = county.answer(b_case["case_no"], "answered", "乙：答复（先提交）")
         self.assertLess(seq_a, seq_b, "the open transaction did not get the lower seq")
 
         def hall_event(seq):
