@@ -61,6 +61,8 @@ class AuditTest(unittest.TestCase):
                 k, _, v = line.strip().partition("=")
                 env[k] = v
         cls.user, cls.password = env["STAFF_USER"], env["STAFF_PASSWORD"]
+        cls.province_user = env["PROVINCE_STAFF_USER"]
+        cls.province_password = env["PROVINCE_STAFF_PASSWORD"]
         cls._log_offset = 0
         cls.staff_ini = os.path.join(cls.node.var, "staff", "staff.ini")
         cls.hall = cls.county.hall_code
@@ -275,7 +277,9 @@ class AuditTest(unittest.TestCase):
         self.assertEqual(c.submit("/guides/new", "/guides/new", fields).status, 303)
         # the same id again changes nothing and records nothing
         self.assertEqual(c.submit("/guides/new", "/guides/new", fields).status, 409)
-        r = c.submit("/calendars/2033", "/calendars/2033",
+        # calendars are the province's to publish (county 011)
+        p = self.signed_in(self.province_user, self.province_password, source=src)
+        r = p.submit("/calendars/2033", "/calendars/2033",
                      {"body": "year 2033\n2033-01-03 holiday 元旦\n"})
         self.assertEqual(r.status, 303, r.text[:300])
         r = c.submit("/accounts", "/accounts", {"username": "au_made", "display_name": "",
@@ -289,7 +293,7 @@ class AuditTest(unittest.TestCase):
             [(self.user, src, "followup", no, ""),
              (self.user, src, "followup-days", None, "4"),
              (self.user, src, "guide", None, "g-audit-test"),
-             (self.user, src, "calendar", None, "2033"),
+             (self.province_user, src, "calendar", None, "2033"),
              (self.user, src, "account-create", None, "au_made"),
              (self.user, src, "disable", None, "au_made"),
              (self.user, src, "enable", None, "au_made")])
