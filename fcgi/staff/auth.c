@@ -17,9 +17,6 @@
  * token, so a token from one session is refused in another; the sign-in form's are bound
  * to the visitor's CSRF cookie.
  */
-#include <sys/socket.h>
-
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,33 +218,7 @@ auth_init(void)
 }
 
 /* ---- attempts per client address -------------------------------------------------- */
-
-/*
- * The key an address's attempts are counted under: an IPv4 address as it is, an IPv6
- * address by its /64 (one subscriber holds a whole /64, so single addresses would be free),
- * an IPv4-mapped IPv6 address as the IPv4 one. Anything else is counted as it came.
- */
-static void
-address_key(char out[64], const char *remote)
-{
-	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	unsigned char a[16];
-
-	if (inet_pton(AF_INET6, remote, a) == 1) {
-		char text[INET6_ADDRSTRLEN];
-
-		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-			snprintf(out, 64, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
-			return;
-		}
-		memset(a + 8, 0, 8);
-		if (inet_ntop(AF_INET6, a, text, sizeof(text)) != NULL) {
-			snprintf(out, 64, "%s/64", text);
-			return;
-		}
-	}
-	snprintf(out, 64, "%s", remote);
-}
+/* Addresses are counted under limits_address_key's key: IPv6 by its /64, as at the hall. */
 
 /*
  * Seconds until the address may try again: 0 when it may now, -1 when the database did
@@ -364,7 +335,7 @@ auth_login(struct staff_req *s)
 {
 	enum { ACC_ID, ACC_HASH, ACC_LOCKED, ACC_DISABLED, ACC_FAILED, ACC_COUNTY, ACC__N };
 	const char *user, *pw, *hash;
-	char addr[64], county[7];
+	char addr[LIMITS_ADDR_KEY], county[7];
 	struct dbparam p[3];
 	struct dbrows rows;
 	long long id, wait;
@@ -383,7 +354,7 @@ auth_login(struct staff_req *s)
 		return;
 	}
 	/* an address that has guessed too much is stopped before any password is checked */
-	address_key(addr, s->r.remote);
+	limits_address_key(addr, s->r.remote);
 	if ((wait = address_wait(addr)) == -1) {
 		spage_unavailable(s);
 		return;

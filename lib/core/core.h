@@ -227,12 +227,24 @@ int hall_contact_json(struct buf *, const struct hall_config *);
  * through one small memory-mapped file, so a limit holds whichever worker takes a request.
  */
 enum limit_table { LIMIT_SUBMIT, LIMIT_LOOKUP, LIMIT_LOCKOUT, LIMIT__MAX };
+/*
+ * The key a client address (REMOTE_ADDR) is counted under, at the hall and at the staff
+ * console alike: an IPv4 address as it is; an IPv6 address by its /64, written
+ * "2001:db8:1:2::/64" (one subscriber holds a whole /64, so counting single addresses would
+ * give each of them 2^64 budgets); an IPv4-mapped IPv6 address as the IPv4 one. Anything
+ * else is kept as it came, cut to fit. The shipped nginx limits group addresses the same way
+ * (conf/nginx-limits.conf).
+ */
+#define LIMITS_ADDR_KEY 64
+void limits_address_key(char out[LIMITS_ADDR_KEY], const char *remote);
 struct limits;
 struct limits *limits_open(const char *path);
 void limits_close(struct limits *);
 /*
  * Takes one request from key's budget of per_min a minute (a token bucket); 1 when allowed,
- * 0 when not, with *retry_after the seconds until it will be. per_min 0: no limit.
+ * 0 when not, with *retry_after the seconds until it will be. per_min 0: no limit. In the
+ * per-address tables (LIMIT_SUBMIT, LIMIT_LOOKUP) key is the client address, counted under
+ * limits_address_key's key.
  */
 int limits_take(struct limits *, enum limit_table, const char *key, int per_min,
     int *retry_after);

@@ -7,10 +7,12 @@
  * its stalest slot: the tables forget idle clients, never busy ones. The mutex is robust so
  * that a worker killed while holding it does not wedge the others.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -176,9 +178,31 @@ limits_slot(struct limits *l, enum limit_table t, const char *key, int64_t now)
 	return victim;
 }
 
+void
+limits_address_key(char out[LIMITS_ADDR_KEY], const char *remote)
+{
+	static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	unsigned char a[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, remote, a) == 1) {
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			snprintf(out, LIMITS_ADDR_KEY, "%u.%u.%u.%u", a[12], a[13], a[14], a[15]);
+			return;
+		}
+		memset(a + 8, 0, 8);
+		if (inet_ntop(AF_INET6, a, text, sizeof(text)) != NULL) {
+			snprintf(out, LIMITS_ADDR_KEY, "%s/64", text);
+			return;
+		}
+	}
+	snprintf(out, LIMITS_ADDR_KEY, "%s", remote);
+}
+
 int
 limits_take(struct limits *l, enum limit_table t, const char *key, int per_min, int *retry_after)
 {
+	char addr[LIMITS_ADDR_KEY];
 	struct limit_slot *s;
 	double rate = per_min / 60000.0; /* tokens per ms */
 	int64_t now = now_ms();
@@ -187,6 +211,10 @@ limits_take(struct limits *l, enum limit_table t, const char *key, int per_min, 
 	*retry_after = 0;
 	if (per_min <= 0 || l == NULL)
 		return 1;
+	if (t == LIMIT_SUBMIT || t == LIMIT_LOOKUP) {
+		limits_address_key(addr, key);
+		key = addr;
+	}
 	limits_lock(l);
 	s = limits_slot(l, t, key, now);
 	if (s->tokens < 0)

@@ -338,6 +338,76 @@ test_reinitializes_bad_file(void **state)
 	limits_close(NULL);
 }
 
+/* The key table: what each address is counted under (lib/core/limits.c, limits_address_key). */
+static void
+test_address_key(void **state)
+{
+	static const struct {
+		const char *in, *key;
+	} t[] = {
+	    {"10.0.0.1", "10.0.0.1"},
+	    {"127.0.0.2", "127.0.0.2"},
+	    /* IPv6: the /64, however the address was written */
+	    {"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+	    {"2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"},
+	    {"2001:0DB8:0001:0002:0:0:0:9", "2001:db8:1:2::/64"},
+	    {"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+	    {"fe80::1", "fe80::/64"},
+	    {"::1", "::/64"},
+	    /* an IPv4 client on a dual-stack socket is the IPv4 client */
+	    {"::ffff:10.0.0.1", "10.0.0.1"},
+	    {"::ffff:a00:1", "10.0.0.1"},
+	    /* not an address (no REMOTE_ADDR, a unix socket): kept as it came */
+	    {"", ""},
+	    {"unix:", "unix:"},
+	    {"10.0.0.256", "10.0.0.256"},
+	    {"2001:db8::1::2", "2001:db8::1::2"},
+	};
+	char key[LIMITS_ADDR_KEY], longest[200];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		memset(key, 'x', sizeof(key));
+		limits_address_key(key, t[i].in);
+		assert_string_equal(key, t[i].key);
+	}
+	/* the longest possible key fits; anything longer is cut, never overrun */
+	limits_address_key(key, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+	assert_string_equal(key, "ffff:ffff:ffff:ffff::/64");
+	memset(longest, 'a', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	limits_address_key(key, longest);
+	assert_int_equal(strlen(key), LIMITS_ADDR_KEY - 1);
+}
+
+/*
+ * The per-address tables count an IPv6 client by its /64: a subscriber who walks through
+ * the addresses of its /64 still has one budget. The lockout table is keyed by case number,
+ * not grouped.
+ */
+static void
+test_ipv6_grouped_by_64(void **state)
+{
+	struct fixture *f = *state;
+	int ra;
+
+	assert_int_equal(drain(f->l, LIMIT_SUBMIT, "2001:db8:1:2::1", 3, 100, &ra), 3);
+	assert_int_equal(limits_take(f->l, LIMIT_SUBMIT, "2001:db8:1:2::2", 3, &ra), 0);
+	assert_true(ra >= 1);
+	assert_int_equal(limits_take(f->l, LIMIT_SUBMIT, "2001:db8:1:2:abcd::9", 3, &ra), 0);
+	/* the next /64 is someone else */
+	assert_int_equal(drain(f->l, LIMIT_SUBMIT, "2001:db8:1:3::1", 3, 100, &ra), 3);
+	/* lookups have their own budget, grouped the same way */
+	assert_int_equal(drain(f->l, LIMIT_LOOKUP, "2001:db8:1:2::7", 2, 100, &ra), 2);
+	assert_int_equal(limits_take(f->l, LIMIT_LOOKUP, "2001:db8:1:2::8", 2, &ra), 0);
+	/* IPv4 and its mapped form are one client */
+	assert_int_equal(drain(f->l, LIMIT_SUBMIT, "192.0.2.7", 2, 100, &ra), 2);
+	assert_int_equal(limits_take(f->l, LIMIT_SUBMIT, "::ffff:192.0.2.7", 2, &ra), 0);
+	/* while IPv4 addresses are counted one by one */
+	assert_int_equal(drain(f->l, LIMIT_SUBMIT, "192.0.2.8", 2, 100, &ra), 2);
+}
+
 int
 main(void)
 {
@@ -353,6 +423,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_lockout_other_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_reinitializes_bad_file, setup, teardown),
+	    cmocka_unit_test(test_address_key),
+	    cmocka_unit_test_setup_teardown(test_ipv6_grouped_by_64, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
