@@ -82,4 +82,8 @@ enum store_rc write_next_seq(struct store *, uint64_t *seq);
 int write_outbox_add(struct store *, const char *id, const char *type, const char *case_no,
     time_t at, const struct buf *payload);
 
+/* ---- lib/store/retention.c ---------------------------------------------------------- */
+/* The SQL function sha256(text) on a connection (a stripped record's hash). */
+int retention_register(sqlite3 *db);
+
 #endif
