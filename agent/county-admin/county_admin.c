@@ -13,8 +13,8 @@
  *                                                       (role staff_console)
  *   county-admin -c COUNTY_INI import-calendars YYYY.txt...  the shipped calendars, for
  *                                                       years not yet published
- *   county-admin -c COUNTY_INI purge [--days N]          delete the closed cases past
- *                                                       [retention] days (or N); daily from
+ *   county-admin -c COUNTY_INI purge [DAYS]              delete the closed cases past
+ *                                                       [retention] days (or DAYS); daily from
  *                                                       conf/systemd/county-purge.timer
  */
 #include <dirent.h>
@@ -458,7 +458,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: county-admin -c COUNTY_INI migrate | add-hall CODE NAME PASSWORD_FILE"
 			" | add-reader USER PASSWORD_FILE | add-console USER PASSWORD_FILE"
-			" | import-calendars YYYY.txt... | purge [--days N]\n");
+			" | import-calendars YYYY.txt... | purge [DAYS]\n");
 	exit(2);
 }
 
@@ -508,12 +508,11 @@ main(int argc, char *argv[])
 			fprintf(stderr, "county-admin: the password must be 8 to 64 of A-Z a-z 0-9 _.~-\n");
 		else
 			rc = cmd_add_hall(db, argv[1], argv[2], pw) == 0 ? 0 : 1;
-	} else if (strcmp(argv[0], "purge") == 0 && (argc == 1 || argc == 3)) {
+	} else if (strcmp(argv[0], "purge") == 0 && argc <= 2) {
 		char *end = NULL;
-		long days = argc == 3 ? strtol(argv[2], &end, 10) : c.retention_days;
+		long days = argc == 2 ? strtol(argv[1], &end, 10) : c.retention_days;
 
-		if (argc == 3 && (strcmp(argv[1], "--days") != 0 || *argv[2] == '\0' ||
-				     *end != '\0' || days < 0 || days > 36500))
+		if (argc == 2 && (*argv[1] == '\0' || *end != '\0' || days < 0 || days > 36500))
 			usage();
 		rc = cmd_purge(db, (int)days) == 0 ? 0 : 1;
 	} else if (strcmp(argv[0], "import-calendars") == 0 && argc >= 2)

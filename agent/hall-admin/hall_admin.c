@@ -9,9 +9,9 @@
  *   hall-admin -c CONFIG requeue DEST --all | ID...
  *                                             put records the destination (county or
  *                                             province) set aside back in its queue
- *   hall-admin -c CONFIG purge [--days N]     what hall-agent does daily (SPEC 11): minimize
+ *   hall-admin -c CONFIG purge [DAYS]         what hall-agent does daily (SPEC 11): minimize
  *                                             closed cases every destination holds, delete
- *                                             those closed for [retention] days (or N)
+ *                                             those closed for [retention] days (or DAYS)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +29,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: hall-admin -c CONFIG init | migrate | calendar FILE...\n"
 			"       hall-admin -c CONFIG requeue county|province --all | ID...\n"
-			"       hall-admin -c CONFIG purge [--days N]\n");
+			"       hall-admin -c CONFIG purge [DAYS]\n");
 	exit(2);
 }
 
@@ -180,7 +180,7 @@ cmd_requeue(struct store *s, int argc, char *argv[])
 
 /*
  * The daily retention job, at once, for an operator (or a test): says what it removed.
- * --days overrides [retention] days for this run only.
+ * DAYS overrides [retention] days for this run only.
  */
 static int
 cmd_purge(struct store *s, struct hall_config *cfg, int argc, char *argv[])
@@ -189,9 +189,9 @@ cmd_purge(struct store *s, struct hall_config *cfg, int argc, char *argv[])
 	char *end;
 	long days;
 
-	if (argc == 3 && strcmp(argv[1], "--days") == 0) {
-		days = strtol(argv[2], &end, 10);
-		if (*argv[2] == '\0' || *end != '\0' || days < 0 || days > 36500)
+	if (argc == 2) {
+		days = strtol(argv[1], &end, 10);
+		if (*argv[1] == '\0' || *end != '\0' || days < 0 || days > 36500)
 			usage();
 		cfg->retention_days = (int)days;
 	} else if (argc != 1)
