@@ -42,14 +42,12 @@
 	"OR EXISTS (SELECT 1 FROM quarantine q WHERE q.id = " o ".id AND q.dest = w.dest) " \
 	"OR EXISTS (SELECT 1 FROM requeue r WHERE r.dest = w.dest AND r.seq = " o ".seq)))"
 
-/* The statuses after which nothing more happens to a case (SPEC 2). */
+/*
+ * The statuses after which nothing more happens to a case (SPEC 2). Not answered: the
+ * citizen may still rate an answered case and the county may still resolve it, and the
+ * county tells the citizen by SMS when it does, from the phone it holds.
+ */
 #define CLOSED "('resolved','rejected')"
-
-int
-store_case_closed(const char *status)
-{
-	return status != NULL && (strcmp(status, "resolved") == 0 || strcmp(status, "rejected") == 0);
-}
 
 void
 store_phone_mask(char out[32], const char *phone)
@@ -171,8 +169,14 @@ minimize_case(struct store *s, const char *case_no, const char *phone, time_t no
 	return store_done(s, st);
 }
 
-int
-store_minimize(struct store *s, const struct hall_config *cfg, time_t now,
+/*
+ * The cases found are minimized and the records of minimized cases that every destination
+ * holds are stripped. sweep: strip even when no case was found, for records of cases
+ * minimized earlier (a rating given after the case closed): a walk of the whole outbox,
+ * so the daily job does it, not every tick.
+ */
+static int
+minimize(struct store *s, const struct hall_config *cfg, time_t now, int sweep,
     struct retention_report *rep)
 {
 	static const char candidates[] =
@@ -189,13 +193,21 @@ store_minimize(struct store *s, const struct hall_config *cfg, time_t now,
 	if ((f = malloc(sizeof(*f))) == NULL)
 		return -1;
 	do {
+		/* a look without the write lock first: most ticks find nothing to do */
+		if (!sweep && (n = find_cases(s, candidates, cfg, now, f)) <= 0) {
+			if (n == -1)
+				goto fail;
+			break;
+		}
 		if (store_begin_write(s) == -1 || (n = find_cases(s, candidates, cfg, now, f)) == -1)
 			goto fail;
 		for (i = 0; i < f->n; i++)
 			if (minimize_case(s, f->case_no[i], f->phone[i], now) == -1)
 				goto fail;
-		if ((stripped = strip_held(s, cfg)) == -1 || store_commit(s) == -1)
+		stripped = n > 0 || sweep ? strip_held(s, cfg) : 0;
+		if (stripped == -1 || store_commit(s) == -1)
 			goto fail;
+		sweep = 0;
 		rep->minimized += n;
 		rep->stripped += stripped;
 	} while (n == RETENTION_BATCH);
@@ -206,6 +218,13 @@ fail:
 	store_rollback(s);
 	free(f);
 	return -1;
+}
+
+int
+store_minimize(struct store *s, const struct hall_config *cfg, time_t now,
+    struct retention_report *rep)
+{
+	return minimize(s, cfg, now, 0, rep);
 }
 
 /* A case and everything the hall keeps of it, inside the caller's transaction. */
@@ -251,7 +270,7 @@ store_purge(struct store *s, const struct hall_config *cfg, time_t now,
 	if (cfg->county_user == NULL && cfg->province_url == NULL)
 		return 0;	/* nothing can be known to be held anywhere */
 	/* a case closed since the last pass is minimized before it can be purged */
-	if (store_minimize(s, cfg, now, rep) == -1)
+	if (minimize(s, cfg, now, 1, rep) == -1)
 		return -1;
 	if ((f = malloc(sizeof(*f))) == NULL)
 		return -1;

@@ -234,8 +234,6 @@ struct retention_report {
 	int daily;		/* the daily purge ran */
 	int checkpointed;	/* the WAL was truncated after the changes */
 };
-/* resolved or rejected: nothing more happens to the case (SPEC 2). */
-int store_case_closed(const char *status);
 /* The phone as the progress page masks it (fcgi/web phone_mask), which it masks to itself. */
 void store_phone_mask(char out[32], const char *phone);
 /* Minimizes every closed case the destinations cfg configures all hold; counts in rep
