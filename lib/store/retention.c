@@ -299,9 +299,10 @@ store_checkpoint(struct store *s)
 {
 	int rc = sqlite3_wal_checkpoint_v2(s->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 
+	s->wal_dirty = rc != SQLITE_OK;
 	if (rc == SQLITE_OK)
 		return 0;
-	/* a reader held an old snapshot: the next job truncates it */
+	/* a reader held an old snapshot: the next tick truncates it */
 	log_warnx("%s: the WAL could not be truncated yet: %s", __func__, store_errmsg(s));
 	return -1;
 }
@@ -322,7 +323,10 @@ store_retention_tick(struct store *s, const struct hall_config *cfg, time_t now,
 	/* once a day; a clock set back a day or more runs it again rather than never */
 	rep->daily = rc == 0 || now - last >= 86400 || now < last - 86400;
 	rc = rep->daily ? store_purge(s, cfg, now, rep) : store_minimize(s, cfg, now, rep);
-	if (rc == 0 && (rep->minimized > 0 || rep->stripped > 0 || rep->purged > 0))
+	/* old page images stay in the WAL until it is truncated: until it is, every tick tries */
+	if (rep->minimized > 0 || rep->stripped > 0 || rep->purged > 0)
+		s->wal_dirty = 1;
+	if (rc == 0 && s->wal_dirty)
 		rep->checkpointed = store_checkpoint(s) == 0;
 	return rc;
 }

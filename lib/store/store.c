@@ -155,6 +155,7 @@ store_open(const char *path, int readonly)
 	s->readonly = readonly;
 	s->cal_version = -1;
 	s->writer_fd = -1;
+	s->wal_dirty = !readonly;	/* a previous run may have left old pages in the WAL */
 	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_warnx("%s: %s: %s", __func__, path, store_errmsg(s));
 		goto fail;

@@ -31,6 +31,8 @@ struct store {
 	 * once, before the group's COMMIT, instead of once per record */
 	int in_group;
 	uint64_t group_seq;
+	/* retention.c removed data but could not truncate the WAL yet: try at the next tick */
+	int wal_dirty;
 };
 
 /* ---- lib/store/store.c -------------------------------------------------------------- */

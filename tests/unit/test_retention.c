@@ -479,6 +479,50 @@ test_minimized_bytes_are_gone(void **state)
 	assert_true(store_has(f, "139****0001"));
 }
 
+/* A reader on an old snapshot keeps the WAL from being truncated: the next tick does it. */
+static void
+test_checkpoint_retried(void **state)
+{
+	struct fixture *f = *state;
+	struct retention_report rep = {0};
+	struct cases k;
+	sqlite3 *reader;
+	char *v;
+
+	county_only(f);
+	create(f, &k, 1);
+	deliver(f, "county", NULL);
+	set_status(f, k.no[0], "resolved");
+	assert_int_equal(store_retention_tick(f->s, &f->cfg, time(NULL), &rep), 0);
+	assert_true(rep.daily);
+	/* a second case, and a reader that holds the snapshot where it is whole */
+	create(f, &k, 2);
+	deliver(f, "county", NULL);
+	set_status(f, k.no[1], "rejected");
+	reader = raw_open(f->path);
+	sqlite3_busy_timeout(reader, 0);
+	free(raw(reader, "BEGIN", NULL));
+	v = raw(reader, "SELECT name FROM cases WHERE case_no = ?1", k.no[1]);
+	assert_string_equal(v, names[1]);
+	free(v);
+	sqlite3_busy_timeout(store_sqlite(f->s), 100);
+	assert_int_equal(store_retention_tick(f->s, &f->cfg, time(NULL), &rep), 0);
+	assert_false(rep.daily);
+	assert_int_equal(rep.minimized, 1);
+	assert_false(rep.checkpointed);
+	assert_true(store_has(f, names[1]));	/* the WAL still holds the old page */
+	free(raw(reader, "COMMIT", NULL));
+	sqlite3_close(reader);
+	/* nothing new to remove, but the WAL is truncated now */
+	assert_int_equal(store_retention_tick(f->s, &f->cfg, time(NULL), &rep), 0);
+	assert_int_equal(rep.minimized, 0);
+	assert_true(rep.checkpointed);
+	assert_false(store_has(f, names[1]));
+	/* and then no more checkpoints when nothing changes */
+	assert_int_equal(store_retention_tick(f->s, &f->cfg, time(NULL), &rep), 0);
+	assert_false(rep.checkpointed);
+}
+
 int
 main(void)
 {
@@ -494,6 +538,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_daily_tick, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bytes_are_gone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_minimized_bytes_are_gone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_checkpoint_retried, setup, teardown),
 	};
 
 	log_init("test_retention");
