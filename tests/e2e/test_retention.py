@@ -258,6 +258,28 @@ class RetentionTest(unittest.TestCase):
         self.assertIn("0 closed case(s)", out)
         self.assertEqual(county.count("cases"), 2)
 
+    def test_county_012_converts_existing_records(self):
+        """A county upgraded to 012 keeps hashes only, also of the rows it held before."""
+        node, county = self.node_up("ledger")
+        (g, pg), = self.submit_people(node, "金银", 1)
+        wait_until(lambda: county.count("records") == 1, 30, 0.1, "the record at the county")
+        # as before 012: no trigger, a payload in the ledger
+        county.sql("DROP TRIGGER records_hash_only; "
+                   "UPDATE records SET payload = '{\"name\":\"%s\"}'; "
+                   "DELETE FROM schema_migrations WHERE version = 12" % pg["name"])
+        self.assertEqual(county.count("records", "payload IS NOT NULL"), 1)
+        code, out = self.county_admin(node, "migrate")
+        self.assertEqual(code, 0, out)
+        self.assertIn("applied 012_pipl.sql", out)
+        self.assertEqual(county.count("records", "payload IS NOT NULL"), 0)
+        self.assertEqual(county.count("records", "sha256 = '%s'" % hashlib.sha256(
+            hall_scalar(node, "SELECT payload FROM outbox WHERE id = ?", (g["id"],))
+            .encode("utf-8")).hexdigest()), 1, "the hash survives the conversion")
+        # and what arrives after it keeps none either
+        self.submit_people(node, "铜铁", 1)
+        wait_until(lambda: county.count("records") == 2, 30, 0.1, "the second record")
+        self.assertEqual(county.count("records", "payload IS NOT NULL"), 0)
+
 
 if __name__ == "__main__":
     unittest.main()
