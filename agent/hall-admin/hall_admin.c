@@ -212,8 +212,8 @@ cmd_purge(struct store *s, struct hall_config *cfg, int argc, char *argv[])
 	printf("%ld closed case(s) unchanged for %d day(s) deleted, with their events, ratings "
 	       "and outbox records\n", rep.purged, cfg->retention_days);
 	if (store_checkpoint(s) == -1) {
-		fprintf(stderr, "hall-admin: the WAL still holds old pages (a reader is busy); the "
-				"agent's next daily job truncates it\n");
+		fprintf(stderr, "hall-admin: the WAL still holds old pages (a reader is busy); hall-agent "
+				"truncates it at its next tick\n");
 		return -1;
 	}
 	printf("WAL truncated: removed data is gone from hall.db and hall.db-wal\n");
