@@ -12,7 +12,8 @@ answers, then resolves or rejects) and the status comes down. Then:
   table and from the raw bytes of hall.db and hall.db-wal, where they were before;
 - `county-admin purge 0` deletes them at the county;
 - an open case and a case the province has not taken are never minimized nor purged;
-- the county's records ledger holds no payload.
+- the county keeps a closed case until its hall has taken the last event;
+- the county's records ledger holds no payload, also of rows it held before 012.
 
 Python 3 standard library only.
 """
@@ -28,7 +29,7 @@ from county import COUNTY_ADMIN, County, hall_rows, hall_scalar, wait_until
 from harness import BUILD, NO_LIMITS, ROOT, Form, Node, wait_gone
 
 HALL_ADMIN = os.path.join(ROOT, BUILD, "hall-admin")
-RETENTION_0 = NO_LIMITS + "\n[retention]\ndays = 0\n"
+RETENTION = NO_LIMITS + "\n[retention]\ndays = %d\n"
 
 
 def person(tag, i):
@@ -67,11 +68,16 @@ def every_row_text(node):
 
 
 class RetentionTest(unittest.TestCase):
-    def node_up(self, name):
+    def node_up(self, name, days=0):
         node = Node("pipl-" + name, county=True, province=True)
         self.addCleanup(node.cleanup)
-        node.start(RETENTION_0)
+        node.start(RETENTION % days)
         self.assertIsNotNone(node.pid("hall-agent"), "conf/demo did not start hall-agent")
+        # the agent's first daily job (at start: it never ran) is done, so with days = 0 the
+        # next one is a day away and the tests decide when cases are purged
+        wait_until(lambda: hall_scalar(node, "SELECT count(*) FROM meta "
+                                             "WHERE key = 'retention_at'"), 30, 0.1,
+                   "hall-agent's first retention job")
         return node, County(node)
 
     def submit_people(self, node, tag, n):
@@ -257,6 +263,35 @@ class RetentionTest(unittest.TestCase):
         self.assertEqual(code, 0, out)
         self.assertIn("0 closed case(s)", out)
         self.assertEqual(county.count("cases"), 2)
+
+    def test_county_keeps_a_case_until_its_hall_took_the_end(self):
+        """The county never purges a closed case whose last event is still on its way to the
+        hall: the citizen's hall would never learn how the case ended."""
+        # (the hall keeps its cases: this is about the county)
+        node, county = self.node_up("downlink", days=180)
+        (h, ph), = self.submit_people(node, "白黑", 1)
+        self.wait_held(node, ("county", "province"))
+        pid = node.pid("hall-agent")
+        os.kill(pid, signal.SIGTERM)
+        self.assertTrue(wait_gone([pid], 20), "hall-agent did not stop")
+        county.answer(h["case_no"], "resolved", "已办结。")
+        self.assertEqual(county.count("downlink", "kind = 'event'"), 1)
+        code, out = self.county_admin(node, "purge", "0")
+        self.assertEqual(code, 0, out)
+        self.assertIn("0 closed case(s) past 0 day(s) deleted", out)
+        self.assertEqual(county.count("cases", "case_no = '%s'" % h["case_no"]), 1)
+        # once the hall has it, the case goes
+        p = subprocess.run([os.path.join(ROOT, BUILD, "hall-agent"), "-c", node.ini_path, "once"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertEqual(county.count("downlink", "kind = 'event'"), 0)
+        r = node.lookup(h["case_no"], h["query_code"])
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["status"], "resolved")
+        code, out = self.county_admin(node, "purge", "0")
+        self.assertEqual(code, 0, out)
+        self.assertIn("1 closed case(s) past 0 day(s) deleted", out)
+        self.assertEqual(county.count("cases", "case_no = '%s'" % h["case_no"]), 0)
 
     def test_county_012_converts_existing_records(self):
         """A county upgraded to 012 keeps hashes only, also of the rows it held before."""
