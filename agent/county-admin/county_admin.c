@@ -18,6 +18,9 @@
  *                                                       province's staff
  *   county-admin -c COUNTY_INI import-calendars YYYY.txt...  the shipped calendars, for
  *                                                       years not yet published
+ *   county-admin -c COUNTY_INI purge [DAYS]              delete the closed cases past
+ *                                                       [retention] days (or DAYS); daily from
+ *                                                       conf/systemd/county-purge.timer
  */
 #include <dirent.h>
 #include <errno.h>
@@ -33,7 +36,11 @@
 struct county_ini {
 	char *host, *socket, *database, *admin_user, *admin_password_file, *schema_dir;
 	int port;
+	int retention_days;	/* [retention] days: closed cases kept (SPEC 11) */
 };
+
+/* 30 years: the archive rules for case files (SPEC 11). */
+#define COUNTY_RETENTION_DAYS 10950
 
 static int
 county_ini_key(void *user, const char *section, const char *key, const char *value)
@@ -41,6 +48,17 @@ county_ini_key(void *user, const char *section, const char *key, const char *val
 	struct county_ini *c = user;
 	char **slot = NULL;
 
+	if (strcmp(section, "retention") == 0 && strcmp(key, "days") == 0) {
+		char *end;
+		long days = strtol(value, &end, 10);
+
+		if (*value == '\0' || *end != '\0' || days < 0 || days > 36500) {
+			fprintf(stderr, "[retention] days: a number of days, 0 to 36500\n");
+			return 0;
+		}
+		c->retention_days = (int)days;
+		return 1;
+	}
 	if (strcmp(section, "county") != 0)
 		goto unknown;
 	if (strcmp(key, "port") == 0) {
@@ -400,13 +418,77 @@ cmd_import_calendars(MYSQL *db, int n, char *files[])
 	return rc;
 }
 
+/* Cases per transaction: the console and the agents wait for no more than one batch. */
+#define PURGE_BATCH 1000
+
+/* One CALL county_purge (sql/county/012) and its commit; the cases deleted, or -1. */
+static long long
+purge_batch(MYSQL *db, int days, long long *events)
+{
+	MYSQL_STMT *st = mysql_stmt_init(db);
+	MYSQL_BIND p[2], r[2];
+	long long counts[2] = {0, 0};
+	int limit = PURGE_BATCH, rc = -1;
+
+	memset(p, 0, sizeof(p));
+	memset(r, 0, sizeof(r));
+	p[0].buffer_type = p[1].buffer_type = MYSQL_TYPE_LONG;
+	p[0].buffer = &days;
+	p[1].buffer = &limit;
+	r[0].buffer_type = r[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	r[0].buffer = &counts[0];
+	r[1].buffer = &counts[1];
+	if (st == NULL || mysql_stmt_prepare(st, "CALL county_purge(?, ?)", (unsigned long)-1) != 0 ||
+	    mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0 ||
+	    mysql_stmt_bind_result(st, r) != 0 || mysql_stmt_fetch(st) != 0)
+		goto out;
+	/* the procedure's row, then its status: both read before the connection is free */
+	mysql_stmt_free_result(st);
+	while (mysql_stmt_next_result(st) == 0)
+		mysql_stmt_free_result(st);
+	if (mysql_commit(db) != 0)
+		goto out;
+	*events += counts[1];
+	rc = 0;
+out:
+	if (rc == -1) {
+		fprintf(stderr, "county-admin: purge: %s\n",
+		    st != NULL ? mysql_stmt_error(st) : "no memory");
+		mysql_rollback(db);
+	}
+	mysql_stmt_close(st);
+	return rc == 0 ? counts[0] : -1;
+}
+
+/*
+ * The county's retention job (SPEC 11): the closed cases whose last event is older than
+ * days, with their events, ratings, transfers, conflicts and refusals, in batches that each
+ * commit. Says what it removed; never a case whose hall has not taken its last event.
+ */
+static int
+cmd_purge(MYSQL *db, int days)
+{
+	long long n, cases = 0, events = 0;
+
+	do {
+		if ((n = purge_batch(db, days, &events)) == -1) {
+			fprintf(stderr, "county-admin: purge stopped after %lld case(s)\n", cases);
+			return -1;
+		}
+		cases += n;
+	} while (n == PURGE_BATCH);
+	printf("county: %lld closed case(s) past %d day(s) deleted, with %lld event(s) and "
+	       "their ratings, transfers, conflicts and refusals\n", cases, days, events);
+	return 0;
+}
+
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: county-admin -c COUNTY_INI migrate | add-hall CODE NAME PASSWORD_FILE"
 			" | add-reader USER PASSWORD_FILE | add-console USER PASSWORD_FILE"
 			" | add-provincial USER PASSWORD_FILE"
-			" | import-calendars YYYY.txt...\n");
+			" | import-calendars YYYY.txt... | purge [DAYS]\n");
 	exit(2);
 }
 
@@ -423,6 +505,7 @@ main(int argc, char *argv[])
 	log_init("county-admin");
 	config = config_cli(&argc, &argv, usage);
 	c.port = 3306;
+	c.retention_days = COUNTY_RETENTION_DAYS;
 	if (ini_parse(config, county_ini_key, &c) != 0) {
 		fprintf(stderr, "%s: cannot read it\n", config);
 		return 1;
@@ -455,6 +538,13 @@ main(int argc, char *argv[])
 			fprintf(stderr, "county-admin: the password must be 8 to 64 of A-Z a-z 0-9 _.~-\n");
 		else
 			rc = cmd_add_hall(db, argv[1], argv[2], pw) == 0 ? 0 : 1;
+	} else if (strcmp(argv[0], "purge") == 0 && argc <= 2) {
+		char *end = NULL;
+		long days = argc == 2 ? strtol(argv[1], &end, 10) : c.retention_days;
+
+		if (argc == 2 && (*argv[1] == '\0' || *end != '\0' || days < 0 || days > 36500))
+			usage();
+		rc = cmd_purge(db, (int)days) == 0 ? 0 : 1;
 	} else if (strcmp(argv[0], "import-calendars") == 0 && argc >= 2)
 		rc = cmd_import_calendars(db, argc - 1, argv + 1) == 0 ? 0 : 1;
 	else if (strcmp(argv[0], "add-provincial") == 0 && argc == 3)

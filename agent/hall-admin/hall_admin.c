@@ -13,6 +13,9 @@
  *                                             the clock guard (lib/store/clock.c): show
  *                                             it, vouch for this clock, or let numbers go
  *                                             on past a clock put back
+ *   hall-admin -c CONFIG purge [DAYS]         what hall-agent does daily (SPEC 11): minimize
+ *                                             closed cases every destination holds, delete
+ *                                             those closed for [retention] days (or DAYS)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -30,7 +33,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: hall-admin -c CONFIG init | migrate | calendar FILE...\n"
 			"       hall-admin -c CONFIG requeue county|province --all | ID...\n"
-			"       hall-admin -c CONFIG clock [--trust-now | --continue]\n");
+			"       hall-admin -c CONFIG clock [--trust-now | --continue]\n"
+			"       hall-admin -c CONFIG purge [DAYS]\n");
 	exit(2);
 }
 
@@ -229,6 +233,45 @@ cmd_clock(struct store *s, const char *opt)
 		printf("refusing numbers: the clock is behind the last number issued\n");
 	else
 		printf("issuing numbers\n");
+/*
+ * The daily retention job, at once, for an operator (or a test): says what it removed.
+ * DAYS overrides [retention] days for this run only.
+ */
+static int
+cmd_purge(struct store *s, struct hall_config *cfg, int argc, char *argv[])
+{
+	struct retention_report rep = {0};
+	char *end;
+	long days;
+
+	if (argc == 2) {
+		days = strtol(argv[1], &end, 10);
+		if (*argv[1] == '\0' || *end != '\0' || days < 0 || days > 36500)
+			usage();
+		cfg->retention_days = (int)days;
+	} else if (argc != 1)
+		usage();
+	if (cfg->county_user == NULL && cfg->province_url == NULL) {
+		printf("neither [county] nor [province] is configured: no case can be known to be "
+		       "held elsewhere, nothing is removed\n");
+		return 0;
+	}
+	if (store_purge(s, cfg, time(NULL), &rep) == -1) {
+		fprintf(stderr, "hall-admin: the purge failed (nothing of a failed step is "
+				"removed)\n");
+		return -1;
+	}
+	printf("%ld closed case(s) minimized: name, full phone and e-mail removed\n",
+	    rep.minimized);
+	printf("%ld outbox record(s) reduced to id and hash\n", rep.stripped);
+	printf("%ld closed case(s) unchanged for %d day(s) deleted, with their events, ratings "
+	       "and outbox records\n", rep.purged, cfg->retention_days);
+	if (store_checkpoint(s) == -1) {
+		fprintf(stderr, "hall-admin: the WAL still holds old pages (a reader is busy); hall-agent "
+				"truncates it at its next tick\n");
+		return -1;
+	}
+	printf("WAL truncated: removed data is gone from hall.db and hall.db-wal\n");
 	return 0;
 }
 
@@ -257,6 +300,8 @@ main(int argc, char *argv[])
 	else if (strcmp(argv[0], "clock") == 0 && argc <= 2)
 		rc = store_bind_hall(s, cfg.code) == 0 &&
 			cmd_clock(s, argc == 2 ? argv[1] : NULL) == 0 ? 0 : 1;
+	else if (strcmp(argv[0], "purge") == 0)
+		rc = store_bind_hall(s, cfg.code) == 0 && cmd_purge(s, &cfg, argc, argv) == 0 ? 0 : 1;
 	else if (strcmp(argv[0], "calendar") == 0 && argc > 1)
 		rc = store_bind_hall(s, cfg.code) == 0 &&
 			calendar_import_files(s, &cfg, argv + 1, argc - 1) == 0 ? 0 : 1;

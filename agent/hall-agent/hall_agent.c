@@ -178,6 +178,30 @@ dest_close(struct dest *d)
 	store_close(d->s);
 }
 
+/* How often the main thread minimizes closed cases (retention.c); the purge is daily. */
+#define RETENTION_EVERY_S 10
+
+/*
+ * Personal data (SPEC 11), on the main thread's own connection: closed cases every
+ * destination holds are minimized within RETENTION_EVERY_S, and once a day (when meta
+ * retention_at is a day old, so at start too when the box was off) the expired ones are
+ * purged. A failure is logged and tried again at the next tick.
+ */
+static void
+retention_tick(struct store *s, const struct hall_config *cfg)
+{
+	struct retention_report rep;
+
+	if (s == NULL || store_retention_tick(s, cfg, time(NULL), &rep) == -1)
+		return;
+	if (rep.minimized > 0 || rep.stripped > 0 || rep.purged > 0)
+		log_info("retention: %ld case(s) minimized, %ld record(s) reduced to id and hash, "
+			 "%ld case(s) past %d day(s) deleted%s", rep.minimized, rep.stripped,
+		    rep.purged, cfg->retention_days, rep.checkpointed ? "; WAL truncated" : "");
+	else if (rep.daily)
+		log_info("retention: daily job done, nothing to remove");
+}
+
 static int
 cmd_run(const struct hall_config *cfg, int once)
 {
@@ -186,6 +210,8 @@ cmd_run(const struct hall_config *cfg, int once)
 	struct sigaction sa;
 	sigset_t set;
 	int n = 0, i, rc = 0, sig = 0;	/* sig 0: a signal came before the mask */
+	struct store *rs = NULL;	/* the retention job's connection */
+	time_t next_retention = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -205,10 +231,16 @@ cmd_run(const struct hall_config *cfg, int once)
 		log_warnx("neither [county] nor [province] is configured: nothing to do");
 		return 1;
 	}
+	if ((rs = store_open(cfg->store_path, 0)) == NULL || store_bind_hall(rs, cfg->code) == -1) {
+		log_warnx("retention: no store connection: closed cases are not minimized");
+		store_close(rs);
+		rs = NULL;
+	}
 	if (once) {
 		for (i = 0; i < n; i++)
 			if (dest_pass(&dests[i]) == -1)
 				rc = 1;
+		retention_tick(rs, cfg);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -231,6 +263,10 @@ cmd_run(const struct hall_config *cfg, int once)
 
 		if ((sig = sigtimedwait(&set, NULL, &tick)) > 0)
 			break;
+		if (time(NULL) >= next_retention) {
+			retention_tick(rs, cfg);
+			next_retention = time(NULL) + RETENTION_EVERY_S;
+		}
 	}
 	stopping = 1;
 	log_info("signal %d: stopping", sig);
@@ -243,6 +279,7 @@ cmd_run(const struct hall_config *cfg, int once)
 out:
 	for (i = 0; i < n; i++)
 		dest_close(&dests[i]);
+	store_close(rs);
 	return rc;
 }
 

@@ -111,6 +111,8 @@ config_handler(void *user, const char *section, const char *key, const char *v)
 		{"agent", "batch_records", offsetof(struct hall_config, agent_batch_records), 1, 100000},
 		{"agent", "batch_bytes", offsetof(struct hall_config, agent_batch_bytes), 1024, 16 << 20},
 		{"agent", "backoff_max_s", offsetof(struct hall_config, agent_backoff_max_s), 1, 86400},
+		/* 0: a closed case leaves at the next daily job (tests, and a hall that must) */
+		{"retention", "days", offsetof(struct hall_config, retention_days), 0, 36500},
 	};
 	size_t i;
 
@@ -165,6 +167,7 @@ config_load(struct hall_config *c, const char *path)
 	c->agent_batch_records = 4000;
 	c->agent_batch_bytes = 2 * 1024 * 1024;
 	c->agent_backoff_max_s = 300;
+	c->retention_days = 180;	/* SPEC 11 */
 	if ((rc = ini_parse(path, config_handler, &x)) != 0) {
 		if (rc == -1)
 			fprintf(stderr, "%s: %s\n", path, strerror(errno));

@@ -191,6 +191,8 @@ struct hall_config {
 	    province_timeout_s;
 	/* [agent] */
 	int agent_poll_ms, agent_batch_records, agent_batch_bytes, agent_backoff_max_s;
+	/* [retention]: days a closed case stays at the hall once minimized (SPEC 11) */
+	int retention_days;
 };
 /* Loads and checks the file; on error, says why on stderr and returns -1. */
 int config_load(struct hall_config *, const char *path);

@@ -24,9 +24,11 @@ store_health(struct store *s, const struct hall_config *cfg, struct sync_health 
 	if (store_begin_read(s) == -1)
 		return -1;
 	/* ?1 and ?2 name the configured destinations; both NULL: every one the store has */
+	/* a stripped record (retention.c) is due nowhere */
 	if ((st = store_stmt(s, "SELECT count(*) FROM outbox WHERE seq > "
 				"(SELECT coalesce(min(acked_seq), 0) FROM sync_dest "
-				" WHERE (?1 IS NULL AND ?2 IS NULL) OR dest IN (?1, ?2))")) == NULL)
+				" WHERE (?1 IS NULL AND ?2 IS NULL) OR dest IN (?1, ?2)) "
+				"AND payload IS NOT NULL")) == NULL)
 		goto done;
 	if (cfg != NULL && cfg->county_user != NULL)
 		store_bind_text(st, 1, "county");

@@ -1,8 +1,9 @@
 /*
  * The outbox as hall-agent sees it: batches after each destination's mark, and the one
- * transaction that moves the mark once the destination has committed. A record leaves the
- * outbox never: delivered records stay as the hall's archive, quarantined ones stay until a
- * person resolves them.
+ * transaction that moves the mark once the destination has committed. Delivered records
+ * stay as the hall's archive until retention.c strips their payload (every destination
+ * holds them, the case is closed) and later deletes them with their case; quarantined ones
+ * stay until a person resolves them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,12 +53,18 @@ outbox_next(struct store *s, const char *dest, size_t max_records, size_t max_by
 	memset(b, 0, sizeof(*b));
 	if ((b->v = calloc(max_records, sizeof(*b->v))) == NULL)
 		return -1;
-	/* the records put back (requeue) first: they are older than any after the mark */
+	/*
+	 * The records put back (requeue) first: they are older than any after the mark. A
+	 * record without its payload was held by every destination configured when it was
+	 * stripped (retention.c); one configured since can never be sent it, so it is not due.
+	 */
 	if ((st = store_stmt(s, "SELECT o.seq, o.id, o.type, o.case_no, o.payload FROM outbox o "
 				"WHERE o.seq IN (SELECT seq FROM requeue WHERE dest = ?1) "
+				"AND o.payload IS NOT NULL "
 				"UNION ALL "
 				"SELECT o.seq, o.id, o.type, o.case_no, o.payload FROM outbox o "
 				"WHERE o.seq > (SELECT acked_seq FROM sync_dest WHERE dest = ?1) "
+				"AND o.payload IS NOT NULL "
 				"ORDER BY 1 LIMIT ?2")) == NULL)
 		goto done;
 	store_bind_text(st, 1, dest);
@@ -233,9 +240,11 @@ outbox_status(struct store *s, const char *dest, struct outbox_status *o)
 		return -1;
 	if ((st = store_stmt(s, "SELECT d.acked_seq, d.last_success_at, d.last_error, "
 				"d.last_error_at, d.bytes_sent, d.records_sent, "
-				"(SELECT count(*) FROM outbox o WHERE o.seq > d.acked_seq) + "
+				"(SELECT count(*) FROM outbox o WHERE o.seq > d.acked_seq "
+				" AND o.payload IS NOT NULL) + "
 				"(SELECT count(*) FROM requeue r WHERE r.dest = d.dest), "
-				"(SELECT min(at) FROM outbox o WHERE o.seq > d.acked_seq), "
+				"(SELECT min(at) FROM outbox o WHERE o.seq > d.acked_seq "
+				" AND o.payload IS NOT NULL), "
 				"(SELECT count(*) FROM quarantine q WHERE q.dest = d.dest), "
 				"(SELECT coalesce(max(seq), 0) FROM outbox) "
 				"FROM sync_dest d WHERE d.dest = ?1")) == NULL)
@@ -298,7 +307,8 @@ outbox_backlog_after(struct store *s, int64_t seq)
 	sqlite3_stmt *st;
 	long long n = 0;
 
-	if ((st = store_stmt(s, "SELECT count(*) FROM outbox WHERE seq > ?1")) == NULL)
+	if ((st = store_stmt(s, "SELECT count(*) FROM outbox WHERE seq > ?1 "
+				"AND payload IS NOT NULL")) == NULL)
 		return 0;
 	sqlite3_bind_int64(st, 1, seq);
 	store_scalar(st, &n);	/* no row: 0 */

@@ -155,6 +155,7 @@ store_open(const char *path, int readonly)
 	s->readonly = readonly;
 	s->cal_version = -1;
 	s->writer_fd = -1;
+	s->wal_dirty = !readonly;	/* a previous run may have left old pages in the WAL */
 	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_warnx("%s: %s: %s", __func__, path, store_errmsg(s));
 		goto fail;
@@ -168,7 +169,10 @@ store_open(const char *path, int readonly)
 		if ((s->writer_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
 			log_warn("%s", lock);	/* only slower without it */
 	}
-	if (sqlite3_exec(s->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK)
+	/* secure_delete: what retention.c removes is zeroed in the file, not left in free
+	 * space for anyone who copies it (SPEC 11) */
+	if (sqlite3_exec(s->db, "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON", NULL, NULL,
+		NULL) != SQLITE_OK || retention_register(s->db) == -1)
 		goto fail_exec;
 	if (!readonly &&
 	    sqlite3_exec(s->db,

@@ -241,5 +241,30 @@ struct clock_state {
 	time_t continue_until;	/* numbers may go on ahead of the clock until then; 0: no */
 };
 int store_clock_state(struct store *, struct clock_state *);
+/* ---- lib/store/retention.c ---------------------------------------------------------- */
+/* Personal data (SPEC 11): what a hall stops keeping, and when; see the file. */
+struct retention_report {
+	long minimized;		/* cases that lost name, full phone, e-mail */
+	long stripped;		/* outbox records that kept only id and hash */
+	long purged;		/* closed cases deleted with their events, rating, records */
+	int daily;		/* the daily purge ran */
+	int checkpointed;	/* the WAL was truncated after the changes */
+};
+/* The phone as the progress page masks it (fcgi/web phone_mask), which it masks to itself. */
+void store_phone_mask(char out[32], const char *phone);
+/* Minimizes every closed case the destinations cfg configures all hold; counts in rep
+ * (added to). None configured: nothing. 0, or -1 logged. */
+int store_minimize(struct store *, const struct hall_config *, time_t now,
+    struct retention_report *);
+/* Minimizes, then deletes the minimized cases closed, held and unchanged for
+ * cfg->retention_days (0: all of them), and stamps meta retention_at. 0, or -1 logged. */
+int store_purge(struct store *, const struct hall_config *, time_t now, struct retention_report *);
+/* Truncates the WAL so old page images go with it; -1 (logged) when a reader holds it. */
+int store_checkpoint(struct store *);
+/* The agent's job, called every few seconds: store_minimize, or store_purge when a day has
+ * passed since retention_at (or it never ran); a checkpoint after any change. rep is
+ * cleared first. */
+int store_retention_tick(struct store *, const struct hall_config *, time_t now,
+    struct retention_report *);
 
 #endif

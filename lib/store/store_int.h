@@ -31,6 +31,8 @@ struct store {
 	 * once, before the group's COMMIT, instead of once per record */
 	int in_group;
 	uint64_t group_seq;
+	/* retention.c removed data but could not truncate the WAL yet: try at the next tick */
+	int wal_dirty;
 };
 
 /* ---- lib/store/store.c -------------------------------------------------------------- */
@@ -90,5 +92,8 @@ int write_outbox_add(struct store *, const char *id, const char *type, const cha
 enum store_rc clock_check(struct store *, uint64_t now_us);
 /* The last seq `hall-admin clock --continue` allows numbers to go on from (0: none). */
 int clock_continue_until(struct store *, uint64_t *until);
+/* ---- lib/store/retention.c ---------------------------------------------------------- */
+/* The SQL function sha256(text) on a connection (a stripped record's hash). */
+int retention_register(sqlite3 *db);
 
 #endif
