@@ -233,6 +233,9 @@ cmd_clock(struct store *s, const char *opt)
 		printf("refusing numbers: the clock is behind the last number issued\n");
 	else
 		printf("issuing numbers\n");
+	return 0;
+}
+
 /*
  * The daily retention job, at once, for an operator (or a test): says what it removed.
  * DAYS overrides [retention] days for this run only.
