@@ -722,6 +722,8 @@ note_clock(struct county_sink *k, struct store *s)
 	MYSQL_ROW row;
 	long long now;
 
+	if (k->db == NULL || *k->stop)
+		return;	/* the pass lost its connection, or is being stopped */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (long long)ts.tv_sec;
 	if (k->clock_noted != 0 && now - k->clock_noted < 600)
