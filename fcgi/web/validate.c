@@ -146,24 +146,6 @@ check_phone(const char *v, const struct field_spec *f)
 	return phone_ok(tmp) ? NULL : "请填写正确的手机号码（11 位）或带区号的固定电话。";
 }
 
-void
-phone_mask(char out[32], const char *phone)
-{
-	size_t n = strlen(phone);
-
-	if (n == 11 && phone[0] == '1')
-		snprintf(out, 32, "%.3s****%s", phone, phone + 7);
-	else if (n > 4 && n < 20) {
-		const char *dash = strchr(phone, '-');
-		/* 010 and 02x are the three-digit area codes; the rest have four */
-		size_t area = dash != NULL ? (size_t)(dash - phone) :
-		    (phone[1] == '1' || phone[1] == '2' ? 3 : 4);
-
-		snprintf(out, 32, "%.*s-****%s", (int)area, phone, phone + n - 4);
-	} else
-		snprintf(out, 32, "****");
-}
-
 /* A plain address: local@domain.tld in printable ASCII, no spaces, at most 100 characters. */
 const char *
 check_email(const char *v, const struct field_spec *f)

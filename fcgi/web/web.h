@@ -146,7 +146,5 @@ int fields_check(const struct kvlist *in, const struct field_spec *specs, size_t
 const char *field_value(const struct kvlist *, const char *name);
 /* Normalizes a checked phone number in place (spaces and +86 removed). */
 void phone_normalize(char *);
-/* 138****5678, 0731-****4567 */
-void phone_mask(char out[32], const char *phone);
 
 #endif

@@ -279,6 +279,9 @@ const char *kind_text(const char *kind);
 const char *category_text(const char *category);
 /* 5 非常满意 ... 1 非常不满意; "" outside 1..5 */
 const char *level_text(int level);
+/* 138****5678, 0731-****4567: what the progress page shows, and all a hall keeps of a
+ * closed case's phone (lib/store/retention.c); a masked phone masks to itself. */
+void phone_mask(char out[32], const char *phone);
 
 /* ---- lib/core/backoff.c ------------------------------------------------------------- */
 /* Exponential backoff with full jitter: a random wait in [0, min(cap, base * 2^n)]. */

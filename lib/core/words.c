@@ -1,7 +1,9 @@
 /*
  * The Chinese words citizens and staff read for the codes of SPEC 2 (statuses, kinds,
- * categories) and the rating levels of SPEC 4.2: one table for every page and JSON body.
+ * categories) and the rating levels of SPEC 4.2: one table for every page and JSON body;
+ * and the masked phone, the only one a page shows.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "core.h"
@@ -60,4 +62,22 @@ level_text(int level)
 	    "非常满意"};
 
 	return level >= 1 && level <= 5 ? text[level] : "";
+}
+
+void
+phone_mask(char out[32], const char *phone)
+{
+	size_t n = strlen(phone);
+
+	if (n == 11 && phone[0] == '1')
+		snprintf(out, 32, "%.3s****%s", phone, phone + 7);
+	else if (n > 4 && n < 20) {
+		const char *dash = strchr(phone, '-');
+		/* 010 and 02x are the three-digit area codes; the rest have four */
+		size_t area = dash != NULL ? (size_t)(dash - phone) :
+		    (phone[1] == '1' || phone[1] == '2' ? 3 : 4);
+
+		snprintf(out, 32, "%.*s-****%s", (int)area, phone, phone + n - 4);
+	} else
+		snprintf(out, 32, "****");
 }

@@ -49,25 +49,6 @@
  */
 #define CLOSED "('resolved','rejected')"
 
-void
-store_phone_mask(char out[32], const char *phone)
-{
-	size_t n = strlen(phone);
-
-	/* the same text as fcgi/web phone_mask (test_retention holds them together), so a
-	 * masked phone masks to itself on the page */
-	if (n == 11 && phone[0] == '1')
-		snprintf(out, 32, "%.3s****%s", phone, phone + 7);
-	else if (n > 4 && n < 20) {
-		const char *dash = strchr(phone, '-');
-		size_t area = dash != NULL ? (size_t)(dash - phone) :
-		    (phone[1] == '1' || phone[1] == '2' ? 3 : 4);
-
-		snprintf(out, 32, "%.*s-****%s", (int)area, phone, phone + n - 4);
-	} else
-		snprintf(out, 32, "****");
-}
-
 /* sha256(text): lower-case hex of the text's bytes, as the county's SHA2(p, 256). */
 static void
 sql_sha256(sqlite3_context *ctx, int argc, sqlite3_value **argv)
@@ -162,7 +143,7 @@ minimize_case(struct store *s, const char *case_no, const char *phone, time_t no
 
 	if (st == NULL)
 		return -1;
-	store_phone_mask(masked, phone);
+	phone_mask(masked, phone);
 	store_bind_text(st, 1, case_no);
 	store_bind_text(st, 2, masked);
 	sqlite3_bind_int64(st, 3, now);

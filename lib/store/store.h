@@ -250,8 +250,6 @@ struct retention_report {
 	int daily;		/* the daily purge ran */
 	int checkpointed;	/* the WAL was truncated after the changes */
 };
-/* The phone as the progress page masks it (fcgi/web phone_mask), which it masks to itself. */
-void store_phone_mask(char out[32], const char *phone);
 /* Minimizes every closed case the destinations cfg configures all hold; counts in rep
  * (added to). None configured: nothing. 0, or -1 logged. */
 int store_minimize(struct store *, const struct hall_config *, time_t now,

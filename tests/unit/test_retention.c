@@ -129,14 +129,12 @@ test_mask_is_the_pages(void **state)
 {
 	static const char *const in[] = {"13812345678", "010-12345678", "01012345678",
 	    "02087654321", "0731-84567890", "073184567890", "0731-8456789", "123", "", "12345"};
-	char a[32], b[32], again[32];
+	char a[32], again[32];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < N(in); i++) {
-		store_phone_mask(a, in[i]);
-		phone_mask(b, in[i]);
-		assert_string_equal(a, b);
+		phone_mask(a, in[i]);
 		/* what the store keeps masks to itself on the page */
 		phone_mask(again, a);
 		assert_string_equal(again, a);
