@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -391,6 +392,7 @@ main(int argc, char *argv[])
 	int rc = 1;
 
 	log_init("county-admin");
+	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	config = config_cli(&argc, &argv, usage);
 	c.port = 3306;
 	if (ini_parse(config, county_ini_key, &c) != 0) {

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 #include <jansson.h>
@@ -470,6 +471,7 @@ main(int argc, char *argv[])
 	FILE *f;
 
 	log_init("province-receiver");
+	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	config = config_cli(&argc, &argv, usage);
 	rx.workers = 2;
 	if (sodium_init() < 0 || ini_parse(config, ini_key, NULL) != 0 || rx.socket == NULL ||

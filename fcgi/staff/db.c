@@ -52,6 +52,8 @@ db_ready(void)
 	o.user = staff_conf.user;
 	o.password = db_password;
 	o.database = staff_conf.database;
+	o.tls = staff_conf.tls;
+	o.tls_ca = staff_conf.tls_ca;
 	o.connect_timeout = (unsigned)staff_conf.connect_timeout;
 	o.read_timeout = (unsigned)staff_conf.read_timeout;
 	o.write_timeout = (unsigned)staff_conf.write_timeout;

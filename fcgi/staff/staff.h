@@ -35,6 +35,7 @@
 struct staff_conf {
 	/* [console] */
 	char *socket, *secret_file;
+	char *socket_group;	/* the socket's group (nginx's); NULL: the process's */
 	int workers;
 	int session_hours;	/* a session ends this long after login */
 	int idle_minutes;	/* ... or after this long without a request */
@@ -43,8 +44,10 @@ struct staff_conf {
 	int address_failures;	/* refused sign-ins from one address that stop it (0: no limit) */
 	int address_minutes;	/* ... within this many minutes */
 	/* [county] */
-	char *host, *db_socket, *user, *password_file, *database;
+	char *host, *db_socket, *user, *password_file, *database, *tls_ca;
 	int port, connect_timeout, read_timeout, write_timeout;
+	int tls;		/* 1 (the default): TLS required, the server verified against tls_ca */
+	int allow_insecure;	/* 1: tls = 0 towards another machine is accepted (and logged) */
 };
 extern struct staff_conf staff_conf;
 
