@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import tempfile
 import time
@@ -233,6 +234,25 @@ class Node:
     @property
     def url(self):
         return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def ca_path(self):
+        """The demo's CA certificate (conf/demo makes it in $VAR/tls): the county MariaDB
+        and the province receiver present certificates it signed."""
+        return os.path.join(self.var, "tls", "ca.pem")
+
+    def ssl_context(self):
+        """A client TLS context that verifies the node's servers against its CA."""
+        return ssl.create_default_context(cafile=self.ca_path)
+
+    @property
+    def province_url(self):
+        return "https://127.0.0.1:%d" % self.province_port
+
+    def province_connection(self, timeout=20):
+        """A connection to the reference province receiver (https, verified)."""
+        return http.client.HTTPSConnection("127.0.0.1", self.province_port, timeout=timeout,
+                                           context=self.ssl_context())
 
     @property
     def db_path(self):
