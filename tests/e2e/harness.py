@@ -280,7 +280,9 @@ class Node:
         env.pop("HALL_INI", None)
         if self.extra_ini is not None:
             path = os.path.join(self.var, "extra.ini")
-            with open(path, "w", encoding="utf-8") as f:
+            # 0600 like everything the node keeps in VAR (test_tls walks it)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(self.extra_ini)
             env["HALL_INI_EXTRA"] = path
         else:
