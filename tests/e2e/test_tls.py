@@ -184,8 +184,8 @@ class TlsTest(unittest.TestCase):
 
     def test_allow_insecure_starts_and_status_warns(self):
         host = OWN or "192.0.2.10"
-        ini = self.ini_with("[county]\nhost = %s\ntls = 0\nallow_insecure = 1\nconnect_timeout_s = 2\n"
-                            "[province]\nurl = http://%s:%d\nallow_insecure = 1\n"
+        ini = self.ini_with("[county]\nhost = %s\ntls = 0\nallow_insecure = 1\n"
+                            "connect_timeout_s = 2\n[province]\nurl = http://%s:%d\nallow_insecure = 1\n"
                             "connect_timeout_s = 2\n" % (host, host, self.node.province_port))
         log_path = os.path.join(self.node.var, "log", "test-insecure-agent.log")
         with os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
