@@ -21,8 +21,10 @@ static int db_in_tx;
 static int
 db_lost(unsigned int err)
 {
+	/* over TLS, a server that went away is CR_SSL_CONNECTION_ERROR ("unexpected eof") */
 	return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST ||
-	    err == CR_CONNECTION_ERROR || err == CR_CONN_HOST_ERROR || err == 1927 ||
+	    err == CR_CONNECTION_ERROR || err == CR_CONN_HOST_ERROR ||
+	    err == CR_SSL_CONNECTION_ERROR || err == 1927 ||
 	    err == 4031;	/* ER_CONNECTION_KILLED, client killed for being idle */
 }
 
