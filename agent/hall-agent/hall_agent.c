@@ -275,8 +275,7 @@ main(int argc, char *argv[])
 			rc = cmd_run(&cfg, strcmp(argv[0], "once") == 0);
 		else
 			log_warnx("refusing to start: an unencrypted link (see above)");
-	}
-	else
+	} else
 		usage();
 	curl_global_cleanup();
 	mysql_library_end();

@@ -185,9 +185,10 @@ conf_load(const char *path)
 	/* the same rule as hall-agent's (lib/core/insecure.c): no clear text off the machine */
 	if (!c->tls && !insecure_is_local(c->host)) {
 		if (!c->allow_insecure) {
-			fprintf(stderr, "%s: [county] tls = 0 would send staff passwords and citizens' "
-					"data to %s unencrypted: set tls = 1 (and tls_ca), or "
-					"allow_insecure = 1 in [county] to accept it\n", path, c->host);
+			fprintf(stderr, "%s: [county] tls = 0 would send the console's database "
+					"password and citizens' data to %s unencrypted: set tls = 1 "
+					"(and tls_ca), or allow_insecure = 1 in [county] to accept it\n",
+			    path, c->host);
 			return -1;
 		}
 		log_warnx("WARNING: the link to the county database at %s is NOT encrypted "

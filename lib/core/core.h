@@ -203,7 +203,8 @@ int insecure_province(const struct hall_config *);
 /* -1, each reason on stderr naming the INI key, when a link is insecure and its section
  * does not say allow_insecure = 1; 0 otherwise. */
 int insecure_check(const struct hall_config *, const char *path);
-/* 1 with a warning line for status in out when dest ("county", "province") is insecure. */
+/* 1 with a warning line for status in out when dest ("county", "province") is insecure
+ * (allowed or not: status shows why the agent would not start, too). */
 int insecure_warning(const struct hall_config *, const char *dest, char *out, size_t outlen);
 
 /* ---- lib/core/record.c -------------------------------------------------------------- */

@@ -119,12 +119,14 @@ insecure_check(const struct hall_config *c, const char *path)
 int
 insecure_warning(const struct hall_config *c, const char *dest, char *out, size_t outlen)
 {
+	static const char refused[] = "; hall-agent will not start without allow_insecure = 1";
+
 	if (strcmp(dest, "county") == 0 && insecure_county(c))
-		snprintf(out, outlen, "the link to %s is NOT encrypted ([county] tls = 0, "
-				      "allow_insecure = 1)", c->county_host);
+		snprintf(out, outlen, "the link to %s is NOT encrypted ([county] tls = 0%s)",
+		    c->county_host, c->county_allow_insecure ? ", allow_insecure = 1" : refused);
 	else if (strcmp(dest, "province") == 0 && insecure_province(c))
-		snprintf(out, outlen, "the link is NOT encrypted ([province] url is not https, "
-				      "allow_insecure = 1)");
+		snprintf(out, outlen, "the link is NOT encrypted ([province] url is not https%s)",
+		    c->province_allow_insecure ? ", allow_insecure = 1" : refused);
 	else
 		return 0;
 	return 1;

@@ -159,6 +159,47 @@ class TlsTest(unittest.TestCase):
         ini = self.ini_with("[county]\nhost = %s\n[province]\nurl =\n" % OWN)
         self.drain(ini)
 
+    def test_zz_certificate_for_another_name_is_refused(self):
+        """The agent checks the name too: a certificate from the right CA for another host
+        is a link error. (Named to run last: the county restarts twice.)"""
+        tls = os.path.join(self.node.var, "tls")
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=elsewhere",
+                        "-keyout", os.path.join(tls, "other.key"),
+                        "-out", os.path.join(tls, "other.csr")],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ext = os.path.join(tls, "other.ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:elsewhere.example\n")
+        subprocess.run(["openssl", "x509", "-req", "-in", os.path.join(tls, "other.csr"),
+                        "-CA", os.path.join(tls, "ca.pem"), "-CAkey", os.path.join(tls, "ca.key"),
+                        "-set_serial", "77", "-days", "2", "-extfile", ext,
+                        "-out", os.path.join(tls, "other.pem")],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for name in ("server.pem", "server.key"):
+            os.rename(os.path.join(tls, name), os.path.join(tls, name + ".good"))
+        os.rename(os.path.join(tls, "other.pem"), os.path.join(tls, "server.pem"))
+        os.rename(os.path.join(tls, "other.key"), os.path.join(tls, "server.key"))
+        ini = self.ini_with("[province]\nurl =\n")
+        try:
+            self.county.stop()
+            self.county.start()
+            submit_many(self.node, 1, "主机名")
+            rc, out = self.agent(ini, "once")
+            self.assertNotEqual(rc, 0, out)
+            status = self.agent(ini, "status")[1]
+            self.assertRegex(self.dest_lines(status, "county"),
+                             r"last error .*(?i:certificate|ssl|tls)")
+            self.assertNotIn("QUARANTINED", status)
+        finally:
+            for name in ("server.pem", "server.key"):
+                os.replace(os.path.join(tls, name + ".good"), os.path.join(tls, name))
+            for name in ("other.csr", "other.ext"):
+                os.unlink(os.path.join(tls, name))
+            self.county.stop()
+            self.county.start()
+        self.drain(ini)
+
     # ---- clear text off the machine: refused unless asked for --------------------------
     def test_insecure_county_refused_at_start(self):
         host = OWN or "192.0.2.10"

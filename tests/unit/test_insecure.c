@@ -74,10 +74,14 @@ test_county(void **state)
 	assert_int_equal(insecure_county(&c), 1);
 	assert_int_equal(insecure_check(&c, "t.ini"), -1);
 	assert_int_equal(insecure_warning(&c, "province", w, sizeof(w)), 0);
+	assert_int_equal(insecure_warning(&c, "county", w, sizeof(w)), 1);
+	assert_non_null(strstr(w, "will not start"));
 	c.county_allow_insecure = 1;
 	assert_int_equal(insecure_check(&c, "t.ini"), 0);
 	assert_int_equal(insecure_warning(&c, "county", w, sizeof(w)), 1);
 	assert_non_null(strstr(w, "10.43.1.20"));
+	assert_non_null(strstr(w, "allow_insecure = 1"));
+	assert_null(strstr(w, "will not start"));
 	c.county_allow_insecure = 0;
 	c.county_host = "127.0.0.1";
 	assert_int_equal(insecure_check(&c, "t.ini"), 0);
