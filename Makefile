@@ -51,7 +51,7 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev \
        libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk \
        mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
-       iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest
+       iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl
 
 .PHONY: all deps run stop test bench fuzz clean format
 all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due

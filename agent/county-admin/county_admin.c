@@ -6,7 +6,8 @@
  *                                                       write the days of calendars that have
  *                                                       none (published before 008)
  *   county-admin -c COUNTY_INI add-hall CODE NAME PWFILE  a hall and its least-privilege
- *                                                       account hall_CODE (role hall_agent)
+ *                                                       account hall_CODE (role hall_agent,
+ *                                                       REQUIRE SSL)
  *   county-admin -c COUNTY_INI add-reader USER PWFILE    an account for county systems
  *                                                       (role county_reader)
  *   county-admin -c COUNTY_INI add-console USER PWFILE   the staff console's account
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -310,7 +312,7 @@ cmd_add_hall(MYSQL *db, const char *code, const char *name, const char *password
 {
 	MYSQL_STMT *st;
 	MYSQL_BIND p[4];
-	char user[32], county[7];
+	char user[32], county[7], sql[128];
 	int rc = -1;
 
 	if (strlen(code) != 12 || strspn(code, "0123456789") != 12) {
@@ -342,7 +344,13 @@ cmd_add_hall(MYSQL *db, const char *code, const char *name, const char *password
 		fprintf(stderr, "county-admin: %s\n", mysql_stmt_error(st));
 		goto out;
 	}
-	if (create_account(db, user, password, "hall_agent") == -1)
+	/*
+	 * A hall's account crosses the network (SPEC 6): the server refuses it any connection
+	 * without TLS, whatever the hall's INI says. A hall on the county's own machine uses
+	 * TLS to 127.0.0.1 too.
+	 */
+	snprintf(sql, sizeof(sql), "ALTER USER '%s'@'%%' REQUIRE SSL", user);
+	if (create_account(db, user, password, "hall_agent") == -1 || run(db, sql) == -1)
 		goto out;
 	printf("county: hall %s (%s) with account %s\n", code, name, user);
 	rc = 0;
@@ -503,6 +511,7 @@ main(int argc, char *argv[])
 	int rc = 1;
 
 	log_init("county-admin");
+	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	config = config_cli(&argc, &argv, usage);
 	c.port = 3306;
 	c.retention_days = COUNTY_RETENTION_DAYS;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -287,6 +288,7 @@ main(int argc, char *argv[])
 	int rc = 1;
 
 	log_init("hall-admin");
+	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return 1;

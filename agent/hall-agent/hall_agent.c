@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -292,6 +293,7 @@ main(int argc, char *argv[])
 	int rc = 1, watch;
 
 	log_init("hall-agent");
+	umask(077);	/* what it creates (the store's -wal and -shm) is the owner's alone */
 	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return 1;
@@ -304,9 +306,13 @@ main(int argc, char *argv[])
 		if ((s = store_open(cfg.store_path, 0)) != NULL && store_bind_hall(s, cfg.code) == 0)
 			rc = status_print(s, &cfg, watch || isatty(STDOUT_FILENO)) == 0 ? 0 : 1;
 		store_close(s);
-	} else if (argc == 1 && (strcmp(argv[0], "run") == 0 || strcmp(argv[0], "once") == 0))
-		rc = cmd_run(&cfg, strcmp(argv[0], "once") == 0);
-	else
+	} else if (argc == 1 && (strcmp(argv[0], "run") == 0 || strcmp(argv[0], "once") == 0)) {
+		/* no clear-text link leaves the machine unless its section allows it */
+		if (insecure_check(&cfg, config) == 0)
+			rc = cmd_run(&cfg, strcmp(argv[0], "once") == 0);
+		else
+			log_warnx("refusing to start: an unencrypted link (see above)");
+	} else
 		usage();
 	curl_global_cleanup();
 	mysql_library_end();

@@ -155,6 +155,10 @@ post(struct province_sink *k, const char *path, const char *ctype, int gzipped,
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);	/* portals redirect: a failure */
+	/* the chain and the name are always checked; http:// only got past hall-agent's start
+	 * (lib/core/insecure.c) for loopback or with allow_insecure = 1 */
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (k->cfg->province_ca_file != NULL)

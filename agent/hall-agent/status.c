@@ -121,7 +121,7 @@ int
 status_print(struct store *s, const struct hall_config *cfg, int watch)
 {
 	struct outbox_status o[SINKS];
-	char where[300];
+	char where[300], warning[300];
 	int i, configured[SINKS];
 
 	for (i = 0; i < SINKS; i++) {
@@ -138,6 +138,8 @@ status_print(struct store *s, const struct hall_config *cfg, int watch)
 		}
 		k->where(cfg, where, sizeof(where));
 		print_dest(&o[i], where);
+		if (insecure_warning(cfg, k->name, warning, sizeof(warning)))
+			printf("  WARNING        %s\n", warning);
 		if (o[i].quarantined > 0 &&
 		    outbox_quarantined(s, k->name, STATUS_SET_ASIDE_MAX, print_set_aside, NULL) == -1)
 			return -1;

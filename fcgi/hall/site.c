@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
 
@@ -77,6 +78,7 @@ site_main(int argc, char *argv[], const struct site_program *p)
 	int ch;
 
 	log_init(progname);
+	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -103,6 +105,7 @@ site_main(int argc, char *argv[], const struct site_program *p)
 		fatalx("FCGX_Init failed");
 	if (ops.init == NULL)
 		ops.init = site_open_store;
+	server_socket_group(site.cfg.socket_group);
 	if (p->readonly)
 		return server_run(site.cfg.read_socket, site.cfg.read_workers, 1, &ops) == 0 ? 0 : 1;
 	return server_run(site.cfg.write_socket, site.cfg.write_workers, site.cfg.write_threads,

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 #include <jansson.h>
@@ -523,6 +524,7 @@ main(int argc, char *argv[])
 	int rc;
 
 	log_init("province-receiver");
+	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	config = config_cli(&argc, &argv, usage);
 	cmd = argv[0];
 	rx.workers = 2;

@@ -21,8 +21,10 @@ static int db_in_tx;
 static int
 db_lost(unsigned int err)
 {
+	/* over TLS, a server that went away is CR_SSL_CONNECTION_ERROR ("unexpected eof") */
 	return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST ||
-	    err == CR_CONNECTION_ERROR || err == CR_CONN_HOST_ERROR || err == 1927 ||
+	    err == CR_CONNECTION_ERROR || err == CR_CONN_HOST_ERROR ||
+	    err == CR_SSL_CONNECTION_ERROR || err == 1927 ||
 	    err == 4031;	/* ER_CONNECTION_KILLED, client killed for being idle */
 }
 
@@ -35,6 +37,23 @@ db_close(void)
 	db_in_tx = 0;
 }
 
+void
+db_conn_opts(struct county_conn_opts *o, const char *user, const char *password)
+{
+	memset(o, 0, sizeof(*o));
+	o->host = staff_conf.host;
+	o->socket = staff_conf.db_socket;
+	o->port = (unsigned)staff_conf.port;
+	o->user = user;
+	o->password = password;
+	o->database = staff_conf.database;
+	o->tls = staff_conf.tls;
+	o->tls_ca = staff_conf.tls_ca;
+	o->connect_timeout = (unsigned)staff_conf.connect_timeout;
+	o->read_timeout = (unsigned)staff_conf.read_timeout;
+	o->write_timeout = (unsigned)staff_conf.write_timeout;
+}
+
 int
 db_ready(void)
 {
@@ -45,16 +64,7 @@ db_ready(void)
 		return 0;
 	if (db_password == NULL && (db_password = secret_read(staff_conf.password_file)) == NULL)
 		return -1;
-	memset(&o, 0, sizeof(o));
-	o.host = staff_conf.host;
-	o.socket = staff_conf.db_socket;
-	o.port = (unsigned)staff_conf.port;
-	o.user = staff_conf.user;
-	o.password = db_password;
-	o.database = staff_conf.database;
-	o.connect_timeout = (unsigned)staff_conf.connect_timeout;
-	o.read_timeout = (unsigned)staff_conf.read_timeout;
-	o.write_timeout = (unsigned)staff_conf.write_timeout;
+	db_conn_opts(&o, staff_conf.user, db_password);
 	if ((db = county_connect(&o, err, sizeof(err))) == NULL) {
 		log_warnx("%s: cannot connect to the county database: %s", __func__, err);
 		return -1;

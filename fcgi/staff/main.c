@@ -7,11 +7,14 @@
  *                                            county and role, and end its sessions)
  *
  * The INI (README.md, "Staff console", documents every line):
- *   [console] socket, workers, secret_file (the form-token key, made when missing),
+ *   [console] socket, socket_group (nginx's group, given the socket), workers,
+ *             secret_file (the form-token key, made when missing),
  *             session_hours, idle_minutes, lockout_failures, lockout_minutes,
  *             address_failures, address_minutes (refused sign-ins from one client address
  *             that stop it for a while, and that while; address_failures 0: no limit)
  *   [county]  host and port, or socket; user, password_file, database;
+ *             tls (default 1), tls_ca, allow_insecure (tls = 0 towards a host that is not
+ *             this machine is refused without it);
  *             connect_timeout, read_timeout, write_timeout (seconds);
  *             province_user, province_password_file (the province's calendar account,
  *             county-admin add-provincial: the province's staff publish calendars with it)
@@ -26,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 #include <sodium.h>
@@ -98,6 +102,8 @@ conf_key(void *user, const char *section, const char *key, const char *value)
 			slot = &c->socket;
 		else if (strcmp(key, "secret_file") == 0)
 			slot = &c->secret_file;
+		else if (strcmp(key, "socket_group") == 0)
+			slot = &c->socket_group;
 		else if (strcmp(key, "workers") == 0)
 			num = &c->workers, hi = 64;
 		else if (strcmp(key, "session_hours") == 0)
@@ -127,6 +133,12 @@ conf_key(void *user, const char *section, const char *key, const char *value)
 			slot = &c->province_password_file;
 		else if (strcmp(key, "database") == 0)
 			slot = &c->database;
+		else if (strcmp(key, "tls_ca") == 0)
+			slot = &c->tls_ca;
+		else if (strcmp(key, "tls") == 0)
+			num = &c->tls, lo = 0, hi = 1;
+		else if (strcmp(key, "allow_insecure") == 0)
+			num = &c->allow_insecure, lo = 0, hi = 1;
 		else if (strcmp(key, "port") == 0)
 			num = &c->port, hi = 65535;
 		else if (strcmp(key, "connect_timeout") == 0)
@@ -165,6 +177,7 @@ conf_load(const char *path)
 	c->address_failures = 20;
 	c->address_minutes = 10;
 	c->port = 3306;
+	c->tls = 1;
 	c->connect_timeout = 5;
 	c->read_timeout = 30;
 	c->write_timeout = 30;
@@ -183,6 +196,18 @@ conf_load(const char *path)
 		fprintf(stderr, "%s: [county] province_user and province_password_file go "
 				"together\n", path);
 		return -1;
+	}
+	/* the same rule as hall-agent's (lib/core/insecure.c): no clear text off the machine */
+	if (!c->tls && !insecure_is_local(c->host)) {
+		if (!c->allow_insecure) {
+			fprintf(stderr, "%s: [county] tls = 0 would send the console's database "
+					"password and citizens' data to %s unencrypted: set tls = 1 "
+					"(and tls_ca), or allow_insecure = 1 in [county] to accept it\n",
+			    path, c->host);
+			return -1;
+		}
+		log_warnx("WARNING: the link to the county database at %s is NOT encrypted "
+			  "([county] tls = 0, allow_insecure = 1)", c->host);
 	}
 	return 0;
 }
@@ -267,6 +292,7 @@ main(int argc, char *argv[])
 	int ch, rc;
 
 	log_init("staff-console");
+	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		if (ch != 'c')
 			usage();
@@ -296,6 +322,7 @@ main(int argc, char *argv[])
 	req_set_error_page(spage_error);
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
+	server_socket_group(staff_conf.socket_group);
 	rc = server_run(staff_conf.socket, staff_conf.workers, 1, &ops);
 	return rc == 0 ? 0 : 1;
 }

@@ -427,16 +427,7 @@ province_connect(void)
 	}
 	if ((pw = secret_read(staff_conf.province_password_file)) == NULL)
 		return NULL;
-	memset(&o, 0, sizeof(o));
-	o.host = staff_conf.host;
-	o.socket = staff_conf.db_socket;
-	o.port = (unsigned)staff_conf.port;
-	o.user = staff_conf.province_user;
-	o.password = pw;
-	o.database = staff_conf.database;
-	o.connect_timeout = (unsigned)staff_conf.connect_timeout;
-	o.read_timeout = (unsigned)staff_conf.read_timeout;
-	o.write_timeout = (unsigned)staff_conf.write_timeout;
+	db_conn_opts(&o, staff_conf.province_user, pw);
 	if ((db = county_connect(&o, err, sizeof(err))) == NULL)
 		log_warnx("%s: cannot connect as %s: %s", __func__, o.user, err);
 	sodium_memzero(pw, strlen(pw));

@@ -35,6 +35,7 @@
 struct staff_conf {
 	/* [console] */
 	char *socket, *secret_file;
+	char *socket_group;	/* the socket's group (nginx's); NULL: the process's */
 	int workers;
 	int session_hours;	/* a session ends this long after login */
 	int idle_minutes;	/* ... or after this long without a request */
@@ -43,10 +44,12 @@ struct staff_conf {
 	int address_failures;	/* refused sign-ins from one address that stop it (0: no limit) */
 	int address_minutes;	/* ... within this many minutes */
 	/* [county] */
-	char *host, *db_socket, *user, *password_file, *database;
+	char *host, *db_socket, *user, *password_file, *database, *tls_ca;
 	int port, connect_timeout, read_timeout, write_timeout;
 	/* the province's calendar account (role province_calendar); unset: no publishing */
 	char *province_user, *province_password_file;
+	int tls;		/* 1 (the default): TLS required, the server verified against tls_ca */
+	int allow_insecure;	/* 1: tls = 0 towards another machine is accepted (and logged) */
 };
 extern struct staff_conf staff_conf;
 
@@ -86,6 +89,8 @@ struct dbrows {
 	char **cell;
 };
 /* Connects when not connected (the worker's one connection); -1 when the county is down. */
+/* The county connection's options from [county], for this account. */
+void db_conn_opts(struct county_conn_opts *, const char *user, const char *password);
 int db_ready(void);
 void db_close(void);
 /* Runs a SELECT; at most max_rows rows are kept. 0, or -1 (logged once). */

@@ -8,6 +8,7 @@
  * fsync (lib/store/commit_group.c), which only threads of one process can do.
  */
 #include <errno.h>
+#include <grp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,13 @@
 #include "web.h"
 
 static volatile sig_atomic_t server_stopping;
+static const char *server_group;	/* the socket's group; NULL: as created */
+
+void
+server_socket_group(const char *group)
+{
+	server_group = group;
+}
 
 static void
 server_on_signal(int sig)
@@ -46,9 +54,26 @@ server_listen(const char *path)
 		log_warnx("%s: cannot listen", path);
 		return -1;
 	}
+	/*
+	 * The socket alone is shared: the program runs with umask 077 (its store and secrets
+	 * are its own), and the socket is opened to its group explicitly.
+	 */
 	if (chmod(path, 0660) == -1) {
 		log_warn("chmod %s", path);
 		return -1;
+	}
+	if (server_group != NULL) {
+		struct group *g = getgrnam(server_group);
+
+		if (g == NULL) {
+			log_warnx("%s: no group %s (the socket's group, for nginx)", path, server_group);
+			return -1;
+		}
+		if (chown(path, (uid_t)-1, g->gr_gid) == -1) {
+			log_warn("%s: cannot give the socket to group %s (is this program a member?)",
+			    path, server_group);
+			return -1;
+		}
 	}
 	return fd;
 }

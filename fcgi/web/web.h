@@ -23,12 +23,18 @@ struct server_ops {
 	void (*fini)(void);	/* after the last request (may be NULL) */
 };
 /*
- * Binds the unix socket (mode 0660), forks `workers` workers of `threads` threads each
+ * Binds the unix socket (mode 0660, whatever the umask: it is shared with nginx), forks `workers` workers of `threads` threads each
  * (threads share each commit's fsync in hall-write; every other program has 1), restarts
  * any that die. Returns when SIGTERM or SIGINT arrives, after the workers have finished
  * their current request.
  */
 int server_run(const char *socket_path, int workers, int threads, const struct server_ops *);
+/*
+ * The group the socket is given (nginx's, e.g. www-data), so that the program itself can
+ * run in a group of its own and keep its store from nginx; the process must be a member.
+ * NULL (the default): the group it is created with. Call before server_run.
+ */
+void server_socket_group(const char *group);
 
 /* ---- fcgi/web/cookie.c -------------------------------------------------------------- */
 /*

@@ -73,6 +73,7 @@ config_handler(void *user, const char *section, const char *key, const char *v)
 		{"server", "write_socket", offsetof(struct hall_config, write_socket)},
 		{"server", "secret_file", offsetof(struct hall_config, secret_file)},
 		{"server", "limits_file", offsetof(struct hall_config, limits_file)},
+		{"server", "socket_group", offsetof(struct hall_config, socket_group)},
 		{"county", "host", offsetof(struct hall_config, county_host)},
 		{"county", "socket", offsetof(struct hall_config, county_socket)},
 		{"county", "user", offsetof(struct hall_config, county_user)},
@@ -100,6 +101,8 @@ config_handler(void *user, const char *section, const char *key, const char *v)
 		{"deadlines", "unresolved_days", offsetof(struct hall_config, unresolved_days), 1, 60},
 		{"county", "port", offsetof(struct hall_config, county_port), 1, 65535},
 		{"county", "tls", offsetof(struct hall_config, county_tls), 0, 1},
+		{"county", "allow_insecure", offsetof(struct hall_config, county_allow_insecure), 0, 1},
+		{"province", "allow_insecure", offsetof(struct hall_config, province_allow_insecure), 0, 1},
 		{"county", "connect_timeout_s", offsetof(struct hall_config, county_connect_timeout), 1, 600},
 		{"county", "read_timeout_s", offsetof(struct hall_config, county_read_timeout), 1, 3600},
 		{"county", "write_timeout_s", offsetof(struct hall_config, county_write_timeout), 1, 3600},
@@ -156,6 +159,7 @@ config_load(struct hall_config *c, const char *path)
 	c->complaint_days = 5;
 	c->unresolved_days = 2;
 	c->county_port = 3306;
+	c->county_tls = 1;	/* TLS by default: tls = 0 must be asked for */
 	c->county_connect_timeout = 10;
 	c->county_read_timeout = 30;
 	c->county_write_timeout = 30;
@@ -212,6 +216,7 @@ config_free(struct hall_config *c)
 	free(c->write_socket);
 	free(c->secret_file);
 	free(c->limits_file);
+	free(c->socket_group);
 	free(c->county_host);
 	free(c->county_socket);
 	free(c->county_user);

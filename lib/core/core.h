@@ -175,6 +175,7 @@ struct hall_config {
 	char *store_path, *schema_dir, *seed_dir, *calendar_dir;
 	/* [server] */
 	char *read_socket, *write_socket, *secret_file, *limits_file;
+	char *socket_group;	/* the FastCGI sockets' group (nginx's); NULL: the process's */
 	int read_workers, write_workers, write_threads;
 	/* [limits]: per client address and minute; 0 turns a limit off */
 	int submissions_per_min, lookups_per_min, wrong_code_max, lockout_min;
@@ -185,10 +186,12 @@ struct hall_config {
 	    *county_tls_ca;
 	int county_port, county_connect_timeout, county_read_timeout, county_write_timeout;
 	int county_tls;		/* 1: require TLS (verified against county_tls_ca) */
+	int county_allow_insecure;	/* 1: tls = 0 towards another machine is accepted */
 	/* [province]: the province platform, for hall-agent; no url: not configured */
 	char *province_url, *province_token_file, *province_ca_file;
 	int province_connect_timeout, province_low_speed_bps, province_low_speed_s,
 	    province_timeout_s;
+	int province_allow_insecure;	/* 1: a plain http:// url to another machine is accepted */
 	/* [agent] */
 	int agent_poll_ms, agent_batch_records, agent_batch_bytes, agent_backoff_max_s;
 	/* [retention]: days a closed case stays at the hall once minimized (SPEC 11) */
@@ -202,6 +205,23 @@ void config_free(struct hall_config *);
  * path and leaves argc and argv at COMMAND; calls usage() (which exits) on anything else.
  */
 const char *config_cli(int *argc, char ***argv, void (*usage)(void));
+
+/* ---- lib/core/insecure.c ------------------------------------------------------------ */
+/* 1 when a connection to host stays on this machine: no host (a unix socket), localhost,
+ * 127.0.0.0/8, ::1 (also as [::1]). */
+int insecure_is_local(const char *host);
+/* The host of a scheme://[user@]host[:port]/... URL into out; -1 when there is none. */
+int insecure_url_host(const char *url, char *out, size_t outlen);
+/* 1 when the county link (tls = 0) or the province link (not https) leaves this machine
+ * unencrypted, whatever allow_insecure says. */
+int insecure_county(const struct hall_config *);
+int insecure_province(const struct hall_config *);
+/* -1, each reason on stderr naming the INI key, when a link is insecure and its section
+ * does not say allow_insecure = 1; 0 otherwise. */
+int insecure_check(const struct hall_config *, const char *path);
+/* 1 with a warning line for status in out when dest ("county", "province") is insecure
+ * (allowed or not: status shows why the agent would not start, too). */
+int insecure_warning(const struct hall_config *, const char *dest, char *out, size_t outlen);
 
 /* ---- lib/core/record.c -------------------------------------------------------------- */
 /* What citizens submit, after validation. NULL for an absent optional field. */

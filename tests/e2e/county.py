@@ -114,7 +114,8 @@ class County:
         raise ValueError("unknown account %r" % name)
 
     def cnf(self, name):
-        """A client option file for the account (passwords stay off the command line)."""
+        """A client option file for the account (passwords stay off the command line); over
+        TCP with TLS, the server verified against the demo's CA (hall accounts REQUIRE SSL)."""
         if name in self._cnf and os.path.exists(self._cnf[name]):
             return self._cnf[name]
         user, pw, via = self.account(name)
@@ -123,7 +124,8 @@ class County:
         if via == "socket":
             lines.append("socket=%s" % self.socket)
         else:
-            lines += ["host=127.0.0.1", "port=%d" % self.port, "protocol=TCP"]
+            lines += ["host=127.0.0.1", "port=%d" % self.port, "protocol=TCP",
+                      "ssl-ca=%s" % self.node.ca_path, "ssl-verify-server-cert"]
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -240,10 +242,12 @@ class County:
             return
         log = open(os.path.join(self.var, "log", "county.log"), "ab")
         try:
+            # files 0600 and folders 0700, as conf/demo starts it
+            env = dict(os.environ, UMASK="0600", UMASK_DIR="0700")
             p = subprocess.Popen(["mariadbd", "--defaults-file=" +
                                   os.path.join(self.var, "county", "my.cnf")],
                                  stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                 start_new_session=True)
+                                 start_new_session=True, env=env)
         finally:
             log.close()
         deadline = time.monotonic() + timeout

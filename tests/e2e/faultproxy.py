@@ -8,7 +8,9 @@
     proxy.count("stall"), proxy.count(path="/v1/reconcile")
     proxy.stop()
 
-It sits between hall-agent and the reference receiver's nginx. Each connection carries one
+It sits between hall-agent and the reference receiver's nginx (https: upstream_ca names the
+CA file its certificate is verified against; the agent talks plain http to the proxy on
+loopback). Each connection carries one
 request; every answer ends with the connection closed. Modes:
 
     pass          forward to the receiver, relay its answer byte for byte (delay=S: S
@@ -29,6 +31,7 @@ connection is reset, as a dead link would do. Python 3 standard library only.
 """
 
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -63,8 +66,10 @@ class Seen:
 
 
 class FaultProxy:
-    def __init__(self, upstream_port, upstream_host="127.0.0.1", hang_max=120.0):
+    def __init__(self, upstream_port, upstream_host="127.0.0.1", hang_max=120.0,
+                 upstream_ca=None):
         self.upstream = (upstream_host, upstream_port)
+        self.upstream_ca = upstream_ca    # set: the receiver speaks https, verified with it
         self.hang_max = hang_max
         self._lock = threading.Lock()
         self._mode = "pass"
@@ -242,13 +247,19 @@ class FaultProxy:
         req = b"\r\n".join(out) + b"\r\n\r\n" + body
         try:
             u = socket.create_connection(self.upstream, timeout=30)
+            if self.upstream_ca is not None:
+                ctx = ssl.create_default_context(cafile=self.upstream_ca)
+                u = ctx.wrap_socket(u, server_hostname=self.upstream[0])
         except OSError:
             return None
         try:
             u.sendall(req)
             answer = b""
             while True:
-                chunk = u.recv(65536)
+                try:
+                    chunk = u.recv(65536)
+                except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                    break    # the receiver closed (with or without TLS's close_notify)
                 if not chunk:
                     break
                 answer += chunk

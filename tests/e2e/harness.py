@@ -20,6 +20,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import tempfile
 import time
@@ -235,6 +236,25 @@ class Node:
         return "http://127.0.0.1:%d" % self.port
 
     @property
+    def ca_path(self):
+        """The demo's CA certificate (conf/demo makes it in $VAR/tls): the county MariaDB
+        and the province receiver present certificates it signed."""
+        return os.path.join(self.var, "tls", "ca.pem")
+
+    def ssl_context(self):
+        """A client TLS context that verifies the node's servers against its CA."""
+        return ssl.create_default_context(cafile=self.ca_path)
+
+    @property
+    def province_url(self):
+        return "https://127.0.0.1:%d" % self.province_port
+
+    def province_connection(self, timeout=20):
+        """A connection to the reference province receiver (https, verified)."""
+        return http.client.HTTPSConnection("127.0.0.1", self.province_port, timeout=timeout,
+                                           context=self.ssl_context())
+
+    @property
     def db_path(self):
         return os.path.join(self.var, "hall", "hall.db")
 
@@ -260,7 +280,9 @@ class Node:
         env.pop("HALL_INI", None)
         if self.extra_ini is not None:
             path = os.path.join(self.var, "extra.ini")
-            with open(path, "w", encoding="utf-8") as f:
+            # 0600 like everything the node keeps in VAR (test_tls walks it)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(self.extra_ini)
             env["HALL_INI_EXTRA"] = path
         else:

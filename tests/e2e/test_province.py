@@ -15,7 +15,6 @@ SQLite store ($VAR/province/province.db) to prove exactly-once delivery:
 
 import gzip
 import hashlib
-import http.client
 import json
 import os
 import random
@@ -130,7 +129,7 @@ def rx_post(node, path, body, token=None, timeout=20):
     h = {"Content-Type": "application/json", "Connection": "close"}
     if token is not None:
         h["Authorization"] = "Bearer " + token
-    conn = http.client.HTTPConnection("127.0.0.1", node.province_port, timeout=timeout)
+    conn = node.province_connection(timeout)
     try:
         conn.request("POST", path, body=json.dumps(body).encode(), headers=h)
         r = conn.getresponse()
@@ -228,9 +227,9 @@ class ProvinceTestCase(unittest.TestCase):
         self.node = node
         self.agent = Agent(node)
         self.addCleanup(self.agent.cleanup)
-        self.proxy = FaultProxy(node.province_port).start()
+        self.proxy = FaultProxy(node.province_port, upstream_ca=node.ca_path).start()
         self.addCleanup(self.proxy.stop)
-        url = self.proxy.url if via_proxy else "http://127.0.0.1:%d" % node.province_port
+        url = self.proxy.url if via_proxy else node.province_url
         node.start(LIMITS_OFF + UPLINK_INI % url + extra)
         self.assertEqual(node.ini()["province"]["url"], url)
         return node
@@ -662,7 +661,7 @@ class ProvinceUplinkTest(ProvinceTestCase):
         other = {"id": "430121002000-C1", "type": "case", "hall_code": "430121002000",
                  "case_no": "43012100200000000000001", "at": "2026-01-05T09:00:00+08:00"}
         line = json.dumps(other, separators=(",", ":")).encode()
-        conn = http.client.HTTPConnection("127.0.0.1", node.province_port, timeout=20)
+        conn = node.province_connection(20)
         conn.request("POST", "/v1/records", body=gzip.compress(line + b"\n"),
                      headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip",
                               "Authorization": "Bearer " + other_token})
