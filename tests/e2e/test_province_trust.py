@@ -98,7 +98,7 @@ class ProvinceTrustTest(ProvinceTestCase):
         return ini
 
     def rx_get(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.node.province_port, timeout=20)
+        conn = self.node.province_connection()
         try:
             conn.request("GET", path)
             r = conn.getresponse()
@@ -113,7 +113,7 @@ class ProvinceTrustTest(ProvinceTestCase):
         if gz:
             body = gzip.compress(body)
             h["Content-Encoding"] = "gzip"
-        conn = http.client.HTTPConnection("127.0.0.1", self.node.province_port, timeout=20)
+        conn = self.node.province_connection()
         try:
             conn.request("POST", "/v1/records", body=body, headers=h)
             r = conn.getresponse()
@@ -123,7 +123,7 @@ class ProvinceTrustTest(ProvinceTestCase):
         return r.status, json.loads(data)
 
     def rx_reconcile(self, ids, token):
-        conn = http.client.HTTPConnection("127.0.0.1", self.node.province_port, timeout=20)
+        conn = self.node.province_connection()
         try:
             conn.request("POST", "/v1/reconcile", body=json.dumps({"ids": ids}).encode(),
                          headers={"Content-Type": "application/json",
