@@ -39,7 +39,7 @@ sink_results_set_aside(unsigned *run, const struct outbox_batch *b, char *err, s
 		most = r > most ? r : most;
 	}
 	if (most > SET_ASIDE_RUN_MAX) {
-		sink_set_aside_stop(0, most, "refusals in one batch", err, errlen);
+		sink_set_aside_stop(most, 0, "refusals in one batch", err, errlen);
 		return -1;
 	}
 	*run = r;
