@@ -112,6 +112,10 @@ int province_answer_results(struct outbox_batch *b, const char *ctype, const cha
  */
 int province_answer_held(struct outbox_batch *b, const char *body, size_t len, char *err,
     size_t errlen);
+/* The platform's reason for refusing a request (a JSON {"error":{"message"}}), cleaned of
+ * control bytes into out; "" when the body says none. */
+void province_answer_error(const char *ctype, const char *body, size_t len, char *out,
+    size_t outlen);
 
 /* ---- agent/hall-agent/downlink_county.c --------------------------------------------- */
 /* Pulls, applies and acknowledges what the county holds for this hall: the number of rows

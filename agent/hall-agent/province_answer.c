@@ -106,3 +106,19 @@ province_answer_held(struct outbox_batch *b, const char *body, size_t len, char 
 	json_decref(root);
 	return have == b->n ? 1 : 0;
 }
+
+void
+province_answer_error(const char *ctype, const char *body, size_t len, char *out,
+    size_t outlen)
+{
+	json_t *root, *msg;
+
+	out[0] = '\0';
+	if (strncasecmp(ctype, "application/json", 16) != 0 ||
+	    (root = json_loadb(body, len, 0, NULL)) == NULL)
+		return;
+	msg = json_object_get(json_object_get(root, "error"), "message");
+	if (json_is_string(msg))
+		text_clean(out, outlen, json_string_value(msg), json_string_length(msg));
+	json_decref(root);
+}

@@ -340,8 +340,14 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 		goto done;
 	}
 	if (status != 200) {
-		snprintf(err, errlen, "HTTP %ld from %s/v1/records%s", status, k->cfg->province_url,
-		    status >= 300 && status < 400 ? " (a redirect: a captive portal?)" : "");
+		char why[200];
+
+		/* the receiver's own reason (a token of another hall, a batch too large) */
+		province_answer_error(a.ctype, a.body.data, a.body.len, why, sizeof(why));
+		snprintf(err, errlen, "HTTP %ld from %s/v1/records%s%s%s", status,
+		    k->cfg->province_url,
+		    status >= 300 && status < 400 ? " (a redirect: a captive portal?)" : "",
+		    why[0] ? ": " : "", why);
 		buf_free(&a.body);
 		goto done;
 	}

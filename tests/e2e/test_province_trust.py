@@ -186,6 +186,8 @@ class ProvinceTrustTest(ProvinceTestCase):
         receipts = self.submit(5, "错令牌")
         self.wait_requests(2)
         err = self.wait_error(r"\b403\b", what="status to report the 403")
+        # with the receiver's own reason, so that an operator sees which token is wrong
+        self.assertRegex(err, r"each hall sends with its own token", err)
         tap("hall B's token in hall A's agent: %s" % err)
         seen = self.proxy.seen("/v1/records")
         self.assertEqual({x.upstream_status for x in seen}, {403}, seen)

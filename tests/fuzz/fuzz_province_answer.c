@@ -6,7 +6,7 @@
  * rest is its body. Promises: an answer taken as success names every record of the batch,
  * each accepted, duplicate or rejected with a reason; a reconcile that says it holds the
  * whole batch has marked each record duplicate or conflict (with a reason); anything else
- * leaves an error message. Any broken promise aborts; ASan sees leaks and overreads.
+ * leaves an error message; a refusal's reason has no control byte. Any broken promise aborts; ASan sees leaks and overreads.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -73,6 +73,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else if (rc != -1 && rc != 0 && rc != 1)
 			abort();
 	}
+	/* a refusal's reason: one clean line, whatever the body */
+	province_answer_error(data[0] & 2 ? "text/html" : "application/json",
+	    (const char *)data + 1, size - 1, err, sizeof(err));
+	for (i = 0; err[i] != '\0'; i++)
+		if ((unsigned char)err[i] < 0x20 || err[i] == 0x7f)
+			abort();
 	outbox_batch_free(&b);
 	return 0;
 }
