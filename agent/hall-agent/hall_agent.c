@@ -232,7 +232,9 @@ cmd_run(const struct hall_config *cfg, int once)
 		log_warnx("neither [county] nor [province] is configured: nothing to do");
 		return 1;
 	}
-	if ((rs = store_open(cfg->store_path, 0)) == NULL || store_bind_hall(rs, cfg->code) == -1) {
+	/* a small cache, as the destinations' connections: its queries walk indexes */
+	if ((rs = store_open(cfg->store_path, 0)) == NULL || store_bind_hall(rs, cfg->code) == -1 ||
+	    store_cache_limit(rs, 256) == -1) {
 		log_warnx("retention: no store connection: closed cases are not minimized");
 		store_close(rs);
 		rs = NULL;
