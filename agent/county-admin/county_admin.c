@@ -490,14 +490,25 @@ cmd_purge(MYSQL *db, int days)
 	return 0;
 }
 
+static const char help[] =
+    "usage: county-admin -c COUNTY_INI COMMAND\n"
+    "\n"
+    "The county database's schema, accounts and calendars (MariaDB, [county] of the INI).\n"
+    "\n"
+    "  migrate                          apply the sql/county migrations not yet applied\n"
+    "  add-hall CODE NAME PASSWORD_FILE a hall and its account hall_CODE (REQUIRE SSL)\n"
+    "  add-reader USER PASSWORD_FILE    a county system's account (role county_reader)\n"
+    "  add-console USER PASSWORD_FILE   the staff console's account (role staff_console)\n"
+    "  add-provincial USER PASSWORD_FILE the province's calendar account (province_calendar)\n"
+    "  import-calendars YYYY.txt...     the shipped calendars, for years not yet published\n"
+    "  purge [DAYS]                     delete closed cases past [retention] days (or DAYS)\n"
+    "  --help, --version\n"
+    "Passwords are read from files (mode 0600), never from the command line.\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: county-admin -c COUNTY_INI migrate | add-hall CODE NAME PASSWORD_FILE"
-			" | add-reader USER PASSWORD_FILE | add-console USER PASSWORD_FILE"
-			" | add-provincial USER PASSWORD_FILE"
-			" | import-calendars YYYY.txt... | purge [DAYS]\n");
-	exit(2);
+	cli_usage(help, 2);
 }
 
 int
@@ -510,6 +521,7 @@ main(int argc, char *argv[])
 	MYSQL *db;
 	int rc = 1;
 
+	cli_standard(argc, argv, "county-admin", help);
 	log_init("county-admin");
 	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	config = config_cli(&argc, &argv, usage);

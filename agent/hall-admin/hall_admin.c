@@ -29,14 +29,31 @@
 
 #include "store.h"
 
+static const char help[] =
+    "usage: hall-admin -c CONFIG init | migrate | calendar FILE...\n"
+    "       hall-admin -c CONFIG requeue county|province --all | ID...\n"
+    "       hall-admin -c CONFIG clock [--trust-now | --continue]\n"
+    "       hall-admin -c CONFIG purge [DAYS]\n"
+    "\n"
+    "Sets up and maintains a hall node's store (SQLite, [store] path of the hall INI).\n"
+    "\n"
+    "  init             create or upgrade the store, seed guides and calendars on first use,\n"
+    "                   make the CSRF secret; safe to run again\n"
+    "  migrate          apply pending schema migrations only\n"
+    "  calendar FILE... import working-day calendars (conf/calendar format)\n"
+    "  requeue DEST     put records the county or the province set aside back in the queue\n"
+    "                   (--all, or the ids hall-agent status lists)\n"
+    "  clock            the clock guard: where it stands; --trust-now vouches for this\n"
+    "                   machine's clock, --continue lets numbers go on past a clock put back\n"
+    "  purge [DAYS]     the daily personal-data job at once: minimize closed cases every\n"
+    "                   destination holds, delete those closed for [retention] days (or DAYS)\n"
+    "  -c CONFIG        the hall INI\n"
+    "  --help, --version\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: hall-admin -c CONFIG init | migrate | calendar FILE...\n"
-			"       hall-admin -c CONFIG requeue county|province --all | ID...\n"
-			"       hall-admin -c CONFIG clock [--trust-now | --continue]\n"
-			"       hall-admin -c CONFIG purge [DAYS]\n");
-	exit(2);
+	cli_usage(help, 2);
 }
 
 static int
@@ -287,6 +304,7 @@ main(int argc, char *argv[])
 	struct store *s;
 	int rc = 1;
 
+	cli_standard(argc, argv, "hall-admin", help);
 	log_init("hall-admin");
 	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	config = config_cli(&argc, &argv, usage);

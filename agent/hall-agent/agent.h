@@ -12,7 +12,7 @@
 #include "county.h"
 #include "store.h"
 
-#define AGENT_VERSION "0.3.0"
+#define AGENT_VERSION HALL_VERSION
 
 /* ---- agent/hall-agent/sink.c -------------------------------------------------------- */
 struct push_stats {

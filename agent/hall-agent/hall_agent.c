@@ -40,11 +40,25 @@ on_signal(int sig)
 	stopping = 1;
 }
 
+static const char help[] =
+    "usage: hall-agent -c CONFIG run | once | status [--watch]\n"
+    "\n"
+    "The hall's sync agent: sends the records in the hall store's outbox to the county\n"
+    "database ([county]) and the province platform ([province]), and brings the county's\n"
+    "answers, guides and calendars down.\n"
+    "\n"
+    "  run              keep syncing (every [agent] poll_ms, at once after a hall write)\n"
+    "  once             one full pass to every destination, then exit (0: all went)\n"
+    "  status           per destination: backlog, oldest unsent record, last success and\n"
+    "                   error, set-aside records; --watch (or a terminal) keeps a progress\n"
+    "                   bar while a backlog drains\n"
+    "  -c CONFIG        the hall INI (conf/hall.ini.example documents every key)\n"
+    "  --help, --version\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: hall-agent -c CONFIG run | once | status [--watch]\n");
-	exit(2);
+	cli_usage(help, 2);
 }
 
 /* One destination's worker: its sink, its own store connection, its own pace. */
@@ -294,6 +308,7 @@ main(int argc, char *argv[])
 	const char *config;
 	int rc = 1, watch;
 
+	cli_standard(argc, argv, "hall-agent", help);
 	log_init("hall-agent");
 	umask(077);	/* what it creates (the store's -wal and -shm) is the owner's alone */
 	config = config_cli(&argc, &argv, usage);

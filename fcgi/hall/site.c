@@ -36,11 +36,24 @@ site_error_page(struct req *r, int status, const char *message, const char *extr
 	buf_free(&b);
 }
 
+/* --help, and the usage on a bad command line: the two programs share one text. */
 static void
-usage(const char *progname)
+usage(const char *progname, int code)
 {
-	fprintf(stderr, "usage: %s -c CONFIG\n", progname);
-	exit(2);
+	char help[1024];
+
+	snprintf(help, sizeof(help),
+	    "usage: %s -c CONFIG\n"
+	    "\n"
+	    "The hall's citizen site, a FastCGI program behind nginx: hall-read answers the\n"
+	    "pages, lookups and guides from the hall store read-only ([server] read_socket),\n"
+	    "hall-write takes submissions and ratings ([server] write_socket), each durable\n"
+	    "before its receipt. nginx sends each request to the right one\n"
+	    "(conf/nginx-hall.conf.in).\n"
+	    "\n"
+	    "  -c CONFIG        the hall INI (conf/hall.ini.example documents every key)\n"
+	    "  --help, --version\n", progname);
+	cli_usage(help, code);
 }
 
 /*
@@ -77,6 +90,9 @@ site_main(int argc, char *argv[], const struct site_program *p)
 	const char *config = NULL;
 	int ch;
 
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		usage(progname, 0);
+	cli_standard(argc, argv, progname, "");
 	log_init(progname);
 	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
@@ -85,11 +101,11 @@ site_main(int argc, char *argv[], const struct site_program *p)
 			config = optarg;
 			break;
 		default:
-			usage(progname);
+			usage(progname, 2);
 		}
 	}
 	if (config == NULL || optind != argc)
-		usage(progname);
+		usage(progname, 2);
 	if (sodium_init() < 0)
 		fatalx("libsodium cannot start");
 	if (config_load(&site.cfg, config) == -1)

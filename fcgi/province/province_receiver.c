@@ -477,14 +477,25 @@ ini_key(void *user, const char *section, const char *key, const char *value)
 	return 0;
 }
 
+static const char help[] =
+    "usage: province-receiver -c CONFIG run\n"
+    "       province-receiver -c CONFIG add-hall HALL_CODE TOKEN_FILE\n"
+    "       province-receiver -c CONFIG remove-hall HALL_CODE\n"
+    "       province-receiver -c CONFIG purge\n"
+    "\n"
+    "The reference province platform (SPEC 5.3), a FastCGI program behind nginx: POST\n"
+    "/v1/records (gzip NDJSON, one token per hall), POST /v1/reconcile, GET /v1/health.\n"
+    "\n"
+    "  run              serve on [receiver] socket\n"
+    "  add-hall         register a hall's token (read from the file; again: rotate it)\n"
+    "  remove-hall      withdraw a hall's token\n"
+    "  purge            delete cases past [receiver] retention_days now (also daily)\n"
+    "  --help, --version\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: province-receiver -c CONFIG run\n"
-			"       province-receiver -c CONFIG add-hall HALL_CODE TOKEN_FILE\n"
-			"       province-receiver -c CONFIG remove-hall HALL_CODE\n"
-			"       province-receiver -c CONFIG purge\n");
-	exit(2);
+	cli_usage(help, 2);
 }
 
 /* The store with its schema, for the commands and before the workers start. */
@@ -523,6 +534,7 @@ main(int argc, char *argv[])
 	sqlite3 *db;
 	int rc;
 
+	cli_standard(argc, argv, "province-receiver", help);
 	log_init("province-receiver");
 	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	config = config_cli(&argc, &argv, usage);

@@ -274,14 +274,22 @@ worker_init(void)
 	return 0;
 }
 
+static const char help[] =
+    "usage: staff-console -c STAFF_INI [run]\n"
+    "       staff-console -c STAFF_INI add-user USER COUNTY_CODE ROLE PASSWORD_FILE\n"
+    "\n"
+    "The county staff console, a FastCGI program behind nginx ([console] socket).\n"
+    "\n"
+    "  run              serve (the default)\n"
+    "  add-user         create an account or reset its password (and end its sessions);\n"
+    "                   ROLE: staff, supervisor or admin of a county; province, with the\n"
+    "                   province's code as COUNTY_CODE, for the province's calendar staff\n"
+    "  --help, --version\n";
+
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: staff-console -c STAFF_INI [run]\n"
-			"       staff-console -c STAFF_INI add-user USER COUNTY_CODE ROLE PASSWORD_FILE\n"
-			"       (ROLE: staff, supervisor or admin of a county; province, with the\n"
-			"       province's code as COUNTY_CODE, for the province's calendar staff)\n");
-	exit(2);
+	cli_usage(help, 2);
 }
 
 int
@@ -291,6 +299,7 @@ main(int argc, char *argv[])
 	const char *config = NULL;
 	int ch, rc;
 
+	cli_standard(argc, argv, "staff-console", help);
 	log_init("staff-console");
 	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	while ((ch = getopt(argc, argv, "c:")) != -1) {

@@ -206,6 +206,14 @@ void config_free(struct hall_config *);
  */
 const char *config_cli(int *argc, char ***argv, void (*usage)(void));
 
+/* ---- lib/core/cli.c ----------------------------------------------------------------- */
+/* The release every program reports (--version) and the agent tells the county. */
+#define HALL_VERSION "0.4.0"
+/* help on stdout with exit 0 (code 0), or on stderr with exit code. */
+_Noreturn void cli_usage(const char *help, int code);
+/* First thing in main: --help or -h prints help, --version "name HALL_VERSION"; both exit 0. */
+void cli_standard(int argc, char *argv[], const char *name, const char *help);
+
 /* ---- lib/core/insecure.c ------------------------------------------------------------ */
 /* 1 when a connection to host stays on this machine: no host (a unix socket), localhost,
  * 127.0.0.0/8, ::1 (also as [::1]). */
