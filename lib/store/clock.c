@@ -19,6 +19,7 @@
  * a time instead of being refused. No number is ever issued twice either way.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,19 +29,29 @@
 
 #define CLOCK_AHEAD_MAX_S (24 * 3600)
 
+static char boot[40];
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+/* Read once per process: the write path checks the clock at every commit group. */
+static void
+boot_read(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+	if (f == NULL)
+		return;
+	if (fgets(boot, sizeof(boot), f) == NULL)
+		boot[0] = '\0';
+	boot[strcspn(boot, "\n")] = '\0';
+	fclose(f);
+}
+
 /* This boot's id (36 characters) into out; "" when the kernel does not say. */
 static void
 boot_id(char out[40])
 {
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
-
-	out[0] = '\0';
-	if (f == NULL)
-		return;
-	if (fgets(out, 40, f) == NULL)
-		out[0] = '\0';
-	out[strcspn(out, "\n")] = '\0';
-	fclose(f);
+	pthread_once(&boot_once, boot_read);
+	memcpy(out, boot, sizeof(boot));
 }
 
 static int64_t
