@@ -249,6 +249,15 @@ class Node:
     def province_url(self):
         return "https://127.0.0.1:%d" % self.province_port
 
+    def run_env(self):
+        """$VAR/run.env (what `make run` tells its user) as a dict."""
+        env = {}
+        with open(os.path.join(self.var, "run.env")) as f:
+            for line in f:
+                k, _, v = line.strip().partition("=")
+                env[k] = v
+        return env
+
     def province_connection(self, timeout=20):
         """A connection to the reference province receiver (https, verified)."""
         return http.client.HTTPSConnection("127.0.0.1", self.province_port, timeout=timeout,

@@ -55,11 +55,7 @@ class AuditTest(unittest.TestCase):
         cls.county = County(cls.node)
         cls.agent = Agent(cls.node)
         cls.addClassCleanup(cls.agent.cleanup)
-        env = {}
-        with open(os.path.join(cls.node.var, "run.env")) as f:
-            for line in f:
-                k, _, v = line.strip().partition("=")
-                env[k] = v
+        env = cls.node.run_env()
         cls.user, cls.password = env["STAFF_USER"], env["STAFF_PASSWORD"]
         cls.province_user = env["PROVINCE_STAFF_USER"]
         cls.province_password = env["PROVINCE_STAFF_PASSWORD"]

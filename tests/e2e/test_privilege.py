@@ -40,11 +40,7 @@ class PrivilegeTest(unittest.TestCase):
         cls.county = County(cls.node)
         cls.agent = Agent(cls.node)
         cls.addClassCleanup(cls.agent.cleanup)
-        cls.env = {}
-        with open(os.path.join(cls.node.var, "run.env")) as f:
-            for line in f:
-                k, _, v = line.strip().partition("=")
-                cls.env[k] = v
+        cls.env = cls.node.run_env()
         cls.staff_ini = os.path.join(cls.node.var, "staff", "staff.ini")
         cls.county.add_hall(OTHER_HALL, "长沙县另一街道政务服务中心")
 

@@ -136,12 +136,7 @@ class StaffTest(unittest.TestCase):
         cls.county = County(cls.node)
         cls.agent = Agent(cls.node)
         cls.addClassCleanup(cls.agent.cleanup)
-        env = {}
-        with open(os.path.join(cls.node.var, "run.env")) as f:
-            for line in f:
-                k, _, v = line.strip().partition("=")
-                env[k] = v
-        cls.env = env
+        cls.env = env = cls.node.run_env()
         cls.user, cls.password = env["STAFF_USER"], env["STAFF_PASSWORD"]
         cls._log_offset = 0
         cls.staff_ini = os.path.join(cls.node.var, "staff", "staff.ini")
