@@ -11,9 +11,13 @@ CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wno-format-nonliteral -Wvla -Wimplicit-fallthrough
 DEFS      = -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
+# The libraries, found with pkg-config once `make deps` has installed them: their flags go
+# to $(B)/config.mk, which make remakes (and reads again) when it is missing or this file
+# changes. The goals that install the packages first (run, test, bench, fuzz) build in a
+# second make that reads the file then, so a fresh machine's first command works.
 PKGS      = sqlite3 jansson libsodium inih libcurl zlib
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libmariadb 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+MARIADB_PKG = libmariadb
+TOP_GOALS = deps run stop test bench fuzz format clean deb
 LDLIBS    = $(PKG_LIBS) -lfcgi -lpthread -lm
 # each program records only the shared libraries it calls (no libcurl in hall-read)
 LDFLAGS  += -Wl,--as-needed
@@ -24,10 +28,12 @@ B = build/san
 CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
+ifneq ($(filter-out $(TOP_GOALS),$(or $(MAKECMDGOALS),all)),)
+-include $(B)/config.mk
+endif
 # The shared libraries' headers; a program's own header sits beside its files.
 ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) -Ilib/core -Ilib/store \
              -Ilib/county -Ifcgi/web
-MARIADB_LIBS := $(shell pkg-config --libs libmariadb 2>/dev/null)
 
 # Every folder of code is a static library of all its files; a program is its main file
 # and the libraries it uses, and the linker takes from each only what the program calls.
@@ -67,11 +73,17 @@ deps:
 	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# Where a library is missing, say which Debian package brings it, rather than fail later
+# at the first #include or link with undefined references.
+$(B)/config.mk: Makefile
+	@mkdir -p $(B)
+	@B=$(B) PKGS="$(PKGS) $(MARIADB_PKG)" conf/configure > $@.tmp && mv $@.tmp $@
+
 # Every object depends on the shared headers and on those of its own folder.
 HEADERS = $(wildcard lib/*/*.h fcgi/*/*.h agent/*/*.h)
 $(B)/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -c $< -o $@
 
 $(foreach f,$(FOLDERS),$(eval $(call lib,$(f)): $(call objs,$(f))))
 $(B)/lib%.a:

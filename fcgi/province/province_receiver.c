@@ -38,7 +38,7 @@
 #define MAX_IDS 20000
 
 static struct {
-	char *socket, *store_path;
+	char *socket, *socket_group, *store_path;	/* socket_group: nginx's, given the socket */
 	int workers, retention_days;
 	size_t max_line;
 	sqlite3 *db;
@@ -447,6 +447,8 @@ ini_key(void *user, const char *section, const char *key, const char *value)
 	}
 	if (strcmp(key, "socket") == 0)
 		return (rx.socket = strdup(value)) != NULL;
+	if (strcmp(key, "socket_group") == 0)
+		return (rx.socket_group = strdup(value)) != NULL;
 	if (strcmp(key, "store") == 0)
 		return (rx.store_path = strdup(value)) != NULL;
 	if (strcmp(key, "workers") == 0)
@@ -580,5 +582,6 @@ main(int argc, char *argv[])
 		fatalx("FCGX_Init failed");
 	static const struct server_ops ops = {worker_init, handle, NULL};
 
+	server_socket_group(rx.socket_group);
 	return server_run(rx.socket, rx.workers, 1, &ops) == 0 ? 0 : 1;
 }
