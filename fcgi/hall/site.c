@@ -49,7 +49,7 @@ usage(const char *progname, int code)
 	    "pages, lookups and guides from the hall store read-only ([server] read_socket),\n"
 	    "hall-write takes submissions and ratings ([server] write_socket), each durable\n"
 	    "before its receipt. nginx sends each request to the right one\n"
-	    "(conf/nginx-hall.conf.in).\n"
+	    "(conf/nginx/hall.site).\n"
 	    "\n"
 	    "  -c CONFIG        the hall INI (conf/hall.ini.example documents every key)\n"
 	    "  --help, --version\n", progname);
@@ -58,7 +58,7 @@ usage(const char *progname, int code)
 
 /*
  * nginx sends the POSTs, but the lookup form's, to hall-write and everything else to
- * hall-read (conf/nginx-hall.conf.in): each program refuses what is the other's.
+ * hall-read (conf/nginx/hall.site): each program refuses what is the other's.
  */
 static int
 site_takes(const struct req *r)

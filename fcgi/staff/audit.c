@@ -8,7 +8,7 @@
  * each row's time from the database's clock. A row is written in the transaction of what
  * it records: an action whose row cannot be written is rolled back, and a case page whose
  * view cannot be recorded is not shown (audit_unavailable). The address is REMOTE_ADDR,
- * the peer nginx saw (conf/nginx-staff.conf.in passes it); the county is the account's,
+ * the peer nginx saw (conf/nginx/staff.site passes it); the county is the account's,
  * so each admin reads its own county's rows.
  *
  * Actions, as stored (the page says them in words, from audit_words):

@@ -263,7 +263,7 @@ enum limit_table { LIMIT_SUBMIT, LIMIT_LOOKUP, LIMIT_LOCKOUT, LIMIT__MAX };
  * "2001:db8:1:2::/64" (one subscriber holds a whole /64, so counting single addresses would
  * give each of them 2^64 budgets); an IPv4-mapped IPv6 address as the IPv4 one. Anything
  * else is kept as it came, cut to fit. The shipped nginx limits group addresses the same way
- * (conf/nginx-limits.conf).
+ * (conf/nginx/limits.conf).
  */
 #define LIMITS_ADDR_KEY 64
 void limits_address_key(char out[LIMITS_ADDR_KEY], const char *remote);

@@ -1,4 +1,5 @@
-"""Issue 11: load held against slow clients (conf/nginx-limits.conf, conf/nginx-workers.conf).
+"""Issue 11: load held against slow clients (conf/nginx/limits.conf,
+server-limits.conf, workers.conf).
 
 One hostile address runs slowhttptest (slow request bodies, R-U-Dead-Yet: 4,000 connections
 at 400 a second, each sending a few bytes of its body every 10 s) against the hall, the
@@ -33,7 +34,7 @@ ATTACKER = "127.0.0.1"
 CITIZEN = "127.0.0.2"
 CONNECTIONS = 4000
 FDS = 8192          # for slowhttptest: its 4,000 connections and some margin
-HELD = 64           # limit_conn hall_addr in conf/nginx-limits.conf
+HELD = 64           # limit_conn hall_addr in conf/nginx/server-limits.conf
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -404,9 +405,9 @@ daemon off;
 worker_processes 1;
 pid %(d)s/nginx.pid;
 error_log %(d)s/error.log warn;
-include %(root)s/conf/nginx-workers.conf;
+include %(root)s/conf/nginx/workers.conf;
 http {
-	include %(root)s/conf/nginx-limits.conf;
+	include %(root)s/conf/nginx/limits.conf;
 	access_log off;
 	client_body_temp_path %(d)s/body;
 	proxy_temp_path %(d)s/proxy;
@@ -417,6 +418,7 @@ http {
 	real_ip_header X-Real-IP;
 	server {
 		listen 127.0.0.1:%(port)d;
+		include %(root)s/conf/nginx/server-limits.conf;
 		# return answers in the rewrite phase, before limit_conn looks: never limited
 		location = /key {
 			return 200 "$hall_client";
