@@ -57,9 +57,10 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev \
        libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk \
        mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
-       iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl
+       iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl \
+       debhelper dpkg-dev fakeroot lintian git debootstrap man-db
 
-.PHONY: all deps run stop test bench fuzz clean format
+.PHONY: all programs deps run stop test bench fuzz clean format install install-node install-county deb
 all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due
 
 # Installs only what is missing, so a machine that has everything never calls apt-get.
@@ -186,6 +187,90 @@ fuzz: deps
 	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p var/fuzz/$$n; \
 	    echo "== $$n for $${FUZZ_SECONDS:-300} s"; \
 	    $$f -max_total_time=$${FUZZ_SECONDS:-300} -max_len=20000 var/fuzz/$$n tests/fuzz/corpus/$$n || exit 1; done
+
+# Installation, by hand or through the Debian packages (conf/debian): PREFIX and DESTDIR as
+# usual. The shipped files name the packages' paths (/usr/sbin, /usr/share/hall, /etc/hall);
+# install moves them to this PREFIX's. An INI file that is already there is kept.
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+DATADIR     ?= $(PREFIX)/share/hall
+MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+NGINXDIR    ?= $(SYSCONFDIR)/nginx
+NODE_PROGS   = hall-read hall-write hall-agent hall-admin
+COUNTY_PROGS = staff-console county-admin province-receiver
+NODE_UNITS   = hall-read.service hall-write.service hall-agent.service
+COUNTY_UNITS = staff-console.service province-receiver.service county-purge.service \
+               county-purge.timer
+PATHS_SED = -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/share/hall|$(DATADIR)|g' \
+            -e 's|/etc/hall|$(SYSCONFDIR)/hall|g'
+# The county's sites name their limits staff_* so that they can share an nginx with a hall's.
+STAFF_SED = -e 's/hall_client/staff_client/g' -e 's/hall_addr/staff_addr/g' \
+            -e 's/hall_retry_after/staff_retry_after/g' \
+            -e 's|nginx/server-limits.conf|nginx/staff-server-limits.conf|g'
+# install_sed SED-ARGS, FROM, TO, MODE
+install_sed = mkdir -p $(dir $(3)) && sed $(1) $(2) > $(3).tmp && chmod $(4) $(3).tmp && mv $(3).tmp $(3)
+# install_conf: the same, unless an edited file is already there
+install_conf = if [ -e $(3) ]; then echo "kept $(3)"; else $(call install_sed,$(1),$(2),$(3),$(4)); fi
+
+programs: $(NODE_PROGS:%=$(B)/%) $(COUNTY_PROGS:%=$(B)/%)
+
+install: install-node install-county
+
+install-node: $(NODE_PROGS:%=$(B)/%)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/hall/seed \
+	    $(DESTDIR)$(DATADIR)/conf/calendar $(DESTDIR)$(DATADIR)/public/errors \
+	    $(DESTDIR)$(DATADIR)/nginx $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $^ $(DESTDIR)$(SBINDIR)/
+	install -m 0644 sql/hall/*.sql $(DESTDIR)$(DATADIR)/sql/hall/
+	install -m 0644 sql/hall/seed/*.sql $(DESTDIR)$(DATADIR)/sql/hall/seed/
+	install -m 0644 conf/calendar/* $(DESTDIR)$(DATADIR)/conf/calendar/
+	install -m 0644 public/*.css $(DESTDIR)$(DATADIR)/public/
+	install -m 0644 public/errors/* $(DESTDIR)$(DATADIR)/public/errors/
+	install -m 0644 conf/nginx/server-limits.conf $(DESTDIR)$(DATADIR)/nginx/
+	$(call install_sed,$(PATHS_SED),conf/nginx/hall.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall,0644)
+	$(call install_sed,,conf/nginx/limits.conf,$(DESTDIR)$(NGINXDIR)/conf.d/hall-node.conf,0644)
+	$(call install_conf,$(PATHS_SED) -e 's|^; socket_group = www-data|socket_group = www-data|',conf/hall.ini.example,$(DESTDIR)$(SYSCONFDIR)/hall/hall.ini,0644)
+	for u in $(NODE_UNITS); do $(call install_sed,$(PATHS_SED),conf/systemd/$$u,$(DESTDIR)$(UNITDIR)/$$u,0644); done
+	$(call install_sed,,conf/systemd/hall-node.sysusers,$(DESTDIR)$(SYSUSERSDIR)/hall-node.conf,0644)
+	$(call install_sed,$(PATHS_SED),conf/systemd/hall-node.tmpfiles,$(DESTDIR)$(TMPFILESDIR)/hall-node.conf,0644)
+	install -m 0644 $(NODE_PROGS:%=docs/man/%.8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/hall.ini.5 $(DESTDIR)$(MANDIR)/man5/
+
+install-county: $(COUNTY_PROGS:%=$(B)/%)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql/county $(DESTDIR)$(DATADIR)/nginx \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $^ $(DESTDIR)$(SBINDIR)/
+	install -m 0644 sql/county/*.sql $(DESTDIR)$(DATADIR)/sql/county/
+	$(call install_sed,$(STAFF_SED),conf/nginx/server-limits.conf,$(DESTDIR)$(DATADIR)/nginx/staff-server-limits.conf,0644)
+	$(call install_sed,$(PATHS_SED) $(STAFF_SED),conf/nginx/staff.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall-staff,0644)
+	$(call install_sed,$(PATHS_SED) $(STAFF_SED),conf/nginx/province.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall-province,0644)
+	$(call install_sed,$(STAFF_SED),conf/nginx/limits.conf,$(DESTDIR)$(NGINXDIR)/conf.d/hall-county.conf,0644)
+	for f in county staff receiver; do \
+	    $(call install_conf,$(PATHS_SED),conf/$$f.ini.example,$(DESTDIR)$(SYSCONFDIR)/hall/$$f.ini,0644); done
+	for u in $(COUNTY_UNITS); do $(call install_sed,$(PATHS_SED),conf/systemd/$$u,$(DESTDIR)$(UNITDIR)/$$u,0644); done
+	$(call install_sed,,conf/systemd/hall-county.sysusers,$(DESTDIR)$(SYSUSERSDIR)/hall-county.conf,0644)
+	$(call install_sed,$(PATHS_SED),conf/systemd/hall-county.tmpfiles,$(DESTDIR)$(TMPFILESDIR)/hall-county.conf,0644)
+	install -m 0644 $(COUNTY_PROGS:%=docs/man/%.8) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/man/county.ini.5 $(DESTDIR)$(MANDIR)/man5/
+
+# The two Debian packages, hall-node and hall-county, built with debhelper from a copy of
+# the tree (the packaging is conf/debian: the house keeps no debian/ at its top), then
+# checked with lintian. They land in build/deb/.
+VERSION = $(shell sed -n 's/^\#define HALL_VERSION "\(.*\)"/\1/p' lib/core/core.h)
+deb: deps
+	@v=$$(dpkg-parsechangelog -l conf/debian/changelog -S Version); [ "$${v%-*}" = "$(VERSION)" ] || \
+	    { echo "conf/debian/changelog is at $$v but HALL_VERSION is $(VERSION): add an entry"; exit 1; }
+	rm -rf build/deb && mkdir -p build/deb/hall-$(VERSION)
+	git ls-files -z --cached --others --exclude-standard | \
+	    xargs -0 cp -a --parents -t build/deb/hall-$(VERSION)
+	cp -a conf/debian build/deb/hall-$(VERSION)/debian
+	cd build/deb/hall-$(VERSION) && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --display-info build/deb/*.changes | tee build/deb/lintian.txt
+	@ls build/deb/*.deb
 
 format:
 	clang-format -i lib/*/*.[ch] fcgi/*/*.[ch] agent/*/*.[ch] tests/unit/*.c tests/fuzz/*.c
