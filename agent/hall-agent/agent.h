@@ -135,5 +135,7 @@ int status_health(const struct outbox_status *, time_t now, int max_age, char *w
     size_t whylen);
 /* {"error": why, ...} on stdout and why on stderr; returns STATUS_UNREADABLE. */
 int status_json_error(const char *why);
+/* status with an INI that does not load: STATUS_UNREADABLE, said in JSON with --json. */
+int status_no_config(const char *path, int argc, char *argv[]);
 
 #endif

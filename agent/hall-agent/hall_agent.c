@@ -317,7 +317,7 @@ main(int argc, char *argv[])
 	umask(077);	/* what it creates (the store's -wal and -shm) is the owner's alone */
 	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
-		return strcmp(argv[0], "status") == 0 ? STATUS_UNREADABLE : 1;
+		return strcmp(argv[0], "status") == 0 ? status_no_config(config, argc, argv) : 1;
 	/* the libraries' global state, before any thread; TLS only when it will be used */
 	if (mysql_library_init(0, NULL, NULL) != 0 ||
 	    curl_global_init(cfg.province_url != NULL ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING) != 0)

@@ -381,3 +381,16 @@ status_main(const struct hall_config *cfg, int argc, char *argv[])
 	store_close(s);
 	return rc;
 }
+
+int
+status_no_config(const char *path, int argc, char *argv[])
+{
+	char why[4200];
+	int i;
+
+	snprintf(why, sizeof(why), "the INI %s cannot be loaded (see above)", path);
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return status_json_error(why);
+	return STATUS_UNREADABLE;
+}

@@ -263,9 +263,21 @@ class OpsTest(unittest.TestCase):
         self.assertEqual(rc, 2, (obj, err))
         # an INI it cannot load: it cannot tell either
         ini = self.write("badini.ini", self.ini_text + "\n[agent]\nstatus_max_age_s = 0\n")
-        rc, out, err = self.status(ini, "--json")
-        self.assertEqual(rc, 2, out + err)
+        rc, obj, err = self.status_json(ini)
+        self.assertEqual(rc, 2, (obj, err))
+        self.assertIn("cannot be loaded", obj["error"])
+        self.assertIn("%s:%d: error: [agent] status_max_age_s" % (ini, len(self.ini_text.splitlines()) + 3), err)
         self.assertTrue(os.path.exists(store))
+
+    def test_help_names_the_new_commands(self):
+        rc, out, err = run([ADMIN, "--help"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("hall-admin -c CONFIG check", out)
+        self.assertIn("2 the", out)
+        rc, out, err = run([AGENT, "--help"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("status [--json]", out)
+        self.assertIn("status_max_age_s", out)
 
 
 if __name__ == "__main__":
