@@ -1,6 +1,8 @@
 /*
  * hall-admin: sets up and maintains a hall node's store.
  *
+ *   hall-admin -c CONFIG check                validate the INI file: every mistake with its
+ *                                             line; exit 0 valid, 1 errors, 2 unreadable
  *   hall-admin -c CONFIG init                 create or upgrade the store, seed guides and
  *                                             calendars on first use, create the CSRF secret
  *   hall-admin -c CONFIG migrate              apply pending schema migrations only
@@ -27,16 +29,24 @@
 
 #include <sodium.h>
 
+#include "admin.h"
 #include "store.h"
 
 static const char help[] =
-    "usage: hall-admin -c CONFIG init | migrate | calendar FILE...\n"
+    "usage: hall-admin -c CONFIG check\n"
+    "       hall-admin -c CONFIG init | migrate | calendar FILE...\n"
     "       hall-admin -c CONFIG requeue county|province --all | ID...\n"
     "       hall-admin -c CONFIG clock [--trust-now | --continue]\n"
     "       hall-admin -c CONFIG purge [DAYS]\n"
     "\n"
     "Sets up and maintains a hall node's store (SQLite, [store] path of the hall INI).\n"
     "\n"
+    "  check            validate the INI file without starting anything: unknown sections\n"
+    "                   and keys, bad values, missing required keys, secret files missing,\n"
+    "                   empty or open to others, missing folders, unencrypted links; each\n"
+    "                   as FILE:LINE: error|warning|note: ... on stderr, a summary on\n"
+    "                   stdout. Exit 0 valid (warnings allowed), 1 errors, 2 the file\n"
+    "                   cannot be read. Run it as root to read hall-agent's secrets.\n"
     "  init             create or upgrade the store, seed guides and calendars on first use,\n"
     "                   make the CSRF secret; safe to run again\n"
     "  migrate          apply pending schema migrations only\n"
@@ -308,6 +318,11 @@ main(int argc, char *argv[])
 	log_init("hall-admin");
 	umask(077);	/* stores, secrets and their folders: the owner's alone */
 	config = config_cli(&argc, &argv, usage);
+	if (strcmp(argv[0], "check") == 0) {
+		if (argc != 1)
+			usage();
+		return check_main(config);	/* before anything trusts the file */
+	}
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return 1;
 	if ((s = store_open(cfg.store_path, 0)) == NULL) {

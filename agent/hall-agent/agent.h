@@ -123,7 +123,19 @@ void province_answer_error(const char *ctype, const char *body, size_t len, char
 int downlink_county_pull(struct county_sink *, struct store *, char *err, size_t errlen);
 
 /* ---- agent/hall-agent/status.c ------------------------------------------------------ */
-/* Prints each destination's state; on a terminal with a backlog, a live progress bar. */
+/* status's exit codes (the file's head says what unhealthy means). */
+enum status_code { STATUS_HEALTHY = 0, STATUS_UNHEALTHY = 1, STATUS_UNREADABLE = 2 };
+/* hall-agent status [--json] [--watch]: the exit code, or -1 for a bad command line. */
+int status_main(const struct hall_config *, int argc, char *argv[]);
+/* Prints each destination's state, then the verdict; on a terminal with a backlog, a live
+ * progress bar. Returns the exit code. */
 int status_print(struct store *, const struct hall_config *, int watch);
+/* One destination's verdict at now (why: the reason, "" when healthy). */
+int status_health(const struct outbox_status *, time_t now, int max_age, char *why,
+    size_t whylen);
+/* {"error": why, ...} on stdout and why on stderr; returns STATUS_UNREADABLE. */
+int status_json_error(const char *why);
+/* status with an INI that does not load: STATUS_UNREADABLE, said in JSON with --json. */
+int status_no_config(const char *path, int argc, char *argv[]);
 
 #endif

@@ -6,7 +6,9 @@
  *                                 the hall writes a record; SIGTERM stops it cleanly
  *   hall-agent -c CONFIG once     one full pass (everything due, every way); exit 0 or 1
  *   hall-agent -c CONFIG status   per destination: backlog, oldest unsent, last success,
- *                                 last error, bytes sent; a progress bar while draining
+ *                                 last error, bytes sent; a progress bar while draining;
+ *                                 --json for monitors; exit 0 healthy, 1 not, 2 no store
+ *                                 (status.c)
  *
  * Each destination runs in a thread of its own, with its own store connection, mark,
  * backoff and status: a dead province never holds up the county, nor the reverse.
@@ -41,7 +43,7 @@ on_signal(int sig)
 }
 
 static const char help[] =
-    "usage: hall-agent -c CONFIG run | once | status [--watch]\n"
+    "usage: hall-agent -c CONFIG run | once | status [--json] [--watch]\n"
     "\n"
     "The hall's sync agent: sends the records in the hall store's outbox to the county\n"
     "database ([county]) and the province platform ([province]), and brings the county's\n"
@@ -51,7 +53,10 @@ static const char help[] =
     "  once             one full pass to every destination, then exit (0: all went)\n"
     "  status           per destination: backlog, oldest unsent record, last success and\n"
     "                   error, set-aside records; --watch (or a terminal) keeps a progress\n"
-    "                   bar while a backlog drains\n"
+    "                   bar while a backlog drains; --json: one JSON object for a monitor.\n"
+    "                   Exit 0 healthy; 1 a record has waited, or the destination has\n"
+    "                   failed with no success, for more than [agent] status_max_age_s;\n"
+    "                   2 the store or the INI cannot be read\n"
     "  -c CONFIG        the hall INI (conf/hall.ini.example documents every key)\n"
     "  --help, --version\n";
 
@@ -304,25 +309,22 @@ int
 main(int argc, char *argv[])
 {
 	struct hall_config cfg;
-	struct store *s = NULL;
 	const char *config;
-	int rc = 1, watch;
+	int rc = 1;
 
 	cli_standard(argc, argv, "hall-agent", help);
 	log_init("hall-agent");
 	umask(077);	/* what it creates (the store's -wal and -shm) is the owner's alone */
 	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
-		return 1;
+		return strcmp(argv[0], "status") == 0 ? status_no_config(config, argc, argv) : 1;
 	/* the libraries' global state, before any thread; TLS only when it will be used */
 	if (mysql_library_init(0, NULL, NULL) != 0 ||
 	    curl_global_init(cfg.province_url != NULL ? CURL_GLOBAL_DEFAULT : CURL_GLOBAL_NOTHING) != 0)
 		fatalx("cannot initialize the client libraries");
 	if (strcmp(argv[0], "status") == 0) {
-		watch = argc > 1 && strcmp(argv[1], "--watch") == 0;
-		if ((s = store_open(cfg.store_path, 0)) != NULL && store_bind_hall(s, cfg.code) == 0)
-			rc = status_print(s, &cfg, watch || isatty(STDOUT_FILENO)) == 0 ? 0 : 1;
-		store_close(s);
+		if ((rc = status_main(&cfg, argc, argv)) == -1)
+			usage();
 	} else if (argc == 1 && (strcmp(argv[0], "run") == 0 || strcmp(argv[0], "once") == 0)) {
 		/* no clear-text link leaves the machine unless its section allows it */
 		if (insecure_check(&cfg, config) == 0)

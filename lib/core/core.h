@@ -167,6 +167,8 @@ void calendar_foreach(const struct calendar *, void (*year_fn)(int year, void *)
 
 /* ---- lib/core/config.c -------------------------------------------------------------- */
 /* The node's INI file (conf/hall.ini.example documents every line). */
+/* The most keys config_keys may hold (hall_config keeps a line number for each). */
+#define CONFIG_KEYS 72
 struct hall_config {
 	/* [hall]: the public contact data of SPEC 4.1 */
 	char code[13];
@@ -194,10 +196,75 @@ struct hall_config {
 	int province_allow_insecure;	/* 1: a plain http:// url to another machine is accepted */
 	/* [agent] */
 	int agent_poll_ms, agent_batch_records, agent_batch_bytes, agent_backoff_max_s;
+	int agent_status_max_age_s;	/* hall-agent status: older than this is unhealthy */
 	/* [retention]: days a closed case stays at the hall once minimized (SPEC 11) */
 	int retention_days;
+	/* the line of the file each key of config_keys was last set on; 0: its default */
+	int line[CONFIG_KEYS];
 };
-/* Loads and checks the file; on error, says why on stderr and returns -1. */
+
+/*
+ * Every key of the file, once: its section, name, type and place in hall_config, and what
+ * hall-admin check verifies of its value (config_check.c). config_load and config_check
+ * both walk this table; nothing else lists the keys.
+ */
+enum config_type {
+	CONFIG_STR,	/* text; "key =" with nothing after it unsets it */
+	CONFIG_INT,	/* a whole number in [lo, hi] */
+	CONFIG_CODE,	/* the 12-digit division code */
+	CONFIG_URL,	/* http:// or https:// and a host */
+};
+/* Whose key it is: a destination's keys are checked only when it is configured. */
+enum config_part {
+	CONFIG_NODE,
+	CONFIG_COUNTY,		/* configured: [county] user is set */
+	CONFIG_PROVINCE,	/* configured: [province] url is set */
+};
+#define CONFIG_REQUIRED	0x01	/* must be set (a destination's: when it is configured) */
+#define CONFIG_SECRET	0x02	/* a secret file: there, readable, not empty, nothing for others */
+#define CONFIG_PRIVATE	0x04	/* a secret its owner alone may read (0600), not its group */
+#define CONFIG_BY_INIT	0x08	/* a secret hall-admin init makes: its absence is a note */
+#define CONFIG_DIR	0x10	/* a folder that must exist */
+#define CONFIG_FILE	0x20	/* a file that must exist and be readable (a CA certificate) */
+#define CONFIG_PARENT	0x40	/* a file the programs make: its folder must exist */
+#define CONFIG_RUNTIME	0x80	/* its folder is made when the unit starts: absent is a note */
+struct config_key {
+	const char *section, *key;
+	enum config_type type;
+	size_t off;		/* in struct hall_config */
+	int lo, hi;		/* CONFIG_INT */
+	enum config_part part;
+	unsigned flags;
+};
+extern const struct config_key config_keys[];
+extern const size_t config_nkeys;
+/* The index of [section] key in config_keys, or -1. */
+int config_key_index(const char *section, const char *key);
+/* The line [section] key was set on in the file c was loaded from; 0: not set there. */
+int config_line(const struct hall_config *c, const char *section, const char *key);
+
+/*
+ * What reading or checking a file finds, each with its line, in a compiler's form:
+ * "FILE:LINE: error: [county] port must be a whole number from 1 to 65535". With no fn, a
+ * finding is printed so on stderr; a test gives its own.
+ */
+enum config_level { CONFIG_NOTE, CONFIG_WARNING, CONFIG_ERROR };
+struct config_report {
+	void (*fn)(void *arg, const char *path, int line, enum config_level, const char *msg);
+	void *arg;
+	int errors, warnings, notes;	/* counted by config_report */
+};
+void config_report(struct config_report *, const char *path, int line, enum config_level,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+const char *config_level_name(enum config_level);
+/*
+ * Reads the file into c (defaults first), reporting every mistake of syntax, key or value,
+ * and every missing required key of the node, and going on past each: 0 when the file was
+ * read (r->errors says whether it is valid; c is then to be freed either way), -1 when it
+ * cannot be read at all (reported; c is empty).
+ */
+int config_parse(struct hall_config *c, const char *path, struct config_report *r);
+/* Loads and checks the file; on error, says why on stderr (with the line) and returns -1. */
 int config_load(struct hall_config *, const char *path);
 void config_free(struct hall_config *);
 /*
@@ -205,6 +272,18 @@ void config_free(struct hall_config *);
  * path and leaves argc and argv at COMMAND; calls usage() (which exits) on anything else.
  */
 const char *config_cli(int *argc, char ***argv, void (*usage)(void));
+
+/* ---- lib/core/config_check.c -------------------------------------------------------- */
+/*
+ * hall-admin check: config_parse, then what a node needs beyond valid values: each
+ * configured destination's required keys, secret files there, readable, not empty and
+ * not open to others, folders that exist, no unencrypted link off the machine. Returns the
+ * exit code: CONFIG_CHECK_OK (warnings and notes allowed), _ERRORS, or _UNREADABLE.
+ */
+#define CONFIG_CHECK_OK 0
+#define CONFIG_CHECK_ERRORS 1
+#define CONFIG_CHECK_UNREADABLE 2
+int config_check(const char *path, struct config_report *r);
 
 /* ---- lib/core/cli.c ----------------------------------------------------------------- */
 /* The release every program reports (--version) and the agent tells the county. */

@@ -240,7 +240,8 @@ class TlsTest(unittest.TestCase):
             wait_until(started, 20, 0.05, "the agent to start")
             self.assertIsNone(p.poll(), "the agent did not start with allow_insecure = 1")
             rc, status = self.agent(ini, "status")
-            self.assertEqual(rc, 0, status)
+            # read (not 2); 1 once a link has failed with no success (hall-agent status)
+            self.assertIn(rc, (0, 1), status)
             self.assertRegex(self.dest_lines(status, "county"),
                              r"WARNING .*NOT encrypted .*tls = 0")
             self.assertRegex(self.dest_lines(status, "province"),
