@@ -58,7 +58,7 @@ DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libja
        libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk \
        mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
        iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl \
-       debhelper dpkg-dev fakeroot lintian git debootstrap man-db
+       debhelper dpkg-dev fakeroot lintian git debootstrap man-db mandoc
 
 .PHONY: all programs deps run stop test bench fuzz clean format install install-node install-county deb
 all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due
