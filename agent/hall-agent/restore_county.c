@@ -8,7 +8,8 @@
  * all in one transaction of the hall store; the next downlink pull applies the events. A
  * failure anywhere leaves meta restore_pending, and the next pass asks again (queuing the
  * events twice is harmless: the downlink applies an event once).
- * The county's text is cleaned (text_clean) before it reaches the store, an error or a log.
+ * The county's error text is cleaned (text_clean) before it reaches an error or a log; a
+ * case's text must be valid UTF-8 (it is the hall's own, sent back).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,15 +101,17 @@ static const char open_cases_sql[] =
     "status, submitted_at, due_at, due_provisional, delivered_at, query_mac "
     "FROM my_open_cases";
 
-/* Each column's text cleaned in place: the county's words, on their way to the store. */
-static void
-row_clean(MYSQL_ROW row, unsigned long *len, unsigned n)
+/* 1 when every column is valid UTF-8 without NULs: the hall's own text, as it sent it
+ * (line breaks in a body kept), and nothing else goes into the store. */
+static int
+row_valid(MYSQL_ROW row, const unsigned long *len, unsigned n)
 {
 	unsigned i;
 
 	for (i = 0; i < n; i++)
-		if (row[i] != NULL)
-			text_clean(row[i], len[i] + 1, row[i], len[i]);
+		if (row[i] != NULL && !utf8_valid(row[i], len[i]))
+			return 0;
+	return 1;
 }
 
 static int
@@ -133,7 +136,10 @@ restore_cases(MYSQL_RES *res, struct store *s, long *added)
 			    atoi(row[OC_DUE_PROVISIONAL]) != 0,
 		};
 
-		row_clean(row, mysql_fetch_lengths(res), OC__MAX);
+		if (!row_valid(row, mysql_fetch_lengths(res), OC__MAX)) {
+			log_warnx("restore: a case the county sent back is not valid text: skipped");
+			continue;
+		}
 		if ((rc = store_restore_case(s, &c)) == -1)
 			return -1;
 		*added += rc;

@@ -160,7 +160,13 @@ backup_copy(sqlite3 *src, const char *tmp, store_progress_fn progress, void *arg
 		sqlite3_close(dst);
 		return -1;
 	}
-	/* the copy is read back before it may take DEST's name */
+	/* one file that any reader opens without making a WAL beside it (a restore puts the
+	 * store's WAL mode back), read back before it may take DEST's name */
+	if (sqlite3_exec(dst, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+		backup_why(dst, sqlite3_errcode(dst), tmp);
+		sqlite3_close(dst);
+		return -1;
+	}
 	rc = backup_check(dst, tmp, 0);
 	if (sqlite3_close(dst) != SQLITE_OK) {
 		log_warnx("backup: %s: cannot close it", tmp);
@@ -172,13 +178,14 @@ backup_copy(sqlite3 *src, const char *tmp, store_progress_fn progress, void *arg
 int
 store_backup(const char *store_path, const char *dest, store_progress_fn progress, void *arg)
 {
-	char tmp[4096], folder[4096];
+	char tmp[4096], copy[4096];
+	const char *folder;
 	struct stat sb;
 	sqlite3 *src = NULL;
 	int fd, rc = -1;
 
-	snprintf(folder, sizeof(folder), "%s", dest);
-	snprintf(folder, sizeof(folder), "%s", dirname(folder));
+	snprintf(copy, sizeof(copy), "%s", dest);
+	folder = dirname(copy);
 	if (stat(folder, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
 		log_warnx("backup: the folder %s does not exist%s", folder,
 		    errno == ENOENT ? "" : " (or cannot be reached)");
