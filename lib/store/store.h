@@ -285,7 +285,9 @@ int store_backup(const char *store_path, const char *dest, store_progress_fn pro
     void *arg);
 
 /* ---- lib/store/restore.c ------------------------------------------------------------ */
-/* 1 when a program has the store open (hall-read, hall-write, hall-agent), 0 when not, -1. */
+/* 1 when a program has the store open (hall-read, hall-write, hall-agent), 0 when not, -1.
+ * Never from a process that has it open itself: its own fcntl locks would not conflict, and
+ * the probe's close would drop them. */
 int store_in_use(const char *store_path);
 struct restore_report {
 	long cases;		/* in the backup */
