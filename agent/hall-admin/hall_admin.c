@@ -18,6 +18,9 @@
  *   hall-admin -c CONFIG purge [DAYS]         what hall-agent does daily (SPEC 11): minimize
  *                                             closed cases every destination holds, delete
  *                                             those closed for [retention] days (or DAYS)
+ *   hall-admin -c CONFIG backup DEST          a consistent copy of the live store (backup.c)
+ *   hall-admin -c CONFIG restore BACKUP       the backup in the store's place, programs
+ *                                             stopped
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,6 +41,7 @@ static const char help[] =
     "       hall-admin -c CONFIG requeue county|province --all | ID...\n"
     "       hall-admin -c CONFIG clock [--trust-now | --continue]\n"
     "       hall-admin -c CONFIG purge [DAYS]\n"
+    "       hall-admin -c CONFIG backup DEST | restore BACKUP\n"
     "\n"
     "Sets up and maintains a hall node's store (SQLite, [store] path of the hall INI).\n"
     "\n"
@@ -57,6 +61,9 @@ static const char help[] =
     "                   machine's clock, --continue lets numbers go on past a clock put back\n"
     "  purge [DAYS]     the daily personal-data job at once: minimize closed cases every\n"
     "                   destination holds, delete those closed for [retention] days (or DAYS)\n"
+    "  backup DEST      a consistent copy of the live store, written to DEST (0600)\n"
+    "  restore BACKUP   put a backup in the store's place (hall-read, hall-write and\n"
+    "                   hall-agent stopped); the old store is kept as STORE.before-restore\n"
     "  -c CONFIG        the hall INI\n"
     "  --help, --version\n";
 
@@ -325,6 +332,14 @@ main(int argc, char *argv[])
 	}
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return 1;
+	/* these two work on the store's file: no connection of ours may hold it */
+	if (strcmp(argv[0], "backup") == 0 || strcmp(argv[0], "restore") == 0) {
+		rc = argv[0][0] == 'b' ? cmd_backup(&cfg, argc, argv) : cmd_restore(&cfg, argc, argv);
+		if (rc == -2)
+			usage();
+		config_free(&cfg);
+		return rc == 0 ? 0 : 1;
+	}
 	if ((s = store_open(cfg.store_path, 0)) == NULL) {
 		config_free(&cfg);
 		return 1;

@@ -122,6 +122,11 @@ void province_answer_error(const char *ctype, const char *body, size_t len, char
  * applied (0: nothing new), or -1 with err set. */
 int downlink_county_pull(struct county_sink *, struct store *, char *err, size_t errlen);
 
+/* ---- agent/hall-agent/restore_county.c --------------------------------------------- */
+/* After hall-admin restore: the open cases the backup lacks, the county's events since it
+ * queued again, the numbering past the county's. 1 done now, 0 nothing pending, -1 (err). */
+int restore_county_pull(struct county_sink *, struct store *, char *err, size_t errlen);
+
 /* ---- agent/hall-agent/status.c ------------------------------------------------------ */
 /* status's exit codes (the file's head says what unhealthy means). */
 enum status_code { STATUS_HEALTHY = 0, STATUS_UNHEALTHY = 1, STATUS_UNREADABLE = 2 };

@@ -758,6 +758,11 @@ county_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after
 	}
 	tell_quarantine(k, s);	/* records set aside, or put back by hall-admin requeue */
 	note_clock(k, s);
+	/* after a restore, once: what the backup lacks, before the downlink applies events */
+	if (!*k->stop && restore_county_pull(k, s, err, errlen) == -1) {
+		text_clean(err, errlen, err, strlen(err));
+		return -1;
+	}
 	while (!*k->stop && (n = downlink_county_pull(k, s, err, errlen)) > 0)
 		log_info("downlink: %d row(s) applied", n);
 	if (!*k->stop && n == -1) {

@@ -186,7 +186,7 @@ case_open(struct req *r, const char *case_no_in, const char *code, struct case_v
 		send_unavailable(r);
 		return OPEN_ANSWERED;
 	}
-	good = rc == STORE_OK && strlen(code) == 6 && sodium_memcmp(v->query_code, code, 6) == 0;
+	good = rc == STORE_OK && store_case_code_ok(site_store, v, code);
 	if (!good) {
 		if (rc == STORE_OK)
 			case_view_free(v);

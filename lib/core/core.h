@@ -321,10 +321,12 @@ struct case_new {
 /*
  * The JSON of a record exactly as it goes to the county and the province (SPEC 5.3): one
  * object with id, type, hall_code, case_no, at and the record's fields. Built once, when the
- * record is created, and kept in the outbox so every retry sends the same bytes.
+ * record is created, and kept in the outbox so every retry sends the same bytes. A case's
+ * query_mac (NULL: left out) is what lets the county send it back after a restore.
  */
 int record_case_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
-    const struct case_new *, time_t submitted_at, time_t due_at, int due_provisional);
+    const struct case_new *, time_t submitted_at, time_t due_at, int due_provisional,
+    const char *query_mac);
 int record_rating_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
     int level, const char *comment, time_t at);
 /* The hall's public contact data (GET /api/v1/hall, and the county's halls.contact). */

@@ -20,7 +20,8 @@ record_head(struct buf *b, const char *id, const char *type, const char *hall_co
 
 int
 record_case_json(struct buf *b, const char *id, const char *hall_code, const char *case_no,
-    const struct case_new *c, time_t submitted_at, time_t due_at, int due_provisional)
+    const struct case_new *c, time_t submitted_at, time_t due_at, int due_provisional,
+    const char *query_mac)
 {
 	record_head(b, id, "case", hall_code, case_no, submitted_at);
 	buf_json_member(b, "kind", c->kind);
@@ -35,7 +36,10 @@ record_case_json(struct buf *b, const char *id, const char *hall_code, const cha
 	buf_json_member(b, "target", c->target);
 	buf_json_time(b, "submitted_at", submitted_at);
 	buf_json_time(b, "due_at", due_at);
-	buf_printf(b, ",\"due_provisional\":%s}", due_provisional ? "true" : "false");
+	buf_printf(b, ",\"due_provisional\":%s", due_provisional ? "true" : "false");
+	if (query_mac != NULL)
+		buf_json_member(b, "query_mac", query_mac);
+	buf_addc(b, '}');
 	return b->failed ? -1 : 0;
 }
 

@@ -47,6 +47,73 @@ case_event_add(struct store *s, const char *case_no, const char *status, const c
 	return store_done(s, st);
 }
 
+/*
+ * The key of the query codes' MACs: meta query_key (hex), made from libsodium's random
+ * bytes by the first case a store writes (inside its write transaction), read once per
+ * connection. A backup holds it, so a restored store checks the MACs of the cases made
+ * after the backup, which the county sends back. 0, or -1 (a read-only store without one:
+ * no case was ever written with a MAC).
+ */
+static int
+query_key(struct store *s)
+{
+	char hex[65];
+	size_t n = 0;
+	int rc;
+
+	if (s->query_key_loaded)
+		return 0;
+	if ((rc = store_meta(s, "query_key", hex, sizeof(hex))) == -1)
+		return -1;
+	if (rc == 1) {
+		if (sodium_hex2bin(s->query_key, sizeof(s->query_key), hex, strlen(hex), NULL, &n,
+			NULL) != 0 || n != sizeof(s->query_key)) {
+			log_warnx("%s: meta query_key is damaged", __func__);
+			return -1;
+		}
+	} else {
+		if (s->readonly || sqlite3_get_autocommit(s->db))
+			return -1;	/* made only inside a write */
+		randombytes_buf(s->query_key, sizeof(s->query_key));
+		sodium_bin2hex(hex, sizeof(hex), s->query_key, sizeof(s->query_key));
+		if (store_meta_set(s, "query_key", hex) == -1)
+			return -1;
+	}
+	s->query_key_loaded = 1;
+	return 0;
+}
+
+int
+store_query_mac(struct store *s, const char *case_no, const char *code, char out[65])
+{
+	unsigned char mac[crypto_auth_hmacsha256_BYTES];
+	crypto_auth_hmacsha256_state st;
+
+	if (query_key(s) == -1)
+		return -1;
+	crypto_auth_hmacsha256_init(&st, s->query_key, sizeof(s->query_key));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)case_no, strlen(case_no));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\n", 1);
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)code, strlen(code));
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_bin2hex(out, 65, mac, sizeof(mac));
+	return 0;
+}
+
+int
+store_case_code_ok(struct store *s, const struct case_view *v, const char *code)
+{
+	char mac[65];
+
+	if (strlen(code) != 6)
+		return 0;
+	if (v->query_code[0] != '\0')
+		return sodium_memcmp(v->query_code, code, 6) == 0;
+	if (strlen(v->query_mac) != 64 || store_query_mac(s, v->case_no, code, mac) == -1)
+		return 0;
+	return sodium_memcmp(v->query_mac, mac, 64) == 0;
+}
+
 /* The receipt of the case a submission with this key made already: 1 found, 0 none, -1. */
 static int
 case_replay(struct store *s, const char *dedup_key, struct receipt *r)
@@ -81,6 +148,7 @@ case_apply(struct store *s, const struct store_write *w)
 	const struct calendar *cal;
 	sqlite3_stmt *st;
 	struct buf payload;
+	char mac[65];
 	uint64_t seq;
 	enum store_rc rc = STORE_ERR;
 
@@ -107,12 +175,12 @@ case_apply(struct store *s, const struct store_write *w)
 	r->submitted_at = write_seq_time(seq);
 	r->due_at = calendar_due(cal, r->submitted_at, case_days(w->cfg, c->kind),
 	    &r->due_provisional);
-	if (r->due_at == (time_t)-1)
+	if (r->due_at == (time_t)-1 || store_query_mac(s, r->case_no, r->query_code, mac) == -1)
 		return STORE_ERR;
 	buf_init(&payload, 64 * 1024);
 	rc = STORE_ERR;
 	if (record_case_json(&payload, r->id, s->hall_code, r->case_no, c, r->submitted_at,
-		r->due_at, r->due_provisional) == -1)
+		r->due_at, r->due_provisional, mac) == -1)
 		goto done;
 	if ((st = store_stmt(s, "INSERT INTO cases (id, case_no, query_code, kind, category, "
 				"subject, body, name, phone, email, item, target, submitted_at, "
@@ -184,14 +252,14 @@ case_view_free(struct case_view *v)
 enum {
 	CG_CASE_NO, CG_QUERY_CODE, CG_KIND, CG_CATEGORY, CG_SUBJECT, CG_BODY, CG_PHONE,
 	CG_STATUS, CG_REPLY_TEXT, CG_SUBMITTED_AT, CG_DUE_AT, CG_REPLY_AT, CG_DUE_PROVISIONAL,
-	CG_RATING_LEVEL, CG_RATING_AT, CG_SYNCED_AT
+	CG_RATING_LEVEL, CG_RATING_AT, CG_SYNCED_AT, CG_QUERY_MAC
 };
 static const char case_get_sql[] =
     "SELECT case_no, query_code, kind, category, subject, body, phone, status, reply_text, "
     "submitted_at, due_at, reply_at, due_provisional, r.level, r.at, "
     "max((SELECT coalesce(max(last_success_at), 0) FROM sync_dest), "
-    "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_downlink_at'), 0)) "
-    "FROM cases c LEFT JOIN ratings r USING (case_no) WHERE c.case_no = ?1";
+    "coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_downlink_at'), 0)), "
+    "query_mac FROM cases c LEFT JOIN ratings r USING (case_no) WHERE c.case_no = ?1";
 
 enum store_rc
 store_case_get(struct store *s, const char *case_no, struct case_view *v)
@@ -213,6 +281,7 @@ store_case_get(struct store *s, const char *case_no, struct case_view *v)
 	/* (not snprintf: this is every lookup's path) */
 	store_col_copy(v->case_no, sizeof(v->case_no), st, CG_CASE_NO);
 	store_col_copy(v->query_code, sizeof(v->query_code), st, CG_QUERY_CODE);
+	store_col_copy(v->query_mac, sizeof(v->query_mac), st, CG_QUERY_MAC);
 	v->kind = store_col_dup(st, CG_KIND);
 	v->category = store_col_dup(st, CG_CATEGORY);
 	v->subject = store_col_dup(st, CG_SUBJECT);

@@ -63,12 +63,19 @@ struct case_view {
 	int due_provisional;
 	struct case_event *events;
 	size_t nevents;
+	char query_mac[65];	/* a case the county sent back after a restore: its code's MAC */
 	int rating_level;	/* 0: not rated */
 	time_t rating_at;
 	time_t synced_at;	/* when the hall last heard from the county; 0: never */
 };
 enum store_rc store_case_get(struct store *, const char *case_no, struct case_view *);
 void case_view_free(struct case_view *);
+/* 1 when code is the case's query code: the code itself, or for a case the county sent
+ * back after a restore, its MAC (store_query_mac); compared in constant time. */
+int store_case_code_ok(struct store *, const struct case_view *, const char *code);
+/* HMAC-SHA-256 of "case_no\ncode" under the store's key (meta query_key, made on first
+ * use), in hex: what the case's record carries to the county, which keeps no code. */
+int store_query_mac(struct store *, const char *case_no, const char *code, char out[65]);
 
 /* ---- lib/store/rating.c ------------------------------------------------------------- */
 /* One transaction: the rating (of an answered case, once) and its outbox record. */
@@ -264,5 +271,48 @@ int store_checkpoint(struct store *);
  * cleared first. */
 int store_retention_tick(struct store *, const struct hall_config *, time_t now,
     struct retention_report *);
+
+
+/* ---- lib/store/backup.c ------------------------------------------------------------- */
+/* Called after each step of a copy: pages done of total. */
+typedef void (*store_progress_fn)(int done, int total, void *arg);
+/*
+ * A consistent copy of the store at store_path (live: writers go on) written to dest.tmp,
+ * checked (quick_check), synced and renamed to dest, 0600; progress may be NULL. 0, or -1
+ * logged, with nothing left at dest or dest.tmp.
+ */
+int store_backup(const char *store_path, const char *dest, store_progress_fn progress,
+    void *arg);
+
+/* ---- lib/store/restore.c ------------------------------------------------------------ */
+/* 1 when a program has the store open (hall-read, hall-write, hall-agent), 0 when not, -1.
+ * Never from a process that has it open itself: its own fcntl locks would not conflict, and
+ * the probe's close would drop them. */
+int store_in_use(const char *store_path);
+struct restore_report {
+	long cases;		/* in the backup */
+	int replaced;		/* a store was there: kept as STORE.before-restore */
+	int held;		/* its last number unknown: none issued until the county answers */
+	uint64_t last_seq;	/* the restored store's mark */
+};
+/*
+ * Puts the backup in place of cfg's store, all programs stopped: refuses a damaged backup,
+ * one of another hall, or a store in use; keeps the replaced store as STORE.before-restore;
+ * migrates the copy and raises its marks so that no number is issued twice (see the file).
+ */
+int store_restore(const char *backup, const struct hall_config *cfg, struct restore_report *);
+/* 1 (and since: the time from which the county's events are asked again) while the agent
+ * has not yet had the county's answer after a restore; 0 otherwise; -1. */
+int store_restore_pending(struct store *, time_t *since);
+struct restored_case {
+	const char *id, *case_no, *received_id, *kind, *category, *subject, *body, *phone,
+	    *item, *target, *status, *query_mac;
+	time_t submitted_at, due_at, delivered_at;
+	int due_provisional;
+};
+/* In a downlink transaction: the case when the store lacks it. 1 added, 0 not, -1. */
+int store_restore_case(struct store *, const struct restored_case *);
+/* In a downlink transaction: the mark past county_seq, the restore done. */
+int store_restore_done(struct store *, uint64_t county_seq);
 
 #endif

@@ -33,6 +33,9 @@ struct store {
 	uint64_t group_seq;
 	/* retention.c removed data but could not truncate the WAL yet: try at the next tick */
 	int wal_dirty;
+	/* case.c: the key of the query codes' MACs (meta query_key), once read */
+	unsigned char query_key[32];
+	int query_key_loaded;
 };
 
 /* ---- lib/store/store.c -------------------------------------------------------------- */
@@ -92,6 +95,14 @@ int write_outbox_add(struct store *, const char *id, const char *type, const cha
 enum store_rc clock_check(struct store *, uint64_t now_us);
 /* The last seq `hall-admin clock --continue` allows numbers to go on from (0: none). */
 int clock_continue_until(struct store *, uint64_t *until);
+/* ---- lib/store/backup.c ------------------------------------------------------------- */
+/* Removes path and the journal files SQLite may have left beside it. */
+void backup_unlink(const char *path);
+/* fsync of the file, or (folder) of the folder holding it; -1 logged. */
+int backup_fsync(const char *path, int folder);
+/* PRAGMA quick_check (full: integrity_check) says "ok": 0; else -1 logged. */
+int backup_check(sqlite3 *db, const char *path, int full);
+
 /* ---- lib/store/retention.c ---------------------------------------------------------- */
 /* The SQL function sha256(text) on a connection (a stripped record's hash). */
 int retention_register(sqlite3 *db);

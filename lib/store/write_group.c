@@ -82,6 +82,25 @@ seq_behind(struct store *s, uint64_t now, uint64_t last, uint64_t *seq)
 }
 
 /*
+ * After a restore that could not read the replaced store's last number, none is issued
+ * until hall-agent has had the county's (restore.c): refused rather than guessed.
+ */
+static enum store_rc
+seq_held(struct store *s)
+{
+	char text[8];
+	int rc;
+
+	if ((rc = store_meta(s, "seq_hold", text, sizeof(text))) == -1)
+		return STORE_ERR;
+	if (rc == 0)
+		return STORE_OK;
+	log_warnx("the store was restored from a backup and the replaced store's last number "
+		  "is unknown: no number is issued until hall-agent has reached the county");
+	return STORE_CLOCK;
+}
+
+/*
  * The next record sequence: microseconds since CASENO_EPOCH_US, above the last one issued
  * and never ahead of the clock (save for clock.c's way out of a clock put back). Because it follows the clock, a store deleted and recreated
  * (or restored from a backup) starts above everything the old one issued, with nothing to
@@ -108,9 +127,14 @@ write_next_seq(struct store *s, uint64_t *seq)
 		    __func__, now / 1000000);
 		return STORE_CLOCK;
 	}
-	/* once per group (or write): a clock far ahead of what the hall can vouch for */
-	if (!(s->in_group && s->group_seq > 0) && (rc = clock_check(s, now)) != STORE_OK)
-		return rc;
+	/* once per group (or write): a clock far ahead of what the hall can vouch for, or a
+	 * restore whose replaced store's last number is unknown (restore.c) */
+	if (!(s->in_group && s->group_seq > 0)) {
+		if ((rc = clock_check(s, now)) != STORE_OK)
+			return rc;
+		if ((rc = seq_held(s)) != STORE_OK)
+			return rc;
+	}
 	if (now - CASENO_EPOCH_US <= last) {
 		/* several records in one microsecond, or the clock stepped back */
 		if (last - (now - CASENO_EPOCH_US) > 60 * 1000000ULL)

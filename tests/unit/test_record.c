@@ -94,7 +94,7 @@ static int
 write_case(struct buf *b, const struct case_case *c)
 {
 	return record_case_json(b, HALL "-C1234", HALL, CASENO, &c->c, c->submitted, c->due,
-	    c->provisional);
+	    c->provisional, NULL);
 }
 
 static void

@@ -1,0 +1,191 @@
+/*
+ * After a restore (hall-admin restore, lib/store/restore.c): what the backup lacks, asked
+ * of the county once, before the downlink's first pull. CALL hall_restored(SINCE) queues
+ * again in the downlink the county's events of this hall's open cases and of those changed
+ * since the backup, and answers the highest record number the county holds of the hall;
+ * my_open_cases gives back the open cases, with the MAC of each query code. The cases the
+ * store lacks go in, the numbering is raised past the county's, and the restore is done,
+ * all in one transaction of the hall store; the next downlink pull applies the events. A
+ * failure anywhere leaves meta restore_pending, and the next pass asks again (queuing the
+ * events twice is harmless: the downlink applies an event once).
+ * The county's error text is cleaned (text_clean) before it reaches an error or a log; a
+ * case's text must be valid UTF-8 (it is the hall's own, sent back).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+
+/* "2026-11-22 07:10:26" in Asia/Shanghai to Unix time; 0 for NULL. */
+static time_t
+county_time(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (s == NULL || sscanf(s, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		&tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return timegm(&tm) - HALL_TZ_OFFSET;
+}
+
+static void
+county_err(struct county_sink *k, MYSQL_STMT *st, const char *what, char *err, size_t errlen)
+{
+	char why[MYSQL_ERRMSG_SIZE];
+
+	snprintf(err, errlen, "%s: %s", what,
+	    text_cleans(why, sizeof(why), st != NULL ? mysql_stmt_error(st) : mysql_error(k->db)));
+}
+
+/* CALL hall_restored(since): the county's highest number of this hall in *seq. */
+static int
+restore_call(struct county_sink *k, time_t since, unsigned long long *seq, char *err,
+    size_t errlen)
+{
+	MYSQL_STMT *st;
+	MYSQL_BIND p, r;
+	long long arg = (long long)since;
+	unsigned long long v = 0;
+	my_bool isnull = 0;
+	int rc = -1, f;
+
+	*seq = 0;
+	if ((st = mysql_stmt_init(k->db)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	p.buffer_type = MYSQL_TYPE_LONGLONG;
+	p.buffer = &arg;
+	r.buffer_type = MYSQL_TYPE_LONGLONG;
+	r.buffer = &v;
+	r.is_unsigned = 1;
+	r.is_null = &isnull;
+	if (mysql_stmt_prepare(st, "CALL hall_restored(?)", (unsigned long)-1) != 0 ||
+	    mysql_stmt_bind_param(st, &p) != 0 || mysql_stmt_execute(st) != 0)
+		goto fail;
+	do {
+		if (mysql_stmt_field_count(st) != 1)
+			continue;
+		if (mysql_stmt_bind_result(st, &r) != 0)
+			goto fail;
+		while ((f = mysql_stmt_fetch(st)) == 0)
+			if (!isnull)
+				*seq = v;
+		if (f != MYSQL_NO_DATA)
+			goto fail;
+	} while (mysql_stmt_next_result(st) == 0);
+	if (mysql_stmt_errno(st) != 0 || mysql_commit(k->db) != 0)
+		goto fail;
+	rc = 0;
+	goto done;
+fail:
+	county_err(k, st, "hall_restored", err, errlen);
+done:
+	mysql_stmt_close(st);
+	return rc;
+}
+
+enum {
+	OC_CASE_NO, OC_ID, OC_RECEIVED_ID, OC_KIND, OC_CATEGORY, OC_SUBJECT, OC_BODY, OC_PHONE,
+	OC_ITEM, OC_TARGET, OC_STATUS, OC_SUBMITTED_AT, OC_DUE_AT, OC_DUE_PROVISIONAL,
+	OC_DELIVERED_AT, OC_QUERY_MAC, OC__MAX
+};
+static const char open_cases_sql[] =
+    "SELECT case_no, id, received_id, kind, category, subject, body, phone, item, target, "
+    "status, submitted_at, due_at, due_provisional, delivered_at, query_mac "
+    "FROM my_open_cases";
+
+/* 1 when every column is valid UTF-8 without NULs: the hall's own text, as it sent it
+ * (line breaks in a body kept), and nothing else goes into the store. */
+static int
+row_valid(MYSQL_ROW row, const unsigned long *len, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		if (row[i] != NULL && !utf8_valid(row[i], len[i]))
+			return 0;
+	return 1;
+}
+
+static int
+restore_cases(MYSQL_RES *res, struct store *s, long *added)
+{
+	MYSQL_ROW row;
+	int rc;
+
+	*added = 0;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		struct restored_case c = {
+			.case_no = row[OC_CASE_NO], .id = row[OC_ID],
+			.received_id = row[OC_RECEIVED_ID], .kind = row[OC_KIND],
+			.category = row[OC_CATEGORY], .subject = row[OC_SUBJECT],
+			.body = row[OC_BODY], .phone = row[OC_PHONE], .item = row[OC_ITEM],
+			.target = row[OC_TARGET], .status = row[OC_STATUS],
+			.query_mac = row[OC_QUERY_MAC],
+			.submitted_at = county_time(row[OC_SUBMITTED_AT]),
+			.due_at = county_time(row[OC_DUE_AT]),
+			.delivered_at = county_time(row[OC_DELIVERED_AT]),
+			.due_provisional = row[OC_DUE_PROVISIONAL] != NULL &&
+			    atoi(row[OC_DUE_PROVISIONAL]) != 0,
+		};
+
+		if (!row_valid(row, mysql_fetch_lengths(res), OC__MAX)) {
+			log_warnx("restore: a case the county sent back is not valid text: skipped");
+			continue;
+		}
+		if ((rc = store_restore_case(s, &c)) == -1)
+			return -1;
+		*added += rc;
+	}
+	return 0;
+}
+
+int
+restore_county_pull(struct county_sink *k, struct store *s, char *err, size_t errlen)
+{
+	unsigned long long county_seq;
+	MYSQL_RES *res = NULL;
+	time_t since;
+	long added = 0;
+	int rc;
+
+	if ((rc = store_restore_pending(s, &since)) != 1) {
+		if (rc == -1)
+			snprintf(err, errlen, "the hall store cannot be read");
+		return rc;
+	}
+	if (restore_call(k, since, &county_seq, err, errlen) == -1)
+		goto lost;
+	if (mysql_query(k->db, open_cases_sql) != 0 || (res = mysql_store_result(k->db)) == NULL) {
+		county_err(k, NULL, "my_open_cases", err, errlen);
+		goto lost;
+	}
+	mysql_rollback(k->db);	/* the read's transaction ends; the rows are here */
+	if (downlink_begin(s) == -1) {
+		snprintf(err, errlen, "the hall store is busy or failing");
+		mysql_free_result(res);
+		return -1;
+	}
+	if (restore_cases(res, s, &added) == -1 || store_restore_done(s, county_seq) == -1 ||
+	    downlink_commit(s) == -1) {
+		downlink_rollback(s);
+		snprintf(err, errlen, "the hall store cannot take the cases the county sent back");
+		mysql_free_result(res);
+		return -1;
+	}
+	mysql_free_result(res);
+	log_info("restore: the county sent back %ld open case(s) the backup lacked; numbers go "
+		 "on past %llu; its events since the backup follow in the downlink", added,
+	    county_seq);
+	return 1;
+lost:
+	sink_county_disconnect(k);
+	return -1;
+}
