@@ -11,7 +11,7 @@ CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wpointer-arith -Wformat=2 -Wno-format-nonliteral -Wvla -Wimplicit-fallthrough
 DEFS      = -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
-PKGS      = sqlite3 jansson libsodium inih libcurl zlib
+PKGS      = sqlite3 jansson libsodium inih libcurl zlib libsystemd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libmariadb 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LDLIBS    = $(PKG_LIBS) -lfcgi -lpthread -lm
@@ -51,7 +51,8 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev \
        libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk \
        mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
-       iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl
+       iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl \
+       libsystemd-dev systemd
 
 .PHONY: all deps run stop test bench fuzz clean format
 all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due

@@ -306,7 +306,7 @@ main(int argc, char *argv[])
 
 	cli_standard(argc, argv, "hall-admin", help);
 	log_init("hall-admin");
-	umask(077);	/* stores, secrets and their folders: the owner's alone */
+	umask_group();	/* the store it creates: group hall's under the units */
 	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return 1;
