@@ -20,6 +20,8 @@
  * keep them (SPEC 5.1). A line over max_line is refused on its own, by its id (ingest.c).
  *
  * Commands: run, add-hall CODE TOKEN_FILE, remove-hall CODE, purge (retention.c).
+ * [receiver] socket, socket_group (nginx's group, given the socket: the unit's www-data),
+ * store, workers, max_line, retention_days.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +40,7 @@
 #define MAX_IDS 20000
 
 static struct {
-	char *socket, *store_path;
+	char *socket, *socket_group, *store_path;
 	int workers, retention_days;
 	size_t max_line;
 	sqlite3 *db;
@@ -447,6 +449,8 @@ ini_key(void *user, const char *section, const char *key, const char *value)
 	}
 	if (strcmp(key, "socket") == 0)
 		return (rx.socket = strdup(value)) != NULL;
+	if (strcmp(key, "socket_group") == 0)
+		return (rx.socket_group = strdup(value)) != NULL;
 	if (strcmp(key, "store") == 0)
 		return (rx.store_path = strdup(value)) != NULL;
 	if (strcmp(key, "workers") == 0)
@@ -580,5 +584,6 @@ main(int argc, char *argv[])
 		fatalx("FCGX_Init failed");
 	static const struct server_ops ops = {worker_init, handle, NULL};
 
+	server_socket_group(rx.socket_group);
 	return server_run(rx.socket, rx.workers, 1, &ops) == 0 ? 0 : 1;
 }
