@@ -7,15 +7,21 @@ units whose /usr/sbin/ is a temporary folder holding the build's programs. The u
 folders are made in a temporary root by systemd-sysusers and systemd-tmpfiles, and checked
 owner by owner. No systemd needs to run: systemd-analyze reads the files alone."""
 
+import json
 import os
 import re
 import shutil
+import socket
+import sqlite3
+import stat
+import struct
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
-from harness import BUILD, ROOT
+from harness import BUILD, CONSULT, ROOT, pick_port
 
 UNIT_DIR = os.path.join(ROOT, "conf", "systemd")
 MAX_EXPOSURE = 2.0
@@ -248,6 +254,177 @@ class UsersAndFoldersTest(unittest.TestCase):
             f.write('u hall-bad - "a: colon" - -\n')
         with self.assertRaises(AssertionError):
             self.run_tool("systemd-sysusers")
+
+
+# ---- the hall node as the units run it: three users of group hall, UMask=0007 -------------
+# Numeric ids with no passwd entry: the kernel checks numbers only. www-data is Debian's 33.
+HALL_GID, WRITE_UID, READ_UID, AGENT_UID, WWW_DATA = 64000, 64010, 64011, 64012, 33
+
+
+def fcgi(path, method, uri, body=b"", ctype=""):
+    """One FastCGI request as nginx makes it (conf/nginx-hall.conf.in); (status, body)."""
+    def record(kind, content):
+        return struct.pack(">BBHHBx", 1, kind, 1, len(content), 0) + content
+
+    def pairs(params):
+        out = b""
+        for k, v in params.items():
+            k, v = k.encode(), v.encode()
+            # names are short (one byte of length); values take the four-byte form
+            out += struct.pack(">BI", len(k), len(v) | 0x80000000) + k + v
+        return out
+    uri_path, _, query = uri.partition("?")
+    params = {"REQUEST_METHOD": method, "DOCUMENT_URI": uri_path, "QUERY_STRING": query,
+              "CONTENT_TYPE": ctype, "CONTENT_LENGTH": str(len(body)),
+              "REMOTE_ADDR": "127.0.0.1", "SERVER_PROTOCOL": "HTTP/1.1"}
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as so:
+        so.settimeout(20)
+        so.connect(path)
+        so.sendall(record(1, struct.pack(">HB5x", 1, 0)) + record(4, pairs(params)) +
+                   record(4, b"") + (record(5, body) if body else b"") + record(5, b""))
+        data = b""
+        while True:
+            chunk = so.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    out, i = b"", 0
+    while i + 8 <= len(data):
+        _, kind, _, n, pad = struct.unpack(">BBHHBx", data[i:i + 8])
+        if kind == 6:
+            out += data[i + 8:i + 8 + n]
+        i += 8 + n + pad
+    head, _, payload = out.partition(b"\r\n\r\n")
+    m = re.search(rb"Status: (\d+)", head)
+    return (int(m.group(1)) if m else 200), payload
+
+
+@unittest.skipIf(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                 "needs root and setpriv to run the programs as three users")
+class ThreeUsersTest(unittest.TestCase):
+    """hall-write (with hall-admin init), hall-read and hall-agent run as three users of one
+    group with umask 0007, in the folders hall-node.tmpfiles makes: the store that one
+    makes the others use, csrf.key is read through the group, the agent writes the store,
+    and nothing is open to others."""
+
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="hall-3users-")
+        os.chmod(self.top, 0o755)
+        self.lib = os.path.join(self.top, "var", "lib", "hall")
+        self.run_dir = os.path.join(self.top, "run", "hall")
+        os.makedirs(os.path.join(self.lib, "secrets"))
+        os.makedirs(self.run_dir)
+        # as hall-node.tmpfiles says (test_users_and_folders checks that file)
+        for d, mode, uid in ((self.lib, 0o2770, WRITE_UID),
+                             (os.path.join(self.lib, "secrets"), 0o2750, WRITE_UID),
+                             (self.run_dir, 0o771, 0)):
+            os.chown(d, uid, HALL_GID)
+            os.chmod(d, mode)
+        for d in (os.path.join(self.top, "var", "lib"), os.path.join(self.top, "var"),
+                  os.path.join(self.top, "run")):
+            os.chmod(d, 0o755)
+        token = os.path.join(self.lib, "secrets", "province.token")
+        with open(token, "w") as f:
+            f.write("t" * 32 + "\n")
+        os.chown(token, AGENT_UID, HALL_GID)
+        os.chmod(token, 0o600)
+        with open(os.path.join(ROOT, "conf", "hall.ini.example"), encoding="utf-8") as f:
+            ini = f.read()
+        ini = ini.replace("/var/lib/hall", self.lib).replace("/run/hall", self.run_dir)
+        ini = ini.replace("/usr/share/hall", ROOT)
+        ini = ini.replace("; socket_group = www-data", "socket_group = www-data")
+        # no county; a province on a closed loopback port: the agent's pass fails, and
+        # writes that failure into the store
+        ini = re.sub(r"\n\[county\]\n(.*\n)*?(?=\n\[)", "\n", ini)
+        ini = ini.replace("; url = https://platform.example.gov.cn/hall",
+                          "url = http://127.0.0.1:%d/hall" % pick_port())
+        self.ini = os.path.join(self.top, "hall.ini")
+        with open(self.ini, "w", encoding="utf-8") as f:
+            f.write(ini)
+        os.chmod(self.ini, 0o644)
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.top, ignore_errors=True)
+
+    def as_user(self, uid, groups, *args):
+        prog = os.path.join(ROOT, BUILD, args[0])
+        return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % HALL_GID,
+                "--groups=" + ",".join(str(g) for g in groups) if groups else "--clear-groups",
+                "sh", "-c", 'umask 0007 && exec "$@"', "sh", prog] + list(args[1:])
+
+    def start(self, uid, prog, sock):
+        p = subprocess.Popen(self.as_user(uid, [WWW_DATA], prog, "-c", self.ini),
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        self.procs.append(p)
+        for _ in range(100):
+            if os.path.exists(sock):
+                return
+            if p.poll() is not None:
+                self.fail("%s ended: %s" % (prog, p.stderr.read().decode()))
+            time.sleep(0.1)
+        self.fail("%s: no socket %s" % (prog, sock))
+
+    def test_three_users_share_the_store(self):
+        init = subprocess.run(self.as_user(WRITE_UID, [], "hall-admin", "-c", self.ini, "init"),
+                              capture_output=True, text=True, timeout=60)
+        self.assertEqual(init.returncode, 0, init.stderr)
+        wsock = os.path.join(self.run_dir, "hall-write.sock")
+        rsock = os.path.join(self.run_dir, "hall-read.sock")
+        self.start(WRITE_UID, "hall-write", wsock)
+        self.start(READ_UID, "hall-read", rsock)
+        for sock in (wsock, rsock):
+            st = os.stat(sock)
+            self.assertEqual((stat.S_IMODE(st.st_mode), st.st_gid), (0o660, WWW_DATA))
+
+        status, body = fcgi(wsock, "POST", "/api/v1/consultations",
+                            json.dumps(CONSULT, ensure_ascii=False).encode(), "application/json")
+        self.assertEqual(status, 201, body)
+        receipt = json.loads(body)
+        # hall-read opens the store hall-write made, and checks forms with its csrf.key
+        status, body = fcgi(rsock, "GET", "/api/v1/cases/%s?code=%s" %
+                            (receipt["case_no"], receipt["query_code"]))
+        self.assertEqual(status, 200, body)
+        status, body = fcgi(rsock, "GET", "/progress")
+        self.assertEqual(status, 200, body)
+
+        # hall-agent, a third user, writes the store: its failed pass and its daily job
+        agent = subprocess.run(self.as_user(AGENT_UID, [], "hall-agent", "-c", self.ini, "once"),
+                               capture_output=True, text=True, timeout=120)
+        con = sqlite3.connect(os.path.join(self.lib, "hall.db"))
+        try:
+            err, = con.execute("SELECT last_error FROM sync_dest WHERE dest = 'province'") \
+                .fetchone()
+            ran = con.execute("SELECT count(*) FROM meta WHERE key = 'retention_at'").fetchone()
+        finally:
+            con.close()
+        self.assertIsNotNone(err, agent.stderr)
+        self.assertEqual(ran, (1,), agent.stderr)
+
+        # group hall's files, never others'; the secrets as their owners keep them
+        want = {"hall.db": 0o660, "hall.db-wal": 0o660, "hall.db-shm": 0o660,
+                "hall.db-writer.lock": 0o660, "secrets/csrf.key": 0o640,
+                "secrets/province.token": 0o600}
+        for rel, mode in want.items():
+            st = os.stat(os.path.join(self.lib, rel))
+            self.assertEqual((stat.S_IMODE(st.st_mode), st.st_gid), (mode, HALL_GID), rel)
+        self.assertEqual(os.stat(os.path.join(self.lib, "secrets", "csrf.key")).st_uid,
+                         WRITE_UID)
+        st = os.stat(os.path.join(self.run_dir, "limits.shm"))
+        self.assertEqual((stat.S_IMODE(st.st_mode), st.st_gid), (0o660, HALL_GID))
+        for top, dirs, files in os.walk(self.lib):
+            for name in files:
+                mode = stat.S_IMODE(os.lstat(os.path.join(top, name)).st_mode)
+                self.assertEqual(mode & 0o007, 0, name)
 
 
 if __name__ == "__main__":
