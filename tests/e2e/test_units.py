@@ -5,7 +5,12 @@ exposure of at most 2.0 in `systemd-analyze security --offline=yes`; the scores 
 (as TAP comments). verify checks that ExecStart's programs exist: it is given a copy of the
 units whose /usr/sbin/ is a temporary folder holding the build's programs. The users and
 folders are made in a temporary root by systemd-sysusers and systemd-tmpfiles, and checked
-owner by owner. No systemd needs to run: systemd-analyze reads the files alone."""
+owner by owner. No systemd needs to run: systemd-analyze reads the files alone.
+
+What the units rely on in the programs is checked by running them: hall-write, hall-read
+and hall-agent as three users of group hall with umask 0007 in the tmpfiles layout
+(ThreeUsersTest, as root), and READY=1 / STOPPING=1 on $NOTIFY_SOCKET with journald
+priorities on stderr (NotifyTest)."""
 
 import json
 import os
@@ -425,6 +430,80 @@ class ThreeUsersTest(unittest.TestCase):
             for name in files:
                 mode = stat.S_IMODE(os.lstat(os.path.join(top, name)).st_mode)
                 self.assertEqual(mode & 0o007, 0, name)
+
+
+class NotifyTest(unittest.TestCase):
+    """Type=notify: hall-read (fcgi/web/server.c, as every FastCGI program) and hall-agent
+    say READY=1 on $NOTIFY_SOCKET once they serve, STOPPING=1 on SIGTERM; with stderr the
+    stream JOURNAL_STREAM names, their lines carry journald's priorities."""
+
+    def setUp(self):
+        self.top = tempfile.mkdtemp(prefix="hall-notify-")
+        lib = os.path.join(self.top, "lib")
+        os.makedirs(os.path.join(lib, "secrets"))
+        token = os.path.join(lib, "secrets", "province.token")
+        with open(token, "w") as f:
+            f.write("t" * 32 + "\n")
+        os.chmod(token, 0o600)
+        with open(os.path.join(ROOT, "conf", "hall.ini.example"), encoding="utf-8") as f:
+            ini = f.read()
+        ini = ini.replace("/var/lib/hall", lib).replace("/run/hall", self.top)
+        ini = ini.replace("/usr/share/hall", ROOT)
+        ini = re.sub(r"\n\[county\]\n(.*\n)*?(?=\n\[)", "\n", ini)
+        ini = ini.replace("; url = https://platform.example.gov.cn/hall",
+                          "url = http://127.0.0.1:%d/hall" % pick_port())
+        self.ini = os.path.join(self.top, "hall.ini")
+        with open(self.ini, "w", encoding="utf-8") as f:
+            f.write(ini)
+        p = subprocess.run([os.path.join(ROOT, BUILD, "hall-admin"), "-c", self.ini, "init"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify_path = os.path.join(self.top, "notify")
+        self.notify.bind(self.notify_path)
+        self.notify.settimeout(20)
+
+    def tearDown(self):
+        self.notify.close()
+        shutil.rmtree(self.top, ignore_errors=True)
+
+    def messages_until(self, word):
+        got = []
+        while not any(word in m for m in got):
+            got.append(self.notify.recv(4096).decode())
+        return got
+
+    def check(self, args):
+        log = os.path.join(self.top, "stderr")
+        with open(log, "w") as err:
+            st = os.fstat(err.fileno())
+            env = dict(os.environ, NOTIFY_SOCKET=self.notify_path,
+                       JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino))
+            p = subprocess.Popen([os.path.join(ROOT, BUILD, args[0])] + args[1:], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            ready = self.messages_until("READY=1")
+            p.send_signal(15)
+            self.messages_until("STOPPING=1")
+            self.assertEqual(p.wait(timeout=30), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        with open(log, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertRegex(line, r"^<[2-6]>%s\[\d+\] (info|warning|fatal): " % args[0])
+        self.assertTrue(any(l.startswith("<6>") for l in lines), lines)
+        return ready
+
+    def test_hall_read_ready_once_listening(self):
+        ready = self.check(["hall-read", "-c", self.ini])
+        self.assertIn("STATUS=listening on %s/hall-read.sock" % self.top, ready[-1])
+
+    def test_hall_agent_ready_once_its_loop_begins(self):
+        self.check(["hall-agent", "-c", self.ini, "run"])
 
 
 if __name__ == "__main__":
