@@ -182,6 +182,8 @@ class UnitsTest(unittest.TestCase):
                     self.assertEqual(families, ["AF_UNIX"])
                 else:
                     self.assertEqual(sorted(families), ["AF_INET", "AF_INET6", "AF_UNIX"])
+                # the clock guard reads this boot's id from /proc/sys (lib/store/clock.c)
+                self.assertEqual(s.get("ProcSubset"), None if name in CLOCK_UNITS else ["pid"])
                 self.assertEqual(s["CapabilityBoundingSet"], [""])
                 self.assertEqual(s["SystemCallFilter"][0], "@system-service")
                 # a socket's folder is made by tmpfiles.d: a shared RuntimeDirectory= would
