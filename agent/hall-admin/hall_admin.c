@@ -323,7 +323,7 @@ main(int argc, char *argv[])
 
 	cli_standard(argc, argv, "hall-admin", help);
 	log_init("hall-admin");
-	umask(077);	/* stores, secrets and their folders: the owner's alone */
+	umask_group();	/* the store it creates: group hall's under the units */
 	config = config_cli(&argc, &argv, usage);
 	if (strcmp(argv[0], "check") == 0) {
 		if (argc != 1)

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -280,6 +281,8 @@ cmd_run(const struct hall_config *cfg, int once)
 	for (i = 0; i < n; i++)
 		if (pthread_create(&tid[i], NULL, dest_thread, &dests[i]) != 0)
 			fatalx("cannot start the %s thread", dests[i].name);
+	/* Type=notify (conf/systemd/hall-agent.service): the store is open, the loop begins */
+	sd_notify(0, "READY=1");
 	while (!stopping) {
 		struct timespec tick = {0, 200 * 1000 * 1000};
 
@@ -291,6 +294,7 @@ cmd_run(const struct hall_config *cfg, int once)
 		}
 	}
 	stopping = 1;
+	sd_notify(0, "STOPPING=1");
 	log_info("signal %d: stopping", sig);
 	for (i = 0; i < n; i++)
 		if (dests[i].ops->cancel != NULL)
@@ -314,7 +318,7 @@ main(int argc, char *argv[])
 
 	cli_standard(argc, argv, "hall-agent", help);
 	log_init("hall-agent");
-	umask(077);	/* what it creates (the store's -wal and -shm) is the owner's alone */
+	umask_group();	/* the store's -wal and -shm: group hall's under the unit (UMask=0007) */
 	config = config_cli(&argc, &argv, usage);
 	if (sodium_init() < 0 || config_load(&cfg, config) == -1)
 		return strcmp(argv[0], "status") == 0 ? status_no_config(config, argc, argv) : 1;

@@ -94,7 +94,7 @@ site_main(int argc, char *argv[], const struct site_program *p)
 		usage(progname, 0);
 	cli_standard(argc, argv, progname, "");
 	log_init(progname);
-	umask(077);	/* stores, secrets and their folders: the owner's alone */
+	umask_group();	/* the store and the limits file: group hall's under the units */
 	while ((ch = getopt(argc, argv, "c:")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -20,6 +20,8 @@
  * keep them (SPEC 5.1). A line over max_line is refused on its own, by its id (ingest.c).
  *
  * Commands: run, add-hall CODE TOKEN_FILE, remove-hall CODE, purge (retention.c).
+ * [receiver] socket, socket_group (nginx's group, given the socket: the unit's www-data),
+ * store, workers, max_line, retention_days.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "web.h"
@@ -238,6 +239,11 @@ server_run(const char *path, int workers, int threads, const struct server_ops *
 		log_info("listening on %s with %d workers of %d threads", path, workers, threads);
 	else
 		log_info("listening on %s with %d workers", path, workers);
+	/*
+	 * Type=notify (conf/systemd): the units ordered after this one, and nginx, start once
+	 * the socket takes connections. Without NOTIFY_SOCKET (the demo) this does nothing.
+	 */
+	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", path);
 
 	while (!server_stopping) {
 		pid_t pid = waitpid(-1, &status, 0);
@@ -258,6 +264,7 @@ server_run(const char *path, int workers, int threads, const struct server_ops *
 				pids[i] = worker_spawn(fd, threads, ops);
 		}
 	}
+	sd_notify(0, "STOPPING=1");
 	for (i = 0; i < workers; i++)
 		if (pids[i] > 0)
 			kill(pids[i], SIGTERM);

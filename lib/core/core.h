@@ -14,6 +14,10 @@
 
 #define HALL_TZ_OFFSET (8 * 3600) /* Asia/Shanghai, no daylight saving */
 /* ---- lib/core/log.c ----------------------------------------------------------------- */
+/*
+ * log_init also looks whether stderr is the journal's stream (JOURNAL_STREAM, systemd.exec(5)):
+ * then every line starts with its sd-daemon(3) priority, <6> info, <4> warning, <2> fatal.
+ */
 void log_init(const char *progname);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -21,6 +25,10 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2))); /* ap
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* A message into the caller's error buffer, for it to log or show (err may be NULL). */
 void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- lib/core/umask.c --------------------------------------------------------------- */
+/* Keeps the caller's umask for the owner and the group and takes everything from others. */
+void umask_group(void);
 
 /* ---- lib/core/buf.c ----------------------------------------------------------------- */
 /*
@@ -373,7 +381,11 @@ void limits_wrong_code(struct limits *, const char *case_no, int max, int lockou
 #define CSRF_COOKIE_LEN 22
 #define CSRF_TOKEN_LEN 80
 #define CSRF_MAX_AGE (24 * 3600)
-/* Reads the 32-byte secret (64 hex digits); creates it, mode 0600, when create is set. */
+/*
+ * Reads the 32-byte secret (64 hex digits); creates it when create is set, mode 0640 less
+ * the umask: 0600 in the demo (umask 077), 0640 under the units (UMask=0007), where
+ * hall-read reads the key hall-write's hall-admin init made, through group hall.
+ */
 int csrf_load_secret(const char *path, int create);
 void csrf_new_cookie(char out[CSRF_COOKIE_LEN + 1]);
 int csrf_token(char out[CSRF_TOKEN_LEN], const char *cookie, time_t now);

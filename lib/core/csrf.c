@@ -28,7 +28,7 @@ csrf_load_secret(const char *path, int create)
 	int fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 && errno == ENOENT && create &&
-	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) != -1) {
+	    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640)) != -1) {
 		randombytes_buf(csrf_secret, sizeof(csrf_secret));
 		sodium_bin2hex(hex, sizeof(hex), csrf_secret, sizeof(csrf_secret));
 		hex[2 * sizeof(csrf_secret)] = '\n';

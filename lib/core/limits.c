@@ -81,7 +81,8 @@ limits_open(const char *path)
 	void *p = MAP_FAILED;
 	int fd;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+	/* hall-read's and hall-write's: 0660 under the units' UMask=0007, 0600 in the demo */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1) {
 		log_warn("%s: %s", __func__, path);
 		return NULL;
 	}

@@ -6,31 +6,58 @@
  * text_clean (lib/core/text.c), so a server's text that a caller forgot to clean cannot
  * forge a line of its own, colour the operator's terminal or break the log's UTF-8. Our
  * own messages are single lines of printable text, which it leaves as they are.
+ *
+ * Under systemd, stderr is a stream to journald, which reads a leading "<N>" as the line's
+ * priority (sd-daemon(3)): `journalctl -p warning -u hall-write` then shows what went
+ * wrong alone. The prefix is written only when stderr is that stream: systemd names it in
+ * JOURNAL_STREAM as "device:inode" (systemd.exec(5)), and a program whose stderr was
+ * redirected since (a log file of the demo, a pipe) no longer matches it.
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "core.h"
 
 static const char *log_prog = "hall";
+static int log_journal;	/* stderr is journald's stream: lines carry their priority */
+
+/* Whether stderr is the stream JOURNAL_STREAM names ("device:inode", both decimal). */
+static int
+log_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	int end = 0;
+
+	if (e == NULL || sscanf(e, "%llu:%llu%n", &dev, &ino, &end) != 2 || e[end] != '\0')
+		return 0;
+	if (fstat(STDERR_FILENO, &sb) == -1)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev && (unsigned long long)sb.st_ino == ino;
+}
 
 void
 log_init(const char *progname)
 {
 	log_prog = progname;
+	log_journal = log_is_journal();
 }
 
 static void
-log_emit(const char *level, const char *fmt, va_list ap, const char *suffix)
+log_emit(const char *prio, const char *level, const char *fmt, va_list ap, const char *suffix)
 {
 	char line[1024];
 	int n;
 
-	n = snprintf(line, sizeof(line), "%s[%ld] %s: ", log_prog, (long)getpid(), level);
+	n = snprintf(line, sizeof(line), "%s%s[%ld] %s: ", log_journal ? prio : "", log_prog,
+	    (long)getpid(), level);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	vsnprintf(line + n, sizeof(line) - n, fmt, ap);
@@ -45,7 +72,7 @@ log_info(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_emit("info", fmt, ap, NULL);
+	log_emit(SD_INFO, "info", fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -55,7 +82,7 @@ log_warnx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_emit("warning", fmt, ap, NULL);
+	log_emit(SD_WARNING, "warning", fmt, ap, NULL);
 	va_end(ap);
 }
 
@@ -66,7 +93,7 @@ log_warn(const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	log_emit("warning", fmt, ap, strerror(saved));
+	log_emit(SD_WARNING, "warning", fmt, ap, strerror(saved));
 	va_end(ap);
 	errno = saved;
 }
@@ -77,7 +104,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_emit("fatal", fmt, ap, NULL);
+	log_emit(SD_CRIT, "fatal", fmt, ap, NULL);
 	va_end(ap);
 	exit(1);
 }

@@ -144,6 +144,25 @@ store_col_dup(sqlite3_stmt *st, int i)
 
 /* ---- the connection -------------------------------------------------------------- */
 
+/*
+ * SQLite creates a store 0644 less the umask, which under the units' UMask=0007 is 0640:
+ * hall-agent, another user of group hall, could not write it. Made here first, 0660 less
+ * the umask (0600 in the demo), the store has the mode the group needs, and SQLite gives
+ * its -wal and -shm the store's own mode whoever creates them.
+ */
+static int
+store_create_file(const char *path)
+{
+	int fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1) {
+		log_warn("%s: %s", __func__, path);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 struct store *
 store_open(const char *path, int readonly)
 {
@@ -156,6 +175,8 @@ store_open(const char *path, int readonly)
 	s->cal_version = -1;
 	s->writer_fd = -1;
 	s->wal_dirty = !readonly;	/* a previous run may have left old pages in the WAL */
+	if (!readonly && store_create_file(path) == -1)
+		goto fail;
 	if (sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_warnx("%s: %s: %s", __func__, path, store_errmsg(s));
 		goto fail;
@@ -166,7 +187,7 @@ store_open(const char *path, int readonly)
 		char lock[4096];
 
 		snprintf(lock, sizeof(lock), "%s-writer.lock", path);
-		if ((s->writer_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		if ((s->writer_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1)
 			log_warn("%s", lock);	/* only slower without it */
 	}
 	/* secure_delete: what retention.c removes is zeroed in the file, not left in free

@@ -45,7 +45,8 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	static const char *const names[] = {"secret", "secret2", "bad", "short", "absent"};
+	static const char *const names[] = {"secret", "secret2", "bad", "short", "absent",
+	    "demo.key", "unit.key"};
 	char p[128];
 	size_t i;
 
@@ -85,7 +86,7 @@ test_secret_file(void **state)
 	path_in_dir(p, sizeof(p), "secret");
 	assert_int_equal(csrf_load_secret(p, 1), 0);
 	assert_int_equal(stat(p, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(sb.st_mode & 0777, 0640);	/* umask 022: never the group's to write */
 	assert_non_null(fp = fopen(p, "r"));
 	n = fread(text, 1, sizeof(text) - 1, fp);
 	fclose(fp);
@@ -106,6 +107,32 @@ test_secret_file(void **state)
 	assert_int_equal(fread(tok, 1, 65, fp), 65);
 	fclose(fp);
 	assert_memory_equal(tok, text, 65);
+}
+
+/*
+ * The key's mode follows the umask: the demo's 077 keeps it the owner's alone; the units'
+ * 0007 lets hall-read, in group hall, read the key hall-write made, but never write it.
+ */
+static void
+test_secret_mode_from_umask(void **state)
+{
+	static const struct {
+		const char *name;
+		mode_t umask, mode;
+	} c[] = {{"demo.key", 077, 0600}, {"unit.key", 0007, 0640}};
+	struct stat sb;
+	char p[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		path_in_dir(p, sizeof(p), c[i].name);
+		umask(c[i].umask);
+		assert_int_equal(csrf_load_secret(p, 1), 0);
+		umask(022);
+		assert_int_equal(stat(p, &sb), 0);
+		assert_int_equal(sb.st_mode & 0777, c[i].mode);
+	}
 }
 
 /* Another node's secret: tokens made with the first one fail. */
@@ -284,7 +311,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_no_secret_yet), /* must stay first */
-	    cmocka_unit_test(test_secret_file),      cmocka_unit_test(test_other_secret),
+	    cmocka_unit_test(test_secret_file),      cmocka_unit_test(test_secret_mode_from_umask),
+	    cmocka_unit_test(test_other_secret),
 	    cmocka_unit_test(test_bad_secret_files), cmocka_unit_test(test_cookie),
 	    cmocka_unit_test(test_token_checks),     cmocka_unit_test(test_token_altered),
 	    cmocka_unit_test(test_token_malformed),

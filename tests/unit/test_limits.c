@@ -331,9 +331,28 @@ test_reinitializes_bad_file(void **state)
 	assert_int_equal(stat(p, &sb), 0);
 	assert_true(sb.st_size > 4096);
 	unlink(p);
-	/* a file it creates holds the hash key: nobody else may read it */
+	/*
+	 * A file it creates holds the hash key: others never read it. Its mode is 0660 less
+	 * the umask: the demo's 077 keeps it the owner's; under the units' 0007 hall-read and
+	 * hall-write, two users of group hall, share it.
+	 */
 	assert_int_equal(stat(f->path, &sb), 0);
-	assert_int_equal(sb.st_mode & 0077, 0);
+	assert_int_equal(sb.st_mode & 0777, 0640);	/* the fixture's umask 022 */
+	{
+		static const mode_t mask[] = {077, 0007}, mode[] = {0600, 0660};
+		size_t i;
+
+		for (i = 0; i < 2; i++) {
+			snprintf(p, sizeof(p), "%s/by-umask", f->dir);
+			umask(mask[i]);
+			assert_non_null(l = limits_open(p));
+			umask(022);
+			limits_close(l);
+			assert_int_equal(stat(p, &sb), 0);
+			assert_int_equal(sb.st_mode & 0777, mode[i]);
+			unlink(p);
+		}
+	}
 	assert_null(limits_open("/nonexistent/dir/limits"));
 	limits_close(NULL);
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -61,6 +62,59 @@ test_open_fails(void **state)
 	snprintf(p, sizeof(p), "%s/absent.db", f->dir);
 	assert_null(store_open(p, 1)); /* read-only never creates */
 	assert_int_equal(access(p, F_OK), -1);
+}
+
+/*
+ * The store's files take their mode from the umask: the demo's 077 keeps them the owner's
+ * alone; under the units' UMask=0007 hall-write, hall-agent and hall-read (three users of
+ * group hall) all reach the store, its -wal, -shm and writer lock. SQLite itself would
+ * make the store 0640 there, which hall-agent could not write.
+ */
+static void
+test_store_modes(void **state)
+{
+	static const struct {
+		mode_t umask, mode;
+	} c[] = {{077, 0600}, {0007, 0660}, {022, 0640}};
+	static const char *const suffix[] = {"", "-wal", "-shm", "-writer.lock"};
+	struct fixture *f = *state;
+	struct store *s;
+	struct stat sb;
+	char db[96], p[192];
+	size_t i, j;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		snprintf(db, sizeof(db), "%s/modes.db", f->dir);
+		umask(c[i].umask);
+		assert_non_null(s = store_open(db, 0));
+		assert_int_equal(store_migrate(s, SCHEMA), 0);
+		umask(022);
+		for (j = 0; j < sizeof(suffix) / sizeof(suffix[0]); j++) {
+			snprintf(p, sizeof(p), "%s%s", db, suffix[j]);
+			assert_int_equal(stat(p, &sb), 0);
+			if ((sb.st_mode & 0777) != c[i].mode)
+				fail_msg("umask %03o: %s is %03o, not %03o", (unsigned)c[i].umask, p,
+				    (unsigned)(sb.st_mode & 0777), (unsigned)c[i].mode);
+		}
+		store_close(s);
+		remove_db(db);
+	}
+}
+
+/* umask_group keeps the caller's choice for the group and takes everything from others. */
+static void
+test_umask_group(void **state)
+{
+	static const mode_t in[] = {077, 0007, 022, 0};
+	static const mode_t out[] = {077, 0007, 027, 007};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		umask(in[i]);
+		umask_group();
+		assert_int_equal(umask(022), out[i]);
+	}
 }
 
 /* ---- cases ------------------------------------------------------------------------ */
@@ -544,6 +598,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_migrate_and_bind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_open_fails, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_store_modes, setup, teardown),
+	    cmocka_unit_test(test_umask_group),
 	    cmocka_unit_test_setup_teardown(test_case_create, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_case_kinds_due, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_case_create_refused, setup, teardown),
