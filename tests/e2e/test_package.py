@@ -260,13 +260,11 @@ class PackageTest(unittest.TestCase):
         self.assertEqual(status.returncode, 0, status.stdout)
         # the staff console starts from its installed INI, behind its site
         self.chroot("""
-            head -c 18 /dev/urandom | base64 | tr -d '/+=' > /etc/hall/console.pw.tmp
-            mkdir -p /etc/hall/secrets
-            county-admin -c /etc/hall/county.ini add-console staff_web /etc/hall/console.pw.tmp
-            install -o hall-staff -m 0600 /etc/hall/console.pw.tmp /etc/hall/secrets/console.pw
-            rm /etc/hall/console.pw.tmp
+            head -c 18 /dev/urandom | base64 | tr -d '/+=' > /tmp/console.pw
+            county-admin -c /etc/hall/county.ini add-console staff_web /tmp/console.pw
+            install -o hall-staff -m 0600 /tmp/console.pw /var/lib/hall-county/staff/console.pw
         """)
-        self.start_unit("staff-console.service", "/run/hall-county/staff-console.sock")
+        self.start_unit("staff-console.service", "/run/hall-county/staff/staff-console.sock")
         self.chroot("ln -s ../sites-available/hall-staff /etc/nginx/sites-enabled/ && "
                     "nginx -t 2>&1 && nginx -s reload")
         page = self.chroot("sleep 1; curl -sS -o /dev/null -w '%{http_code}' "
