@@ -270,7 +270,8 @@ deb: deps
 	    xargs -0 cp -a --parents -t build/deb/hall-$(VERSION)
 	cp -a conf/debian build/deb/hall-$(VERSION)/debian
 	cd build/deb/hall-$(VERSION) && dpkg-buildpackage -us -uc -b
-	lintian --fail-on error --display-info build/deb/*.changes | tee build/deb/lintian.txt
+	lintian --fail-on error --display-info build/deb/*.changes > build/deb/lintian.txt; \
+	    rc=$$?; cat build/deb/lintian.txt; exit $$rc
 	@ls build/deb/*.deb
 
 format:
