@@ -233,10 +233,10 @@ install-node: $(NODE_PROGS:%=$(B)/%)
 	install -m 0644 public/errors/* $(DESTDIR)$(DATADIR)/public/errors/
 	install -m 0644 conf/nginx/server-limits.conf $(DESTDIR)$(DATADIR)/nginx/
 	$(call install_sed,$(PATHS_SED),conf/nginx/hall.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall,0644)
-	$(call install_sed,,conf/nginx/limits.conf,$(DESTDIR)$(NGINXDIR)/conf.d/hall-node.conf,0644)
+	$(call install_sed,-e '',conf/nginx/limits.conf,$(DESTDIR)$(NGINXDIR)/conf.d/hall-node.conf,0644)
 	$(call install_conf,$(PATHS_SED) -e 's|^; socket_group = www-data|socket_group = www-data|',conf/hall.ini.example,$(DESTDIR)$(SYSCONFDIR)/hall/hall.ini,0644)
 	for u in $(NODE_UNITS); do $(call install_sed,$(PATHS_SED),conf/systemd/$$u,$(DESTDIR)$(UNITDIR)/$$u,0644); done
-	$(call install_sed,,conf/systemd/hall-node.sysusers,$(DESTDIR)$(SYSUSERSDIR)/hall-node.conf,0644)
+	$(call install_sed,-e '',conf/systemd/hall-node.sysusers,$(DESTDIR)$(SYSUSERSDIR)/hall-node.conf,0644)
 	$(call install_sed,$(PATHS_SED),conf/systemd/hall-node.tmpfiles,$(DESTDIR)$(TMPFILESDIR)/hall-node.conf,0644)
 	install -m 0644 $(NODE_PROGS:%=docs/man/%.8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/man/hall.ini.5 $(DESTDIR)$(MANDIR)/man5/
@@ -253,7 +253,7 @@ install-county: $(COUNTY_PROGS:%=$(B)/%)
 	for f in county staff receiver; do \
 	    $(call install_conf,$(PATHS_SED),conf/$$f.ini.example,$(DESTDIR)$(SYSCONFDIR)/hall/$$f.ini,0644); done
 	for u in $(COUNTY_UNITS); do $(call install_sed,$(PATHS_SED),conf/systemd/$$u,$(DESTDIR)$(UNITDIR)/$$u,0644); done
-	$(call install_sed,,conf/systemd/hall-county.sysusers,$(DESTDIR)$(SYSUSERSDIR)/hall-county.conf,0644)
+	$(call install_sed,-e '',conf/systemd/hall-county.sysusers,$(DESTDIR)$(SYSUSERSDIR)/hall-county.conf,0644)
 	$(call install_sed,$(PATHS_SED),conf/systemd/hall-county.tmpfiles,$(DESTDIR)$(TMPFILESDIR)/hall-county.conf,0644)
 	install -m 0644 $(COUNTY_PROGS:%=docs/man/%.8) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/man/county.ini.5 $(DESTDIR)$(MANDIR)/man5/
