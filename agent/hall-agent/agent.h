@@ -121,6 +121,8 @@ void province_answer_error(const char *ctype, const char *body, size_t len, char
 /* Pulls, applies and acknowledges what the county holds for this hall: the number of rows
  * applied (0: nothing new), or -1 with err set. */
 int downlink_county_pull(struct county_sink *, struct store *, char *err, size_t errlen);
+/* A county DATETIME (Asia/Shanghai) as Unix time; `unknown` for NULL or another form. */
+time_t downlink_county_time(const char *s, time_t unknown);
 
 /* ---- agent/hall-agent/restore_county.c --------------------------------------------- */
 /* After hall-admin restore: the open cases the backup lacks, the county's events since it

@@ -13,16 +13,18 @@
 
 #include "agent.h"
 
-/* "2026-11-22 07:10:26" in Asia/Shanghai to Unix time. */
-static time_t
-county_time(const char *s)
+/* "2026-11-22 07:10:26" in Asia/Shanghai to Unix time; `unknown` for NULL or another form.
+ * The downlink and the cases a restored hall takes back (restore_county.c) read the
+ * county's DATETIMEs with it. */
+time_t
+downlink_county_time(const char *s, time_t unknown)
 {
 	struct tm tm;
 
 	memset(&tm, 0, sizeof(tm));
 	if (s == NULL || sscanf(s, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
 		&tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-		return time(NULL);
+		return unknown;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
 	return timegm(&tm) - HALL_TZ_OFFSET;
@@ -59,7 +61,7 @@ apply_events(MYSQL_RES *res, struct store *s, struct buf *ack, int *n, char *err
 		if (row[0] == NULL || row[1] == NULL || row[2] == NULL || row[3] == NULL)
 			continue;
 		if (downlink_event(s, strtoll(row[1], NULL, 10), row[2], row[3], row[4], row[5],
-			county_time(row[6])) == -1) {
+			downlink_county_time(row[6], time(NULL))) == -1) {
 			snprintf(err, errlen, "the hall store cannot take a case event");
 			return -1;
 		}
@@ -79,7 +81,7 @@ apply_guides(MYSQL_RES *res, struct store *s, struct buf *ack, int *n, char *err
 			.id = row[1], .name = row[2], .department = row[3], .materials = row[4],
 			.time_limit = row[5], .fees = row[6], .fee_basis = row[7],
 			.delivery = row[8], .consult = row[9], .address = row[10],
-			.hours = row[11], .updated_at = county_time(row[12]),
+			.hours = row[11], .updated_at = downlink_county_time(row[12], time(NULL)),
 		};
 
 		if (row[0] == NULL || row[1] == NULL || row[2] == NULL)

@@ -17,21 +17,6 @@
 
 #include "agent.h"
 
-/* "2026-11-22 07:10:26" in Asia/Shanghai to Unix time; 0 for NULL. */
-static time_t
-county_time(const char *s)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (s == NULL || sscanf(s, "%d-%d-%d %d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-		&tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return timegm(&tm) - HALL_TZ_OFFSET;
-}
-
 static void
 county_err(struct county_sink *k, MYSQL_STMT *st, const char *what, char *err, size_t errlen)
 {
@@ -129,9 +114,9 @@ restore_cases(MYSQL_RES *res, struct store *s, long *added)
 			.body = row[OC_BODY], .phone = row[OC_PHONE], .item = row[OC_ITEM],
 			.target = row[OC_TARGET], .status = row[OC_STATUS],
 			.query_mac = row[OC_QUERY_MAC],
-			.submitted_at = county_time(row[OC_SUBMITTED_AT]),
-			.due_at = county_time(row[OC_DUE_AT]),
-			.delivered_at = county_time(row[OC_DELIVERED_AT]),
+			.submitted_at = downlink_county_time(row[OC_SUBMITTED_AT], 0),
+			.due_at = downlink_county_time(row[OC_DUE_AT], 0),
+			.delivered_at = downlink_county_time(row[OC_DELIVERED_AT], 0),
 			.due_provisional = row[OC_DUE_PROVISIONAL] != NULL &&
 			    atoi(row[OC_DUE_PROVISIONAL]) != 0,
 		};
