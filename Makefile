@@ -29,7 +29,7 @@ CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-saniti
 LDFLAGS += -fsanitize=address,undefined
 endif
 ifneq ($(filter-out $(TOP_GOALS),$(or $(MAKECMDGOALS),all)),)
--include $(B)/config.mk
+include $(B)/config.mk
 endif
 # The shared libraries' headers; a program's own header sits beside its files.
 ALL_CFLAGS = -std=c11 $(CFLAGS) $(WARN) $(DEFS) $(PKG_CFLAGS) -Ilib/core -Ilib/store \

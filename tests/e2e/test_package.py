@@ -74,6 +74,20 @@ def unit_service(path):
 class InstallTest(unittest.TestCase):
     """make install honours PREFIX and DESTDIR, and keeps an INI file that is there."""
 
+    def test_a_build_without_the_libraries_names_their_debian_packages(self):
+        # pkg-config that finds nothing, as on a machine where `make deps` has not run
+        out = tempfile.mkdtemp(prefix="hall-build-")
+        self.addCleanup(shutil.rmtree, out, True)
+        env = dict(os.environ, PKG_CONFIG_LIBDIR="/nonexistent", PKG_CONFIG_PATH="")
+        p = sh(["make", "--no-print-directory", "-C", ROOT, "B=" + out, "all"], check=False,
+               env=env)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("missing libraries", p.stdout)
+        for deb in ("libsqlite3-dev", "libjansson-dev", "libmariadb-dev", "libsystemd-dev"):
+            self.assertIn(deb, p.stdout)
+        self.assertNotIn("undefined reference", p.stdout)
+        self.assertFalse(os.path.exists(os.path.join(out, "config.mk")))
+
     def test_make_install_moves_every_path_to_the_prefix_and_keeps_edited_ini(self):
         dest = tempfile.mkdtemp(prefix="hall-install-")
         self.addCleanup(shutil.rmtree, dest, True)
