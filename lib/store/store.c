@@ -7,6 +7,7 @@
  * statements stand in the files that use them, and the outbox, the downlink and the
  * citizen's lookups share one cache and one set of helpers.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -149,13 +150,19 @@ store_col_dup(sqlite3_stmt *st, int i)
  * hall-agent, another user of group hall, could not write it. Made here first, 0660 less
  * the umask (0600 in the demo), the store has the mode the group needs, and SQLite gives
  * its -wal and -shm the store's own mode whoever creates them.
+ *
+ * Only a store that does not exist yet is touched (O_EXCL): closing a descriptor of a file
+ * drops every POSIX lock this process holds on it, and another connection of this process
+ * (hall-agent opens one per destination) would lose the locks that keep its WAL alive.
  */
 static int
 store_create_file(const char *path)
 {
 	int fd;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0660)) == -1) {
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660)) == -1) {
+		if (errno == EEXIST)
+			return 0;
 		log_warn("%s: %s", __func__, path);
 		return -1;
 	}
