@@ -49,7 +49,7 @@ AGENT  = $(call lib,agent/hall-agent)
 FOLDERS = lib/core lib/store lib/county fcgi/web fcgi/hall fcgi/staff agent/hall-agent
 
 PROGS     = $(B)/hall-read $(B)/hall-write $(B)/hall-admin $(B)/hall-hello $(B)/hall-agent \
-            $(B)/county-admin $(B)/province-receiver $(B)/staff-console
+            $(B)/county-admin $(B)/province-receiver $(B)/staff-console $(B)/county-notifier
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -59,7 +59,7 @@ DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libja
        mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
        iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl \
        debhelper dpkg-dev fakeroot lintian git debootstrap man-db mandoc \
-       libsystemd-dev systemd
+       libsystemd-dev systemd python3-aiosmtpd
 
 .PHONY: all programs deps run stop test bench fuzz clean format install install-node install-county deb
 all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due
@@ -110,6 +110,9 @@ $(B)/hall-admin: $(call objs,agent/hall-admin) $(STORE) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 $(B)/county-admin: $(call objs,agent/county-admin) $(COUNTY) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
+# The county's notices to citizens (agent/county-notifier/).
+$(B)/county-notifier: $(call objs,agent/county-notifier) $(COUNTY) $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
 # The benchmarks' yardstick: "hello world" on the same accept loop (tests/bench/).
 $(B)/hall-hello: $(B)/tests/bench/hello.o $(WEB) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -141,6 +144,11 @@ $(B)/tests/test_ingest: tests/unit/test_ingest.c $(PROVINCE_INGEST) $(UNIT_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Ifcgi/province -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
 	    $(PROVINCE_INGEST) $(UNIT_LIBS) $(LDLIBS) -lcmocka
+# What a notice says (agent/county-notifier/text.c).
+$(B)/tests/test_notice_text: tests/unit/test_notice_text.c $(B)/agent/county-notifier/text.o $(UNIT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Iagent/county-notifier -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
+	    $(B)/agent/county-notifier/text.o $(UNIT_LIBS) $(LDLIBS) $(MARIADB_LIBS) -lcmocka
 # The writers' tests fail the Nth allocation (tests/unit/fail_alloc.h): the linker sends
 # their binaries' calls to malloc and realloc through the test's wrappers.
 $(B)/tests/test_buf $(B)/tests/test_record: LDFLAGS += -Wl,--wrap=malloc,--wrap=realloc
@@ -202,7 +210,7 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 NGINXDIR    ?= $(SYSCONFDIR)/nginx
 NODE_PROGS   = hall-read hall-write hall-agent hall-admin
-COUNTY_PROGS = staff-console county-admin province-receiver
+COUNTY_PROGS = staff-console county-admin province-receiver county-notifier
 NODE_UNITS   = hall-read.service hall-write.service hall-agent.service
 COUNTY_UNITS = staff-console.service province-receiver.service county-purge.service \
                county-purge.timer

@@ -500,6 +500,7 @@ static const char help[] =
     "  add-reader USER PASSWORD_FILE    a county system's account (role county_reader)\n"
     "  add-console USER PASSWORD_FILE   the staff console's account (role staff_console)\n"
     "  add-provincial USER PASSWORD_FILE the province's calendar account (province_calendar)\n"
+    "  add-notifier USER PASSWORD_FILE  county-notifier's account (county_notifier)\n"
     "  import-calendars YYYY.txt...     the shipped calendars, for years not yet published\n"
     "  purge [DAYS]                     delete closed cases past [retention] days (or DAYS)\n"
     "  --help, --version\n"
@@ -570,17 +571,26 @@ main(int argc, char *argv[])
 		rc = cmd_import_calendars(db, argc - 1, argv + 1) == 0 ? 0 : 1;
 	else if (strcmp(argv[0], "add-provincial") == 0 && argc == 3)
 		rc = cmd_add_provincial(db, argv[1], argv[2]) == 0 ? 0 : 1;
-	else if ((strcmp(argv[0], "add-reader") == 0 || strcmp(argv[0], "add-console") == 0) &&
-	    argc == 3) {
-		int console = strcmp(argv[0], "add-console") == 0;
+	else if ((strcmp(argv[0], "add-reader") == 0 || strcmp(argv[0], "add-console") == 0 ||
+		     strcmp(argv[0], "add-notifier") == 0) && argc == 3) {
+		static const struct {
+			const char *cmd, *role, *what;
+		} kinds[] = {
+			{"add-reader", "county_reader", "reader"},
+			{"add-console", "staff_console", "staff console"},
+			{"add-notifier", "county_notifier", "notifier"},
+		};
+		size_t k = 0;
+
+		while (strcmp(argv[0], kinds[k].cmd) != 0)
+			k++;
 
 		if (!plain_word(argv[1], 1, 32) || (pw = secret_read(argv[2])) == NULL ||
 		    !plain_word(pw, 8, 64))
 			fprintf(stderr, "county-admin: a user of A-Z a-z 0-9 _.~- and a password of 8 to 64 "
 					"such characters\n");
-		else if (create_account(db, argv[1], pw, console ? "staff_console" : "county_reader") ==
-		    0) {
-			printf("county: %s account %s\n", console ? "staff console" : "reader", argv[1]);
+		else if (create_account(db, argv[1], pw, kinds[k].role) == 0) {
+			printf("county: %s account %s\n", kinds[k].what, argv[1]);
 			rc = 0;
 		}
 	} else

@@ -212,7 +212,8 @@ class Response:
 class Node:
     """A hall node of its own: `conf/demo start` in a fresh VAR on a free port."""
 
-    def __init__(self, name="node", county=False, agent=True, province=False, staff=False):
+    def __init__(self, name="node", county=False, agent=True, province=False, staff=False,
+                 notify=False):
         self.var = tempfile.mkdtemp(prefix="hall-e2e-%s-" % name)
         self.port = None
         # county: also the node's own MariaDB (and, with agent, hall-agent), as `make run`
@@ -225,6 +226,10 @@ class Node:
         # staff (with county): also the county staff console behind its own nginx
         self.staff = staff and county
         self.staff_port = pick_port() if self.staff else None
+        # notify (with county): the SMTP server delivering into $VAR/mail and county-notifier
+        self.notify = notify and county
+        self.smtp_port = pick_port() if self.notify else None
+        self.notifier_extra_ini = None
         self.extra_ini = None
         self.started = False
         self._log_offsets = {}
@@ -280,6 +285,16 @@ class Node:
         env["AGENT"] = "1" if self.agent else "0"
         env["PROVINCE"] = "1" if self.province else "0"
         env["STAFF"] = "1" if self.staff else "0"
+        env["NOTIFY"] = "1" if self.notify else "0"
+        if self.notify:
+            env["SMTP_PORT"] = str(self.smtp_port)
+        env.pop("NOTIFIER_INI_EXTRA", None)
+        if self.notifier_extra_ini is not None:
+            path = os.path.join(self.var, "notifier-extra.ini")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.notifier_extra_ini)
+            env["NOTIFIER_INI_EXTRA"] = path
         if self.staff:
             env["STAFF_PORT"] = str(self.staff_port)
         if self.province:
