@@ -120,7 +120,7 @@ queue_failed(MYSQL *db, const struct notice *n, const char *why, unsigned retry_
 
 	snprintf(msg, sizeof(msg), "%s", why);
 	mysql_real_escape_string(db, esc, msg, strlen(msg));
-	snprintf(q, sizeof(q), "UPDATE notifications SET last_error = '%s', "
+	snprintf(q, sizeof(q), "UPDATE notifications SET last_error = '%s', last_error_at = NOW(6), "
 	    "next_at = NOW(6) + INTERVAL %u SECOND, state = '%s', "
 	    "secret = IF(%d, NULL, secret) WHERE id = '%s'", esc, retry_s,
 	    give_up ? "failed" : "pending", give_up, n->id);

@@ -449,6 +449,11 @@ dash_page(struct staff_req *s)
 	}
 	spage_table_end(&b, NCOLS(cols), d.n, NULL);
 	free(d.h);
+	if (notices_section(&b, s) == -1) {
+		buf_free(&b);
+		spage_unavailable(s);
+		return;
+	}
 	spage_finish(s, 200, &b, NULL);
 }
 

@@ -30,12 +30,14 @@ CREATE TABLE IF NOT EXISTS notifications (
 	attempts   INT NOT NULL DEFAULT 0,
 	next_at    DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
 	last_error VARCHAR(255) NULL,
+	last_error_at DATETIME(6) NULL,
 	created_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
 	sent_at    DATETIME(6) NULL,
 	ref        VARCHAR(80) NOT NULL,                    -- the cause: case:NO, event:SEQ, record id
 	UNIQUE KEY notice_once (ref, channel),
 	KEY notifications_due (state, next_at),
 	KEY notifications_case (case_no, channel, created_at),
+	KEY notifications_errors (channel, last_error_at),
 	CONSTRAINT notice_channel CHECK (channel IN ('sms', 'email')),
 	CONSTRAINT notice_state CHECK (state IN ('pending', 'sent', 'failed'))
 ) ENGINE = InnoDB;
@@ -219,7 +221,8 @@ GRANT EXECUTE ON PROCEDURE hall_upload TO hall_agent;
 -- marks what it sent; makes no notice and changes no case.
 CREATE ROLE IF NOT EXISTS county_notifier;
 GRANT SELECT ON notifications TO county_notifier;
-GRANT UPDATE (state, attempts, next_at, last_error, sent_at, secret) ON notifications
+GRANT UPDATE (state, attempts, next_at, last_error, last_error_at, sent_at, secret)
+	ON notifications
 	TO county_notifier;
 GRANT SELECT (case_no, kind, hall_code) ON cases TO county_notifier;
 GRANT SELECT (hall_code, name) ON halls TO county_notifier;
