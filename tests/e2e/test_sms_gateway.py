@@ -19,13 +19,15 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
+import subprocess
+import tempfile
 import threading
-import time
 import unittest
 import uuid
 
-from harness import TZ, Node, finish_node, proc_children, reap, wait_gone
+from harness import BUILD, ROOT, TZ, Node, finish_node, proc_children, reap, wait_gone
 
 SIG = "【长沙县政务服务】"
 
@@ -332,6 +334,60 @@ class SmsGatewayTest(unittest.TestCase):
         got = self.listing("?to=13300000006")["messages"]
         self.assertEqual(sorted(m["id"] for m in got), sorted(m["id"] for m in msgs))
         self.assertEqual(len({m["seq"] for m in got}), 20)
+
+
+class SmsGatewayStartTest(unittest.TestCase):
+    """What the gateway refuses to start with: each said on stderr, exit 1, no socket."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="hall-sms-start-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.token = os.path.join(self.dir, "token")
+        with open(self.token, "w") as f:
+            f.write("A" * 24 + "\n")
+        self.sock = os.path.join(self.dir, "s.sock")
+
+    def start(self, ini_text):
+        ini = os.path.join(self.dir, "sms.ini")
+        with open(ini, "w") as f:
+            f.write(ini_text)
+        p = subprocess.run([os.path.join(ROOT, BUILD, "sms-gateway"), "-c", ini, "run"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=10)
+        return p.returncode, p.stderr
+
+    def ini(self, **over):
+        keys = {"socket": self.sock, "store": os.path.join(self.dir, "sms.db"),
+                "token_file": self.token, "workers": "1"}
+        keys.update(over)
+        return "[gateway]\n" + "".join("%s = %s\n" % kv for kv in keys.items()
+                                         if kv[1] is not None)
+
+    def test_refusals(self):
+        short = os.path.join(self.dir, "short")
+        with open(short, "w") as f:
+            f.write("tooshort\n")
+        spaced = os.path.join(self.dir, "spaced")
+        with open(spaced, "w") as f:
+            f.write("a token with spaces in it\n")
+        cases = [
+            (self.ini() + "colour = blue\n", "unknown key"),
+            ("[gateway]\nsocket = %s\n[other]\nx = 1\n" % self.sock, "unknown section"),
+            (self.ini(workers="0"), "workers"),
+            (self.ini(token_file=None), "token_file is required"),
+            (self.ini(store=None), "store is required"),
+            (self.ini(socket=None), "socket is required"),
+            (self.ini(token_file=os.path.join(self.dir, "absent")), "absent"),
+            (self.ini(token_file=short), "16 to 256"),
+            (self.ini(token_file=spaced), "16 to 256"),
+            (self.ini(store=os.path.join(self.dir, "no", "such", "sms.db")), "sms.db"),
+        ]
+        for text, said in cases:
+            with self.subTest(said=said):
+                rc, err = self.start(text)
+                self.assertEqual(rc, 1, err)
+                self.assertIn(said, err)
+                self.assertFalse(os.path.exists(self.sock))
 
 
 if __name__ == "__main__":
