@@ -49,7 +49,8 @@ AGENT  = $(call lib,agent/hall-agent)
 FOLDERS = lib/core lib/store lib/county fcgi/web fcgi/hall fcgi/staff agent/hall-agent
 
 PROGS     = $(B)/hall-read $(B)/hall-write $(B)/hall-admin $(B)/hall-hello $(B)/hall-agent \
-            $(B)/county-admin $(B)/province-receiver $(B)/staff-console $(B)/county-notifier
+            $(B)/county-admin $(B)/province-receiver $(B)/sms-gateway $(B)/staff-console \
+            $(B)/county-notifier
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
@@ -103,6 +104,9 @@ $(B)/staff-console: $(B)/fcgi/staff/main.o $(STAFF) $(WEB) $(COUNTY) $(CORE)
 # The reference province receiver (fcgi/province/).
 $(B)/province-receiver: $(call objs,fcgi/province) $(WEB) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# The reference SMS gateway (fcgi/sms/).
+$(B)/sms-gateway: $(call objs,fcgi/sms) $(WEB) $(CORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 # The sync agent (agent/hall-agent/) and the admin tools (agent/hall-admin/, agent/county-admin/).
 $(B)/hall-agent: $(B)/agent/hall-agent/hall_agent.o $(AGENT) $(STORE) $(COUNTY) $(CORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
@@ -149,6 +153,11 @@ $(B)/tests/test_notice_text: tests/unit/test_notice_text.c $(B)/agent/county-not
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Iagent/county-notifier -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
 	    $(B)/agent/county-notifier/text.o $(UNIT_LIBS) $(LDLIBS) $(MARIADB_LIBS) -lcmocka
+# The SMS gateway's body checks (fcgi/sms/sms_body.c), likewise.
+$(B)/tests/test_sms_body: tests/unit/test_sms_body.c $(B)/fcgi/sms/sms_body.o $(UNIT_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Ifcgi/sms -Wno-missing-prototypes $(LDFLAGS) -o $@ $< \
+	    $(B)/fcgi/sms/sms_body.o $(UNIT_LIBS) $(LDLIBS) -lcmocka
 # The writers' tests fail the Nth allocation (tests/unit/fail_alloc.h): the linker sends
 # their binaries' calls to malloc and realloc through the test's wrappers.
 $(B)/tests/test_buf $(B)/tests/test_record: LDFLAGS += -Wl,--wrap=malloc,--wrap=realloc
@@ -162,10 +171,12 @@ FUZZ_LIB  = $(addprefix lib/core/,kv.c utf8.c caseno.c buf.c log.c timefmt.c tex
 FUZZ_SRC_fuzz_cookie = fcgi/web/cookie.c
 # the reference province receiver's body, and hall-agent's reading of the province's answers
 FUZZ_SRC_fuzz_ndjson = fcgi/province/ingest.c fcgi/province/halls.c lib/core/secret.c
+# the reference SMS gateway's body: the JSON (lib/core/kv.c), then the message's checks
+FUZZ_SRC_fuzz_sms = fcgi/sms/sms_body.c
 FUZZ_SRC_fuzz_province_answer = agent/hall-agent/province_answer.c $(wildcard lib/store/*.c) \
     $(filter-out $(FUZZ_LIB),$(wildcard lib/core/*.c))
 FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined $(DEFS) $(PKG_CFLAGS) \
-              -Ilib/core -Ilib/store -Ilib/county -Ifcgi/web -Ifcgi/province -Iagent/hall-agent
+              -Ilib/core -Ilib/store -Ilib/county -Ifcgi/web -Ifcgi/province -Ifcgi/sms -Iagent/hall-agent
 .SECONDEXPANSION:
 build/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(FUZZ_LIB) $$(FUZZ_SRC_$$*) $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -210,10 +221,10 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 NGINXDIR    ?= $(SYSCONFDIR)/nginx
 NODE_PROGS   = hall-read hall-write hall-agent hall-admin
-COUNTY_PROGS = staff-console county-admin province-receiver county-notifier
+COUNTY_PROGS = staff-console county-admin province-receiver sms-gateway county-notifier
 NODE_UNITS   = hall-read.service hall-write.service hall-agent.service
-COUNTY_UNITS = staff-console.service province-receiver.service county-purge.service \
-               county-purge.timer
+COUNTY_UNITS = staff-console.service province-receiver.service sms-gateway.service \
+               county-purge.service county-purge.timer
 PATHS_SED = -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/share/hall|$(DATADIR)|g' \
             -e 's|/etc/hall|$(SYSCONFDIR)/hall|g'
 # The county's sites name their limits staff_* so that they can share an nginx with a hall's.
@@ -257,8 +268,9 @@ install-county: $(COUNTY_PROGS:%=$(B)/%)
 	$(call install_sed,$(STAFF_SED),conf/nginx/server-limits.conf,$(DESTDIR)$(DATADIR)/nginx/staff-server-limits.conf,0644)
 	$(call install_sed,$(PATHS_SED) $(STAFF_SED),conf/nginx/staff.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall-staff,0644)
 	$(call install_sed,$(PATHS_SED) $(STAFF_SED),conf/nginx/province.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall-province,0644)
+	$(call install_sed,$(PATHS_SED) $(STAFF_SED),conf/nginx/sms.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall-sms,0644)
 	$(call install_sed,$(STAFF_SED),conf/nginx/limits.conf,$(DESTDIR)$(NGINXDIR)/conf.d/hall-county.conf,0644)
-	for f in county staff receiver; do \
+	for f in county staff receiver sms; do \
 	    $(call install_conf,$(PATHS_SED),conf/$$f.ini.example,$(DESTDIR)$(SYSCONFDIR)/hall/$$f.ini,0644); done
 	for u in $(COUNTY_UNITS); do $(call install_sed,$(PATHS_SED),conf/systemd/$$u,$(DESTDIR)$(UNITDIR)/$$u,0644); done
 	$(call install_sed,-e '',conf/systemd/hall-county.sysusers,$(DESTDIR)$(SYSUSERSDIR)/hall-county.conf,0644)

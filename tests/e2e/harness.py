@@ -213,7 +213,7 @@ class Node:
     """A hall node of its own: `conf/demo start` in a fresh VAR on a free port."""
 
     def __init__(self, name="node", county=False, agent=True, province=False, staff=False,
-                 notify=False):
+                 sms=False, notify=False):
         self.var = tempfile.mkdtemp(prefix="hall-e2e-%s-" % name)
         self.port = None
         # county: also the node's own MariaDB (and, with agent, hall-agent), as `make run`
@@ -226,6 +226,9 @@ class Node:
         # staff (with county): also the county staff console behind its own nginx
         self.staff = staff and county
         self.staff_port = pick_port() if self.staff else None
+        # sms: also the reference SMS gateway behind its own nginx (plain http, loopback)
+        self.sms = sms
+        self.sms_port = pick_port() if sms else None
         # notify (with county): the SMTP server delivering into $VAR/mail and county-notifier
         self.notify = notify and county
         self.smtp_port = pick_port() if self.notify else None
@@ -253,6 +256,10 @@ class Node:
     @property
     def province_url(self):
         return "https://127.0.0.1:%d" % self.province_port
+
+    @property
+    def sms_url(self):
+        return "http://127.0.0.1:%d" % self.sms_port
 
     def run_env(self):
         """$VAR/run.env (what `make run` tells its user) as a dict."""
@@ -285,6 +292,9 @@ class Node:
         env["AGENT"] = "1" if self.agent else "0"
         env["PROVINCE"] = "1" if self.province else "0"
         env["STAFF"] = "1" if self.staff else "0"
+        env["SMS"] = "1" if self.sms else "0"
+        if self.sms:
+            env["SMS_PORT"] = str(self.sms_port)
         env["NOTIFY"] = "1" if self.notify else "0"
         if self.notify:
             env["SMTP_PORT"] = str(self.smtp_port)
@@ -341,7 +351,8 @@ class Node:
             self.port = 0
         pids = [self.pid(p) for p in ("nginx", "hall-write", "hall-read", "hall-agent", "county",
                                       "nginx-province", "province-receiver", "nginx-staff",
-                                      "staff-console")]
+                                      "staff-console", "nginx-sms",
+                                      "sms-gateway", "smtp", "county-notifier")]
         with tempfile.TemporaryFile() as out:
             p = subprocess.Popen([DEMO, cmd], env=self._env(), cwd=ROOT, stdout=out,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

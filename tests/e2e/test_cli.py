@@ -18,6 +18,7 @@ PROGRAMS = {
     "county-admin": ["migrate", "add-hall", "add-reader", "add-console", "add-provincial",
                      "import-calendars", "purge"],
     "province-receiver": ["run", "add-hall", "remove-hall", "purge"],
+    "sms-gateway": ["run", "/v1/sms"],
     "staff-console": ["run", "add-user"],
 }
 

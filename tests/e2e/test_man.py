@@ -3,7 +3,7 @@ checks it (man --warnings through groff) and, when mandoc is installed, as `mand
 at its WARNING level; every program and INI file has its page; each program's page names
 every command and option its --help names; and the INI pages name every key the parsers
 take (lib/core/config.c, conf/hall.ini.example; county-admin's, the staff console's and the
-province receiver's own parsers). No node: the pages, the sources and the built programs."""
+province receiver's and the SMS gateway's own parsers). No node: the pages, the sources and the built programs."""
 
 import os
 import re
@@ -15,7 +15,7 @@ from harness import BUILD, ROOT
 
 MAN = os.path.join(ROOT, "docs", "man")
 PROGRAMS = ["hall-read", "hall-write", "hall-agent", "hall-admin", "staff-console",
-            "county-admin", "province-receiver"]
+            "county-admin", "province-receiver", "sms-gateway"]
 PAGES = ["%s.8" % p for p in PROGRAMS] + ["hall.ini.5", "county.ini.5"]
 
 # What lintian runs (checks/documentation/manual.pm): groff's warnings on stderr
@@ -173,9 +173,10 @@ class ManPagesTest(unittest.TestCase):
                                "county_ini_key")
         staff = function_body(source("fcgi", "staff", "main.c"), "conf_key")
         receiver = function_body(source("fcgi", "province", "province_receiver.c"), "ini_key")
+        sms = function_body(source("fcgi", "sms", "sms_gateway.c"), "ini_key")
         keys = set()
         for file_, body in (("COUNTY.INI", county), ("STAFF.INI", staff),
-                            ("RECEIVER.INI", receiver)):
+                            ("RECEIVER.INI", receiver), ("SMS.INI", sms)):
             section = None
             for m in re.finditer(r'strcmp\(section, "(\w+)"\)|strcmp\(key, "(\w+)"\)', body):
                 if m.group(1):
@@ -187,6 +188,7 @@ class ManPagesTest(unittest.TestCase):
         self.assertIn(("COUNTY.INI", "county", "schema_dir"), keys)
         self.assertIn(("STAFF.INI", "county", "province_password_file"), keys)
         self.assertIn(("RECEIVER.INI", "receiver", "max_line"), keys)
+        self.assertIn(("SMS.INI", "gateway", "token_file"), keys)
         documented = {(sh, ss.strip("[]"), k) for sh, ss, k in roff_keys("county.ini.5")
                       if ss}
         self.assertEqual(sorted(keys - documented), [], "keys county.ini(5) does not document")

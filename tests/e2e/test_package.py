@@ -96,7 +96,7 @@ class InstallTest(unittest.TestCase):
         sh(args)
         top = os.path.join(dest, "opt/hall")
         for prog in ("hall-read", "hall-write", "hall-agent", "hall-admin", "staff-console",
-                     "county-admin", "province-receiver"):
+                     "county-admin", "province-receiver", "sms-gateway"):
             self.assertTrue(os.access(os.path.join(top, "sbin", prog), os.X_OK), prog)
         unit = open(os.path.join(top, "lib/systemd/system/hall-write.service")).read()
         self.assertIn("ExecStart=/opt/hall/sbin/hall-write -c /opt/hall/etc/hall/hall.ini", unit)
@@ -194,6 +194,8 @@ class PackageTest(unittest.TestCase):
             else:
                 for f in ("./usr/sbin/staff-console", "./usr/share/man/man5/county.ini.5.gz",
                           "./lib/systemd/system/province-receiver.service",
+                          "./lib/systemd/system/sms-gateway.service",
+                          "./usr/share/man/man8/sms-gateway.8.gz",
                           "./usr/share/hall/sql/county/"):
                     self.assertIn(f, files)
                 self.assertIn("/etc/hall/staff.ini", conffiles)

@@ -37,13 +37,15 @@ DAEMONS = {
     "hall-agent.service": "hall-agent",
     "staff-console.service": "staff-console",
     "province-receiver.service": "province-receiver",
+    "sms-gateway.service": "sms-gateway",
 }
 UNITS = sorted(list(DAEMONS) + ["county-purge.service", "county-purge.timer"])
 # the units whose socket is handed to nginx: only they are in nginx's group
 SOCKET_UNITS = {"hall-read.service", "hall-write.service", "staff-console.service",
-                "province-receiver.service"}
+                "province-receiver.service", "sms-gateway.service"}
 # programs that reach no network at all: only unix sockets
-NO_NETWORK = {"hall-read.service", "hall-write.service", "province-receiver.service"}
+NO_NETWORK = {"hall-read.service", "hall-write.service", "province-receiver.service",
+              "sms-gateway.service"}
 # programs whose numbers depend on the clock
 CLOCK_UNITS = {"hall-write.service", "hall-agent.service"}
 
@@ -91,7 +93,7 @@ class UnitsTest(unittest.TestCase):
         cls.sbin = os.path.join(cls.tmp, "usr", "sbin")
         os.makedirs(cls.sbin)
         for prog in ("hall-read", "hall-write", "hall-agent", "hall-admin", "staff-console",
-                     "province-receiver", "county-admin"):
+                     "province-receiver", "sms-gateway", "county-admin"):
             os.symlink(os.path.join(ROOT, BUILD, prog), os.path.join(cls.sbin, prog))
         cls.units = os.path.join(cls.tmp, "units")
         os.makedirs(cls.units)
@@ -235,7 +237,7 @@ class UsersAndFoldersTest(unittest.TestCase):
         for u in ("hall-read", "hall-write", "hall-agent"):
             self.assertEqual(int(users[u][3]), gid["hall"], u)
             self.assertEqual(users[u][6], "/usr/sbin/nologin")
-        for u in ("hall-staff", "hall-province", "hall-county"):
+        for u in ("hall-staff", "hall-province", "hall-sms", "hall-county"):
             self.assertEqual(int(users[u][3]), gid[u], u)
         self.assertEqual(len({uid[u] for u in uid}), len(uid))
 
@@ -247,8 +249,10 @@ class UsersAndFoldersTest(unittest.TestCase):
             "var/lib/hall-county/staff": (0o700, "hall-staff", "hall-staff"),
             "var/lib/hall-county/admin": (0o700, "hall-county", "hall-county"),
             "var/lib/hall-province": (0o700, "hall-province", "hall-province"),
+            "var/lib/hall-sms": (0o700, "hall-sms", "hall-sms"),
             "run/hall-county/staff": (0o710, "hall-staff", "www-data"),
             "run/hall-county/province": (0o710, "hall-province", "www-data"),
+            "run/hall-county/sms": (0o710, "hall-sms", "www-data"),
         }
         for rel, (mode, user, group) in want.items():
             st = os.stat(os.path.join(self.root, rel))
