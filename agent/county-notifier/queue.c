@@ -104,8 +104,9 @@ queue_sent(MYSQL *db, const struct notice *n, char *err, size_t errlen)
 {
 	char q[256];
 
+	/* last_error stays: the dashboard shows each channel's latest error, even overcome */
 	snprintf(q, sizeof(q), "UPDATE notifications SET state = 'sent', sent_at = NOW(6), "
-	    "secret = NULL, last_error = NULL WHERE id = '%s'", n->id);
+	    "secret = NULL WHERE id = '%s'", n->id);
 	if (mysql_query(db, q) != 0 || mysql_commit(db) != 0)
 		return fail(db, "marking a notice sent", err, errlen);
 	return 0;

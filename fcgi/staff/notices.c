@@ -25,12 +25,13 @@ static const struct {
 /* the account's county: a hall code begins with its county's six digits */
 #define NOTICE_SCOPE "n.hall_code LIKE CONCAT(?, '%') "
 #define HEALTH_SQL "SELECT SUM(n.state = 'pending'), " \
-	"UNIX_TIMESTAMP(NOW()) - UNIX_TIMESTAMP(MIN(IF(n.state = 'pending', n.created_at, NULL))), " \
+	"TIMESTAMPDIFF(SECOND, MIN(IF(n.state = 'pending', n.created_at, NULL)), NOW(6)), " \
 	"SUM(n.state = 'sent' AND n.sent_at >= NOW() - INTERVAL 1 DAY), " \
 	"SUM(n.state = 'failed') FROM notifications n WHERE n.channel = ? AND " NOTICE_SCOPE
 enum { NH_PENDING, NH_OLDEST, NH_SENT, NH_FAILED };
-#define ERROR_SQL "SELECT n.last_error, UNIX_TIMESTAMP(NOW()) - UNIX_TIMESTAMP(n.last_error_at) " \
-	"FROM notifications n WHERE n.channel = ? AND n.last_error_at IS NOT NULL AND " \
+#define ERROR_SQL "SELECT n.last_error, TIMESTAMPDIFF(SECOND, n.last_error_at, NOW(6)) " \
+	"FROM notifications n WHERE n.channel = ? AND n.last_error_at IS NOT NULL " \
+	"AND n.last_error IS NOT NULL AND " \
 	NOTICE_SCOPE "ORDER BY n.last_error_at DESC LIMIT 1"
 
 /* "3 分钟", "2 小时", "5 天" */
@@ -78,7 +79,8 @@ notice_rows(struct buf *b, const char *county)
 		buf_printf(b, "<td class=\"num%s\" data-pending=\"%lld\">%lld</td>",
 		    db_int(&h, 0, NH_PENDING) > 0 ? " warn" : "", db_int(&h, 0, NH_PENDING),
 		    db_int(&h, 0, NH_PENDING));
-		spage_td(b, "num", age);
+		buf_printf(b, "<td class=\"num\" data-oldest=\"%lld\">%s</td>",
+		    db_int(&h, 0, NH_OLDEST), age);
 		buf_printf(b, "<td class=\"num\" data-sent=\"%lld\">%lld</td>", db_int(&h, 0, NH_SENT),
 		    db_int(&h, 0, NH_SENT));
 		buf_printf(b, "<td class=\"num%s\" data-failed=\"%lld\">%lld</td><td>",
