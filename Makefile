@@ -224,7 +224,7 @@ NODE_PROGS   = hall-read hall-write hall-agent hall-admin
 COUNTY_PROGS = staff-console county-admin province-receiver sms-gateway county-notifier
 NODE_UNITS   = hall-read.service hall-write.service hall-agent.service
 COUNTY_UNITS = staff-console.service province-receiver.service sms-gateway.service \
-               county-purge.service county-purge.timer
+               county-notifier.service county-purge.service county-purge.timer
 PATHS_SED = -e 's|/usr/sbin/|$(SBINDIR)/|g' -e 's|/usr/share/hall|$(DATADIR)|g' \
             -e 's|/etc/hall|$(SYSCONFDIR)/hall|g'
 # The county's sites name their limits staff_* so that they can share an nginx with a hall's.
@@ -270,7 +270,7 @@ install-county: $(COUNTY_PROGS:%=$(B)/%)
 	$(call install_sed,$(PATHS_SED) $(STAFF_SED),conf/nginx/province.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall-province,0644)
 	$(call install_sed,$(PATHS_SED) $(STAFF_SED),conf/nginx/sms.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall-sms,0644)
 	$(call install_sed,$(STAFF_SED),conf/nginx/limits.conf,$(DESTDIR)$(NGINXDIR)/conf.d/hall-county.conf,0644)
-	for f in county staff receiver sms; do \
+	for f in county staff receiver sms notifier; do \
 	    $(call install_conf,$(PATHS_SED),conf/$$f.ini.example,$(DESTDIR)$(SYSCONFDIR)/hall/$$f.ini,0644); done
 	for u in $(COUNTY_UNITS); do $(call install_sed,$(PATHS_SED),conf/systemd/$$u,$(DESTDIR)$(UNITDIR)/$$u,0644); done
 	$(call install_sed,-e '',conf/systemd/hall-county.sysusers,$(DESTDIR)$(SYSUSERSDIR)/hall-county.conf,0644)
