@@ -18,4 +18,9 @@ int cmd_backup(const struct hall_config *, int argc, char *argv[]);
 /* hall-admin restore BACKUP: the backup in the store's place, programs stopped. */
 int cmd_restore(const struct hall_config *, int argc, char *argv[]);
 
+/* ---- agent/hall-admin/staff.c ------------------------------------------------------- */
+/* hall-admin staff add|passwd|disable|enable NAME, staff list: the window's accounts.
+ * argv[0] is "staff". 0, -1 (said why), -2 (a bad command line: usage). */
+int cmd_staff(struct store *, int argc, char *argv[]);
+
 #endif

@@ -21,6 +21,7 @@
  *   hall-admin -c CONFIG backup DEST          a consistent copy of the live store (backup.c)
  *   hall-admin -c CONFIG restore BACKUP       the backup in the store's place, programs
  *                                             stopped
+ *   hall-admin -c CONFIG staff ...            the window's hall staff accounts (staff.c)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -42,6 +43,8 @@ static const char help[] =
     "       hall-admin -c CONFIG clock [--trust-now | --continue]\n"
     "       hall-admin -c CONFIG purge [DAYS]\n"
     "       hall-admin -c CONFIG backup DEST | restore BACKUP\n"
+    "       hall-admin -c CONFIG staff add|passwd NAME [--password-file FILE]\n"
+    "       hall-admin -c CONFIG staff disable|enable NAME | staff list\n"
     "\n"
     "Sets up and maintains a hall node's store (SQLite, [store] path of the hall INI).\n"
     "\n"
@@ -64,6 +67,12 @@ static const char help[] =
     "  backup DEST      a consistent copy of the live store, written to DEST (0600)\n"
     "  restore BACKUP   put a backup in the store's place (hall-read, hall-write and\n"
     "                   hall-agent stopped); the old store is kept as STORE.before-restore\n"
+    "  staff add NAME   a hall staff account for the window (/window): the password from\n"
+    "                   --password-file FILE's first line, or standard input (asked twice\n"
+    "                   on a terminal); 8 to 128 bytes\n"
+    "  staff passwd NAME  a new password (lifts a lockout, ends the account's sessions)\n"
+    "  staff disable NAME, staff enable NAME  no more sign-ins (sessions end), or again\n"
+    "  staff list       every window account: made, last sign-in, active/locked/disabled\n"
     "  -c CONFIG        the hall INI\n"
     "  --help, --version\n";
 
@@ -355,7 +364,15 @@ main(int argc, char *argv[])
 			cmd_clock(s, argc == 2 ? argv[1] : NULL) == 0 ? 0 : 1;
 	else if (strcmp(argv[0], "purge") == 0)
 		rc = store_bind_hall(s, cfg.code) == 0 && cmd_purge(s, &cfg, argc, argv) == 0 ? 0 : 1;
-	else if (strcmp(argv[0], "calendar") == 0 && argc > 1)
+	else if (strcmp(argv[0], "staff") == 0) {
+		if (store_bind_hall(s, cfg.code) == -1)
+			rc = 1;
+		else if ((rc = cmd_staff(s, argc, argv)) == -2) {
+			store_close(s);
+			usage();
+		} else
+			rc = rc == 0 ? 0 : 1;
+	} else if (strcmp(argv[0], "calendar") == 0 && argc > 1)
 		rc = store_bind_hall(s, cfg.code) == 0 &&
 			calendar_import_files(s, &cfg, argv + 1, argc - 1) == 0 ? 0 : 1;
 	else

@@ -1,5 +1,6 @@
 /*
- * hall-write: consultations, complaints and ratings, from the forms and the JSON API.
+ * hall-write: consultations, complaints and ratings, from the forms and the JSON API, and
+ * the hall's window (window.c).
  * A receipt is sent only after the record and its outbox entry are committed with
  * synchronous=FULL: once a citizen holds a receipt, the record survives a power cut.
  */
@@ -250,6 +251,12 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 	buf_free(&b);
 }
 
+void
+site_commit(struct store_write *w)
+{
+	commit_group_write(group, w);
+}
+
 static void
 h_consult(struct req *r)
 {
@@ -387,6 +394,7 @@ main(int argc, char *argv[])
 		.name = "hall-write",
 		.readonly = 0,
 		.worker_init = write_thread_init,
+		.start = window_start,
 		.handlers = {
 			[R_CONSULT] = h_consult,
 			[R_COMPLAINT] = h_complaint,
@@ -394,6 +402,11 @@ main(int argc, char *argv[])
 			[R_API_CONSULT] = h_consult,
 			[R_API_COMPLAIN] = h_complaint,
 			[R_API_RATE] = h_rate,
+			[R_WINDOW] = window_home,
+			[R_WINDOW_LOGIN] = window_login,
+			[R_WINDOW_LOGOUT] = window_logout,
+			[R_WINDOW_NEW] = window_new,
+			[R_WINDOW_RECEIPT] = window_receipt,
 		},
 	};
 

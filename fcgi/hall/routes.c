@@ -23,6 +23,12 @@ static const struct route routes[R__MAX] = {
 	[R_API_RATE] = {"POST", "/api/v1/cases/*/rating"},
 	[R_API_GUIDES] = {"GET", "/api/v1/guides"},
 	[R_API_GUIDE] = {"GET", "/api/v1/guides/*"},
+	/* the window (SPEC 4.4): every method goes to hall-write, which owns its sessions */
+	[R_WINDOW] = {"GET", "/window"},
+	[R_WINDOW_LOGIN] = {"GET POST", "/window/login"},
+	[R_WINDOW_LOGOUT] = {"POST", "/window/logout"},
+	[R_WINDOW_NEW] = {"GET POST", "/window/new"},
+	[R_WINDOW_RECEIPT] = {"GET", "/window/receipt/*"},
 };
 
 void

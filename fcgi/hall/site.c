@@ -57,13 +57,16 @@ usage(const char *progname, int code)
 }
 
 /*
- * nginx sends the POSTs, but the lookup form's, to hall-write and everything else to
- * hall-read (conf/nginx/hall.site): each program refuses what is the other's.
+ * nginx sends the POSTs, but the lookup form's, and the whole window (/window: its
+ * sessions are writes) to hall-write and everything else to hall-read
+ * (conf/nginx/hall.site): each program refuses what is the other's.
  */
 static int
 site_takes(const struct req *r)
 {
-	int for_write = strcmp(r->method, "POST") == 0 && strcmp(r->path, "/progress") != 0;
+	int window = strncmp(r->path, "/window", 7) == 0 && (r->path[7] == '\0' || r->path[7] == '/');
+	int for_write = window ||
+	    (strcmp(r->method, "POST") == 0 && strcmp(r->path, "/progress") != 0);
 
 	return for_write == !program->readonly;
 }
@@ -117,6 +120,8 @@ site_main(int argc, char *argv[], const struct site_program *p)
 	if (site.cfg.secret_file == NULL || csrf_load_secret(site.cfg.secret_file, 0) == -1)
 		fatalx("the CSRF secret ([server] secret_file) is missing: run hall-admin init");
 	req_set_error_page(site_error_page);
+	if (p->start != NULL && p->start() == -1)
+		fatalx("%s cannot start", progname);
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	if (ops.init == NULL)

@@ -14,6 +14,7 @@ enum route_id {
 	R_HOME, R_CONSULT, R_COMPLAINT, R_PROGRESS, R_RATE_FORM, R_GUIDES, R_GUIDE,
 	R_API_HEALTH, R_API_HALL, R_API_CONSULT, R_API_COMPLAIN, R_API_CASE, R_API_RATE,
 	R_API_GUIDES, R_API_GUIDE,
+	R_WINDOW, R_WINDOW_LOGIN, R_WINDOW_LOGOUT, R_WINDOW_NEW, R_WINDOW_RECEIPT,
 	R__MAX
 };
 typedef void (*handler_fn)(struct req *);
@@ -25,6 +26,7 @@ struct site_program {
 	const char *name;
 	int readonly;		/* 1: hall-read, on [server] read_socket with a read-only store */
 	int (*worker_init)(void);	/* NULL: site_open_store */
+	int (*start)(void);	/* before the workers fork, after the config (may be NULL) */
 	handler_fn handlers[R__MAX];	/* NULL for the routes of the other program */
 };
 
@@ -94,5 +96,44 @@ void page_rated(struct buf *, const char *case_no, int level);
 void page_guides(struct buf *, struct store *, const char *q);
 void page_guide(struct buf *, const struct guide *);
 void page_message(struct buf *, const char *title, const char *message);
+
+/* ---- fcgi/hall/hall_write.c -------------------------------------------------------- */
+/* hall-write's group commit (lib/store/commit_group.c): w is durable, or failed, on return. */
+void site_commit(struct store_write *w);
+
+/* ---- fcgi/hall/window.c ------------------------------------------------------------ */
+/* The hall's window (SPEC 4.4), served by hall-write: see the file. */
+#define WINDOW_SESSION_HOURS 12		/* a session ends this long after sign-in */
+#define WINDOW_IDLE_MINUTES 60		/* ... or after this long without a request */
+#define WINDOW_LOCKOUT_FAILURES 5	/* wrong passwords in a row that lock an account */
+#define WINDOW_LOCKOUT_MINUTES 15
+#define WINDOW_ADDRESS_FAILURES 20	/* refused sign-ins from one address that stop it */
+#define WINDOW_ADDRESS_MINUTES 10	/* ... within (and for) this long */
+#define WINDOW_RECENT 50		/* cases on the list */
+#define WINDOW_REPRINT_MINUTES 60	/* how long its registrar may print a receipt again */
+/* Before the workers fork: the sign-in's stand-in hash. */
+int window_start(void);
+void window_home(struct req *);
+void window_login(struct req *);
+void window_logout(struct req *);
+void window_new(struct req *);
+void window_receipt(struct req *);
+/* 1 when account me may print c's receipt again at now: its registrar, soon after. */
+int window_may_reprint(const struct window_case *c, const char *me, time_t now);
+
+/* ---- fcgi/hall/window_pages.c ------------------------------------------------------ */
+/* What every window page shows in its bar: the account (NULL: none) and its form token. */
+struct window_view {
+	const char *name;
+	const char *csrf;
+};
+void wpage_login(struct buf *, const char *csrf, const char *user, const char *error);
+void wpage_list(struct buf *, const struct window_view *, struct store *, time_t now);
+void wpage_form(struct buf *, const struct window_view *, const struct form_state *);
+/* roll: laid out for an 80 mm receipt printer, else an A5 sheet */
+void wpage_receipt(struct buf *, const struct window_view *, const struct window_case *,
+    const char *query_code, int roll);
+void wpage_message(struct buf *, const struct window_view *, const char *title,
+    const char *message);
 
 #endif

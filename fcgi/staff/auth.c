@@ -15,7 +15,8 @@
  * timeout. A new token is issued at every sign-in, so a token planted before sign-in is
  * worth nothing. Form tokens (lib/core/csrf.c) are bound to a value derived from the session
  * token, so a token from one session is refused in another; the sign-in form's are bound
- * to the visitor's CSRF cookie.
+ * to the visitor's CSRF cookie. The hashes, tokens and their binding are fcgi/web/signin.c,
+ * which the hall's window shares.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,8 +26,6 @@
 
 #include "county.h"
 #include "staff.h"
-
-#define PASSWORD_MAX 128
 
 /* A county's ladder. */
 static const char *const roles[] = {"staff", "supervisor", "admin", NULL};
@@ -57,37 +56,6 @@ auth_role_at_least(const struct staff_user *u, const char *role)
 	return role_rank(u->role) >= role_rank(role) && role_rank(role) > 0;
 }
 
-static int
-username_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= 32 &&
-	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
-
-/* The token's SHA-256 in hex: what the sessions table holds. */
-static void
-token_hash(char out[65], const char *token)
-{
-	unsigned char h[crypto_hash_sha256_BYTES];
-
-	crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
-	sodium_bin2hex(out, 65, h, sizeof(h));
-}
-
-/* What the session's form tokens are bound to: not the token itself, which stays in the
- * cookie, but 128 bits of a separate hash of it. */
-static void
-token_bind(char out[CSRF_COOKIE_LEN + 1], const char *token)
-{
-	unsigned char h[crypto_generichash_BYTES];
-
-	crypto_generichash(h, sizeof(h), (const unsigned char *)token, strlen(token),
-	    (const unsigned char *)"staff-console-csrf-binding", 26);
-	sodium_bin2base64(out, CSRF_COOKIE_LEN + 1, h, 16, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
 int
 auth_session(struct staff_req *s)
 {
@@ -99,7 +67,7 @@ auth_session(struct staff_req *s)
 	s->signed_in = 0;
 	if (!req_cookie(&s->r, STAFF_SESSION_COOKIE, STAFF_TOKEN_LEN, token))
 		return 0;
-	token_hash(hash, token);
+	signin_token_hash(hash, token);
 	p[0] = DBS(hash);
 	p[1] = DBI(staff_conf.idle_minutes);
 	if (db_select("SELECT a.id, a.username, a.display_name, a.county_code, a.role, "
@@ -117,7 +85,7 @@ auth_session(struct staff_req *s)
 		snprintf(s->u.display, sizeof(s->u.display), "%s", db_str(&rows, 0, SES_DISPLAY));
 		snprintf(s->u.county, sizeof(s->u.county), "%s", db_str(&rows, 0, SES_COUNTY));
 		snprintf(s->u.role, sizeof(s->u.role), "%s", db_str(&rows, 0, SES_ROLE));
-		token_bind(s->u.bind, token);
+		signin_token_bind(s->u.bind, token, "staff-console-csrf-binding");
 		/* the idle clock moves at most once a minute: one write per minute, not per page */
 		if (db_int(&rows, 0, SES_STALE) == 1)
 			db_exec("UPDATE staff_sessions SET last_seen_at = NOW() WHERE token_hash = ?",
@@ -196,25 +164,11 @@ auth_login_page(struct staff_req *s)
 	login_form(s, 200, NULL, NULL);
 }
 
-/*
- * The hash a password is checked against when there is no account to check it against (an
- * unknown name, an over-long password): made at start, before the workers fork, with the
- * limits of a real account's hash, so that every refusal costs one Argon2id verification.
- */
-static char dummy_hash[crypto_pwhash_STRBYTES];
-
+/* Before the workers fork: the stand-in hash every refusal is verified against. */
 int
 auth_init(void)
 {
-	char pw[32];
-	int rc;
-
-	randombytes_buf(pw, sizeof(pw) - 1);
-	pw[sizeof(pw) - 1] = '\0';
-	rc = crypto_pwhash_str_alg(dummy_hash, pw, sizeof(pw) - 1, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	    crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13);
-	sodium_memzero(pw, sizeof(pw));
-	return rc == 0 ? 0 : -1;
+	return signin_init();
 }
 
 /* ---- attempts per client address -------------------------------------------------- */
@@ -282,15 +236,11 @@ address_stopped(struct staff_req *s, long long seconds)
 static int
 session_create(struct staff_req *s, long long account_id)
 {
-	unsigned char raw[32];
 	char hash[65];
 	struct dbparam p[4];
 
-	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2base64(s->new_session, sizeof(s->new_session), raw, sizeof(raw),
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-	sodium_memzero(raw, sizeof(raw));
-	token_hash(hash, s->new_session);
+	signin_token_new(s->new_session);
+	signin_token_hash(hash, s->new_session);
 	p[0] = DBS(hash);
 	p[1] = DBI(account_id);
 	p[2] = DBI(staff_conf.session_hours);
@@ -316,7 +266,7 @@ session_drop(struct staff_req *s)
 
 	if (!req_cookie(&s->r, STAFF_SESSION_COOKIE, STAFF_TOKEN_LEN, token))
 		return;
-	token_hash(hash, token);
+	signin_token_hash(hash, token);
 	p[0] = DBS(hash);
 	db_exec("DELETE FROM staff_sessions WHERE token_hash = ?", p, 1, NULL);
 }
@@ -366,7 +316,7 @@ auth_login(struct staff_req *s)
 		return;
 	}
 	memset(&rows, 0, sizeof(rows));
-	usable = username_ok(user) && strlen(pw) <= PASSWORD_MAX;
+	usable = signin_name_ok(user) && strlen(pw) <= SIGNIN_PASSWORD_MAX;
 	if (usable) {
 		p[0] = DBS(user);
 		if (db_select("SELECT id, pw_hash, locked_until > NOW(), disabled, failed_logins, "
@@ -377,8 +327,8 @@ auth_login(struct staff_req *s)
 		}
 	}
 	known = rows.nrows == 1;
-	hash = known ? db_str(&rows, 0, ACC_HASH) : dummy_hash;
-	good = crypto_pwhash_str_verify(hash, usable ? pw : "", usable ? strlen(pw) : 0) == 0;
+	hash = known ? db_str(&rows, 0, ACC_HASH) : NULL;
+	good = signin_verify(hash, pw);
 	locked = known && db_int(&rows, 0, ACC_LOCKED) == 1;
 	good = good && known && !locked && db_int(&rows, 0, ACC_DISABLED) == 0;
 	id = known ? db_int(&rows, 0, ACC_ID) : 0;
@@ -416,12 +366,10 @@ auth_login(struct staff_req *s)
 		return;
 	}
 	/* the stored hash is brought up to today's limits while we hold the password */
-	if (crypto_pwhash_str_needs_rehash(hash, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-		crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
-		char h[crypto_pwhash_STRBYTES];
+	if (signin_needs_rehash(hash)) {
+		char h[SIGNIN_HASH_LEN];
 
-		if (crypto_pwhash_str_alg(h, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-			crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) == 0) {
+		if (signin_hash(h, pw) == 0) {
 			p[0] = DBS(h);
 			p[1] = DBI(id);
 			db_exec("UPDATE staff_accounts SET pw_hash = ? WHERE id = ?", p, 2, NULL);
@@ -464,11 +412,11 @@ int
 auth_add_user(const char *username, const char *county, const char *role,
     const char *password_file)
 {
-	char h[crypto_pwhash_STRBYTES], *pw, detail[64];
+	char h[SIGNIN_HASH_LEN], *pw, detail[64];
 	struct dbparam p[4];
 	int rc = -1;
 
-	if (!username_ok(username)) {
+	if (!signin_name_ok(username)) {
 		fprintf(stderr, "staff-console: a user name is 1 to 32 of A-Z a-z 0-9 _ . -\n");
 		return -1;
 	}
@@ -488,16 +436,12 @@ auth_add_user(const char *username, const char *county, const char *role,
 	}
 	if ((pw = secret_read(password_file)) == NULL)
 		return -1;
-	if (strlen(pw) < 8 || strlen(pw) > PASSWORD_MAX || !utf8_valid(pw, strlen(pw))) {
-		fprintf(stderr, "staff-console: the password must be 8 to %d bytes of UTF-8\n",
-		    PASSWORD_MAX);
+	if (signin_password_problem(pw) != NULL) {
+		fprintf(stderr, "staff-console: %s\n", signin_password_problem(pw));
 		goto out;
 	}
-	if (crypto_pwhash_str_alg(h, pw, strlen(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-		crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13) != 0) {
-		fprintf(stderr, "staff-console: out of memory hashing the password\n");
+	if (signin_hash(h, pw) == -1)
 		goto out;
-	}
 	snprintf(detail, sizeof(detail), "%s %s", username, role);
 	p[0] = DBS(username);
 	p[1] = DBS(county);

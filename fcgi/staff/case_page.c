@@ -50,7 +50,7 @@ county_words(struct buf *b, const char *code, const char *name)
 	"c.status, " OVERDUE_SQL ", " WARNING_SQL ", UNIX_TIMESTAMP(c.received_at), " \
 	"(SELECT COALESCE(MAX(e.seq), 0) FROM case_events e WHERE e.case_no = c.case_no), " \
 	"c.handler_county, COALESCE(c.handler_hall, ''), COALESCE(hh.name, ''), " \
-	"COALESCE(k.name, ''), c.handler_county = ? " \
+	"COALESCE(k.name, ''), c.handler_county = ?, c.registrar " \
 	"FROM cases c LEFT JOIN halls h ON h.hall_code = c.hall_code " \
 	"LEFT JOIN halls hh ON hh.hall_code = c.handler_hall " \
 	"LEFT JOIN counties k ON k.county_code = c.handler_county " \
@@ -59,7 +59,7 @@ enum {
 	C_NO, C_HALL, C_HALL_NAME, C_KIND, C_CATEGORY, C_CHANNEL, C_SUBJECT, C_BODY, C_NAME,
 	C_PHONE, C_EMAIL, C_ITEM, C_TARGET, C_SUBMITTED, C_DUE, C_PROVISIONAL, C_STATUS,
 	C_OVERDUE, C_WARNING, C_RECEIVED, C_LAST_SEQ, C_HANDLER_COUNTY, C_HANDLER_HALL,
-	C_HANDLER_HALL_NAME, C_HANDLER_COUNTY_NAME, C_MINE, C__N
+	C_HANDLER_HALL_NAME, C_HANDLER_COUNTY_NAME, C_MINE, C_REGISTRAR, C__N
 };
 /* Its events, in order (one parameter: the case number). */
 #define EVENTS_SQL "SELECT seq, status, note, actor, UNIX_TIMESTAMP(at), origin FROM case_events " \
@@ -108,7 +108,9 @@ timeline(struct buf *b, const struct dbrows *c, const struct dbrows *ev)
 	size_t i;
 
 	buf_adds(b, "<h2>办理过程</h2><ol class=\"timeline\">");
-	timeline_item(b, (time_t)db_int(c, 0, C_SUBMITTED), "群众提交", "大厅");
+	timeline_item(b, (time_t)db_int(c, 0, C_SUBMITTED),
+	    db_val(c, 0, C_REGISTRAR) != NULL ? "窗口登记" : "群众提交",
+	    db_val(c, 0, C_REGISTRAR) != NULL ? db_str(c, 0, C_REGISTRAR) : "大厅");
 	timeline_item(b, (time_t)db_int(c, 0, C_RECEIVED), "送达县级", "同步");
 	for (i = 0; i < ev->nrows; i++) {
 		char when[32];
@@ -406,6 +408,15 @@ case_render(struct staff_req *s, int http_status, const char *case_no, const cha
 	rec_item(&b, "类型", kind_text(db_str(&c, 0, C_KIND)));
 	if (db_val(&c, 0, C_CATEGORY) != NULL)
 		rec_item(&b, "咨询类别", category_text(db_str(&c, 0, C_CATEGORY)));
+	/* seed 4's channels: a case registered at a hall's window names its registrar */
+	buf_adds(&b, "<dt>受理渠道</dt><dd id=\"channel\">");
+	SH(&b, channel_text(db_val(&c, 0, C_CHANNEL)));
+	buf_adds(&b, "</dd>");
+	if (db_val(&c, 0, C_REGISTRAR) != NULL) {
+		buf_adds(&b, "<dt>登记人</dt><dd id=\"registrar\">");
+		SH(&b, db_str(&c, 0, C_REGISTRAR));
+		buf_adds(&b, "（大厅窗口）</dd>");
+	}
 	rec_item(&b, "收件大厅", *db_str(&c, 0, C_HALL_NAME) ? db_str(&c, 0, C_HALL_NAME) : "");
 	rec_item(&b, "大厅编码", db_str(&c, 0, C_HALL));
 	buf_adds(&b, "<dt>承办</dt><dd id=\"handler\">");

@@ -1,7 +1,7 @@
 /*
  * The inbox: the cases the account's county handles (cases.handler_county: where the case
- * was taken, or where a transfer moved it), filtered by kind, status, hall, warning and
- * overdue, searched in the case number, subject and body, most urgent first (overdue, then
+ * was taken, or where a transfer moved it), filtered by kind, status, channel, hall,
+ * warning and overdue, searched in the case number, subject and body, most urgent first (overdue, then
  * open by deadline, then the closed ones), a page at a time; and the same list as CSV.
  * With out=1 it lists instead the cases the county transferred on to another county, which
  * it may still open, read only.
@@ -29,6 +29,7 @@
 	" AND c.handler_county <> ?" INBOX_FILTERS
 #define INBOX_FILTERS \
 	" AND (? = '' OR c.kind = ?)" \
+	" AND (? = '' OR c.channel = ?)" \
 	" AND (? = '' OR (? = 'open' AND c.status NOT IN " CLOSED ") OR c.status = ?)" \
 	" AND (? = '' OR c.hall_code = ? OR c.handler_hall = ?)" \
 	" AND (? = 0 OR " WARNING_SQL ")" \
@@ -38,11 +39,12 @@
 	"SELECT c.case_no, c.hall_code, COALESCE(h.name, ''), c.kind, c.subject, c.status, " \
 	"UNIX_TIMESTAMP(c.submitted_at), UNIX_TIMESTAMP(c.due_at), c.due_provisional, " \
 	OVERDUE_SQL ", " WARNING_SQL ", c.handler_county, COALESCE(c.handler_hall, ''), " \
-	"COALESCE(hh.name, ''), COALESCE(k.name, ''), c.handler_county <> LEFT(c.hall_code, 6)"
+	"COALESCE(hh.name, ''), COALESCE(k.name, ''), c.handler_county <> LEFT(c.hall_code, 6), " \
+	"c.channel"
 enum {
 	I_NO, I_HALL, I_HALL_NAME, I_KIND, I_SUBJECT, I_STATUS, I_SUBMITTED, I_DUE,
 	I_PROVISIONAL, I_OVERDUE, I_WARNING, I_HANDLER_COUNTY, I_HANDLER_HALL,
-	I_HANDLER_HALL_NAME, I_HANDLER_COUNTY_NAME, I_TRANSFERRED_IN, I__N
+	I_HANDLER_HALL_NAME, I_HANDLER_COUNTY_NAME, I_TRANSFERRED_IN, I_CHANNEL, I__N
 };
 #define INBOX_ORDER \
 	" ORDER BY " OVERDUE_SQL " DESC, c.status IN " CLOSED " ASC, c.due_at ASC, c.case_no ASC"
@@ -58,16 +60,17 @@ static const char *const inbox_rows_sql[2] = {
 };
 
 static const char *const kinds[] = {"consultation", "complaint", "unresolved", NULL};
+static const char *const channels[] = {"online", "window", "phone", "letter", "email", NULL};
 static const char *const statuses[] = {"open", "received", "delivered", "accepted",
     "transferred", "answered", "resolved", "rejected", NULL};
 
 struct inbox_filter {
-	const char *kind, *status, *hall, *q;
+	const char *kind, *status, *channel, *hall, *q;
 	int warning, overdue, out;
 	long page;
 	char caseno[CASENO_LEN + 1];
 	char like[2 * 400 + 3];	/* %q% with q's own % _ \ escaped */
-	struct dbparam p[24];
+	struct dbparam p[26];
 	size_t np;
 };
 
@@ -102,6 +105,7 @@ inbox_filter(struct staff_req *s, struct inbox_filter *f)
 	}
 	f->kind = one_of(spage_in(s, "kind"), kinds);
 	f->status = one_of(spage_in(s, "status"), statuses);
+	f->channel = one_of(spage_in(s, "channel"), channels);
 	f->hall = spage_in(s, "hall");
 	if (strlen(f->hall) != 12 || strspn(f->hall, "0123456789") != 12)
 		f->hall = "";
@@ -130,6 +134,8 @@ inbox_filter(struct staff_req *s, struct inbox_filter *f)
 		f->p[f->np++] = DBS(s->u.county);
 	f->p[f->np++] = DBS(f->kind);
 	f->p[f->np++] = DBS(f->kind);
+	f->p[f->np++] = DBS(f->channel);
+	f->p[f->np++] = DBS(f->channel);
 	f->p[f->np++] = DBS(f->status);
 	f->p[f->np++] = DBS(f->status);
 	f->p[f->np++] = DBS(f->status);
@@ -201,6 +207,8 @@ filter_query(struct buf *b, const struct inbox_filter *f)
 	url_enc(b, f->kind);
 	buf_adds(b, "&status=");
 	url_enc(b, f->status);
+	buf_adds(b, "&channel=");
+	url_enc(b, f->channel);
 	buf_adds(b, "&hall=");
 	url_enc(b, f->hall);
 	buf_adds(b, "&q=");
@@ -261,6 +269,7 @@ filters_form(struct buf *b, const struct staff_req *s, const struct inbox_filter
 	buf_adds(b, "<form class=\"filters\" method=\"get\" action=\"/\">");
 	select_box(b, "kind", "类型", kinds, f->kind, kind_text);
 	select_box(b, "status", "状态", statuses, f->status, status_word);
+	select_box(b, "channel", "渠道", channels, f->channel, channel_text);
 	buf_adds(b, "<label>大厅<select name=\"hall\"><option value=\"\">全部</option>");
 	if (db_select("SELECT hall_code, name FROM halls WHERE county_code = ? ORDER BY hall_code",
 		p, 1, &halls, 500) == 0) {
@@ -290,7 +299,7 @@ inbox_page(struct staff_req *s)
 {
 	static const struct scol cols[] = {
 		{"办件编号", NULL}, {"标题", NULL}, {"状态", NULL}, {"答复期限", NULL},
-		{"类型", "hide-s"}, {"大厅", "hide-s"}, {"提交时间", "hide-s"},
+		{"类型", "hide-s"}, {"渠道", "hide-s"}, {"大厅", "hide-s"}, {"提交时间", "hide-s"},
 	};
 	struct inbox_filter f;
 	struct dbrows rows, count;
@@ -344,6 +353,7 @@ inbox_page(struct staff_req *s)
 			buf_adds(&b, "（暂定）");
 		buf_adds(&b, "</td>");
 		spage_td(&b, "hide-s", kind_text(db_str(&rows, i, I_KIND)));
+		spage_td(&b, "hide-s channel", channel_text(db_val(&rows, i, I_CHANNEL)));
 		buf_adds(&b, "<td class=\"hide-s\">");
 		SH(&b, *db_str(&rows, i, I_HALL_NAME) != '\0' ? db_str(&rows, i, I_HALL_NAME) :
 		    db_str(&rows, i, I_HALL));
@@ -392,7 +402,7 @@ inbox_csv(struct staff_req *s)
 	buf_init(&b, 8 * 1024 * 1024);
 	/* a BOM, so that spreadsheet programs read the Chinese text as UTF-8 */
 	buf_adds(&b, "\xef\xbb\xbf办件编号,大厅编码,大厅,类型,标题,状态,提交时间,答复期限,"
-		     "期限暂定,已超期,预警,承办县（市、区）,承办大厅\r\n");
+		     "期限暂定,已超期,预警,承办县（市、区）,承办大厅,受理渠道\r\n");
 	for (i = 0; i < rows.nrows; i++) {
 		char due[32], sub[32];
 
@@ -410,7 +420,8 @@ inbox_csv(struct staff_req *s)
 		csv_cell(&b, db_int(&rows, i, I_OVERDUE) == 1 ? "是" : "否", 0);
 		csv_cell(&b, db_int(&rows, i, I_WARNING) == 1 ? "是" : "否", 0);
 		csv_cell(&b, db_str(&rows, i, I_HANDLER_COUNTY), 0);
-		csv_cell(&b, db_str(&rows, i, I_HANDLER_HALL), 1);
+		csv_cell(&b, db_str(&rows, i, I_HANDLER_HALL), 0);
+		csv_cell(&b, channel_text(db_val(&rows, i, I_CHANNEL)), 1);
 	}
 	dbrows_free(&rows);
 	csv_send(s, &b, "inbox", "导出内容过多，请缩小筛选范围。");

@@ -153,4 +153,36 @@ const char *field_value(const struct kvlist *, const char *name);
 /* Normalizes a checked phone number in place (spaces and +86 removed). */
 void phone_normalize(char *);
 
+/* ---- fcgi/web/signin.c -------------------------------------------------------------- */
+/* What every sign-in shares (the county console, the hall's window): see the file. */
+#define SIGNIN_NAME_MAX 32		/* account names: 1 to 32 of A-Z a-z 0-9 _ . - */
+#define SIGNIN_PASSWORD_MIN 8
+#define SIGNIN_PASSWORD_MAX 128		/* bytes; longer ones are refused unhashed */
+#define SIGNIN_HASH_LEN 128		/* crypto_pwhash_STRBYTES */
+#define SIGNIN_TOKEN_LEN 43		/* a session token: 32 random bytes in base64url */
+int signin_name_ok(const char *);
+/* NULL when pw may be a password (8 to 128 bytes of UTF-8), else why not (English). */
+const char *signin_password_problem(const char *pw);
+/* pw's Argon2id hash string; -1 (logged) when out of memory. */
+int signin_hash(char out[SIGNIN_HASH_LEN], const char *pw);
+/* Before the workers fork: the stand-in hash of signin_verify. 0 or -1. */
+int signin_init(void);
+/*
+ * 1 when pw matches hash. hash NULL (no such account) or a pw over the limit is verified
+ * against the stand-in hash instead, so a refusal takes as long as any other; always 0 then.
+ */
+int signin_verify(const char *hash, const char *pw);
+/* 1 when hash was made at other limits than today's (rehash it while the password is here). */
+int signin_needs_rehash(const char *hash);
+void signin_token_new(char out[SIGNIN_TOKEN_LEN + 1]);
+/* The token's SHA-256 in hex: all a server keeps of a session token. */
+void signin_token_hash(char out[65], const char *token);
+/* What a session's form tokens are bound to: 128 bits of a keyed hash of the token (purpose
+ * names the program), never the token itself. */
+void signin_token_bind(char out[CSRF_COOKIE_LEN + 1], const char *token, const char *purpose);
+/* Appends the session cookie's Set-Cookie line (HttpOnly, SameSite=Strict, Secure over
+ * https); token NULL or "": a line that removes it. */
+int signin_cookie(struct buf *, const char *name, const char *path, const char *token,
+    int max_age, int https);
+
 #endif

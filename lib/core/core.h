@@ -325,6 +325,10 @@ struct case_new {
 	const char *category;	/* consultations: policy, procedure, public_info */
 	const char *subject, *body, *name, *phone, *email, *item, *target;
 	const char *dedup_key;	/* a retried submission with this key gets the first receipt */
+	/* SPEC 2: online (NULL), window, phone, letter, email; the hall staff account that
+	 * registered a case at the window (NULL online). The record carries registrar only
+	 * when set, so an online case's record keeps its bytes. */
+	const char *channel, *registrar;
 };
 /*
  * The JSON of a record exactly as it goes to the county and the province (SPEC 5.3): one
@@ -398,6 +402,8 @@ const char *code_text(const char *code);
 const char *status_text(const char *status);
 const char *kind_text(const char *kind);
 const char *category_text(const char *category);
+/* 网上, 现场, 电话, 信函, 电子邮件; NULL is online */
+const char *channel_text(const char *channel);
 /* 5 非常满意 ... 1 非常不满意; "" outside 1..5 */
 const char *level_text(int level);
 /* 138****5678, 0731-****4567: what the progress page shows, and all a hall keeps of a

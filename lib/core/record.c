@@ -26,7 +26,9 @@ record_case_json(struct buf *b, const char *id, const char *hall_code, const cha
 	record_head(b, id, "case", hall_code, case_no, submitted_at);
 	buf_json_member(b, "kind", c->kind);
 	buf_json_member(b, "category", c->category);
-	buf_json_member(b, "channel", "online");
+	buf_json_member(b, "channel", c->channel != NULL ? c->channel : "online");
+	if (c->registrar != NULL)
+		buf_json_member(b, "registrar", c->registrar);
 	buf_json_member(b, "subject", c->subject);
 	buf_json_member(b, "body", c->body);
 	buf_json_member(b, "name", c->name);

@@ -1,6 +1,6 @@
 /*
  * The Chinese words citizens and staff read for the codes of SPEC 2 (statuses, kinds,
- * categories) and the rating levels of SPEC 4.2: one table for every page and JSON body;
+ * categories, channels) and the rating levels of SPEC 4.2: one table for every page and JSON body;
  * and the masked phone, the only one a page shows.
  */
 #include <stdio.h>
@@ -24,6 +24,12 @@ static const struct {
 	{"policy", "法规政策"},
 	{"procedure", "事项办理"},
 	{"public_info", "公共信息"},
+	/* SPEC 2's channels (seed 4, 咨询服务渠道) */
+	{"online", "网上"},
+	{"window", "现场"},
+	{"phone", "电话"},
+	{"letter", "信函"},
+	{"email", "电子邮件"},
 };
 
 const char *
@@ -53,6 +59,12 @@ const char *
 category_text(const char *category)
 {
 	return code_text(category);
+}
+
+const char *
+channel_text(const char *channel)
+{
+	return code_text(channel != NULL ? channel : "online");
 }
 
 const char *

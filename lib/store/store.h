@@ -315,4 +315,61 @@ int store_restore_case(struct store *, const struct restored_case *);
 /* In a downlink transaction: the mark past county_seq, the restore done. */
 int store_restore_done(struct store *, uint64_t county_seq);
 
+/* ---- lib/store/window.c ------------------------------------------------------------- */
+/* The hall's window (SPEC 4.4): hall staff accounts and their sessions; see the file. */
+#define WINDOW_NAME_SIZE 33	/* an account name (fcgi/web/signin.c: 1 to 32 bytes) and NUL */
+struct window_account {
+	char name[WINDOW_NAME_SIZE];
+	char pw_hash[160];
+	int disabled, failed_logins;
+	time_t locked_until, created_at, last_login_at;	/* 0: none */
+};
+/* STORE_OK with *a filled, STORE_NOT_FOUND, STORE_ERR. */
+enum store_rc store_window_account(struct store *, const char *name, struct window_account *);
+/* fn for every account by name; fn's non-zero stops the walk and is returned. -1: error. */
+int store_window_list(struct store *, int (*fn)(const struct window_account *, void *),
+    void *arg);
+/* hall-admin staff add: STORE_CONFLICT when the name is taken. */
+enum store_rc store_window_add(struct store *, const char *name, const char *pw_hash,
+    time_t now);
+/* A new password: lifts a lockout and ends the account's sessions. STORE_NOT_FOUND. */
+enum store_rc store_window_passwd(struct store *, const char *name, const char *pw_hash);
+/* Disables (ending its sessions) or enables an account. STORE_NOT_FOUND. */
+enum store_rc store_window_disable(struct store *, const char *name, int disabled);
+/*
+ * A wrong password for an account that is not locked: counts it; the max-th in a row locks
+ * the account for minutes (*locked_now 1) and starts the count again.
+ */
+enum store_rc store_window_failed(struct store *, const char *name, int max, int minutes,
+    time_t now, int *locked_now);
+struct window_signin {
+	const char *name;
+	const char *rehash;		/* NULL, or the password's hash at today's limits */
+	const char *token_hash;		/* the new session's */
+	const char *old_token_hash;	/* NULL, or the session the browser came with */
+	const char *remote;
+	time_t now, expires_at;
+	int idle_seconds;		/* sessions idle this long are cleared on the way */
+};
+/* One transaction: the account's count reset, the old session gone, the new one in.
+ * STORE_NOT_FOUND: the account is gone or disabled. */
+enum store_rc store_window_signin(struct store *, const struct window_signin *);
+/* The account of a session alive at now (before expires_at, used within idle_seconds, its
+ * account not disabled), into name; keeps its idle clock. STORE_NOT_FOUND. */
+enum store_rc store_window_session(struct store *, const char *token_hash, time_t now,
+    int idle_seconds, char name[WINDOW_NAME_SIZE]);
+enum store_rc store_window_signout(struct store *, const char *token_hash);
+/* A case as the window lists it; the strings live until fn returns. */
+struct window_case {
+	const char *case_no, *kind, *category, *channel, *registrar, *subject, *name, *status;
+	time_t submitted_at, due_at;
+	int due_provisional;
+};
+/* fn for the hall's latest limit cases, newest first; fn's non-zero stops and is returned. */
+int store_window_recent(struct store *, int limit,
+    int (*fn)(const struct window_case *, void *), void *arg);
+/* fn with the case and its query code (the receipt printed again); STORE_NOT_FOUND. */
+enum store_rc store_window_receipt(struct store *, const char *case_no,
+    int (*fn)(const struct window_case *, const char *query_code, void *), void *arg);
+
 #endif
