@@ -60,7 +60,7 @@ DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libja
        mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
        iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl \
        debhelper dpkg-dev fakeroot lintian git debootstrap man-db mandoc \
-       libsystemd-dev systemd python3-aiosmtpd
+       libsystemd-dev systemd python3-aiosmtpd poppler-utils
 
 .PHONY: all programs deps run stop test bench fuzz clean format install install-node install-county deb
 all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due
