@@ -16,9 +16,10 @@ PROGRAMS = {
     "hall-agent": ["run", "once", "status"],
     "hall-admin": ["init", "migrate", "calendar", "requeue", "clock", "purge"],
     "county-admin": ["migrate", "add-hall", "add-reader", "add-console", "add-provincial",
-                     "import-calendars", "purge"],
+                     "add-notifier", "import-calendars", "purge"],
     "province-receiver": ["run", "add-hall", "remove-hall", "purge"],
     "sms-gateway": ["run", "/v1/sms"],
+    "county-notifier": ["-c NOTIFIER_INI", "run", "once"],
     "staff-console": ["run", "add-user"],
 }
 

@@ -3,7 +3,7 @@ checks it (man --warnings through groff) and, when mandoc is installed, as `mand
 at its WARNING level; every program and INI file has its page; each program's page names
 every command and option its --help names; and the INI pages name every key the parsers
 take (lib/core/config.c, conf/hall.ini.example; county-admin's, the staff console's and the
-province receiver's and the SMS gateway's own parsers). No node: the pages, the sources and the built programs."""
+province receiver's and the SMS gateway's own parsers, county-notifier's table of keys). No node: the pages, the sources and the built programs."""
 
 import os
 import re
@@ -15,7 +15,7 @@ from harness import BUILD, ROOT
 
 MAN = os.path.join(ROOT, "docs", "man")
 PROGRAMS = ["hall-read", "hall-write", "hall-agent", "hall-admin", "staff-console",
-            "county-admin", "province-receiver", "sms-gateway"]
+            "county-admin", "province-receiver", "sms-gateway", "county-notifier"]
 PAGES = ["%s.8" % p for p in PROGRAMS] + ["hall.ini.5", "county.ini.5"]
 
 # What lintian runs (checks/documentation/manual.pm): groff's warnings on stderr
@@ -183,12 +183,22 @@ class ManPagesTest(unittest.TestCase):
                     section = m.group(1)
                 elif section:
                     keys.add((file_, section, m.group(2)))
+        # county-notifier's one table: S("section", "key", field) and I(..., lo, hi) rows
+        notifier = source("agent", "county-notifier", "conf.c")
+        table = re.search(r"^\} keys\[\] = \{$(.*?)^\};$", notifier, re.M | re.S)
+        self.assertIsNotNone(table, "no keys[] table in agent/county-notifier/conf.c")
+        rows = re.findall(r'[SI]\("(\w+)", "(\w+)"', table.group(1))
+        self.assertEqual(len(rows), len(set(rows)), "a notifier key twice in its table")
+        keys |= {("NOTIFIER.INI", s, k) for s, k in rows}
         # county-admin reads [county] keys after ruling out [retention]; receiver.ini has one
         # section, refused otherwise: the parsers' own order leaves none without a section
         self.assertIn(("COUNTY.INI", "county", "schema_dir"), keys)
         self.assertIn(("STAFF.INI", "county", "province_password_file"), keys)
         self.assertIn(("RECEIVER.INI", "receiver", "max_line"), keys)
         self.assertIn(("SMS.INI", "gateway", "token_file"), keys)
+        for key in (("county", "password_file"), ("notifier", "give_up_hours"),
+                    ("sms", "token_file"), ("email", "starttls")):
+            self.assertIn(("NOTIFIER.INI",) + key, keys)
         documented = {(sh, ss.strip("[]"), k) for sh, ss, k in roff_keys("county.ini.5")
                       if ss}
         self.assertEqual(sorted(keys - documented), [], "keys county.ini(5) does not document")

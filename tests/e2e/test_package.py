@@ -96,7 +96,7 @@ class InstallTest(unittest.TestCase):
         sh(args)
         top = os.path.join(dest, "opt/hall")
         for prog in ("hall-read", "hall-write", "hall-agent", "hall-admin", "staff-console",
-                     "county-admin", "province-receiver", "sms-gateway"):
+                     "county-admin", "province-receiver", "sms-gateway", "county-notifier"):
             self.assertTrue(os.access(os.path.join(top, "sbin", prog), os.X_OK), prog)
         unit = open(os.path.join(top, "lib/systemd/system/hall-write.service")).read()
         self.assertIn("ExecStart=/opt/hall/sbin/hall-write -c /opt/hall/etc/hall/hall.ini", unit)
@@ -113,7 +113,8 @@ class InstallTest(unittest.TestCase):
         self.assertNotIn("hall_retry_after", staff)
         limits = open(os.path.join(top, "etc/nginx/conf.d/hall-node.conf")).read()
         self.assertIn("limit_conn_zone $hall_client zone=hall_addr", limits)
-        for page in ("man8/hall-admin.8", "man5/hall.ini.5", "man5/county.ini.5"):
+        for page in ("man8/hall-admin.8", "man5/hall.ini.5", "man5/county.ini.5",
+                     "man8/county-notifier.8"):
             self.assertTrue(os.path.exists(os.path.join(top, "share/man", page)), page)
         # an operator's edit survives the next install
         with open(ini_path, "a") as f:
@@ -196,9 +197,13 @@ class PackageTest(unittest.TestCase):
                           "./lib/systemd/system/province-receiver.service",
                           "./lib/systemd/system/sms-gateway.service",
                           "./usr/share/man/man8/sms-gateway.8.gz",
+                          "./usr/sbin/county-notifier",
+                          "./lib/systemd/system/county-notifier.service",
+                          "./usr/share/man/man8/county-notifier.8.gz",
                           "./usr/share/hall/sql/county/"):
                     self.assertIn(f, files)
-                self.assertIn("/etc/hall/staff.ini", conffiles)
+                for f in ("/etc/hall/staff.ini", "/etc/hall/notifier.ini"):
+                    self.assertIn(f, conffiles)
         type(self).debs = debs
 
     def test_2_both_packages_install_into_a_fresh_debian_root(self):
@@ -230,12 +235,16 @@ class PackageTest(unittest.TestCase):
         self.chroot("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install "
                     "-y -qq --no-install-recommends /tmp/debs/*.deb mariadb-server "
                     "mariadb-client openssl curl sqlite3", netns=False, timeout=1800)
-        for user in ("hall-read", "hall-write", "hall-agent", "hall-staff"):
+        for user in ("hall-read", "hall-write", "hall-agent", "hall-staff", "hall-notify"):
             self.chroot("id %s" % user, netns=False)
         groups = self.chroot("id -nG hall-read; id -nG hall-agent", netns=False).stdout
         self.assertIn("hall", groups)
         st = os.stat(os.path.join(self.root, "var/lib/hall"))
         self.assertEqual(st.st_mode & 0o007, 0, "/var/lib/hall is open to others")
+        # county-notifier's secrets: its user's alone (hall-county.tmpfiles)
+        notifier = self.chroot("stat -c '%a %U' /var/lib/hall-county/notifier",
+                               netns=False).stdout.split()
+        self.assertEqual(notifier, ["700", "hall-notify"])
         type(self).installed = True
 
     def start_unit(self, name, wait_socket=None):

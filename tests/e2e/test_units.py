@@ -38,12 +38,14 @@ DAEMONS = {
     "staff-console.service": "staff-console",
     "province-receiver.service": "province-receiver",
     "sms-gateway.service": "sms-gateway",
+    "county-notifier.service": "county-notifier",
 }
 UNITS = sorted(list(DAEMONS) + ["county-purge.service", "county-purge.timer"])
 # the units whose socket is handed to nginx: only they are in nginx's group
 SOCKET_UNITS = {"hall-read.service", "hall-write.service", "staff-console.service",
                 "province-receiver.service", "sms-gateway.service"}
-# programs that reach no network at all: only unix sockets
+# programs that reach no network at all: only unix sockets (county-notifier is not one: the
+# SMS gateway and the SMTP relay are wherever the county has them)
 NO_NETWORK = {"hall-read.service", "hall-write.service", "province-receiver.service",
               "sms-gateway.service"}
 # programs whose numbers depend on the clock
@@ -93,7 +95,7 @@ class UnitsTest(unittest.TestCase):
         cls.sbin = os.path.join(cls.tmp, "usr", "sbin")
         os.makedirs(cls.sbin)
         for prog in ("hall-read", "hall-write", "hall-agent", "hall-admin", "staff-console",
-                     "province-receiver", "sms-gateway", "county-admin"):
+                     "province-receiver", "sms-gateway", "county-admin", "county-notifier"):
             os.symlink(os.path.join(ROOT, BUILD, prog), os.path.join(cls.sbin, prog))
         cls.units = os.path.join(cls.tmp, "units")
         os.makedirs(cls.units)
@@ -195,6 +197,34 @@ class UnitsTest(unittest.TestCase):
         self.assertEqual({u: len(n) for u, n in users.items() if len(n) > 1}, {},
                          "each program under its own user")
 
+    def test_notifier_writes_nothing_and_its_secrets_are_its_own(self):
+        """county-notifier writes only to the database and the network: the whole file
+        system read-only; the secrets its shipped INI names are in the folder tmpfiles.d
+        makes 0700 for its user."""
+        s = settings(os.path.join(UNIT_DIR, "county-notifier.service"))
+        self.assertEqual((s["User"], s["Group"], s["UMask"]),
+                         (["hall-notify"], ["hall-notify"], ["0077"]))
+        self.assertEqual(s["ExecStart"],
+                         ["/usr/sbin/county-notifier -c /etc/hall/notifier.ini run"])
+        self.assertEqual(s["ProtectSystem"], ["strict"])
+        for key in ("ReadWritePaths", "ReadOnlyPaths", "StateDirectory", "PrivateNetwork",
+                    "IPAddressAllow", "IPAddressDeny"):
+            self.assertNotIn(key, s)
+        with open(os.path.join(UNIT_DIR, "hall-county.tmpfiles"), encoding="utf-8") as f:
+            folder = [l.split() for l in f if " /var/lib/hall-county/notifier " in l]
+        self.assertEqual(folder, [["d", "/var/lib/hall-county/notifier", "0700", "hall-notify",
+                                   "hall-notify", "-"]])
+        with open(os.path.join(ROOT, "conf", "notifier.ini.example"), encoding="utf-8") as f:
+            secrets = re.findall(r"^;? ?(\w+_file) = (\S+)", f.read(), re.M)
+        secrets = [(k, v) for k, v in secrets if k != "ca_file"]
+        self.assertEqual(len(secrets), 3, secrets)
+        for key, path in secrets:
+            self.assertTrue(path.startswith("/var/lib/hall-county/notifier/"), (key, path))
+        score, _ = exposure(os.path.join(self.units, "county-notifier.service"))
+        comment("county-notifier.service exposure %.1f (AF_INET/AF_INET6: gateway, relay)"
+                % score)
+        self.assertLessEqual(score, MAX_EXPOSURE)
+
 
 @unittest.skipIf(shutil.which("systemd-sysusers") is None or os.geteuid() != 0,
                  "systemd-sysusers missing, or not root (systemd-tmpfiles must chown)")
@@ -237,7 +267,7 @@ class UsersAndFoldersTest(unittest.TestCase):
         for u in ("hall-read", "hall-write", "hall-agent"):
             self.assertEqual(int(users[u][3]), gid["hall"], u)
             self.assertEqual(users[u][6], "/usr/sbin/nologin")
-        for u in ("hall-staff", "hall-province", "hall-sms", "hall-county"):
+        for u in ("hall-staff", "hall-province", "hall-sms", "hall-notify", "hall-county"):
             self.assertEqual(int(users[u][3]), gid[u], u)
         self.assertEqual(len({uid[u] for u in uid}), len(uid))
 
@@ -248,6 +278,7 @@ class UsersAndFoldersTest(unittest.TestCase):
             "run/hall": (0o771, "root", "hall"),
             "var/lib/hall-county/staff": (0o700, "hall-staff", "hall-staff"),
             "var/lib/hall-county/admin": (0o700, "hall-county", "hall-county"),
+            "var/lib/hall-county/notifier": (0o700, "hall-notify", "hall-notify"),
             "var/lib/hall-province": (0o700, "hall-province", "hall-province"),
             "var/lib/hall-sms": (0o700, "hall-sms", "hall-sms"),
             "run/hall-county/staff": (0o710, "hall-staff", "www-data"),
@@ -439,9 +470,9 @@ class ThreeUsersTest(unittest.TestCase):
 
 
 class NotifyTest(unittest.TestCase):
-    """Type=notify: hall-read (fcgi/web/server.c, as every FastCGI program) and hall-agent
-    say READY=1 on $NOTIFY_SOCKET once they serve, STOPPING=1 on SIGTERM; with stderr the
-    stream JOURNAL_STREAM names, their lines carry journald's priorities."""
+    """Type=notify: hall-read (fcgi/web/server.c, as every FastCGI program), hall-agent and
+    county-notifier say READY=1 on $NOTIFY_SOCKET once they serve, STOPPING=1 on SIGTERM;
+    with stderr the stream JOURNAL_STREAM names, their lines carry journald's priorities."""
 
     def setUp(self):
         self.top = tempfile.mkdtemp(prefix="hall-notify-")
@@ -510,6 +541,28 @@ class NotifyTest(unittest.TestCase):
 
     def test_hall_agent_ready_once_its_loop_begins(self):
         self.check(["hall-agent", "-c", self.ini, "run"])
+
+    def test_county_notifier_ready_once_its_ini_is_read(self):
+        """Its shipped INI, its secrets in a folder of the test's, and no county database
+        (a socket nobody listens on): it is ready all the same, retries the database with
+        warnings, and stops cleanly on SIGTERM."""
+        d = os.path.join(self.top, "notifier")
+        os.makedirs(d, mode=0o700)
+        for name in ("county.pw", "sms.token"):
+            with open(os.path.join(d, name), "w") as f:
+                f.write("s3cret-for-the-test-%s\n" % name.replace(".", "-"))
+        with open(os.path.join(ROOT, "conf", "notifier.ini.example"), encoding="utf-8") as f:
+            ini = f.read()
+        self.assertIn("/var/lib/hall-county/notifier", ini)
+        ini = ini.replace("/var/lib/hall-county/notifier", d)
+        ini = ini.replace("/run/mysqld/mysqld.sock", os.path.join(self.top, "no-mysqld.sock"))
+        path = os.path.join(self.top, "notifier.ini")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(ini)
+        self.check(["county-notifier", "-c", path, "run"])
+        with open(os.path.join(self.top, "stderr"), encoding="utf-8") as f:
+            log = f.read()
+        self.assertRegex(log, r"<4>county-notifier\[\d+\] warning: county: .*no-mysqld.sock")
 
 
 if __name__ == "__main__":
