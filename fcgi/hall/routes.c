@@ -23,6 +23,8 @@ static const struct route routes[R__MAX] = {
 	[R_API_RATE] = {"POST", "/api/v1/cases/*/rating"},
 	[R_API_GUIDES] = {"GET", "/api/v1/guides"},
 	[R_API_GUIDE] = {"GET", "/api/v1/guides/*"},
+	[R_RESEND_FORM] = {"GET POST", "/progress/resend"},
+	[R_API_RESEND] = {"POST", "/api/v1/cases/*/resend-code"},
 };
 
 void

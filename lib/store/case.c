@@ -184,9 +184,9 @@ case_apply(struct store *s, const struct store_write *w)
 		goto done;
 	if ((st = store_stmt(s, "INSERT INTO cases (id, case_no, query_code, kind, category, "
 				"subject, body, name, phone, email, item, target, submitted_at, "
-				"due_at, due_provisional, updated_at, dedup_key) "
+				"due_at, due_provisional, updated_at, dedup_key, notify) "
 				"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-				"?14, ?15, ?13, ?16)")) == NULL)
+				"?14, ?15, ?13, ?16, ?17)")) == NULL)
 		goto done;
 	store_bind_text(st, 1, r->id);
 	store_bind_text(st, 2, r->case_no);
@@ -204,6 +204,7 @@ case_apply(struct store *s, const struct store_write *w)
 	sqlite3_bind_int64(st, 14, r->due_at);
 	sqlite3_bind_int(st, 15, r->due_provisional);
 	store_bind_text(st, 16, c->dedup_key);
+	sqlite3_bind_int(st, 17, !c->notify_off);
 	if (store_done(s, st) == 0 &&
 	    case_event_add(s, r->case_no, "received", NULL, "hall", r->submitted_at) == 0 &&
 	    write_outbox_add(s, r->id, "case", r->case_no, r->submitted_at, &payload) == 0)
