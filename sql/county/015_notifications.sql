@@ -159,7 +159,8 @@ BEGIN
 		       STR_TO_DATE(LEFT(JSON_VALUE(p, '$.submitted_at'), 19), '%Y-%m-%dT%H:%i:%s'),
 		       STR_TO_DATE(LEFT(JSON_VALUE(p, '$.due_at'), 19), '%Y-%m-%dT%H:%i:%s'),
 		       JSON_VALUE(p, '$.due_provisional') = 'true',
-		       COALESCE(JSON_VALUE(p, '$.notify'), 'true') <> 'false',
+		       -- JSON_EXTRACT: MariaDB's JSON_VALUE gives a boolean as '0' or '1'
+		       COALESCE(JSON_EXTRACT(p, '$.notify'), 'true') <> 'false',
 		       LEFT(JSON_VALUE(p, '$.registrar'), 64)
 		FROM up WHERE result = 'accepted' AND type = 'case';
 
