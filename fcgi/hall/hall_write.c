@@ -37,6 +37,7 @@ static const struct field_spec complaint_fields[] = {
 	F_PHONE,
 	F_NAME(0),
 	{"target", 0, check_text, 100, NULL, "涉及窗口、部门或工作人员"},
+	{"email", 0, check_email, 0, NULL, "电子邮箱"},	/* SPEC 4.2: for the notices */
 };
 
 static const struct field_spec rating_fields[] = {

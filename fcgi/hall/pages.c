@@ -265,6 +265,7 @@ page_complaint(struct buf *b, const struct form_state *st)
 	form_textarea(b, st, "body", "具体情况", 2000);
 	form_input(b, st, "name", "姓名", "text", 0, 50, "可不填");
 	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码或带区号的固定电话");
+	form_input(b, st, "email", "电子邮箱", "email", 0, 100, "可不填");
 	form_notify(b, st);
 	form_close(b, st, "提交");
 	page_end(b);

@@ -157,11 +157,13 @@ class ResendTest(unittest.TestCase):
         r = self.node.json_post("/api/v1/consultations", dict(CONSULT, subject=True))
         self.assertError(r, 422, field="subject")
         self.assertEqual(self.unchanged(), before)
-        # and a complaint takes notify too
+        # and a complaint takes notify and an e-mail address too (SPEC 4.2)
         rc = self.node.submit({"type": "complaint", "subject": "态度", "body": "态度生硬",
-                               "phone": phone(1), "notify": False}, path="/api/v1/complaints")
-        self.assertEqual(hall_scalar(self.node, "SELECT notify FROM cases WHERE case_no = ?",
-                                     (rc["case_no"],)), 0)
+                               "phone": phone(1), "notify": False,
+                               "email": "complaint@example.cn"}, path="/api/v1/complaints")
+        self.assertEqual(hall_rows(self.node, "SELECT notify, email FROM cases WHERE "
+                                              "case_no = ?", (rc["case_no"],)),
+                         [(0, "complaint@example.cn")])
 
     def test_notify_form(self):
         for path in ("/consult", "/complaint"):
