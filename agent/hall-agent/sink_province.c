@@ -306,6 +306,15 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 		outbox_batch_free(&b);
 		return 0;
 	}
+	/* outbox_next gives the province no record for the county alone (a new query code);
+	 * should one ever come, it is not sent: the code must never leave for the province */
+	for (i = 0; i < b.n; i++)
+		if (strcmp(b.v[i].type, "code") == 0) {
+			snprintf(err, errlen, "record %s is a query code, which never goes to the "
+					      "province; nothing sent", b.v[i].id);
+			outbox_batch_free(&b);
+			return -1;
+		}
 	buf_init(&gz, 64u << 20);
 	if (k->uncertain_seq == b.last_seq) {
 		int held = reconcile(k, &b, err, errlen);

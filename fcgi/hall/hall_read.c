@@ -103,6 +103,22 @@ h_progress(struct req *r)
 	}
 }
 
+/* The form that asks for a new query code; hall-write takes its POST (resend.c). */
+static void
+h_resend_form(struct req *r)
+{
+	char token[CSRF_TOKEN_LEN];
+	struct form_state st = {0};
+	struct buf b;
+
+	form_token(r, token);
+	st.csrf_token = token;
+	buf_init(&b, PAGE_MAX);
+	page_resend(&b, &st);
+	send_page(r, 200, &b);
+	buf_free(&b);
+}
+
 /* q for guide searches: at most 50 characters of one line. */
 static const char *
 guide_query(struct req *r)
@@ -288,6 +304,7 @@ main(int argc, char *argv[])
 			[R_CONSULT] = h_consult,
 			[R_COMPLAINT] = h_complaint,
 			[R_PROGRESS] = h_progress,
+			[R_RESEND_FORM] = h_resend_form,
 			[R_GUIDES] = h_guides,
 			[R_GUIDE] = h_guide,
 			[R_API_HEALTH] = h_api_health,

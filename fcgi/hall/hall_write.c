@@ -38,6 +38,7 @@ static const struct field_spec complaint_fields[] = {
 	F_PHONE,
 	F_NAME(0),
 	{"target", 0, check_text, 100, NULL, "涉及窗口、部门或工作人员"},
+	{"email", 0, check_email, 0, NULL, "电子邮箱"},	/* SPEC 4.2: for the notices */
 };
 
 static const struct field_spec rating_fields[] = {
@@ -47,11 +48,25 @@ static const struct field_spec rating_fields[] = {
 	{"case_no", 0, check_text, 40, NULL, "办件编号"},	/* forms only */
 };
 
+/*
+ * notify (SPEC 5.6): the API's optional boolean, default true; the forms' checkbox, sent
+ * only when ticked, beside the hidden notify_shown that says the form had the box (a form
+ * from before it, without either, keeps notices on).
+ */
 static const char *const form_extra[] = {"csrf", "key", NULL};
+static const char *const case_form_extra[] = {"csrf", "key", "notify", "notify_shown", NULL};
+static const char *const case_api_extra[] = {"notify", NULL};
+static const char *const case_api_bools[] = {"notify", NULL};
 
 /* The threads of this process share each commit (lib/store/commit_group.c). */
 static struct commit_group *group;
 static pthread_mutex_t group_mu = PTHREAD_MUTEX_INITIALIZER;
+
+void
+write_commit(struct store_write *w)
+{
+	commit_group_write(group, w);
+}
 
 /*
  * Each thread opens the store for its reads; the first also opens the connection the
@@ -144,19 +159,22 @@ dedup_key(struct req *r, const char *kind, const struct case_new *c, char out[65
 {
 	const char *key = r->is_api ? FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fr->envp) :
 	    field_value(&r->in, "key");
+	/* notify only when off: the keys of the other submissions stay as they were */
 	const char *parts[] = {kind, c->category, c->subject, c->body, c->name, c->phone,
-	    c->email, c->item, c->target, key};
+	    c->email, c->item, c->target, key, c->notify_off ? "notify=false" : NULL};
 	unsigned char h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
-	size_t i;
+	size_t i, n = sizeof(parts) / sizeof(parts[0]);
 
 	if (key == NULL || *key == '\0')
 		return 0;
 	if (strlen(key) < 8 || strlen(key) > 128 || !utf8_valid(key, strlen(key)))
 		return -1;
+	if (!c->notify_off)
+		n--;	/* not even its "-" */
 	/* every field counts: the same key with other content is another case */
 	crypto_hash_sha256_init(&st);
-	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+	for (i = 0; i < n; i++) {
 		const char *v = parts[i] != NULL ? parts[i] : "";
 
 		crypto_hash_sha256_update(&st, (const unsigned char *)(parts[i] != NULL ? "+" : "-"), 1);
@@ -165,6 +183,26 @@ dedup_key(struct req *r, const char *kind, const struct case_new *c, char out[65
 	crypto_hash_sha256_final(&st, h);
 	sodium_bin2hex(out, 65, h, sizeof(h));
 	return 1;
+}
+
+/*
+ * The citizen's notify into c (SPEC 5.6); -1 when it has answered: an API value that is
+ * not a JSON boolean is 422.
+ */
+static int
+case_notify(struct req *r, struct case_new *c)
+{
+	const struct kv *kv = kv_get(&r->in, "notify");
+
+	if (r->is_api) {
+		if (kv != NULL && !kv->is_bool) {
+			req_error(r, 422, "invalid_field", "notify 应为 true 或 false。", "notify");
+			return -1;
+		}
+		c->notify_off = kv != NULL && strcmp(kv->value, "false") == 0;
+	} else
+		c->notify_off = kv_get(&r->in, "notify_shown") != NULL && kv == NULL;
+	return 0;
 }
 
 static void
@@ -178,6 +216,7 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 	struct buf b;
 	int start;
 
+	r->json_bools = case_api_bools;
 	if ((start = submission_start(r)) == -1)
 		return;
 	if (start == 1) {
@@ -185,8 +224,8 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 		    "页面已过期，请再提交一次。（如多次出现，请允许浏览器保存 Cookie。）");
 		return;
 	}
-	if (fields_check(&r->in, in->fields, in->nfields, r->is_api ? NULL : form_extra, &field,
-		&message) == -1) {
+	if (fields_check(&r->in, in->fields, in->nfields,
+		r->is_api ? case_api_extra : case_form_extra, &field, &message) == -1) {
 		if (r->is_api)
 			req_error(r, 422, "invalid_field", message, field);
 		else
@@ -204,6 +243,8 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 	c.email = field_value(&r->in, "email");
 	c.item = field_value(&r->in, "item");
 	c.target = field_value(&r->in, "target");
+	if (case_notify(r, &c) == -1)
+		return;
 	switch (dedup_key(r, c.kind, &c, key)) {
 	case 1:
 		c.dedup_key = key;
@@ -407,6 +448,8 @@ main(int argc, char *argv[])
 			[R_WINDOW_LOGOUT] = window_logout,
 			[R_WINDOW_NEW] = window_new,
 			[R_WINDOW_RECEIPT] = window_receipt,
+			[R_RESEND_FORM] = h_resend,
+			[R_API_RESEND] = h_resend,
 		},
 	};
 

@@ -210,6 +210,23 @@ form_select(struct buf *b, const struct form_state *st, const char *name, const 
 	buf_adds(b, "</select>");
 }
 
+/*
+ * The notices checkbox (SPEC 5.6), ticked on a new form and as the citizen left it on a form
+ * shown again; notify_shown tells hall-write the form had it (unticked boxes send nothing).
+ */
+static void
+form_notify(struct buf *b, const struct form_state *st)
+{
+	int on = st->in == NULL || kv_get(st->in, "notify") != NULL ||
+	    kv_get(st->in, "notify_shown") == NULL;
+
+	buf_adds(b, "<input type=\"hidden\" name=\"notify_shown\" value=\"1\">"
+		    "<div class=\"levels\"><label><input type=\"checkbox\" name=\"notify\" "
+		    "value=\"1\"");
+	buf_adds(b, on ? " checked>" : ">");
+	buf_adds(b, " 通过短信、电子邮件告知办理进度</label></div>");
+}
+
 void
 page_consult(struct buf *b, const struct form_state *st)
 {
@@ -227,6 +244,7 @@ page_consult(struct buf *b, const struct form_state *st)
 	form_input(b, st, "name", "姓名", "text", 1, 50, NULL);
 	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码或带区号的固定电话");
 	form_input(b, st, "email", "电子邮箱", "email", 0, 100, "可不填");
+	form_notify(b, st);
 	form_close(b, st, "提交咨询");
 	page_end(b);
 }
@@ -247,6 +265,8 @@ page_complaint(struct buf *b, const struct form_state *st)
 	form_textarea(b, st, "body", "具体情况", 2000);
 	form_input(b, st, "name", "姓名", "text", 0, 50, "可不填");
 	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码或带区号的固定电话");
+	form_input(b, st, "email", "电子邮箱", "email", 0, 100, "可不填");
+	form_notify(b, st);
 	form_close(b, st, "提交");
 	page_end(b);
 }
@@ -411,6 +431,36 @@ page_progress(struct buf *b, const struct form_state *st, const struct case_view
 	form_input(b, st, "case_no", "办件编号", "text", 1, 40, "回执上的 23 位编号，可带空格");
 	form_input(b, st, "code", "查询码", "text", 1, 6, "回执上的 6 位数字");
 	form_close(b, st, "查询");
+	buf_adds(b, "<p><a href=\"/progress/resend\">忘记查询码？</a></p>");
+	page_end(b);
+}
+
+void
+page_resend(struct buf *b, const struct form_state *st)
+{
+	page_begin(b, "补发查询码");
+	buf_adds(b, "<h1>补发查询码</h1><p class=\"lead\">填写办件编号，大厅将生成新的查询码，"
+		    "由县级平台以短信发送到您登记的手机号码；原查询码随即失效。"
+		    "每个办件 10 分钟内可补发一次，24 小时内最多 3 次。"
+		    "登记的是固定电话的，请到大厅窗口办理。</p>");
+	form_open(b, st, "/progress/resend");
+	form_input(b, st, "case_no", "办件编号", "text", 1, 40, "回执上的 23 位编号，可带空格");
+	form_close(b, st, "发送新的查询码");
+	buf_adds(b, "<p><a href=\"/progress\">返回进度查询</a></p>");
+	page_end(b);
+}
+
+void
+page_resent(struct buf *b, const char *case_no, const char *sent_to)
+{
+	page_begin(b, "查询码已补发");
+	buf_adds(b, "<h1>新的查询码已生成</h1><p class=\"notice\">办件 ");
+	caseno_grouped(b, case_no);
+	buf_adds(b, " 的新查询码将以短信发送到 ");
+	H(b, sent_to);
+	buf_adds(b, "。原查询码已失效，请凭短信中的新查询码查询。短信由县级平台发出，"
+		    "大厅与县级联网时一般几分钟内送达；网络中断时，联网后发出。</p>"
+		    "<p><a class=\"button\" href=\"/progress\">查询进度</a></p>");
 	page_end(b);
 }
 

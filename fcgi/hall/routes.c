@@ -29,6 +29,8 @@ static const struct route routes[R__MAX] = {
 	[R_WINDOW_LOGOUT] = {"POST", "/window/logout"},
 	[R_WINDOW_NEW] = {"GET POST", "/window/new"},
 	[R_WINDOW_RECEIPT] = {"GET", "/window/receipt/*"},
+	[R_RESEND_FORM] = {"GET POST", "/progress/resend"},
+	[R_API_RESEND] = {"POST", "/api/v1/cases/*/resend-code"},
 };
 
 void

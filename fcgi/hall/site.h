@@ -13,7 +13,7 @@
 enum route_id {
 	R_HOME, R_CONSULT, R_COMPLAINT, R_PROGRESS, R_RATE_FORM, R_GUIDES, R_GUIDE,
 	R_API_HEALTH, R_API_HALL, R_API_CONSULT, R_API_COMPLAIN, R_API_CASE, R_API_RATE,
-	R_API_GUIDES, R_API_GUIDE,
+	R_API_GUIDES, R_API_GUIDE, R_RESEND_FORM, R_API_RESEND,
 	R_WINDOW, R_WINDOW_LOGIN, R_WINDOW_LOGOUT, R_WINDOW_NEW, R_WINDOW_RECEIPT,
 	R__MAX
 };
@@ -71,6 +71,14 @@ enum open_rc { OPEN_OK, OPEN_BAD_NUMBER, OPEN_NOT_FOUND, OPEN_ANSWERED };
 enum open_rc case_open(struct req *, const char *case_no_in, const char *code,
     struct case_view *);
 
+/* ---- fcgi/hall/hall_write.c (hall-write's main) ------------------------------------ */
+/* Runs w in the process's next group commit (lib/store/commit_group.c). */
+void write_commit(struct store_write *w);
+
+/* ---- fcgi/hall/resend.c (hall-write) ---------------------------------------------- */
+/* POST /progress/resend and /api/v1/cases/{case_no}/resend-code: a new query code by SMS. */
+void h_resend(struct req *);
+
 /* ---- fcgi/hall/render.c ------------------------------------------------------------- */
 int render_receipt_json(struct buf *, const char *kind, const struct receipt *);
 int render_case_json(struct buf *, const struct case_view *, time_t now);
@@ -96,6 +104,9 @@ void page_rated(struct buf *, const char *case_no, int level);
 void page_guides(struct buf *, struct store *, const char *q);
 void page_guide(struct buf *, const struct guide *);
 void page_message(struct buf *, const char *title, const char *message);
+/* The form that asks for a new query code (SPEC 5.6), and what it answers. */
+void page_resend(struct buf *, const struct form_state *);
+void page_resent(struct buf *, const char *case_no, const char *sent_to);
 
 /* ---- fcgi/hall/hall_write.c -------------------------------------------------------- */
 /* hall-write's group commit (lib/store/commit_group.c): w is durable, or failed, on return. */

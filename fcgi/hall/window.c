@@ -368,7 +368,8 @@ dedup_key(const struct req *r, const struct case_new *c, char out[65])
 {
 	const char *key = field_value(&r->in, "key");
 	const char *parts[] = {"window", c->registrar, c->channel, c->kind, c->category,
-	    c->subject, c->body, c->name, c->phone, c->email, c->item, c->target, key};
+	    c->subject, c->body, c->name, c->phone, c->email, c->item, c->target,
+	    c->notify_off ? "no-notify" : "notify", key};
 	unsigned char h[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state st;
 	size_t i;
@@ -420,6 +421,8 @@ case_from_form(struct wreq *w, struct case_new *c, char phone[64], const char **
 	c->email = field_value(in, "email");
 	c->target = field_value(in, "target");
 	c->item = field_value(in, "item");
+	/* the checkbox (SPEC 5.6): sent only when ticked, and the form shows it ticked */
+	c->notify_off = field_value(in, "notify") == NULL;
 	return 0;
 }
 
@@ -448,8 +451,6 @@ window_new(struct req *r)
 		form_page(&w, 422, field, message);
 		return;
 	}
-	/* notify: the form's checkbox (SPEC 5.6) is the citizen's choice, which the case
-	 * record carries once struct case_new has it (issue 13's citizen side) */
 	if (dedup_key(r, &c, key) == 1)
 		c.dedup_key = key;
 	sw.kind = STORE_WRITE_CASE;

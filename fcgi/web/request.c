@@ -313,7 +313,7 @@ req_parse_body(struct req *r)
 	}
 	if (req_read_body(r) == -1)
 		return -1;
-	e = r->is_api ? kv_parse_json(r->body, r->body_len, &r->in) :
+	e = r->is_api ? kv_parse_json_bools(r->body, r->body_len, r->json_bools, &r->in) :
 	    kv_parse_form(r->body, r->body_len, &r->in);
 	if (e != PARSE_OK) {
 		req_parse_failed(r, e);

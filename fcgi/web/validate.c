@@ -222,8 +222,9 @@ fields_check(const struct kvlist *in, const struct field_spec *specs, size_t nsp
 			}
 			continue;
 		}
-		/* only level may come as a JSON number; a number elsewhere is a wrong type */
-		if (kv->is_int && specs[j].check != check_level) {
+		/* only level may come as a JSON number; a number elsewhere is a wrong type, and so
+		 * is a boolean (a program takes those by name, kv_parse_json_bools) */
+		if ((kv->is_int && specs[j].check != check_level) || kv->is_bool) {
 			*message = "这个字段应是文本。";
 			return -1;
 		}

@@ -50,6 +50,7 @@ struct req {
 	const char *method, *path, *query, *ctype, *remote, *cookie_hdr;
 	int is_api, is_head, https;
 	size_t max_body;	/* REQ_MAX_BODY unless the program says otherwise */
+	const char *const *json_bools;	/* API members that may be true or false (NULL: none) */
 	char *body;		/* owned; NUL-terminated */
 	size_t body_len;
 	char cookie[CSRF_COOKIE_LEN + 1];	/* the CSRF cookie, from the request or new */

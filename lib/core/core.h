@@ -105,6 +105,7 @@ struct kv {
 	char *name;
 	char *value;	/* for a JSON integer, its decimal text */
 	int is_int;	/* value came as a JSON integer */
+	int is_bool;	/* value came as a JSON true or false: "true" or "false" */
 };
 struct kvlist {
 	struct kv v[KV_MAX_PAIRS];
@@ -118,6 +119,9 @@ const char *parse_strerror(enum parse_err);
 enum parse_err kv_parse_form(const char *s, size_t len, struct kvlist *out);
 /* A JSON object (RFC 8259) of string, integer or null members; nulls are skipped. */
 enum parse_err kv_parse_json(const char *s, size_t len, struct kvlist *out);
+/* The same, where the members named in bools (NULL-terminated) may also be true or false. */
+enum parse_err kv_parse_json_bools(const char *s, size_t len, const char *const *bools,
+    struct kvlist *out);
 
 /* ---- lib/core/caseno.c -------------------------------------------------------------- */
 /*
@@ -329,6 +333,7 @@ struct case_new {
 	 * registered a case at the window (NULL online). The record carries registrar only
 	 * when set, so an online case's record keeps its bytes. */
 	const char *channel, *registrar;
+	int notify_off;		/* 1: the citizen wants no progress notices (SPEC 5.6) */
 };
 /*
  * The JSON of a record exactly as it goes to the county and the province (SPEC 5.3): one
@@ -341,6 +346,9 @@ int record_case_json(struct buf *, const char *id, const char *hall_code, const 
     const char *query_mac);
 int record_rating_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
     int level, const char *comment, time_t at);
+/* A new query code for the county alone, which sends it by SMS (SPEC 5.6). */
+int record_code_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
+    const char *code, const char *query_mac, time_t at);
 /* The hall's public contact data (GET /api/v1/hall, and the county's halls.contact). */
 int hall_contact_json(struct buf *, const struct hall_config *);
 

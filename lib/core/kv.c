@@ -205,8 +205,24 @@ fail:
 	return e;
 }
 
+/* 1 when name is one of the NULL-terminated list (NULL: none). */
+static int
+kv_listed(const char *const *list, const char *name)
+{
+	for (; list != NULL && *list != NULL; list++)
+		if (strcmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
 enum parse_err
 kv_parse_json(const char *s, size_t len, struct kvlist *out)
+{
+	return kv_parse_json_bools(s, len, NULL, out);
+}
+
+enum parse_err
+kv_parse_json_bools(const char *s, size_t len, const char *const *bools, struct kvlist *out)
 {
 	json_error_t jerr;
 	json_t *root, *val;
@@ -236,7 +252,7 @@ kv_parse_json(const char *s, size_t len, struct kvlist *out)
 	json_object_foreach(root, key, val) {
 		char *name, *value;
 		size_t vlen;
-		int is_int = 0;
+		int is_int = 0, is_bool = 0;
 
 		if (json_is_null(val))
 			continue;
@@ -254,6 +270,10 @@ kv_parse_json(const char *s, size_t len, struct kvlist *out)
 			    json_integer_value(val));
 			value = strdup(num);
 			is_int = 1;
+		} else if (json_is_boolean(val) && kv_listed(bools, key)) {
+			value = strdup(json_is_true(val) ? "true" : "false");
+			vlen = strlen(json_is_true(val) ? "true" : "false");
+			is_bool = 1;
 		} else {
 			kv_blame(out, key, strlen(key));
 			e = PARSE_BAD_TYPE;
@@ -266,6 +286,7 @@ kv_parse_json(const char *s, size_t len, struct kvlist *out)
 		}
 		if ((e = kv_push(out, name, strlen(name), value, vlen, is_int)) != PARSE_OK)
 			break;
+		out->v[out->n - 1].is_bool = is_bool;
 	}
 	json_decref(root);
 	if (e != PARSE_OK) {

@@ -39,6 +39,8 @@ record_case_json(struct buf *b, const char *id, const char *hall_code, const cha
 	buf_json_time(b, "submitted_at", submitted_at);
 	buf_json_time(b, "due_at", due_at);
 	buf_printf(b, ",\"due_provisional\":%s", due_provisional ? "true" : "false");
+	if (c->notify_off)	/* only then: the other records keep their bytes */
+		buf_adds(b, ",\"notify\":false");
 	if (query_mac != NULL)
 		buf_json_member(b, "query_mac", query_mac);
 	buf_addc(b, '}');
@@ -52,6 +54,17 @@ record_rating_json(struct buf *b, const char *id, const char *hall_code, const c
 	record_head(b, id, "rating", hall_code, case_no, at);
 	buf_printf(b, ",\"level\":%d", level);
 	buf_json_member(b, "comment", comment);
+	buf_addc(b, '}');
+	return b->failed ? -1 : 0;
+}
+
+int
+record_code_json(struct buf *b, const char *id, const char *hall_code, const char *case_no,
+    const char *code, const char *query_mac, time_t at)
+{
+	record_head(b, id, "code", hall_code, case_no, at);
+	buf_json_member(b, "code", code);
+	buf_json_member(b, "query_mac", query_mac);
 	buf_addc(b, '}');
 	return b->failed ? -1 : 0;
 }

@@ -184,9 +184,10 @@ case_apply(struct store *s, const struct store_write *w)
 		goto done;
 	if ((st = store_stmt(s, "INSERT INTO cases (id, case_no, query_code, kind, category, "
 				"subject, body, name, phone, email, item, target, submitted_at, "
-				"due_at, due_provisional, updated_at, dedup_key, channel, registrar) "
+				"due_at, due_provisional, updated_at, dedup_key, channel, registrar, "
+				"notify) "
 				"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-				"?14, ?15, ?13, ?16, coalesce(?17, 'online'), ?18)")) == NULL)
+				"?14, ?15, ?13, ?16, coalesce(?17, 'online'), ?18, ?19)")) == NULL)
 		goto done;
 	store_bind_text(st, 1, r->id);
 	store_bind_text(st, 2, r->case_no);
@@ -206,6 +207,7 @@ case_apply(struct store *s, const struct store_write *w)
 	store_bind_text(st, 16, c->dedup_key);
 	store_bind_text(st, 17, c->channel);
 	store_bind_text(st, 18, c->registrar);
+	sqlite3_bind_int(st, 19, !c->notify_off);
 	if (store_done(s, st) == 0 &&
 	    case_event_add(s, r->case_no, "received", NULL, "hall", r->submitted_at) == 0 &&
 	    write_outbox_add(s, r->id, "case", r->case_no, r->submitted_at, &payload) == 0)

@@ -23,12 +23,21 @@ store_health(struct store *s, const struct hall_config *cfg, struct sync_health 
 	memset(h, 0, sizeof(*h));
 	if (store_begin_read(s) == -1)
 		return -1;
-	/* ?1 and ?2 name the configured destinations; both NULL: every one the store has */
-	/* a stripped record (retention.c) is due nowhere */
-	if ((st = store_stmt(s, "SELECT count(*) FROM outbox WHERE seq > "
+	/*
+	 * ?1 and ?2 name the configured destinations; both NULL: every one the store has. A
+	 * stripped record (retention.c) is due nowhere; a record for one destination alone
+	 * (a new query code, the county's) only to that one. The range after the lowest mark
+	 * keeps the count to the records some destination may still lack; no mark at all:
+	 * every record.
+	 */
+	if ((st = store_stmt(s, "SELECT count(*) FROM outbox o WHERE o.seq > "
 				"(SELECT coalesce(min(acked_seq), 0) FROM sync_dest "
 				" WHERE (?1 IS NULL AND ?2 IS NULL) OR dest IN (?1, ?2)) "
-				"AND payload IS NOT NULL")) == NULL)
+				"AND o.payload IS NOT NULL AND (NOT EXISTS (SELECT 1 FROM sync_dest "
+				" WHERE (?1 IS NULL AND ?2 IS NULL) OR dest IN (?1, ?2)) "
+				"OR EXISTS (SELECT 1 FROM sync_dest d "
+				" WHERE ((?1 IS NULL AND ?2 IS NULL) OR d.dest IN (?1, ?2)) "
+				" AND o.seq > d.acked_seq AND " OUTBOX_FOR("o", "d.dest") "))")) == NULL)
 		goto done;
 	if (cfg != NULL && cfg->county_user != NULL)
 		store_bind_text(st, 1, "county");

@@ -57,14 +57,16 @@ outbox_next(struct store *s, const char *dest, size_t max_records, size_t max_by
 	 * The records put back (requeue) first: they are older than any after the mark. A
 	 * record without its payload was held by every destination configured when it was
 	 * stripped (retention.c); one configured since can never be sent it, so it is not due.
+	 * A record for one destination alone (only_for: a new query code, the county's) is
+	 * never due to another: for it, the record counts as acknowledged.
 	 */
 	if ((st = store_stmt(s, "SELECT o.seq, o.id, o.type, o.case_no, o.payload FROM outbox o "
 				"WHERE o.seq IN (SELECT seq FROM requeue WHERE dest = ?1) "
-				"AND o.payload IS NOT NULL "
+				"AND o.payload IS NOT NULL AND " OUTBOX_FOR("o", "?1") " "
 				"UNION ALL "
 				"SELECT o.seq, o.id, o.type, o.case_no, o.payload FROM outbox o "
 				"WHERE o.seq > (SELECT acked_seq FROM sync_dest WHERE dest = ?1) "
-				"AND o.payload IS NOT NULL "
+				"AND o.payload IS NOT NULL AND " OUTBOX_FOR("o", "?1") " "
 				"ORDER BY 1 LIMIT ?2")) == NULL)
 		goto done;
 	store_bind_text(st, 1, dest);
@@ -241,10 +243,10 @@ outbox_status(struct store *s, const char *dest, struct outbox_status *o)
 	if ((st = store_stmt(s, "SELECT d.acked_seq, d.last_success_at, d.last_error, "
 				"d.last_error_at, d.bytes_sent, d.records_sent, "
 				"(SELECT count(*) FROM outbox o WHERE o.seq > d.acked_seq "
-				" AND o.payload IS NOT NULL) + "
+				" AND o.payload IS NOT NULL AND " OUTBOX_FOR("o", "d.dest") ") + "
 				"(SELECT count(*) FROM requeue r WHERE r.dest = d.dest), "
 				"(SELECT min(at) FROM outbox o WHERE o.seq > d.acked_seq "
-				" AND o.payload IS NOT NULL), "
+				" AND o.payload IS NOT NULL AND " OUTBOX_FOR("o", "d.dest") "), "
 				"(SELECT count(*) FROM quarantine q WHERE q.dest = d.dest), "
 				"(SELECT coalesce(max(seq), 0) FROM outbox) "
 				"FROM sync_dest d WHERE d.dest = ?1")) == NULL)
@@ -301,6 +303,7 @@ outbox_set_aside_run(struct store *s, const char *dest)
 	return (long)n;
 }
 
+/* (the county's sink asks: every record after its mark is for the county) */
 long long
 outbox_backlog_after(struct store *s, int64_t seq)
 {

@@ -9,7 +9,9 @@
  *
  * Minimization: a closed case that is held loses its name, e-mail, full phone (the masked
  * one stays, as the progress page shows it) and its retry key, and its records that every
- * destination took keep only their id and the SHA-256 of their payload.
+ * destination took keep only their id and the SHA-256 of their payload. A `code` record (a
+ * new query code, for the county alone) keeps only its id and hash as soon as the county
+ * holds it, whatever the state of its case.
  *
  * Retention: a minimized case that is still closed and held, unchanged for [retention]
  * days, is deleted with its events, rating and outbox records, once a day (meta
@@ -33,11 +35,13 @@
 
 /*
  * The record o is not yet held by some configured destination (?1 county, ?2 province,
- * NULL when not configured). A destination without a mark has taken nothing.
+ * NULL when not configured) it is for (a new query code is the county's alone: the
+ * province holds it by never taking it). A destination without a mark has taken nothing.
  */
 #define UNHELD(o)                                                                         \
 	"EXISTS (SELECT 1 FROM (SELECT ?1 AS dest UNION ALL SELECT ?2) w "                \
-	"LEFT JOIN sync_dest d ON d.dest = w.dest WHERE w.dest IS NOT NULL AND ("         \
+	"LEFT JOIN sync_dest d ON d.dest = w.dest WHERE w.dest IS NOT NULL AND "          \
+	OUTBOX_FOR(o, "w.dest") " AND ("                                                  \
 	"d.dest IS NULL OR " o ".seq > d.acked_seq "                                      \
 	"OR EXISTS (SELECT 1 FROM quarantine q WHERE q.id = " o ".id AND q.dest = w.dest) " \
 	"OR EXISTS (SELECT 1 FROM requeue r WHERE r.dest = w.dest AND r.seq = " o ".seq)))"
@@ -133,6 +137,53 @@ strip_held(struct store *s, const struct hall_config *cfg)
 	return sqlite3_changes(s->db);
 }
 
+/*
+ * The code records every destination they are for holds: id and hash, whatever the case's
+ * state. A new query code is the one secret a record carries, and the case row holds it
+ * anyway; the partial index outbox_code_whole makes this a look at a few rows per tick.
+ */
+static long
+strip_codes(struct store *s, const struct hall_config *cfg)
+{
+	sqlite3_stmt *st = store_stmt(s,
+	    "UPDATE outbox AS o SET hash = sha256(o.payload), payload = NULL "
+	    "WHERE o.type = 'code' AND o.payload IS NOT NULL AND NOT " UNHELD("o"));
+
+	if (st == NULL)
+		return -1;
+	bind_dests(st, cfg);
+	if (store_done(s, st) == -1)
+		return -1;
+	return sqlite3_changes(s->db);
+}
+
+/* strip_codes, after a look without the write lock: most ticks find nothing to do. */
+static int
+minimize_codes(struct store *s, const struct hall_config *cfg, struct retention_report *rep)
+{
+	sqlite3_stmt *st = store_stmt(s, "SELECT EXISTS (SELECT 1 FROM outbox o "
+					 "WHERE o.type = 'code' AND o.payload IS NOT NULL AND NOT "
+					 UNHELD("o") ")");
+	long long any = 0;
+	long n;
+
+	if (st == NULL)
+		return -1;
+	bind_dests(st, cfg);
+	if (store_scalar(st, &any) == -1)
+		return -1;
+	if (!any)
+		return 0;
+	if (store_begin_write(s) == -1)
+		return -1;
+	if ((n = strip_codes(s, cfg)) == -1 || store_commit(s) == -1) {
+		store_rollback(s);
+		return -1;
+	}
+	rep->stripped += n;
+	return 0;
+}
+
 static int
 minimize_case(struct store *s, const char *case_no, const char *phone, time_t now)
 {
@@ -171,6 +222,10 @@ minimize(struct store *s, const struct hall_config *cfg, time_t now, int sweep,
 
 	if (cfg->county_user == NULL && cfg->province_url == NULL)
 		return 0;	/* nothing was ever sent: the hall holds the only copy */
+	if (minimize_codes(s, cfg, rep) == -1) {
+		log_warnx("%s: %s", __func__, store_errmsg(s));
+		return -1;
+	}
 	if ((f = malloc(sizeof(*f))) == NULL)
 		return -1;
 	do {
@@ -219,6 +274,7 @@ purge_case(struct store *s, const char *case_no)
 	    "DELETE FROM quarantine WHERE id IN (SELECT id FROM outbox WHERE case_no = ?1)",
 	    "DELETE FROM requeue WHERE seq IN (SELECT seq FROM outbox WHERE case_no = ?1)",
 	    "DELETE FROM outbox WHERE case_no = ?1",
+	    "DELETE FROM code_resends WHERE case_no = ?1",
 	    "DELETE FROM cases WHERE case_no = ?1",
 	};
 	sqlite3_stmt *st;

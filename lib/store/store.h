@@ -82,13 +82,42 @@ int store_query_mac(struct store *, const char *case_no, const char *code, char 
 enum store_rc store_rating_create(struct store *, const char *case_no, int level,
     const char *comment, time_t *at);
 
+/* ---- lib/store/code.c --------------------------------------------------------------- */
+/* A closed case gets no new query code this many days after its last change. */
+#define CODE_CLOSED_DAYS 30
+enum code_refusal {
+	CODE_ISSUED = 0,
+	CODE_NO_MOBILE,		/* the phone on file is a landline: no SMS can carry it */
+	CODE_CLOSED,		/* resolved or rejected, more than CODE_CLOSED_DAYS ago */
+	CODE_TOO_SOON,		/* one in the last 10 minutes */
+	CODE_DAY_LIMIT,		/* 3 in the last 24 hours */
+};
+/* The refusal's name, as the API's error code says it. */
+const char *code_refusal_text(enum code_refusal);
+/* A citizen's request for a new query code (SPEC 5.6). */
+struct code_resend {
+	char case_no[CASENO_LEN + 1];	/* in: a valid case number */
+	/* out */
+	enum code_refusal refused;	/* with STORE_CONFLICT */
+	int retry_after;		/* seconds, for CODE_TOO_SOON and CODE_DAY_LIMIT */
+	char sent_to[32];		/* the phone on file, masked as the progress page shows it */
+	char code[7];			/* the new code: for the store's tests, never shown */
+	char id[48];			/* its record's id */
+};
+/*
+ * One transaction: a new code replaces the case's code and MAC and goes to the outbox in a
+ * `code` record for the county alone; durable on return. STORE_OK, STORE_NOT_FOUND,
+ * STORE_CONFLICT (r->refused says why: nothing written), STORE_CLOCK, STORE_ERR.
+ */
+enum store_rc store_code_resend(struct store *, struct code_resend *r);
+
 /* ---- lib/store/write_group.c -------------------------------------------------------- */
 /*
  * A citizen's write that can share a transaction, and its fsync, with others (group
  * commit). The caller fills kind and its fields; store_write_group sets rc.
  */
 struct store_write {
-	enum { STORE_WRITE_CASE, STORE_WRITE_RATING } kind;
+	enum { STORE_WRITE_CASE, STORE_WRITE_RATING, STORE_WRITE_CODE } kind;
 	/* STORE_WRITE_CASE */
 	const struct hall_config *cfg;
 	const struct case_new *c;
@@ -97,6 +126,8 @@ struct store_write {
 	const char *case_no, *comment;
 	int level;
 	time_t *at;
+	/* STORE_WRITE_CODE */
+	struct code_resend *resend;
 
 	enum store_rc rc;	/* what store_case_create or store_rating_create would return */
 };

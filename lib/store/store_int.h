@@ -38,6 +38,13 @@ struct store {
 	int query_key_loaded;
 };
 
+/*
+ * SQL: the outbox record o goes to the destination named by dest (a parameter or a
+ * column): every record but one for another destination alone (outbox.only_for, 007).
+ * Every query of what a destination is due, has taken or still has to take says it so.
+ */
+#define OUTBOX_FOR(o, dest) "(" o ".only_for IS NULL OR " o ".only_for = " dest ")"
+
 /* ---- lib/store/store.c -------------------------------------------------------------- */
 /*
  * The statement for sql, reset and without bindings; NULL (logged) when it cannot be
@@ -80,6 +87,10 @@ enum store_rc case_apply(struct store *, const struct store_write *);
 /* A rating and its outbox record, inside the group's transaction. */
 enum store_rc rating_apply(struct store *, const struct store_write *);
 
+/* ---- lib/store/code.c --------------------------------------------------------------- */
+/* A new query code and its outbox record, inside the group's transaction. */
+enum store_rc code_apply(struct store *, const struct store_write *);
+
 /* ---- lib/store/write_group.c -------------------------------------------------------- */
 /* The next record sequence (see the file); inside a write transaction. */
 enum store_rc write_next_seq(struct store *, uint64_t *seq);
@@ -89,6 +100,9 @@ time_t write_seq_time(uint64_t seq);
 /* The outbox record of a write, inside its transaction. */
 int write_outbox_add(struct store *, const char *id, const char *type, const char *case_no,
     time_t at, const struct buf *payload);
+/* The same for one destination alone (outbox.only_for): a `code` record, the county's. */
+int write_outbox_add_for(struct store *, const char *id, const char *type,
+    const char *case_no, time_t at, const struct buf *payload, const char *only_for);
 
 /* ---- lib/store/clock.c -------------------------------------------------------------- */
 /* STORE_CLOCK (logged) when now is more than a day past the time the hall can vouch for. */

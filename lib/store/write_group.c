@@ -1,6 +1,6 @@
 /*
  * The citizens' write transaction. store_write_group runs a group of writes (cases,
- * ratings) in one transaction, each in a savepoint of its own, so that one fsync makes
+ * ratings, new query codes) in one transaction, each in a savepoint of its own, so that one fsync makes
  * them all durable (commit_group.c feeds it from many threads). Writers queue on a file
  * lock before BEGIN IMMEDIATE. Every record is numbered here (write_next_seq: the clock,
  * in microseconds, never repeating) and leaves through the outbox (write_outbox_add).
@@ -157,11 +157,11 @@ write_seq_time(uint64_t seq)
 }
 
 int
-write_outbox_add(struct store *s, const char *id, const char *type, const char *case_no,
-    time_t at, const struct buf *payload)
+write_outbox_add_for(struct store *s, const char *id, const char *type, const char *case_no,
+    time_t at, const struct buf *payload, const char *only_for)
 {
-	sqlite3_stmt *st = store_stmt(s, "INSERT INTO outbox (id, type, case_no, at, payload) "
-					 "VALUES (?1, ?2, ?3, ?4, ?5)");
+	sqlite3_stmt *st = store_stmt(s, "INSERT INTO outbox (id, type, case_no, at, payload, "
+					 "only_for) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
 
 	if (st == NULL)
 		return -1;
@@ -170,7 +170,15 @@ write_outbox_add(struct store *s, const char *id, const char *type, const char *
 	store_bind_text(st, 3, case_no);
 	sqlite3_bind_int64(st, 4, at);
 	sqlite3_bind_text(st, 5, payload->data, (int)payload->len, SQLITE_STATIC);
+	store_bind_text(st, 6, only_for);
 	return store_done(s, st);
+}
+
+int
+write_outbox_add(struct store *s, const char *id, const char *type, const char *case_no,
+    time_t at, const struct buf *payload)
+{
+	return write_outbox_add_for(s, id, type, case_no, at, payload, NULL);
 }
 
 /*
@@ -197,8 +205,11 @@ store_write_group(struct store *s, struct store_write *w, size_t n)
 	for (i = 0; i < n; i++) {
 		if (store_run(s, "SAVEPOINT one_write") == -1)
 			goto fail;
-		w[i].rc = w[i].kind == STORE_WRITE_CASE ? case_apply(s, &w[i]) :
-		    rating_apply(s, &w[i]);
+		switch (w[i].kind) {
+		case STORE_WRITE_CASE: w[i].rc = case_apply(s, &w[i]); break;
+		case STORE_WRITE_RATING: w[i].rc = rating_apply(s, &w[i]); break;
+		case STORE_WRITE_CODE: w[i].rc = code_apply(s, &w[i]); break;
+		}
 		if (sqlite3_get_autocommit(s->db))
 			goto fail;	/* SQLite gave the transaction up (I/O error, full disk) */
 		if (w[i].rc != STORE_OK && store_run(s, "ROLLBACK TO one_write") == -1)

@@ -160,8 +160,10 @@ BEGIN
 		       JSON_VALUE(p, '$.email'), JSON_VALUE(p, '$.item'), JSON_VALUE(p, '$.target'),
 		       STR_TO_DATE(LEFT(JSON_VALUE(p, '$.submitted_at'), 19), '%Y-%m-%dT%H:%i:%s'),
 		       STR_TO_DATE(LEFT(JSON_VALUE(p, '$.due_at'), 19), '%Y-%m-%dT%H:%i:%s'),
-		       JSON_VALUE(p, '$.due_provisional') = 'true',
-		       COALESCE(JSON_VALUE(p, '$.notify'), 'true') <> 'false',
+		       -- JSON_VALUE gives a JSON boolean as 1/0: before 015 this was never true
+		       COALESCE(JSON_EXTRACT(p, '$.due_provisional'), 'false') = 'true',
+		       -- JSON_EXTRACT: MariaDB's JSON_VALUE gives a boolean as '0' or '1'
+		       COALESCE(JSON_EXTRACT(p, '$.notify'), 'true') <> 'false',
 		       LEFT(JSON_VALUE(p, '$.registrar'), 64)
 		FROM up WHERE result = 'accepted' AND type = 'case';
 

@@ -47,7 +47,7 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	struct calendar *cal = calendar_new();
 	struct case_new c = {"consultation", "policy", "标题", "内容", "张三", "13800138000",
-	    NULL, NULL, NULL, NULL, NULL, NULL};
+	    NULL, NULL, NULL, NULL, NULL, NULL, 0};
 	struct receipt r;
 	int i;
 

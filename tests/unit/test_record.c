@@ -31,7 +31,7 @@ struct case_case {
 
 static const struct case_case case_cases[] = {
 	{{"complaint", NULL, "窗口服务态度", "他说：\"明天再来\"\n<b>", "张三", "13800138000", NULL,
-	     "户籍迁移", "星沙街道户籍窗口", NULL, NULL, NULL},
+	     "户籍迁移", "星沙街道户籍窗口", NULL, NULL, NULL, 0},
 	    T_SUBMIT, T_DUE, 0,
 	    "{\"id\":\"" HALL "-C1234\",\"type\":\"case\",\"hall_code\":\"" HALL "\","
 	    "\"case_no\":\"" CASENO "\",\"at\":\"2026-09-22T16:00:00+08:00\","
@@ -41,7 +41,7 @@ static const struct case_case case_cases[] = {
 	    "\"target\":\"星沙街道户籍窗口\",\"submitted_at\":\"2026-09-22T16:00:00+08:00\","
 	    "\"due_at\":\"2026-09-27T23:59:59+08:00\",\"due_provisional\":false}"},
 	/* optional fields absent are null, never left out; no due date yet is null too */
-	{{"consultation", "policy", "社保", "如何办理？", NULL, NULL, NULL, NULL, NULL, "k1", NULL, NULL},
+	{{"consultation", "policy", "社保", "如何办理？", NULL, NULL, NULL, NULL, NULL, "k1", NULL, NULL, 0},
 	    T_SUBMIT, 0, 1,
 	    "{\"id\":\"" HALL "-C1234\",\"type\":\"case\",\"hall_code\":\"" HALL "\","
 	    "\"case_no\":\"" CASENO "\",\"at\":\"2026-09-22T16:00:00+08:00\","
@@ -50,7 +50,7 @@ static const struct case_case case_cases[] = {
 	    "\"email\":null,\"item\":null,\"target\":null,"
 	    "\"submitted_at\":\"2026-09-22T16:00:00+08:00\",\"due_at\":null,"
 	    "\"due_provisional\":true}"},
-	{{"unresolved", NULL, "a\\b\t", "\x01", "", "", "x@example.cn", "", "", NULL, NULL, NULL},
+	{{"unresolved", NULL, "a\\b\t", "\x01", "", "", "x@example.cn", "", "", NULL, NULL, NULL, 0},
 	    T_SUBMIT, T_DUE, 1,
 	    "{\"id\":\"" HALL "-C1234\",\"type\":\"case\",\"hall_code\":\"" HALL "\","
 	    "\"case_no\":\"" CASENO "\",\"at\":\"2026-09-22T16:00:00+08:00\","
@@ -61,7 +61,7 @@ static const struct case_case case_cases[] = {
 	    "\"due_at\":\"2026-09-27T23:59:59+08:00\",\"due_provisional\":true}"},
 	/* registered at the hall's window (SPEC 4.4): its channel, and its registrar after it */
 	{{"unresolved", NULL, "没办成", "跑了三次", "李四", "13712345678", NULL, NULL, "不动产窗口",
-	     NULL, "phone", "window_demo"},
+	     NULL, "phone", "window_demo", 0},
 	    T_SUBMIT, T_DUE, 0,
 	    "{\"id\":\"" HALL "-C1234\",\"type\":\"case\",\"hall_code\":\"" HALL "\","
 	    "\"case_no\":\"" CASENO "\",\"at\":\"2026-09-22T16:00:00+08:00\","
