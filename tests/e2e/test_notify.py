@@ -248,6 +248,36 @@ class NotifyTest(unittest.TestCase):
             "notifications", "case_no = %s AND channel = 'sms'" % sql_str(land)), 0)
         self.assertEqual(len(self.mails("land-%d@example.cn" % NotifyTest.phone_seq)), 2)
 
+    def test_resent_query_code_arrives_by_sms_and_is_not_kept(self):
+        phone = self.phone()
+        no = self.submit(phone=phone, email="code-%d@example.cn" % NotifyTest.phone_seq)
+        self.sync(no)
+        self.drained()
+        r = self.node.request("POST", "/api/v1/cases/%s/resend-code" % no, body=b"{}",
+                              headers={"Content-Type": "application/json"})
+        self.assertEqual(r.status, 202, r)
+        self.assertNotIn(b'"code"', r.body)
+        agent = os.path.join(ROOT, BUILD, "hall-agent")
+        wait_until(lambda: subprocess.run([agent, "-c", self.node.ini_path, "once"],
+                                          stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL).returncode == 0 and
+                   any("新查询码" in m["text"] for m in self.sms(phone)), 30, 0.3,
+                   "the SMS with the new code")
+        texts = [m["text"] for m in self.sms(phone) if "新查询码" in m["text"]]
+        self.assertEqual(len(texts), 1, texts)
+        self.assertLessEqual(len(texts[0]), 70)
+        code = re.search(r"新查询码为(\d{6})", texts[0]).group(1)
+        # the new code opens the case; the county forgot it once sent; no e-mail carried it
+        r = self.node.request("GET", "/api/v1/cases/%s?code=%s" % (no, code))
+        self.assertEqual(r.status, 200, r)
+        wait_until(lambda: self.county.count(
+            "notifications", "case_no = %s AND event = 'code' AND state = 'sent' AND "
+            "secret IS NULL" % sql_str(no)) == 1, 10, 0.2, "the code forgotten")
+        self.assertEqual(self.county.count(
+            "notifications", "case_no = %s AND event = 'code' AND channel = 'email'"
+            % sql_str(no)), 0)
+        self.assertFalse(any(code in m[3] for m in self.mails()))
+
     def test_gateway_500_timeout_and_lost_answer_send_once(self):
         proxy = FaultProxy(self.node.sms_port).start()
         try:
