@@ -132,6 +132,27 @@ void window_receipt(struct req *);
 /* 1 when account me may print c's receipt again at now: its registrar, soon after. */
 int window_may_reprint(const struct window_case *c, const char *me, time_t now);
 
+/* ---- fcgi/hall/form.c --------------------------------------------------------------- */
+/* The typed value of a field of the form shown again, "" when none. */
+const char *form_value(const struct form_state *, const char *name);
+/* A form posting to action, with the CSRF token and the retry key of st. */
+void form_open(struct buf *, const struct form_state *, const char *action);
+/* A field's label, with * when required, its hint, and the error when it names the field. */
+void form_label(struct buf *, const struct form_state *, const char *name, const char *label,
+    int required, const char *hint);
+/* The submit button; an error no field of the page has shown stands right above it. */
+void form_close(struct buf *, const struct form_state *, const char *button);
+void form_input(struct buf *, const struct form_state *, const char *name, const char *label,
+    const char *type, int required, int maxlen, const char *hint);
+void form_textarea(struct buf *, const struct form_state *, const char *name,
+    const char *label, int maxlen);
+/* A select of codes in their Chinese words; blank: the text of an empty first choice (the
+ * field is then optional), NULL for a required one. */
+void form_select(struct buf *, const struct form_state *, const char *name, const char *label,
+    const char *const *codes, const char *blank, const char *hint);
+/* Case numbers in groups of four, to be read out and copied. */
+void caseno_grouped(struct buf *, const char *case_no);
+
 /* ---- fcgi/hall/window_pages.c ------------------------------------------------------ */
 /* What every window page shows in its bar: the account (NULL: none) and its form token. */
 struct window_view {

@@ -101,19 +101,6 @@ struct list_ctx {
 	int n;
 };
 
-/* Case numbers in groups of four, as on the receipt. */
-static void
-caseno_groups(struct buf *b, const char *case_no)
-{
-	size_t i;
-
-	for (i = 0; case_no[i] != '\0'; i++) {
-		if (i > 0 && i % 4 == 0)
-			buf_addc(b, ' ');
-		buf_addc(b, case_no[i]);
-	}
-}
-
 static int
 list_row(const struct window_case *c, void *arg)
 {
@@ -128,10 +115,10 @@ list_row(const struct window_case *c, void *arg)
 		buf_adds(b, "<a href=\"/window/receipt/");
 		H(b, c->case_no);
 		buf_adds(b, "\">");
-		caseno_groups(b, c->case_no);
+		caseno_grouped(b, c->case_no);
 		buf_adds(b, "</a>");
 	} else
-		caseno_groups(b, c->case_no);
+		caseno_grouped(b, c->case_no);
 	buf_adds(b, "</td><td>");
 	H(b, kind_text(c->kind));
 	buf_adds(b, "</td><td>");
@@ -173,130 +160,42 @@ wpage_list(struct buf *b, const struct window_view *v, struct store *s, time_t n
 
 /* ---- the registration form ------------------------------------------------------------- */
 
-static const char *
-in_value(const struct form_state *st, const char *name)
-{
-	const struct kv *kv;
-
-	if (st->in == NULL || (kv = kv_get(st->in, name)) == NULL)
-		return "";
-	return kv->value;
-}
-
-static _Thread_local int shown;	/* the error has been shown beside its field (one page at a time) */
-
-static void
-label(struct buf *b, const struct form_state *st, const char *name, const char *text,
-    int required, const char *hint)
-{
-	buf_adds(b, "<label for=\"f-");
-	H(b, name);
-	buf_adds(b, "\">");
-	H(b, text);
-	if (required)
-		buf_adds(b, "<span class=\"req\">*</span>");
-	buf_adds(b, "</label>");
-	if (hint != NULL) {
-		buf_adds(b, "<small>");
-		H(b, hint);
-		buf_adds(b, "</small>");
-	}
-	if (st->err_field != NULL && strcmp(st->err_field, name) == 0) {
-		shown = 1;
-		buf_adds(b, "<p class=\"error\" id=\"e-");
-		H(b, name);
-		buf_adds(b, "\">");
-		H(b, st->err_message);
-		buf_adds(b, "</p>");
-	}
-}
-
-static void
-input(struct buf *b, const struct form_state *st, const char *name, const char *text,
-    const char *type, int required, int maxlen, const char *hint)
-{
-	label(b, st, name, text, required, hint);
-	buf_printf(b, "<input type=\"%s\" id=\"f-", type);
-	H(b, name);
-	buf_adds(b, "\" name=\"");
-	H(b, name);
-	buf_printf(b, "\" maxlength=\"%d\"%s value=\"", maxlen, required ? " required" : "");
-	H(b, in_value(st, name));
-	buf_adds(b, "\">");
-}
-
-/* A select of codes in their Chinese words; blank: the text of an empty first choice. */
-static void
-choice(struct buf *b, const struct form_state *st, const char *name, const char *text,
-    const char *const *codes, const char *blank, const char *hint)
-{
-	const char *cur = in_value(st, name);
-
-	label(b, st, name, text, blank == NULL, hint);
-	buf_adds(b, "<select id=\"f-");
-	H(b, name);
-	buf_adds(b, "\" name=\"");
-	H(b, name);
-	buf_adds(b, blank == NULL ? "\" required>" : "\">");
-	if (blank != NULL) {
-		buf_adds(b, "<option value=\"\">");
-		H(b, blank);
-		buf_adds(b, "</option>");
-	}
-	for (; *codes != NULL; codes++) {
-		buf_adds(b, "<option value=\"");
-		H(b, *codes);
-		buf_adds(b, strcmp(cur, *codes) == 0 ? "\" selected>" : "\">");
-		H(b, code_text(*codes));
-		buf_adds(b, "</option>");
-	}
-	buf_adds(b, "</select>");
-}
-
 void
 wpage_form(struct buf *b, const struct window_view *v, const struct form_state *st)
 {
 	/* a new form notifies; a form sent back keeps what the person chose */
 	int notify = st->in == NULL || field_value(st->in, "notify") != NULL;
+	struct form_state form = *st;
 
 	wpage_begin(b, v, "登记办件", NULL);
 	buf_adds(b, "<h1>登记办件</h1><p class=\"lead\">为来到窗口、来电、来信或发来电子邮件的群众登记"
 		    "咨询、投诉或“办不成事”反映。登记后打印回执交给群众（来电、来信的，告知办件编号和查询码）。"
-		    "</p><form method=\"post\" action=\"/window/new\" accept-charset=\"utf-8\">"
-		    "<input type=\"hidden\" name=\"csrf\" value=\"");
-	H(b, v->csrf);
-	buf_adds(b, "\"><input type=\"hidden\" name=\"key\" value=\"");
-	H(b, st->form_key != NULL ? st->form_key : in_value(st, "key"));
-	buf_adds(b, "\">");
-	shown = 0;
+		    "</p>");
+	form.csrf_token = v->csrf;
+	form_open(b, &form, "/window/new");
 	buf_adds(b, "<fieldset><legend>受理</legend>");
-	choice(b, st, "channel", "受理渠道", channels, NULL, NULL);
-	choice(b, st, "kind", "类型", kinds, NULL, NULL);
-	choice(b, st, "category", "咨询类别", categories, "（投诉、“办不成事”不填）", "咨询必选");
+	form_select(b, st, "channel", "受理渠道", channels, NULL, NULL);
+	form_select(b, st, "kind", "类型", kinds, NULL, NULL);
+	form_select(b, st, "category", "咨询类别", categories, "（投诉、“办不成事”不填）", "咨询必选");
 	buf_adds(b, "</fieldset><fieldset><legend>“办不成事”及投诉、咨询登记</legend>");
-	input(b, st, "name", "服务对象", "text", 0, 50, "群众姓名；咨询必填，投诉和反映可匿名");
-	input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码或带区号的固定电话");
-	input(b, st, "email", "电子邮箱", "email", 0, 100, "可不填");
-	input(b, st, "subject", "反映事项", "text", 1, 100, "一句话概括");
-	label(b, st, "body", "具体情况", 1, "群众所说的经过和诉求");
+	form_input(b, st, "name", "服务对象", "text", 0, 50, "群众姓名；咨询必填，投诉和反映可匿名");
+	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码或带区号的固定电话");
+	form_input(b, st, "email", "电子邮箱", "email", 0, 100, "可不填");
+	form_input(b, st, "subject", "反映事项", "text", 1, 100, "一句话概括");
+	form_label(b, st, "body", "具体情况", 1, "群众所说的经过和诉求");
 	buf_adds(b, "<textarea id=\"f-body\" name=\"body\" rows=\"6\" maxlength=\"2000\" required>");
-	H(b, in_value(st, "body"));
+	H(b, form_value(st, "body"));
 	buf_adds(b, "</textarea>");
-	input(b, st, "target", "涉及窗口或部门", "text", 0, 100, "可不填");
-	input(b, st, "item", "涉及事项", "text", 0, 100, "咨询的办事事项，可不填");
+	form_input(b, st, "target", "涉及窗口或部门", "text", 0, 100, "可不填");
+	form_input(b, st, "item", "涉及事项", "text", 0, 100, "咨询的办事事项，可不填");
 	buf_adds(b, "<label>登记人</label><p class=\"fixed\" id=\"registrar\">");
 	H(b, v->name);
 	buf_adds(b, "</p></fieldset>");
-	label(b, st, "notify", "告知", 0, NULL);
+	form_label(b, st, "notify", "告知", 0, NULL);
 	buf_printf(b, "<label class=\"check\"><input type=\"checkbox\" id=\"f-notify\" name=\"notify\" "
 		      "value=\"1\"%s> 办理进展以短信（及电子邮件）告知群众</label>",
 	    notify ? " checked" : "");
-	if (st->err_message != NULL && !shown) {
-		buf_adds(b, "<p class=\"error\" role=\"alert\">");
-		H(b, st->err_message);
-		buf_adds(b, "</p>");
-	}
-	buf_adds(b, "<button type=\"submit\">登记并打印回执</button></form>");
+	form_close(b, st, "登记并打印回执");
 	wpage_end(b);
 }
 
@@ -334,7 +233,7 @@ wpage_receipt(struct buf *b, const struct window_view *v, const struct window_ca
 	H(b, site.cfg.name);
 	buf_adds(b, "</p><h1 class=\"slip-title\">受理回执</h1><dl>"
 		    "<dt>办件编号</dt><dd class=\"big\" id=\"slip-case-no\">");
-	caseno_groups(b, c->case_no);
+	caseno_grouped(b, c->case_no);
 	buf_adds(b, "</dd>");
 	slip_item(b, "查询码", code, "big");
 	snprintf(kind, sizeof(kind), "%s%s%s", kind_text(c->kind), c->category != NULL ? " · " : "",
