@@ -231,6 +231,32 @@ class NotifyTest(unittest.TestCase):
         print("\n# answer in the console -> SMS and e-mail: %.1f s" % (time.monotonic() - t0))
         self.assertTrue(any("您咨询的事项可以网上办理" in m[3] for m in self.mails(mail)))
 
+    def test_transfer_and_rejection_in_the_console_tell_the_citizen(self):
+        from test_staff import Client
+        env = self.node.run_env()
+        c = Client(self.node.staff_port)
+        c.login(env["STAFF_USER"], env["STAFF_PASSWORD"])
+        moved_phone, refused_mail = self.phone(), "refused-%d@example.cn" % NotifyTest.phone_seq
+        moved = self.submit(phone=moved_phone)
+        refused = self.submit(phone=self.phone(), email=refused_mail)
+        self.sync(moved)
+        self.sync(refused)
+        self.county.sql("INSERT IGNORE INTO halls (hall_code, name, county_code, db_user) "
+                        "VALUES ('430121003000', '长沙县泉塘街道政务服务中心', '430121', "
+                        "'hall_430121003000')")
+        r = c.submit("/cases/" + moved, "/cases/" + moved,
+                     {"target": "430121003000", "note": "属人社业务"}, form_id="transfer")
+        self.assertEqual(r.status, 303, r)
+        r = c.submit("/cases/" + refused, "/cases/" + refused,
+                     {"note": "不属于本县受理范围，请向市市场监督管理局反映。"}, form_id="reject")
+        self.assertEqual(r.status, 303, r)
+        self.drained()
+        self.assertTrue(any("已转办" in m["text"] for m in self.sms(moved_phone)),
+                        self.sms(moved_phone))
+        mails = self.mails(refused_mail)
+        self.assertEqual([("不予受理" in s) for _, _, s, _ in mails], [False, True], mails)
+        self.assertIn("原因：\n不属于本县受理范围", mails[1][3].replace("\r\n", "\n"))
+
     def test_opted_out_gets_nothing_and_landline_gets_email_only(self):
         out_phone = self.phone()
         opted = self.submit(phone=out_phone, email="out@example.cn", notify=False)
