@@ -105,7 +105,6 @@ struct run {
 	struct sender *snd;
 	MYSQL *db;
 	int lease_s;
-	const char *channels;	/* those configured, for queue_claim */
 	/* sent, but the mark did not reach the database yet: marked before anything new */
 	struct notice unmarked[64];
 	int nunmarked;
@@ -175,21 +174,22 @@ attempt(struct run *r, struct notice *n)
 	return 0;
 }
 
-/* Claims and sends what is due; the number claimed, or -1 when the database failed. */
+/* Sends what is due, each notice claimed right before its send; the number read, or -1
+ * when the database failed. */
 static int
 pass(struct run *r)
 {
 	struct notice v[256];
 	char err[512];
-	int n, i, max = r->c->batch < 256 ? r->c->batch : 256, rc = 0;
+	int n, i, max = r->c->batch < 256 ? r->c->batch : 256, rc = 0, took;
 
 	if (r->db == NULL && (r->db = connect_county(r->c, err, sizeof(err))) == NULL) {
 		log_warnx("county: %s", err);
 		return -1;
 	}
 	unmarked_flush(r);
-	if (r->nunmarked > 0 || (n = queue_claim(r->db, r->channels, v, max, r->lease_s, err,
-		sizeof(err))) == -1) {
+	if (r->nunmarked > 0 || (n = queue_due(r->db, r->c->sms_url != NULL,
+		r->c->mail_url != NULL, v, max, err, sizeof(err))) == -1) {
 		if (r->nunmarked == 0)
 			log_warnx("county: %s", err);
 		mysql_close(r->db);
@@ -197,9 +197,14 @@ pass(struct run *r)
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
-		/* past a stop, what is claimed is left to its lease: sent again, never lost */
-		if (rc == 0 && !stopping && attempt(r, &v[i]) == -1)
-			rc = -1;
+		/* past a stop or a failure, the rest stays unclaimed for the next pass */
+		if (rc == 0 && !stopping) {
+			if ((took = queue_take(r->db, &v[i], r->lease_s, err, sizeof(err))) == -1) {
+				log_warnx("county: %s", err);
+				rc = -1;
+			} else if (took == 1 && attempt(r, &v[i]) == -1)
+				rc = -1;
+		}
 		notice_free(&v[i]);
 	}
 	if (rc == -1) {
@@ -245,8 +250,6 @@ main(int argc, char *argv[])
 		log_warnx("out of memory");
 		return 1;
 	}
-	r.channels = c.sms_url == NULL ? "'email'" : c.mail_url == NULL ? "'sms'" :
-	    "'sms','email'";
 	log_info("sending SMS through %s, e-mail through %s",
 	    c.sms_url != NULL ? c.sms_url : "(none: [sms] url unset)",
 	    c.mail_url != NULL ? c.mail_url : "(none: [email] url unset)");

@@ -84,15 +84,17 @@ enum send_result mail_send(struct sender *, const struct notice *, const struct 
 
 /* ---- queue.c: the notifications table ------------------------------------------------ */
 /*
- * Up to max notices due now of the channels named (SQL: "'sms','email'": a channel not
- * configured here is left to wait, unclaimed), at most one per case and channel (the oldest pending, so a
- * case's notices go out in order), each claimed: its attempt counted and next_at moved
- * past lease_s, committed before anything is sent. A notice whose sending is cut short
- * (a crash, a kill) is thus sent again with the same id once the lease has passed. Returns
- * the number claimed (into v), -1 on a database error (err).
+ * Up to max notices due now, of the channels asked for (a channel not configured here is
+ * left to wait), at most one per case and channel: the oldest pending, so a case's notices
+ * go out in order. Nothing is claimed yet. The number read into v, -1 on a database error.
  */
-int queue_claim(MYSQL *, const char *channels, struct notice *v, int max, int lease_s,
-    char *err, size_t errlen);
+int queue_due(MYSQL *, int sms, int email, struct notice *v, int max, char *err,
+    size_t errlen);
+/*
+ * Claims one notice right before it is sent: its attempt counted and next_at moved past
+ * lease_s, committed. 1 claimed, 0 another notifier has it (or it is sent), -1 on error.
+ */
+int queue_take(MYSQL *, const struct notice *, int lease_s, char *err, size_t errlen);
 /* Sent: state sent, the code forgotten. */
 int queue_sent(MYSQL *, const struct notice *, char *err, size_t errlen);
 /* Not sent: the error kept, next try after retry_s; for good (failed) when give_up. */

@@ -1,9 +1,11 @@
 /*
- * The notifications table (sql/county/015) as the notifier reads and marks it. A notice is
- * claimed (attempt counted, next_at past a lease) and committed before it is sent, marked
- * sent after: whatever stops the notifier in between, the notice is sent again with the
- * same id once the lease has passed, never lost. Claims are conditional updates, so two
- * notifiers (or two nodes of a cluster) never both claim one attempt.
+ * The notifications table (sql/county/015) as the notifier reads and marks it. Each notice
+ * is claimed on its own (attempt counted, next_at past a lease) and committed right before
+ * it is sent, and marked sent after: whatever stops the notifier in between, the notice is
+ * sent again with the same id once the lease has passed, never lost. A claim is a
+ * conditional update, so two notifiers (or two nodes of a cluster, where the loser's
+ * commit fails certification) never both hold one attempt; and since the lease covers a
+ * single send, a slow batch never lets another notifier take what is still in hand.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,19 +14,26 @@
 #include "notifier.h"
 
 static int
-fail(MYSQL *db, const char *what, char *err, size_t errlen)
+fail(MYSQL *db, const char *what, unsigned int code, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s: %s (%u)", what, mysql_error(db), mysql_errno(db));
+	snprintf(err, errlen, "%s: %s (%u)", what, mysql_error(db), code);
 	mysql_rollback(db);
 	return -1;
 }
 
-/* id is a UUID (36 characters of hex and '-'): safe between quotes as it is. */
-static int
-id_ok(const char *id)
-{
-	return strlen(id) == 36 && strspn(id, "0123456789abcdef-") == 36;
-}
+#define DUE_SQL "SELECT n.id, n.case_no, n.event, n.channel, n.to_addr, n.note, n.secret, " \
+	"n.attempts, c.kind, h.name, TIMESTAMPDIFF(SECOND, n.created_at, NOW(6)) " \
+	"FROM notifications n JOIN cases c ON c.case_no = n.case_no " \
+	"LEFT JOIN halls h ON h.hall_code = n.hall_code " \
+	"WHERE n.state = 'pending' AND n.next_at <= NOW(6) " \
+	"AND ((n.channel = 'sms' AND ?) OR (n.channel = 'email' AND ?)) " \
+	/* a case's notices in order: only the oldest pending of its channel */ \
+	"AND NOT EXISTS (SELECT 1 FROM notifications e WHERE e.case_no = n.case_no " \
+	"AND e.channel = n.channel AND e.state = 'pending' AND (e.created_at < n.created_at " \
+	"OR (e.created_at = n.created_at AND e.id < n.id))) " \
+	"ORDER BY n.created_at LIMIT ?"
+enum { DUE_ID, DUE_CASE, DUE_EVENT, DUE_CHANNEL, DUE_TO, DUE_NOTE, DUE_SECRET, DUE_ATTEMPTS,
+	DUE_KIND, DUE_HALL, DUE_AGE };
 
 static void
 copy(char *dst, size_t n, const char *src)
@@ -33,82 +42,67 @@ copy(char *dst, size_t n, const char *src)
 }
 
 int
-queue_claim(MYSQL *db, const char *channels, struct notice *v, int max, int lease_s, char *err,
-    size_t errlen)
+queue_due(MYSQL *db, int sms, int email, struct notice *v, int max, char *err, size_t errlen)
 {
-	char q[2048];
-	MYSQL_RES *res;
-	MYSQL_ROW row;
-	int n = 0, i, claimed = 0;
+	struct dbparam p[3] = {DBI(sms), DBI(email), DBI(max)};
+	struct dbrows r;
+	unsigned int code;
+	size_t i;
 
 	/* a fresh snapshot: what committed since the last pass */
 	if (mysql_commit(db) != 0)
-		return fail(db, "commit", err, errlen);
-	snprintf(q, sizeof(q),
-	    "SELECT n.id, n.case_no, n.event, n.channel, n.to_addr, n.note, n.secret, "
-	    "n.attempts, c.kind, h.name, TIMESTAMPDIFF(SECOND, n.created_at, NOW(6)) "
-	    "FROM notifications n JOIN cases c ON c.case_no = n.case_no "
-	    "LEFT JOIN halls h ON h.hall_code = n.hall_code "
-	    "WHERE n.state = 'pending' AND n.next_at <= NOW(6) AND n.channel IN (%s) "
-	    /* a case's notices in order: only the oldest pending of its channel */
-	    "AND NOT EXISTS (SELECT 1 FROM notifications e WHERE e.case_no = n.case_no "
-	    "AND e.channel = n.channel AND e.state = 'pending' AND (e.created_at < n.created_at "
-	    "OR (e.created_at = n.created_at AND e.id < n.id))) "
-	    "ORDER BY n.created_at LIMIT %d", channels, max);
-	if (mysql_query(db, q) != 0 || (res = mysql_store_result(db)) == NULL)
-		return fail(db, "reading the notices due", err, errlen);
-	while ((row = mysql_fetch_row(res)) != NULL && n < max) {
-		struct notice *x = &v[n];
+		return fail(db, "commit", mysql_errno(db), err, errlen);
+	if (county_select(db, DUE_SQL, p, 3, &r, (size_t)max, &code) == -1)
+		return fail(db, "reading the notices due", code, err, errlen);
+	for (i = 0; i < r.nrows; i++) {
+		struct notice *x = &v[i];
 
 		memset(x, 0, sizeof(*x));
-		copy(x->id, sizeof(x->id), row[0]);
-		if (!id_ok(x->id))
-			continue;
-		copy(x->case_no, sizeof(x->case_no), row[1]);
-		copy(x->event, sizeof(x->event), row[2]);
-		copy(x->channel, sizeof(x->channel), row[3]);
-		copy(x->to, sizeof(x->to), row[4]);
-		x->note = row[5] != NULL ? strdup(row[5]) : NULL;
-		copy(x->secret, sizeof(x->secret), row[6]);
-		x->attempts = atoi(row[7]);
-		copy(x->kind, sizeof(x->kind), row[8]);
-		copy(x->hall, sizeof(x->hall), row[9]);
-		x->age_s = row[10] != NULL ? atol(row[10]) : 0;
-		n++;
+		copy(x->id, sizeof(x->id), db_val(&r, i, DUE_ID));
+		copy(x->case_no, sizeof(x->case_no), db_val(&r, i, DUE_CASE));
+		copy(x->event, sizeof(x->event), db_val(&r, i, DUE_EVENT));
+		copy(x->channel, sizeof(x->channel), db_val(&r, i, DUE_CHANNEL));
+		copy(x->to, sizeof(x->to), db_val(&r, i, DUE_TO));
+		x->note = db_val(&r, i, DUE_NOTE) != NULL ? strdup(db_val(&r, i, DUE_NOTE)) : NULL;
+		copy(x->secret, sizeof(x->secret), db_val(&r, i, DUE_SECRET));
+		x->attempts = (int)db_int(&r, i, DUE_ATTEMPTS);
+		copy(x->kind, sizeof(x->kind), db_val(&r, i, DUE_KIND));
+		copy(x->hall, sizeof(x->hall), db_val(&r, i, DUE_HALL));
+		x->age_s = (long)db_int(&r, i, DUE_AGE);
 	}
-	mysql_free_result(res);
-	for (i = 0; i < n; i++) {
-		snprintf(q, sizeof(q), "UPDATE notifications SET attempts = attempts + 1, "
-		    "next_at = NOW(6) + INTERVAL %d SECOND WHERE id = '%s' AND state = 'pending' "
-		    "AND next_at <= NOW(6)", lease_s, v[i].id);
-		if (mysql_query(db, q) != 0) {
-			for (; n > 0; n--)
-				notice_free(&v[n - 1]);
-			return fail(db, "claiming a notice", err, errlen);
-		}
-		if (mysql_affected_rows(db) == 1)
-			v[claimed++] = v[i];	/* another notifier took the others */
-		else
-			notice_free(&v[i]);
-	}
-	if (mysql_commit(db) != 0) {
-		for (i = 0; i < claimed; i++)
-			notice_free(&v[i]);
-		return fail(db, "committing the claims", err, errlen);
-	}
-	return claimed;
+	dbrows_free(&r);
+	return (int)i;
+}
+
+int
+queue_take(MYSQL *db, const struct notice *n, int lease_s, char *err, size_t errlen)
+{
+	struct dbparam p[2] = {DBI(lease_s), DBS(n->id)};
+	unsigned int code;
+	long long changed;
+
+	changed = county_exec(db, "UPDATE notifications SET attempts = attempts + 1, "
+				  "next_at = NOW(6) + INTERVAL ? SECOND WHERE id = ? "
+				  "AND state = 'pending' AND next_at <= NOW(6)", p, 2, NULL, &code);
+	if (changed == -1)
+		return fail(db, "claiming a notice", code, err, errlen);
+	if (mysql_commit(db) != 0)
+		return fail(db, "committing a claim", mysql_errno(db), err, errlen);
+	return changed == 1;	/* 0: another notifier took it */
 }
 
 int
 queue_sent(MYSQL *db, const struct notice *n, char *err, size_t errlen)
 {
-	char q[256];
+	struct dbparam p[1] = {DBS(n->id)};
+	unsigned int code;
 
 	/* last_error stays: the dashboard shows each channel's latest error, even overcome */
-	snprintf(q, sizeof(q), "UPDATE notifications SET state = 'sent', sent_at = NOW(6), "
-	    "secret = NULL WHERE id = '%s'", n->id);
-	if (mysql_query(db, q) != 0 || mysql_commit(db) != 0)
-		return fail(db, "marking a notice sent", err, errlen);
+	if (county_exec(db, "UPDATE notifications SET state = 'sent', sent_at = NOW(6), "
+			    "secret = NULL WHERE id = ?", p, 1, NULL, &code) == -1)
+		return fail(db, "marking a notice sent", code, err, errlen);
+	if (mysql_commit(db) != 0)
+		return fail(db, "committing a mark", mysql_errno(db), err, errlen);
 	return 0;
 }
 
@@ -116,17 +110,28 @@ int
 queue_failed(MYSQL *db, const struct notice *n, const char *why, unsigned retry_s, int give_up,
     char *err, size_t errlen)
 {
-	char q[1024], esc[512];
-	char msg[255];
+	char msg[256];
+	size_t len;
+	struct dbparam p[5];
+	unsigned int code;
 
-	snprintf(msg, sizeof(msg), "%s", why);
-	mysql_real_escape_string(db, esc, msg, strlen(msg));
-	snprintf(q, sizeof(q), "UPDATE notifications SET last_error = '%s', last_error_at = NOW(6), "
-	    "next_at = NOW(6) + INTERVAL %u SECOND, state = '%s', "
-	    "secret = IF(%d, NULL, secret) WHERE id = '%s'", esc, retry_s,
-	    give_up ? "failed" : "pending", give_up, n->id);
-	if (mysql_query(db, q) != 0 || mysql_commit(db) != 0)
-		return fail(db, "marking a failed notice", err, errlen);
+	/* the column holds 255 characters: a longer text is cut between UTF-8 characters */
+	len = strlen(why) < sizeof(msg) ? strlen(why) : sizeof(msg) - 1;
+	while (len > 0 && len < strlen(why) && ((unsigned char)why[len] & 0xC0) == 0x80)
+		len--;
+	memcpy(msg, why, len);
+	msg[len] = '\0';
+	p[0] = DBS(msg);
+	p[1] = DBI(retry_s);
+	p[2] = DBS(give_up ? "failed" : "pending");
+	p[3] = DBI(give_up);
+	p[4] = DBS(n->id);
+	if (county_exec(db, "UPDATE notifications SET last_error = ?, last_error_at = NOW(6), "
+			    "next_at = NOW(6) + INTERVAL ? SECOND, state = ?, "
+			    "secret = IF(?, NULL, secret) WHERE id = ?", p, 5, NULL, &code) == -1)
+		return fail(db, "marking a failed notice", code, err, errlen);
+	if (mysql_commit(db) != 0)
+		return fail(db, "committing a mark", mysql_errno(db), err, errlen);
 	return 0;
 }
 

@@ -5,7 +5,8 @@
  * duplicate, or the SMTP server's 250 after the message. Anything else (an error status, a
  * timeout, an answer that got lost, a body that is not the gateway's) is "send again", with
  * the same id: the gateway answers duplicate to the repeat of a message it already holds.
- * A gateway's 400/422 (a number it will never take) is a refusal for good.
+ * A gateway's 400/422 (a number it will never take) is a refusal for good; its 409 (the
+ * id held with other words: the signature changed between attempts) means it was sent.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +146,13 @@ sms_send(struct sender *s, const struct notice *n, const char *text, char *err, 
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 		if (status == 200)
 			r = sms_answer_ok(&ans, n->id, err, errlen) ? SEND_OK : SEND_RETRY;
-		else {
+		else if (status == 409) {
+			/* the gateway holds this id with other words (the signature changed
+			 * between attempts): the citizen has it already */
+			log_warnx("notice %s: the gateway holds it with other content (409): sent "
+				  "before", n->id);
+			r = SEND_OK;
+		} else {
 			snprintf(err, errlen, "%s answered HTTP %ld", url, status);
 			r = status == 400 || status == 422 ? SEND_REFUSED : SEND_RETRY;
 		}

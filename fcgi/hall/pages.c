@@ -319,9 +319,9 @@ page_resent(struct buf *b, const char *case_no, const char *sent_to)
 	page_begin(b, "查询码已补发");
 	buf_adds(b, "<h1>新的查询码已生成</h1><p class=\"notice\">办件 ");
 	caseno_grouped(b, case_no);
-	buf_adds(b, " 的新查询码将以短信发送到 ");
-	H(b, sent_to);
-	buf_adds(b, "。原查询码已失效，请凭短信中的新查询码查询。短信由县级平台发出，"
+	buf_adds(b, " 的新查询码将以短信发送到尾号为 ");
+	H(b, strlen(sent_to) >= 4 ? sent_to + strlen(sent_to) - 4 : sent_to);
+	buf_adds(b, " 的手机。原查询码已失效，请凭短信中的新查询码查询。短信由县级平台发出，"
 		    "大厅与县级联网时一般几分钟内送达；网络中断时，联网后发出。</p>"
 		    "<p><a class=\"button\" href=\"/progress\">查询进度</a></p>");
 	page_end(b);

@@ -4,8 +4,9 @@
  *
  * The answer never holds the code: the store writes it in a `code` record for the county,
  * which sends it by SMS to the phone on file (lib/store/code.c). What a caller learns is
- * what a lookup's 404 already tells (whether the number is a case) and the phone masked as
- * the progress page shows it. The request counts against the address's submissions; a case
+ * what a lookup's 404 already tells (whether the number is a case), the last four digits
+ * of the phone on file, and, when no code can be sent, why (a landline, a case closed long
+ * ago), so that the citizen knows to come to the window instead. The request counts against the address's submissions; a case
  * whose lookups are locked after wrong codes gets no new code until the lock ends, and a
  * new code does not lift the lock (it is counted per case, lib/core/limits.c).
  */
@@ -162,6 +163,12 @@ h_resend(struct req *r)
 	if (caseno_normalize(cr.case_no, in) == -1 || !caseno_valid(cr.case_no)) {
 		resend_fail(r, 404, "not_found", r->is_api ? NULL : "case_no",
 		    "办件编号有误（校验位不符），请核对后重试。", 0);
+		return;
+	}
+	/* the county sends the code: a hall linked to none would only kill the old one */
+	if (site.cfg.county_user == NULL) {
+		resend_fail(r, 503, "no_county", NULL,
+		    "本大厅暂不能补发查询码，请到窗口或拨打大厅电话办理。", 0);
 		return;
 	}
 	if (limits_locked(site.limits, cr.case_no, &retry)) {

@@ -75,19 +75,6 @@ struct staff_req {
 };
 
 /* ---- fcgi/staff/db.c ---------------------------------------------------------------- */
-/* A statement parameter: text (NULL is SQL NULL) or an integer. */
-struct dbparam {
-	int is_int;
-	const char *s;
-	long long i;
-};
-#define DBS(x) ((struct dbparam){0, (x), 0})
-#define DBI(x) ((struct dbparam){1, NULL, (long long)(x)})
-/* A result: every value as text (numbers in decimal), NULL for SQL NULL. Owns its cells. */
-struct dbrows {
-	size_t nrows, ncols;
-	char **cell;
-};
 /* Connects when not connected (the worker's one connection); -1 when the county is down. */
 /* The county connection's options from [county], for this account. */
 void db_conn_opts(struct county_conn_opts *, const char *user, const char *password);
@@ -107,12 +94,6 @@ void db_rollback(void);
 MYSQL *db_handle(void);
 /* After every request: no transaction outlives the request that opened it. */
 void db_idle(void);
-/* The value at (row, col): NULL for SQL NULL or out of range. */
-const char *db_val(const struct dbrows *, size_t row, size_t col);
-/* "" for NULL. */
-const char *db_str(const struct dbrows *, size_t row, size_t col);
-long long db_int(const struct dbrows *, size_t row, size_t col);
-void dbrows_free(struct dbrows *);
 
 /* ---- fcgi/staff/auth.c -------------------------------------------------------------- */
 /* Before the workers fork: the hash an unknown user's password is checked against. */

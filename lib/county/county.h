@@ -25,6 +25,40 @@ struct county_conn_opts {
  */
 MYSQL *county_connect(const struct county_conn_opts *, char *err, size_t errlen);
 
+/* ---- lib/county/county_stmt.c ------------------------------------------------------ */
+/* A statement parameter: text (NULL is SQL NULL) or an integer. */
+struct dbparam {
+	int is_int;
+	const char *s;
+	long long i;
+};
+#define DBS(x) ((struct dbparam){0, (x), 0})
+#define DBI(x) ((struct dbparam){1, NULL, (long long)(x)})
+/* A result: every value as text (numbers in decimal), NULL for SQL NULL. Owns its cells. */
+struct dbrows {
+	size_t nrows, ncols;
+	char **cell;
+};
+/* 1 when the error means the connection is gone (close it, connect again). */
+int county_conn_lost(unsigned int err);
+/* Prepares and executes; the statement, or NULL with *err set (logged). */
+MYSQL_STMT *county_stmt_run(MYSQL *, const char *sql, const struct dbparam *, size_t n,
+    unsigned int *err);
+/* Every row of an executed statement as text, at most max_rows kept; 0 or -1. */
+int county_fetch_all(MYSQL_STMT *, struct dbrows *, size_t max_rows);
+/* A SELECT's rows (out is empty on -1, *err the error number). */
+int county_select(MYSQL *, const char *sql, const struct dbparam *, size_t n,
+    struct dbrows *out, size_t max_rows, unsigned int *err);
+/* A write: the rows it changed, or -1 with *err. *insert_id may be NULL. */
+long long county_exec(MYSQL *, const char *sql, const struct dbparam *, size_t n,
+    unsigned long long *insert_id, unsigned int *err);
+/* The value at (row, col): NULL for SQL NULL or out of range. */
+const char *db_val(const struct dbrows *, size_t row, size_t col);
+/* "" for NULL. */
+const char *db_str(const struct dbrows *, size_t row, size_t col);
+long long db_int(const struct dbrows *, size_t row, size_t col);
+void dbrows_free(struct dbrows *);
+
 /* ---- lib/county/calendar_days.c ----------------------------------------------------- */
 /*
  * A working-day calendar published at the county: the text in calendars(year, body) and

@@ -165,7 +165,9 @@ code_apply(struct store *s, const struct store_write *w)
 	r->code[0] = r->id[0] = r->sent_to[0] = '\0';
 	if ((rc = code_case(s, r->case_no, phone, &closed, &updated, old)) != STORE_OK)
 		return rc;
-	phone_mask(r->sent_to, phone);
+	/* only the last four digits: a case number alone must not tell more of the phone */
+	snprintf(r->sent_to, sizeof(r->sent_to), "*******%s",
+	    strlen(phone) >= 4 ? phone + strlen(phone) - 4 : "");
 	if (closed && updated <= now - (time_t)CODE_CLOSED_DAYS * 86400)
 		r->refused = CODE_CLOSED;
 	else if (!code_mobile(phone))

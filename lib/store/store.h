@@ -100,7 +100,7 @@ struct code_resend {
 	/* out */
 	enum code_refusal refused;	/* with STORE_CONFLICT */
 	int retry_after;		/* seconds, for CODE_TOO_SOON and CODE_DAY_LIMIT */
-	char sent_to[32];		/* the phone on file, masked as the progress page shows it */
+	char sent_to[32];		/* the phone on file's last four digits, "*******5678" */
 	char code[7];			/* the new code: for the store's tests, never shown */
 	char id[48];			/* its record's id */
 };

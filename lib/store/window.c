@@ -395,7 +395,9 @@ store_window_receipt(struct store *s, const char *case_no,
 	enum store_rc rc = STORE_ERR;
 	int step;
 
-	if ((st = store_stmt(s, CASE_COLS "WHERE case_no = ?1")) == NULL)
+	/* a receipt whose code was replaced (SPEC 5.6) is gone: the new code goes by SMS only */
+	if ((st = store_stmt(s, CASE_COLS "WHERE case_no = ?1 AND NOT EXISTS "
+				"(SELECT 1 FROM code_resends r WHERE r.case_no = cases.case_no)")) == NULL)
 		return STORE_ERR;
 	store_bind_text(st, 1, case_no);
 	if ((step = sqlite3_step(st)) == SQLITE_ROW) {

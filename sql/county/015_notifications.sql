@@ -142,7 +142,10 @@ BEGIN
 				  'the county holds this id with other content')
 		WHERE u.result = 'accepted';
 	INSERT IGNORE INTO conflicts (record_id, hall_code, held_sha256, sent_sha256, sent_payload)
-		SELECT u.id, v_hall, r.sha256, u.sha, u.p FROM up u JOIN records r ON r.id = u.id
+		-- a code record's code stays out of the table a person reads
+		SELECT u.id, v_hall, r.sha256, u.sha,
+		       IF(u.type = 'code', JSON_REMOVE(u.p, '$.code'), u.p)
+		FROM up u JOIN records r ON r.id = u.id
 		WHERE u.result = 'conflict';
 
 	-- cases first, so ratings and events in the same batch find their case
@@ -200,6 +203,16 @@ BEGIN
 		FROM up u JOIN cases c ON c.case_no = u.case_no
 		WHERE u.result = 'accepted' AND u.type = 'code' AND notice_mobile(c.phone)
 		ORDER BY u.n;
+	-- only a case's newest code is worth sending (record ids number in issue order,
+	-- "<hall_code>-Q<seq>"): the older ones still waiting are dead codes, dropped unsent
+	UPDATE notifications n
+		JOIN (SELECT case_no, MAX(CAST(SUBSTRING(ref, 15) AS UNSIGNED)) AS newest
+		      FROM notifications WHERE hall_code = v_hall AND event = 'code'
+		      AND state = 'pending' GROUP BY case_no) m ON m.case_no = n.case_no
+		SET n.state = 'failed', n.secret = NULL, n.last_error = 'superseded by a newer code',
+		    n.last_error_at = NOW(6)
+		WHERE n.event = 'code' AND n.state = 'pending'
+		  AND CAST(SUBSTRING(n.ref, 15) AS UNSIGNED) < m.newest;
 
 	INSERT INTO hall_streams (hall_code, store_id, last_seq) VALUES (v_hall, p_store, p_last_seq)
 		ON DUPLICATE KEY UPDATE last_seq = GREATEST(last_seq, VALUES(last_seq)),
@@ -228,6 +241,9 @@ GRANT UPDATE (state, attempts, next_at, last_error, last_error_at, sent_at, secr
 	TO county_notifier;
 GRANT SELECT (case_no, kind, hall_code) ON cases TO county_notifier;
 GRANT SELECT (hall_code, name) ON halls TO county_notifier;
--- the console's dashboard shows their health; the reader reads everything
-GRANT SELECT ON notifications TO staff_console;
-GRANT SELECT ON notifications TO county_reader;
+-- the console's dashboard shows their health, and the reader reads them: everything but
+-- a code not yet sent (whoever holds a case's code can rate it in the citizen's name)
+GRANT SELECT (id, case_no, hall_code, event, channel, to_addr, note, state, attempts, next_at,
+	last_error, last_error_at, created_at, sent_at, ref) ON notifications TO staff_console;
+GRANT SELECT (id, case_no, hall_code, event, channel, to_addr, note, state, attempts, next_at,
+	last_error, last_error_at, created_at, sent_at, ref) ON notifications TO county_reader;

@@ -304,6 +304,43 @@ class NotifyTest(unittest.TestCase):
             % sql_str(no)), 0)
         self.assertFalse(any(code in m[3] for m in self.mails()))
 
+    def test_only_the_newest_of_waiting_codes_is_sent(self):
+        """Two new codes asked for while the notifier is away: the county sends the newest
+        only (the older is dead) and forgets the older one's code."""
+        phone = self.phone()
+        no = self.submit(phone=phone)
+        self.sync(no)
+        self.drained()
+        self.notifier.stop()
+        agent = os.path.join(ROOT, BUILD, "hall-agent")
+        try:
+            for _ in range(2):
+                r = self.node.request("POST", "/api/v1/cases/%s/resend-code" % no, body=b"{}",
+                                      headers={"Content-Type": "application/json"})
+                self.assertEqual(r.status, 202, r)
+                # the 10-minute limit, as if the time had passed
+                con = self.node.db()
+                with con:
+                    con.execute("UPDATE code_resends SET at = at - 700 WHERE case_no = ?", (no,))
+                con.close()
+                subprocess.run([agent, "-c", self.node.ini_path, "once"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+            rows = self.county.rows("SELECT state, secret IS NULL, last_error FROM notifications "
+                                    "WHERE case_no = %s AND event = 'code' ORDER BY ref"
+                                    % sql_str(no))
+            self.assertEqual(rows, [("failed", "1", "superseded by a newer code"),
+                                    ("pending", "0", None)])
+        finally:
+            self.notifier.start()
+        wait_until(lambda: any("新查询码" in m["text"] for m in self.sms(phone)), 30, 0.2,
+                   "the SMS with the code")
+        self.drained()
+        texts = [m["text"] for m in self.sms(phone) if "新查询码" in m["text"]]
+        self.assertEqual(len(texts), 1, texts)
+        code = re.search(r"新查询码为(\d{6})", texts[0]).group(1)
+        self.assertEqual(self.node.request("GET", "/api/v1/cases/%s?code=%s" % (no, code)).status,
+                         200)
+
     def test_gateway_500_timeout_and_lost_answer_send_once(self):
         proxy = FaultProxy(self.node.sms_port).start()
         try:

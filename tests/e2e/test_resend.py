@@ -7,7 +7,7 @@ which is how the tests read a new code the way the citizen's SMS would carry it.
 
 - notify=false (API, and the form's unticked box) reaches the county as cases.notify = 0 and
   the county queues no notice for it; the default queues them; a non-boolean is 422;
-- POST /api/v1/cases/{no}/resend-code: 202 with the masked phone and never the code; the
+- POST /api/v1/cases/{no}/resend-code: 202 with the phone's last four digits, never the code; the
   old code 404s at once, the new one (the county's pending SMS carries it) opens the case;
   the county holds the new code's MAC and one `code` SMS notice; the province never
   receives a code record (its store, its reconcile, the hall's quarantine) and the hall's
@@ -203,7 +203,7 @@ class ResendTest(unittest.TestCase):
         r = self.resend(no)
         self.assertEqual(r.status, 202, r)
         doc = r.json()
-        masked = phone(ResendTest.seq)[:3] + "****" + phone(ResendTest.seq)[-4:]
+        masked = "*******" + phone(ResendTest.seq)[-4:]     # the last four digits alone
         self.assertEqual(doc, {"case_no": no, "status": "queued", "sent_to": masked})
         new = self.hall_code_of(no)
         self.assertNotEqual(new, old)
@@ -384,7 +384,8 @@ class ResendTest(unittest.TestCase):
         r = f.post({"case_no": typed})
         self.assertEqual(r.status, 200, r.text[:800])
         self.assertIn("新的查询码已生成", r.text)
-        self.assertIn(phone(ResendTest.seq)[:3] + "****" + phone(ResendTest.seq)[-4:], r.text)
+        self.assertIn("尾号为 " + phone(ResendTest.seq)[-4:], r.text)
+        self.assertNotIn(phone(ResendTest.seq)[:3] + "****", r.text)
         new = self.hall_code_of(no)
         self.assertNotEqual(new, rc["query_code"])
         self.assertNotIn(new, r.text)
@@ -412,7 +413,8 @@ class ResendAddressLimitTest(unittest.TestCase):
     """The per-address submissions limit counts resend requests like the other POSTs."""
 
     def test_address_limit(self):
-        node = Node("resend-limit", agent=False)
+        # a county configured (nothing is sent: no agent): a hall without one gives no codes
+        node = Node("resend-limit", county=True, agent=False)
         self.addCleanup(finish_node, node)
         node.start("\n[limits]\nsubmissions_per_min = 3\nlookups_per_min = 0\n")
         rc = node.submit()
@@ -428,6 +430,23 @@ class ResendAddressLimitTest(unittest.TestCase):
         # the first was the case, the second a new code, the third the 10-minute limit
         self.assertEqual(codes, 2)
         self.assertEqual(hall_scalar(node, "SELECT count(*) FROM code_resends"), 1)
+
+
+class ResendWithoutCountyTest(unittest.TestCase):
+    """A hall linked to no county issues no code: nobody would send it, and the old one
+    would die."""
+
+    def test_no_county_no_new_code(self):
+        node = Node("resend-nocounty", agent=False)
+        self.addCleanup(finish_node, node)
+        node.start()
+        rc = node.submit()
+        r = node.request("POST", "/api/v1/cases/%s/resend-code" % rc["case_no"])
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.json()["error"]["code"], "no_county")
+        self.assertEqual(hall_scalar(node, "SELECT count(*) FROM code_resends"), 0)
+        r = node.request("GET", "/api/v1/cases/%s?code=%s" % (rc["case_no"], rc["query_code"]))
+        self.assertEqual(r.status, 200)
 
 
 if __name__ == "__main__":

@@ -405,6 +405,18 @@ class WindowTest(unittest.TestCase):
                         (no,))
         self.assertEqual(c.get("/window/receipt/" + no).status, 404)
 
+    def test_no_reprint_once_the_code_was_replaced(self):
+        """A new query code (SPEC 5.6) goes by SMS alone: the registrar's reprint, which
+        would show it, is gone."""
+        c = self.signed_in()
+        no, code, _ = self.receipt_of(c, c.register(dict(WALK_IN, subject="补发后不可重印")))
+        self.assertEqual(c.get("/window/receipt/" + no).status, 200)
+        self.store_exec("INSERT INTO code_resends (case_no, at) VALUES (?, strftime('%s'))",
+                        (no,))
+        r = c.get("/window/receipt/" + no)
+        self.assertEqual(r.status, 404)
+        self.assertNotIn(code, r.text)
+
     def test_online_records_keep_their_bytes(self):
         r = self.node.submit(subject="网上咨询的记录")
         (payload,), = self.store_rows("SELECT payload FROM outbox WHERE case_no = ? AND "
