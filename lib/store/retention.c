@@ -120,21 +120,26 @@ find_cases(struct store *s, const char *sql, const struct hall_config *cfg, time
 	return step == SQLITE_DONE ? (int)f->n : -1;
 }
 
-/* The records of minimized cases that every configured destination holds: id and hash. */
+/* Runs a strip statement (its destinations bound): the records stripped, or -1. */
 static long
-strip_held(struct store *s, const struct hall_config *cfg)
+strip(struct store *s, const struct hall_config *cfg, sqlite3_stmt *st)
 {
-	sqlite3_stmt *st = store_stmt(s,
-	    "UPDATE outbox AS o SET hash = sha256(o.payload), payload = NULL "
-	    "WHERE o.payload IS NOT NULL AND EXISTS (SELECT 1 FROM cases c "
-	    "WHERE c.case_no = o.case_no AND c.minimized_at IS NOT NULL) AND NOT " UNHELD("o"));
-
 	if (st == NULL)
 		return -1;
 	bind_dests(st, cfg);
 	if (store_done(s, st) == -1)
 		return -1;
 	return sqlite3_changes(s->db);
+}
+
+/* The records of minimized cases that every configured destination holds: id and hash. */
+static long
+strip_held(struct store *s, const struct hall_config *cfg)
+{
+	return strip(s, cfg, store_stmt(s,
+	    "UPDATE outbox AS o SET hash = sha256(o.payload), payload = NULL "
+	    "WHERE o.payload IS NOT NULL AND EXISTS (SELECT 1 FROM cases c "
+	    "WHERE c.case_no = o.case_no AND c.minimized_at IS NOT NULL) AND NOT " UNHELD("o")));
 }
 
 /*
@@ -145,16 +150,9 @@ strip_held(struct store *s, const struct hall_config *cfg)
 static long
 strip_codes(struct store *s, const struct hall_config *cfg)
 {
-	sqlite3_stmt *st = store_stmt(s,
+	return strip(s, cfg, store_stmt(s,
 	    "UPDATE outbox AS o SET hash = sha256(o.payload), payload = NULL "
-	    "WHERE o.type = 'code' AND o.payload IS NOT NULL AND NOT " UNHELD("o"));
-
-	if (st == NULL)
-		return -1;
-	bind_dests(st, cfg);
-	if (store_done(s, st) == -1)
-		return -1;
-	return sqlite3_changes(s->db);
+	    "WHERE o.type = 'code' AND o.payload IS NOT NULL AND NOT " UNHELD("o")));
 }
 
 /* strip_codes, after a look without the write lock: most ticks find nothing to do. */
