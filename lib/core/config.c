@@ -92,6 +92,8 @@ const struct config_key config_keys[] = {
 	I("agent", "status_max_age_s", agent_status_max_age_s, 1, 30 * 86400),
 	/* 0: a closed case leaves at the next daily job (tests, and a hall that must) */
 	I("retention", "days", retention_days, 0, 36500),
+	/* SPEC 4.5: slots are offered from tomorrow to this many days ahead */
+	I("appointments", "days_ahead", appt_days_ahead, 1, 90),
 };
 const size_t config_nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= CONFIG_KEYS,
@@ -400,6 +402,7 @@ config_defaults(struct hall_config *c)
 	c->agent_backoff_max_s = 300;
 	c->agent_status_max_age_s = 900;	/* 15 min: many poll and backoff periods */
 	c->retention_days = 180;	/* SPEC 11 */
+	c->appt_days_ahead = 14;	/* SPEC 4.5 */
 }
 
 /* The line of [section]'s header, or 0 when the file has none. */

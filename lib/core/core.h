@@ -177,6 +177,55 @@ int calendar_warning(time_t due, time_t now);
 void calendar_foreach(const struct calendar *, void (*year_fn)(int year, void *),
     void (*day_fn)(int y, int m, int d, enum cal_kind, void *), void *arg);
 
+/* ---- lib/core/slots.c -------------------------------------------------------------- */
+/*
+ * Appointment slots (SPEC 4.5): the dated slots of one item's weekly schedule on the
+ * hall's working days, from tomorrow to days_ahead. Pure: nothing here reads a clock.
+ */
+struct ymd {
+	int y, m, d;
+};
+/* One weekly slot of an item: weekday 1 (Monday) .. 7, "HH:MM" times. */
+struct slot_def {
+	int weekday;
+	char start[6], end[6];
+	int capacity;
+};
+struct slots_in {
+	const struct calendar *cal;
+	const struct slot_def *defs;	/* one item's, in start order */
+	size_t ndefs;
+	const char *const *closed;	/* "YYYY-MM-DD": days the hall takes no appointments */
+	size_t nclosed;
+	struct ymd today;		/* Asia/Shanghai (slots_today) */
+	int days_ahead;
+};
+enum slots_date { SLOTS_DATE_OK, SLOTS_PAST, SLOTS_FAR, SLOTS_NOT_WORKDAY };
+/* A strict "YYYY-MM-DD" of a real date in 2000..2099; -1 when not. */
+int slots_parse_date(const char *, struct ymd *);
+void slots_format_date(char out[11], const struct ymd *);
+/* Minutes since midnight of a strict "HH:MM"; -1 when not. */
+int slots_parse_time(const char *);
+/* The civil date in Asia/Shanghai at now. */
+struct ymd slots_today(time_t now);
+/* Days from a to b (negative when b is earlier). */
+int slots_days_between(const struct ymd *a, const struct ymd *b);
+struct ymd slots_add_days(const struct ymd *, int n);
+/* 1 (Monday) .. 7 (Sunday). */
+int slots_weekday(const struct ymd *);
+/* The weekday whose slots day d takes: 0 on a day off (a holiday, a weekend, a closed day);
+ * a make-up workday takes its own weekday's when defs name any, else Monday's (1). */
+int slots_day_weekday(const struct slots_in *, const struct ymd *d);
+/* Whether d may be booked: from tomorrow to days_ahead, a working day, not closed. */
+enum slots_date slots_date_check(const struct slots_in *, const struct ymd *d);
+/* The slot of day d starting at start, when d may be booked and has one; NULL otherwise. */
+const struct slot_def *slots_find(const struct slots_in *, const struct ymd *d,
+    const char *start);
+/* fn for every dated slot from max(from, tomorrow) to days_ahead, in order; from may be
+ * NULL. fn's non-zero stops the walk and is returned; 0 otherwise. */
+int slots_generate(const struct slots_in *, const struct ymd *from,
+    int (*fn)(const struct ymd *, const struct slot_def *, void *), void *arg);
+
 /* ---- lib/core/config.c -------------------------------------------------------------- */
 /* The node's INI file (conf/hall.ini.example documents every line). */
 /* The most keys config_keys may hold (hall_config keeps a line number for each). */
@@ -211,6 +260,8 @@ struct hall_config {
 	int agent_status_max_age_s;	/* hall-agent status: older than this is unhealthy */
 	/* [retention]: days a closed case stays at the hall once minimized (SPEC 11) */
 	int retention_days;
+	/* [appointments]: the last day slots are offered, counted from today (SPEC 4.5) */
+	int appt_days_ahead;
 	/* the line of the file each key of config_keys was last set on; 0: its default */
 	int line[CONFIG_KEYS];
 };
@@ -349,6 +400,21 @@ int record_rating_json(struct buf *, const char *id, const char *hall_code, cons
 /* A new query code for the county alone, which sends it by SMS (SPEC 5.6). */
 int record_code_json(struct buf *, const char *id, const char *hall_code, const char *case_no,
     const char *code, const char *query_mac, time_t at);
+/*
+ * An appointment as its record carries it (SPEC 4.5; both appointment records are for the
+ * county alone). registrar is left out when NULL and notify is written only when off, as
+ * for cases.
+ */
+struct appt_rec {
+	const char *appointment_no, *item, *item_name, *date, *start, *end, *place, *name,
+	    *phone, *note, *channel, *registrar, *query_mac;
+	int notify_off;
+};
+int record_appt_json(struct buf *, const char *id, const char *hall_code,
+    const struct appt_rec *, time_t at);
+/* What became of an appointment at the hall: cancelled, attended, no_show. */
+int record_appt_event_json(struct buf *, const char *id, const char *hall_code,
+    const char *appointment_no, const char *status, time_t at);
 /* The hall's public contact data (GET /api/v1/hall, and the county's halls.contact). */
 int hall_contact_json(struct buf *, const struct hall_config *);
 

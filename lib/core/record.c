@@ -70,6 +70,40 @@ record_code_json(struct buf *b, const char *id, const char *hall_code, const cha
 }
 
 int
+record_appt_json(struct buf *b, const char *id, const char *hall_code, const struct appt_rec *a,
+    time_t at)
+{
+	record_head(b, id, "appointment", hall_code, a->appointment_no, at);
+	buf_json_member(b, "item", a->item);
+	buf_json_member(b, "item_name", a->item_name);
+	buf_json_member(b, "date", a->date);
+	buf_json_member(b, "start", a->start);
+	buf_json_member(b, "end", a->end);
+	buf_json_member(b, "place", a->place);
+	buf_json_member(b, "name", a->name);
+	buf_json_member(b, "phone", a->phone);
+	buf_json_member(b, "note", a->note);
+	buf_json_member(b, "channel", a->channel != NULL ? a->channel : "online");
+	if (a->registrar != NULL)
+		buf_json_member(b, "registrar", a->registrar);
+	if (a->notify_off)
+		buf_adds(b, ",\"notify\":false");
+	buf_json_member(b, "query_mac", a->query_mac);
+	buf_addc(b, '}');
+	return b->failed ? -1 : 0;
+}
+
+int
+record_appt_event_json(struct buf *b, const char *id, const char *hall_code,
+    const char *appointment_no, const char *status, time_t at)
+{
+	record_head(b, id, "appt_event", hall_code, appointment_no, at);
+	buf_json_member(b, "status", status);
+	buf_addc(b, '}');
+	return b->failed ? -1 : 0;
+}
+
+int
 hall_contact_json(struct buf *b, const struct hall_config *c)
 {
 	buf_adds(b, "{\"hall_code\":");

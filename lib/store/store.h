@@ -111,13 +111,92 @@ struct code_resend {
  */
 enum store_rc store_code_resend(struct store *, struct code_resend *r);
 
+/* ---- lib/store/appointment.c -------------------------------------------------------- */
+/* Appointments (SPEC 4.5): the county's schedule held at the hall, bookings; see the file. */
+/*
+ * The schedule document (the contract in docs/ARCHITECTURE.md), applied only when version
+ * is greater than the one held: 1 applied, 0 not newer (nothing done), -2 a document the
+ * hall refuses (logged; nothing done), -1 the store failed. Inside the caller's write
+ * transaction when one is open (the downlink's), else in one of its own.
+ */
+int store_schedule_apply(struct store *, long long version, const char *body);
+/* The version held; 0 when none. -1 on error. */
+long long store_schedule_version(struct store *);
+/* An item that can be booked. */
+struct appt_item {
+	char *id, *name, *guide_id, *place;	/* guide_id NULL: none */
+};
+/* fn for every item, in the document's order; fn's non-zero stops and is returned. */
+int store_appt_items(struct store *, int (*fn)(const struct appt_item *, void *), void *arg);
+/* One item's schedule: its weekly slots (by weekday, then start) and the closed days. */
+struct appt_sched {
+	struct appt_item item;
+	struct slot_def *defs;
+	size_t ndefs;
+	char **closed;
+	size_t nclosed;
+};
+/* STORE_OK, STORE_NOT_FOUND (no such item), STORE_ERR. */
+enum store_rc store_appt_sched(struct store *, const char *item, struct appt_sched *);
+void appt_sched_free(struct appt_sched *);
+/* The slots_in (lib/core/slots.c) of a schedule, for today at now. */
+void appt_sched_slots_in(const struct appt_sched *, const struct calendar *, time_t now,
+    int days_ahead, struct slots_in *);
+/* The live bookings (booked, confirmed) of a slot. -1 on error. */
+long store_appt_taken(struct store *, const char *item, const char *date, const char *start);
+
+/* Why a booking was refused (STORE_NOT_FOUND: the field it names; STORE_CONFLICT: full). */
+enum appt_refusal {
+	APPT_OK = 0, APPT_BAD_ITEM, APPT_BAD_DATE, APPT_PAST, APPT_FAR, APPT_NOT_WORKDAY,
+	APPT_BAD_START, APPT_FULL,
+};
+/* The field a refusal names ("item", "date", "start"; NULL for APPT_FULL). */
+const char *appt_refusal_field(enum appt_refusal);
+struct appt_booking {
+	/* in: the validated fields; cfg gives days_ahead */
+	const struct hall_config *cfg;
+	const char *item, *date, *start, *name, *phone, *note, *channel, *registrar;
+	int notify_off;
+	/* out */
+	enum appt_refusal refused;
+	char id[48];
+	char appointment_no[CASENO_LEN + 1];
+	char query_code[7];
+	char item_name[256], end[6], place[256];
+	time_t created_at;
+};
+/* One transaction: checks the slot, counts it, writes the appointment and its record. */
+enum store_rc store_appt_book(struct store *, struct appt_booking *);
+struct appt_cancel {
+	char appointment_no[CASENO_LEN + 1];	/* in */
+	char id[48];				/* out: the appt_event record's */
+	time_t at;
+};
+/* STORE_OK, STORE_NOT_FOUND, STORE_NOT_YET (not booked or confirmed, or its day is past). */
+enum store_rc store_appt_cancel(struct store *, struct appt_cancel *);
+struct appt_view {
+	char appointment_no[CASENO_LEN + 1];
+	char query_code[7], query_mac[65];
+	char date[11], start[6], end[6];
+	char *item, *item_name, *place, *name, *phone, *note, *status, *reason, *guide_id;
+	time_t created_at, updated_at;
+};
+enum store_rc store_appt_get(struct store *, const char *appointment_no, struct appt_view *);
+void appt_view_free(struct appt_view *);
+/* 1 when code is the appointment's query code (its MAC when the code is gone); constant time. */
+int store_appt_code_ok(struct store *, const struct appt_view *, const char *code);
+/* In a downlink transaction: the county's confirmed or refused (idempotent by county_seq). */
+int store_appt_county_event(struct store *, int64_t county_seq, const char *appointment_no,
+    const char *status, const char *reason, time_t at);
+
 /* ---- lib/store/write_group.c -------------------------------------------------------- */
 /*
  * A citizen's write that can share a transaction, and its fsync, with others (group
  * commit). The caller fills kind and its fields; store_write_group sets rc.
  */
 struct store_write {
-	enum { STORE_WRITE_CASE, STORE_WRITE_RATING, STORE_WRITE_CODE } kind;
+	enum { STORE_WRITE_CASE, STORE_WRITE_RATING, STORE_WRITE_CODE, STORE_WRITE_APPT,
+		STORE_WRITE_APPT_CANCEL } kind;
 	/* STORE_WRITE_CASE */
 	const struct hall_config *cfg;
 	const struct case_new *c;
@@ -128,6 +207,9 @@ struct store_write {
 	time_t *at;
 	/* STORE_WRITE_CODE */
 	struct code_resend *resend;
+	/* STORE_WRITE_APPT, STORE_WRITE_APPT_CANCEL */
+	struct appt_booking *booking;
+	struct appt_cancel *cancel;
 
 	enum store_rc rc;	/* what store_case_create or store_rating_create would return */
 };
@@ -188,7 +270,7 @@ int store_calendar_import_locked(struct store *, const struct calendar *,
 struct outbox_rec {
 	int64_t seq;
 	char id[64];
-	char type[8];
+	char type[16];		/* the longest: appointment */
 	char case_no[32];
 	char *payload;		/* owned */
 	size_t len;

@@ -91,6 +91,11 @@ enum store_rc rating_apply(struct store *, const struct store_write *);
 /* A new query code and its outbox record, inside the group's transaction. */
 enum store_rc code_apply(struct store *, const struct store_write *);
 
+/* ---- lib/store/appointment.c -------------------------------------------------------- */
+/* A booking, or a cancellation, and its outbox record, inside the group's transaction. */
+enum store_rc appt_apply(struct store *, const struct store_write *);
+enum store_rc appt_cancel_apply(struct store *, const struct store_write *);
+
 /* ---- lib/store/write_group.c -------------------------------------------------------- */
 /* The next record sequence (see the file); inside a write transaction. */
 enum store_rc write_next_seq(struct store *, uint64_t *seq);

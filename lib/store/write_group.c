@@ -1,6 +1,6 @@
 /*
  * The citizens' write transaction. store_write_group runs a group of writes (cases,
- * ratings, new query codes) in one transaction, each in a savepoint of its own, so that one fsync makes
+ * ratings, new query codes, appointments) in one transaction, each in a savepoint of its own, so that one fsync makes
  * them all durable (commit_group.c feeds it from many threads). Writers queue on a file
  * lock before BEGIN IMMEDIATE. Every record is numbered here (write_next_seq: the clock,
  * in microseconds, never repeating) and leaves through the outbox (write_outbox_add).
@@ -209,6 +209,8 @@ store_write_group(struct store *s, struct store_write *w, size_t n)
 		case STORE_WRITE_CASE: w[i].rc = case_apply(s, &w[i]); break;
 		case STORE_WRITE_RATING: w[i].rc = rating_apply(s, &w[i]); break;
 		case STORE_WRITE_CODE: w[i].rc = code_apply(s, &w[i]); break;
+		case STORE_WRITE_APPT: w[i].rc = appt_apply(s, &w[i]); break;
+		case STORE_WRITE_APPT_CANCEL: w[i].rc = appt_cancel_apply(s, &w[i]); break;
 		}
 		if (sqlite3_get_autocommit(s->db))
 			goto fail;	/* SQLite gave the transaction up (I/O error, full disk) */
