@@ -312,6 +312,10 @@ main(int argc, char *argv[])
 			[R_API_CASE] = h_api_case,
 			[R_API_GUIDES] = h_api_guides,
 			[R_API_GUIDE] = h_guide,
+			[R_APPTS] = appt_page,
+			[R_APPT_LOOKUP] = appt_lookup_page,
+			[R_API_APPT_SLOTS] = appt_slots_api,
+			[R_API_APPT] = appt_get_api,
 		},
 	};
 

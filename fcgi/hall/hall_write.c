@@ -450,6 +450,10 @@ main(int argc, char *argv[])
 			[R_WINDOW_RECEIPT] = window_receipt,
 			[R_RESEND_FORM] = h_resend,
 			[R_API_RESEND] = h_resend,
+			[R_APPTS] = appt_book,
+			[R_APPT_CANCEL_FORM] = appt_cancel,
+			[R_API_APPTS] = appt_book,
+			[R_API_APPT_CANCEL] = appt_cancel,
 		},
 	};
 

@@ -31,6 +31,15 @@ static const struct route routes[R__MAX] = {
 	[R_WINDOW_RECEIPT] = {"GET", "/window/receipt/*"},
 	[R_RESEND_FORM] = {"GET POST", "/progress/resend"},
 	[R_API_RESEND] = {"POST", "/api/v1/cases/*/resend-code"},
+	/* appointments (SPEC 4.5): the lookup form only reads (hall-read, as /progress) */
+	[R_APPTS] = {"GET POST", "/appointments"},
+	[R_APPT_LOOKUP] = {"GET POST", "/appointments/lookup"},
+	[R_APPT_CANCEL_FORM] = {"POST", "/appointments/cancel"},
+	/* before the one below: the first row that matches is the route */
+	[R_API_APPT_SLOTS] = {"GET", "/api/v1/appointments/slots"},
+	[R_API_APPTS] = {"POST", "/api/v1/appointments"},
+	[R_API_APPT] = {"GET", "/api/v1/appointments/*"},
+	[R_API_APPT_CANCEL] = {"POST", "/api/v1/appointments/*/cancel"},
 };
 
 void

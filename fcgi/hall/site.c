@@ -57,8 +57,9 @@ usage(const char *progname, int code)
 }
 
 /*
- * nginx sends the POSTs, but the lookup form's, and the whole window (/window: its
- * sessions are writes) to hall-write and everything else to hall-read
+ * nginx sends the POSTs, but the lookup forms' (/progress, /appointments/lookup), and the
+ * whole window (/window: its sessions are writes) to hall-write and everything else to
+ * hall-read
  * (conf/nginx/hall.site): each program refuses what is the other's.
  */
 static int
@@ -66,7 +67,8 @@ site_takes(const struct req *r)
 {
 	int window = strncmp(r->path, "/window", 7) == 0 && (r->path[7] == '\0' || r->path[7] == '/');
 	int for_write = window ||
-	    (strcmp(r->method, "POST") == 0 && strcmp(r->path, "/progress") != 0);
+	    (strcmp(r->method, "POST") == 0 && strcmp(r->path, "/progress") != 0 &&
+		strcmp(r->path, "/appointments/lookup") != 0);
 
 	return for_write == !program->readonly;
 }

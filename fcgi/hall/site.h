@@ -15,6 +15,8 @@ enum route_id {
 	R_API_HEALTH, R_API_HALL, R_API_CONSULT, R_API_COMPLAIN, R_API_CASE, R_API_RATE,
 	R_API_GUIDES, R_API_GUIDE, R_RESEND_FORM, R_API_RESEND,
 	R_WINDOW, R_WINDOW_LOGIN, R_WINDOW_LOGOUT, R_WINDOW_NEW, R_WINDOW_RECEIPT,
+	R_APPTS, R_APPT_LOOKUP, R_APPT_CANCEL_FORM, R_API_APPT_SLOTS, R_API_APPTS, R_API_APPT,
+	R_API_APPT_CANCEL,
 	R__MAX
 };
 typedef void (*handler_fn)(struct req *);
@@ -167,5 +169,46 @@ void wpage_receipt(struct buf *, const struct window_view *, const struct window
     const char *query_code, int roll);
 void wpage_message(struct buf *, const struct window_view *, const char *title,
     const char *message);
+
+/* ---- fcgi/hall/appointments.c (hall-read; the shared part for both) --------------- */
+/* 已预约, 已确认, 未同意, 已取消, 已办理, 未到 */
+const char *appt_status_text(const char *status);
+/* As case_open, for an appointment: the same 404 for an unknown number and a wrong code,
+ * both counted towards the number's lockout. */
+enum open_rc appt_open(struct req *, const char *no_in, const char *code, struct appt_view *);
+/* The materials of a guide (what to bring), the caller frees; NULL when none. */
+char *appt_materials(const char *guide_id);
+/* The places left in a slot of day d (0 when full or the count fails). */
+long appt_left(struct store *, const char *item, const struct ymd *d,
+    const struct slot_def *def);
+/* The booking form of one slot (def: its start and end), with st's input and error. */
+void appt_show_form(struct req *, int status, struct form_state *st,
+    const struct appt_sched *a, const char *date, const struct slot_def *def);
+void appt_slots_api(struct req *);	/* GET /api/v1/appointments/slots */
+void appt_get_api(struct req *);	/* GET /api/v1/appointments/{no}?code= */
+void appt_lookup_page(struct req *);	/* GET POST /appointments/lookup */
+void appt_page(struct req *);		/* GET /appointments */
+
+/* ---- fcgi/hall/appt_write.c (hall-write) ------------------------------------------ */
+void appt_book(struct req *);		/* POST /appointments, /api/v1/appointments */
+void appt_cancel(struct req *);		/* POST /appointments/cancel, .../{no}/cancel */
+
+/* ---- fcgi/hall/appt_pages.c ------------------------------------------------------- */
+/* The slot a booking form is for. */
+struct appt_choice {
+	const char *item, *item_name, *date, *start, *end, *place;
+};
+/* message: an error above the list (NULL: none) */
+void apage_items(struct buf *, struct store *, const char *message);
+void apage_days(struct buf *, const struct appt_sched *, const struct slots_in *,
+    struct store *);
+void apage_slots(struct buf *, const struct appt_sched *, const struct slots_in *,
+    const struct ymd *d, struct store *);
+void apage_form(struct buf *, const struct form_state *, const struct appt_choice *);
+void apage_receipt(struct buf *, const struct appt_booking *, const char *materials);
+/* The lookup form; with v, the appointment and (when it can be) its cancel form. */
+void apage_lookup(struct buf *, const struct form_state *, const struct appt_view *v,
+    const char *materials);
+void apage_cancelled(struct buf *, const char *appointment_no);
 
 #endif

@@ -511,6 +511,8 @@ appt_apply(struct store *s, const struct store_write *w)
 	}
 	snprintf(b->item_name, sizeof(b->item_name), "%s", a.item.name);
 	snprintf(b->place, sizeof(b->place), "%s", a.item.place);
+	snprintf(b->guide_id, sizeof(b->guide_id), "%s", a.item.guide_id != NULL ?
+	    a.item.guide_id : "");
 	rc = appt_slot(s, b, &a, &cap);
 	appt_sched_free(&a);
 	if (rc != STORE_OK)

@@ -163,6 +163,7 @@ struct appt_booking {
 	char appointment_no[CASENO_LEN + 1];
 	char query_code[7];
 	char item_name[256], end[6], place[256];
+	char guide_id[129];	/* the item's guide, for what to bring; "" when none */
 	time_t created_at;
 };
 /* One transaction: checks the slot, counts it, writes the appointment and its record. */

@@ -1,0 +1,336 @@
+"""Appointments at the hall (SPEC 4.5), end to end through nginx, without the county.
+
+A schedule is seeded straight into the hall store's tables (sql/hall/008: what
+store_schedule_apply writes; the downlink brings it in production), then:
+
+- the free slots: working days only (as lib/core/calendar.c decides, asked through the
+  harness's Calendar), from tomorrow to days_ahead, with the places left;
+- the refusals: 422 naming the field (an unknown item, a malformed, past, too distant or
+  non-working date, an unknown start, a missing name, a bad phone) writing nothing;
+- 200 concurrent bookings at a slot of capacity 5: exactly 5 are 201, 195 are 409
+  slot_full, the store holds 5 and the outbox 5 `appointment` records for the county alone;
+- a cancellation with the code frees a place; a wrong code is the same 404 as an unknown
+  number; a cancelled appointment cannot be cancelled again (409);
+- the lookup shows the county's refusal with its reason (set as the downlink would);
+- the pages without JavaScript: no <script>, each under 30 KB, item -> day -> slot -> form
+  (its CSRF token) -> the receipt with 预约号, 预约人姓名, 预约时间, 办理地点, 预约内容 and the
+  guide's materials; the lookup page and its cancel form.
+
+Python 3 standard library only.
+"""
+
+import concurrent.futures
+import datetime
+import json
+import re
+import time
+import urllib.parse
+
+from harness import (CALENDAR_DIR, TZ, Form, NodeTestCase, Unchanged, load_calendar,
+                     parse_forms)
+
+HALL = "430121001000"
+DAYS_AHEAD = 14
+SCHEDULE = {
+    "hall_code": HALL, "version": 1,
+    "items": [
+        {"id": "sfz-sl", "name": "居民身份证申领", "guide_id": "g-shenfenzheng",
+         "place": "一楼 2 号窗口",
+         "slots": [{"weekday": w, "start": s, "end": e, "capacity": 3}
+                   for w in range(1, 6) for s, e in (("09:00", "09:30"), ("14:00", "14:30"))]},
+        # one slot a day, every day of the week (weekends count on make-up workdays only)
+        {"id": "conc", "name": "并发测试事项", "guide_id": None, "place": "二楼 5 号窗口",
+         "slots": [{"weekday": w, "start": "10:00", "end": "10:30", "capacity": 5}
+                   for w in range(1, 8)]},
+    ],
+    "closed": [],
+}
+TABLES = ("appointments", "outbox", "appt_events")
+
+
+def person(i):
+    return {"name": "预约人%d" % i, "phone": "1380013%04d" % i}
+
+
+class AppointmentsTest(NodeTestCase):
+    NODE_NAME = "appt"
+    EXTRA_INI = ("[limits]\nsubmissions_per_min = 0\nlookups_per_min = 0\n"
+                 "wrong_code_max = 0\nlockout_min = 15\n")
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        con = cls.node.db()
+        try:
+            with con:
+                con.execute("INSERT INTO appt_schedule (one, version, body, applied_at) "
+                            "VALUES (1, 1, ?, 0)", (json.dumps(SCHEDULE, ensure_ascii=False),))
+                for pos, it in enumerate(SCHEDULE["items"]):
+                    con.execute("INSERT INTO appt_items (id, name, guide_id, place, position) "
+                                "VALUES (?, ?, ?, ?, ?)",
+                                (it["id"], it["name"], it["guide_id"], it["place"], pos))
+                    for s in it["slots"]:
+                        con.execute("INSERT INTO appt_slots (item, weekday, start, end, "
+                                    "capacity) VALUES (?, ?, ?, ?, ?)",
+                                    (it["id"], s["weekday"], s["start"], s["end"],
+                                     s["capacity"]))
+        finally:
+            con.close()
+        cls.cal = load_calendar(CALENDAR_DIR)
+
+    # ---- helpers ---------------------------------------------------------------------
+    def today(self):
+        return datetime.datetime.now(TZ).date()
+
+    def slots(self, item, **q):
+        q["item"] = item
+        r = self.node.get("/api/v1/appointments/slots?" + urllib.parse.urlencode(q))
+        self.assertEqual(r.status, 200, r)
+        return r.json()["slots"]
+
+    def book(self, item, date, start, i=0, **extra):
+        body = dict(item=item, date=date, start=start, **person(i))
+        body.update(extra)
+        return self.node.json_post("/api/v1/appointments", body)
+
+    def day_off(self):
+        """A day in the window that is not a working day."""
+        t = self.today()
+        for n in range(1, DAYS_AHEAD + 1):
+            d = t + datetime.timedelta(days=n)
+            if not self.cal.is_workday(d):
+                return d
+        self.fail("no day off within %d days" % DAYS_AHEAD)
+
+    # ---- the slots ---------------------------------------------------------------------
+    def test_slots_working_days_only(self):
+        t = self.today()
+        got = self.slots("conc")
+        want = []
+        for n in range(1, DAYS_AHEAD + 1):
+            d = t + datetime.timedelta(days=n)
+            if self.cal.is_workday(d):
+                want.append(d.isoformat())
+        con = self.node.db()
+        try:
+            full = {r[0] for r in con.execute(
+                "SELECT date FROM appointments WHERE item = 'conc' AND status IN "
+                "('booked', 'confirmed') GROUP BY date HAVING count(*) >= 5")}
+        finally:
+            con.close()
+        self.assertEqual([s["date"] for s in got], [d for d in want if d not in full])
+        for s in got:
+            self.assertEqual((s["start"], s["end"]), ("10:00", "10:30"))
+        # from: a later day
+        later = want[-1]
+        self.assertTrue(all(s["date"] >= later for s in self.slots("conc", **{"from": later})))
+        r = self.node.get("/api/v1/appointments/slots?item=nope")
+        self.assertJsonError(r, 422, field="item")
+        r = self.node.get("/api/v1/appointments/slots?item=conc&from=2026-13-01")
+        self.assertJsonError(r, 422, field="from")
+
+    # ---- refusals ------------------------------------------------------------------------
+    def test_refusals_name_the_field(self):
+        t = self.today()
+        first = self.slots("sfz-sl")[0]
+        far = (t + datetime.timedelta(days=DAYS_AHEAD + 1)).isoformat()
+        cases = [
+            (dict(item="nope", date=first["date"], start="09:00"), "item"),
+            (dict(item="sfz-sl", date="2026-02-30", start="09:00"), "date"),
+            (dict(item="sfz-sl", date=t.isoformat(), start="09:00"), "date"),
+            (dict(item="sfz-sl", date=(t - datetime.timedelta(days=3)).isoformat(),
+                  start="09:00"), "date"),
+            (dict(item="sfz-sl", date=far, start="09:00"), "date"),
+            (dict(item="sfz-sl", date=self.day_off().isoformat(), start="09:00"), "date"),
+            (dict(item="sfz-sl", date=first["date"], start="11:00"), "start"),
+        ]
+        with Unchanged(self, self.node, TABLES):
+            for body, field in cases:
+                body.update(person(1))
+                r = self.node.json_post("/api/v1/appointments", body)
+                self.assertJsonError(r, 422, field=field)
+            r = self.node.json_post("/api/v1/appointments",
+                                    dict(item="sfz-sl", date=first["date"], start="09:00",
+                                         phone="13800138000"))
+            self.assertJsonError(r, 422, field="name")
+            r = self.book("sfz-sl", first["date"], first["start"], phone="12345")
+            self.assertJsonError(r, 422, field="phone")
+            r = self.book("sfz-sl", first["date"], first["start"], notify="no")
+            self.assertJsonError(r, 422, field="notify")
+
+    # ---- capacity under concurrency ------------------------------------------------------
+    def test_200_concurrent_bookings_capacity_5(self):
+        slot = next(s for s in self.slots("conc") if s["left"] == 5)
+        before = self.node.counts(("appointments",))["appointments"]
+
+        def one(i):
+            r = self.book("conc", slot["date"], "10:00", i)
+            return r.status, r.body
+
+        # bounded below nginx's 64 connections per address (conf/nginx/server-limits.conf)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=40) as pool:
+            results = list(pool.map(one, range(200)))
+        created = [json.loads(b) for s, b in results if s == 201]
+        full = [json.loads(b) for s, b in results if s == 409]
+        self.assertEqual(len(created), 5, [s for s, _ in results if s not in (201, 409)])
+        self.assertEqual(len(full), 195)
+        for e in full:
+            self.assertEqual(e["error"]["code"], "slot_full")
+        for c in created:
+            self.assertEqual(set(c), {"id", "appointment_no", "query_code", "item", "date",
+                                      "start", "end", "place", "status"})
+            self.assertEqual((c["status"], c["end"], c["place"]),
+                             ("booked", "10:30", "二楼 5 号窗口"))
+            self.assertRegex(c["query_code"], r"^\d{6}$")
+        self.assertEqual(len({c["appointment_no"] for c in created}), 5)
+        con = self.node.db()
+        try:
+            n = con.execute("SELECT count(*) FROM appointments WHERE item = 'conc' AND "
+                            "date = ? AND start = '10:00'", (slot["date"],)).fetchone()[0]
+            recs = con.execute("SELECT type, only_for FROM outbox WHERE case_no IN (%s)" %
+                               ",".join("?" * 5),
+                               [c["appointment_no"] for c in created]).fetchall()
+        finally:
+            con.close()
+        self.assertEqual(n, 5)
+        self.assertEqual(self.node.counts(("appointments",))["appointments"], before + 5)
+        self.assertEqual(sorted(recs), [("appointment", "county")] * 5)
+        # the slot is gone from the free slots
+        self.assertNotIn((slot["date"], "10:00"),
+                         [(s["date"], s["start"]) for s in self.slots("conc")])
+
+    # ---- cancel and lookup ---------------------------------------------------------------
+    def test_cancel_frees_a_place_and_lookup(self):
+        slot = next(s for s in self.slots("conc") if s["left"] == 5 and
+                    s["date"] != self.slots("conc")[0]["date"])
+        made = []
+        for i in range(5):
+            r = self.book("conc", slot["date"], "10:00", 300 + i)
+            self.assertEqual(r.status, 201, r)
+            made.append(r.json())
+        self.assertJsonError(self.book("conc", slot["date"], "10:00", 310), 409,
+                             code="slot_full")
+        a = made[0]
+        no, code = a["appointment_no"], a["query_code"]
+        wrong = "%06d" % ((int(code) + 1) % 1000000)
+        # the lookup: with the code; wrong code and unknown number the same 404
+        r = self.node.get("/api/v1/appointments/%s?code=%s" % (no, code))
+        self.assertEqual(r.status, 200, r)
+        v = r.json()
+        self.assertEqual((v["status"], v["status_text"], v["date"], v["start"]),
+                         ("booked", "已预约", slot["date"], "10:00"))
+        self.assertNotIn("reason", v)
+        self.assertNotIn(person(300)["phone"], r.text)
+        e1 = self.assertJsonError(self.node.get("/api/v1/appointments/%s?code=%s" %
+                                                (no, wrong)), 404)
+        unknown = no[:-1] + ("0" if no[-1] != "0" else "1")
+        e2 = self.assertJsonError(self.node.get("/api/v1/appointments/%s?code=%s" %
+                                                (unknown, code)), 404)
+        self.assertEqual(e1, e2)
+        self.assertJsonError(self.node.get("/api/v1/appointments/%s" % no), 422, field="code")
+        # cancel: a wrong code is 404 and changes nothing
+        with Unchanged(self, self.node, TABLES):
+            self.assertJsonError(self.node.json_post(
+                "/api/v1/appointments/%s/cancel" % no, {"code": wrong}), 404)
+        r = self.node.json_post("/api/v1/appointments/%s/cancel" % no, {"code": code})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"appointment_no": no, "status": "cancelled"})
+        self.assertJsonError(self.node.json_post(
+            "/api/v1/appointments/%s/cancel" % no, {"code": code}), 409,
+            code="not_cancellable")
+        r = self.node.get("/api/v1/appointments/%s?code=%s" % (no, code))
+        self.assertEqual(r.json()["status"], "cancelled")
+        con = self.node.db()
+        try:
+            rec = con.execute("SELECT payload, only_for FROM outbox WHERE type = 'appt_event' "
+                              "AND case_no = ?", (no,)).fetchone()
+        finally:
+            con.close()
+        self.assertEqual(rec[1], "county")
+        self.assertEqual(json.loads(rec[0])["status"], "cancelled")
+        # the place is free again: one more booking, then full
+        self.assertEqual(self.book("conc", slot["date"], "10:00", 320).status, 201)
+        self.assertJsonError(self.book("conc", slot["date"], "10:00", 321), 409,
+                             code="slot_full")
+        # the county's refusal (as the downlink applies it) shows with its reason
+        b = made[1]
+        con = self.node.db()
+        try:
+            with con:
+                con.execute("UPDATE appointments SET status = 'refused', reason = ? "
+                            "WHERE appointment_no = ?", ("该时段窗口设备检修", b["appointment_no"]))
+        finally:
+            con.close()
+        r = self.node.get("/api/v1/appointments/%s?code=%s" % (b["appointment_no"],
+                                                               b["query_code"]))
+        self.assertEqual((r.json()["status"], r.json()["reason"]),
+                         ("refused", "该时段窗口设备检修"))
+
+    # ---- pages -------------------------------------------------------------------------
+    def assertPage(self, r):
+        self.assertEqual(r.status, 200, r)
+        self.assertLess(len(r.body), 30 * 1024)
+        self.assertNotIn("<script", r.text.lower())
+        self.assertIn('name="viewport"', r.text)
+
+    def links(self, r, prefix):
+        hrefs = [h.replace("&amp;", "&") for h in re.findall(r'href="([^"]+)"', r.text)]
+        return [h for h in hrefs if h.startswith(prefix)]
+
+    def test_pages_book_without_javascript(self):
+        r = self.node.get("/appointments")
+        self.assertPage(r)
+        self.assertIn("居民身份证申领", r.text)
+        items = self.links(r, "/appointments?item=sfz-sl")
+        self.assertEqual(len(items), 1)
+        r = self.node.get(items[0])
+        self.assertPage(r)
+        days = self.links(r, "/appointments?item=sfz-sl&date=")
+        self.assertTrue(days)
+        r = self.node.get(days[0])
+        self.assertPage(r)
+        slots = self.links(r, "/appointments?item=sfz-sl&date=")
+        slots = [s for s in slots if "&start=" in s]
+        self.assertTrue(slots)
+        form = Form(self.node, slots[0], action="/appointments")
+        self.assertPage(form.page)
+        self.assertEqual({"item", "date", "start", "csrf"} - set(form.hidden), set())
+        # without its token: the form again, nothing booked
+        with Unchanged(self, self.node, TABLES):
+            r = form.post({"name": "李四", "phone": "13900139000"}, with_hidden=False)
+            self.assertNotEqual(r.status, 200)
+            r = form.post({"name": "", "phone": "13900139000"})
+            self.assertEqual(r.status, 422)
+            self.assertIn('class="error"', r.text)
+            self.assertIn("13900139000", r.text)   # the input kept
+        r = form.post({"name": "李四", "phone": "13900139000", "note": "带孩子一起"})
+        self.assertPage(r)
+        for word in ("预约号", "预约人姓名", "预约时间", "办理地点", "预约内容", "李四",
+                     "一楼 2 号窗口", "居民身份证申领", "请携带以下材料"):
+            self.assertIn(word, r.text)
+        con = self.node.db()
+        try:
+            materials = con.execute("SELECT materials FROM guides WHERE id = 'g-shenfenzheng'"
+                                    ).fetchone()[0]
+            no, code = con.execute("SELECT appointment_no, query_code FROM appointments "
+                                   "WHERE name = '李四'").fetchone()
+        finally:
+            con.close()
+        first = materials.splitlines()[0].strip()
+        self.assertIn(first.replace("&", "&amp;").replace("<", "&lt;")[:20], r.text)
+        self.assertIn(" ".join(no[i:i + 4] for i in range(0, len(no), 4)), r.text)
+        # the lookup page, and its cancel form
+        lk = Form(self.node, "/appointments/lookup")
+        self.assertPage(lk.page)
+        r = lk.post({"appointment_no": no, "code": "000000" if code != "000000" else "111111"})
+        self.assertEqual(r.status, 404)
+        r = lk.post({"appointment_no": no, "code": code})
+        self.assertPage(r)
+        self.assertIn("已预约", r.text)
+        self.assertNotIn("13900139000", r.text)
+        cancel = next(f for f in parse_forms(r.text) if f["action"] == "/appointments/cancel")
+        r = self.node.form_post("/appointments/cancel", cancel["hidden"], cookie=lk.cookie)
+        self.assertPage(r)
+        self.assertIn("已取消", r.text)
+        r = self.node.get("/api/v1/appointments/%s?code=%s" % (no, code))
+        self.assertEqual(r.json()["status"], "cancelled")
