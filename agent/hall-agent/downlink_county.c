@@ -1,6 +1,6 @@
 /*
  * The county downlink: what the county holds for this hall (case events and replies,
- * guides, calendars) is read from the hall's views, applied to the hall store in one
+ * guides, calendars, the appointment schedule and the answers to appointments) is read from the hall's views, applied to the hall store in one
  * durable transaction, and only then acknowledged, by the exact rows applied. The county
  * keeps a row until it is acknowledged, so rows that commit out of AUTO_INCREMENT order
  * are never skipped, and a lost acknowledgement only means the row is applied again
@@ -30,18 +30,47 @@ downlink_county_time(const char *s, time_t unknown)
 	return timegm(&tm) - HALL_TZ_OFFSET;
 }
 
+/* The result of the statement just run (or the error, cleaned, into err). */
 static MYSQL_RES *
-query(MYSQL *db, const char *sql, char *err, size_t errlen)
+query_result(MYSQL *db, const char *sql, char *err, size_t errlen)
 {
 	MYSQL_RES *res;
 
-	if (mysql_query(db, sql) != 0 || (res = mysql_store_result(db)) == NULL) {
+	if (mysql_errno(db) != 0 || (res = mysql_store_result(db)) == NULL) {
 		char why[MYSQL_ERRMSG_SIZE];
 
 		snprintf(err, errlen, "%s: %s", sql, text_cleans(why, sizeof(why), mysql_error(db)));
 		return NULL;
 	}
 	return res;
+}
+
+static MYSQL_RES *
+query(MYSQL *db, const char *sql, char *err, size_t errlen)
+{
+	if (mysql_query(db, sql) != 0) {
+		char why[MYSQL_ERRMSG_SIZE];
+
+		snprintf(err, errlen, "%s: %s", sql, text_cleans(why, sizeof(why), mysql_error(db)));
+		return NULL;
+	}
+	return query_result(db, sql, err, errlen);
+}
+
+/*
+ * The same for a view a county of an older schema lacks (appointments, county 016): NULL
+ * with *absent set when it does not exist (ER_NO_SUCH_TABLE), which is not a failure; the
+ * rest of the downlink goes on.
+ */
+static MYSQL_RES *
+query_optional(MYSQL *db, const char *sql, int *absent, char *err, size_t errlen)
+{
+	*absent = 0;
+	if (mysql_query(db, sql) != 0 && mysql_errno(db) == 1146 /* ER_NO_SUCH_TABLE */) {
+		*absent = 1;
+		return NULL;
+	}
+	return query_result(db, sql, err, errlen);
 }
 
 /* Appends a downlink seq to the acknowledgement (a JSON array). */
@@ -119,6 +148,53 @@ apply_calendars(MYSQL_RES *res, struct store *s, const struct hall_config *cfg, 
 	return 0;
 }
 
+/* The schedule documents (my_schedules: seq, version, body), each applied when newer. */
+static int
+apply_schedules(MYSQL_RES *res, struct store *s, struct buf *ack, int *n, char *err,
+    size_t errlen)
+{
+	MYSQL_ROW row;
+
+	if (res == NULL)
+		return 0;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL || row[2] == NULL)
+			continue;
+		/* -2, a document the hall refuses, is logged and acknowledged: a newer one fixes it */
+		if (store_schedule_apply(s, strtoll(row[1], NULL, 10), row[2]) == -1) {
+			snprintf(err, errlen, "the hall store cannot take the appointment schedule");
+			return -1;
+		}
+		ack_add(ack, row[0]);
+		(*n)++;
+	}
+	return 0;
+}
+
+/* The county's answers to appointments (my_appt_events: seq, appointment_no, status,
+ * reason, at), each applied once (keyed by the downlink seq). */
+static int
+apply_appt_events(MYSQL_RES *res, struct store *s, struct buf *ack, int *n, char *err,
+    size_t errlen)
+{
+	MYSQL_ROW row;
+
+	if (res == NULL)
+		return 0;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		if (row[0] == NULL || row[1] == NULL || row[2] == NULL)
+			continue;
+		if (store_appt_county_event(s, strtoll(row[0], NULL, 10), row[1], row[2], row[3],
+			downlink_county_time(row[4], time(NULL))) == -1) {
+			snprintf(err, errlen, "the hall store cannot take an appointment event");
+			return -1;
+		}
+		ack_add(ack, row[0]);
+		(*n)++;
+	}
+	return 0;
+}
+
 static void
 collect_orphans(MYSQL_RES *res, struct buf *ack)
 {
@@ -158,20 +234,28 @@ acknowledge(struct county_sink *k, struct buf *ack, char *err, size_t errlen)
 	return rc;
 }
 
+/* The downlink's queries, in the order they are read and applied. */
+enum { Q_EVENTS, Q_GUIDES, Q_CALENDARS, Q_ORPHANS, Q_SCHEDULES, Q_APPT_EVENTS, NQ };
+
 int
 downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t errlen)
 {
-	static const char *const sql[4] = {
+	static const char *const sql[NQ] = {
 	    "SELECT seq, event_seq, case_no, status, note, actor, at FROM my_events "
 	    "ORDER BY seq LIMIT 500",
 	    "SELECT seq, id, name, department, materials, time_limit, fees, fee_basis, delivery, "
 	    "consult, address, hours, updated_at FROM my_guides ORDER BY seq LIMIT 100",
 	    "SELECT seq, year, body FROM my_calendars ORDER BY seq LIMIT 20",
 	    "SELECT seq FROM my_orphans LIMIT 500",
+	    /* appointments (county 016): views an older county lacks */
+	    "SELECT seq, version, body FROM my_schedules ORDER BY seq LIMIT 20",
+	    "SELECT seq, appointment_no, status, reason, at FROM my_appt_events "
+	    "ORDER BY seq LIMIT 500",
 	};
-	MYSQL_RES *res[4] = {NULL, NULL, NULL, NULL};
+	MYSQL_RES *res[NQ] = {NULL};
+	unsigned long long rows = 0;
 	struct buf ack;
-	int n = 0, rc = -1, i;
+	int n = 0, rc = -1, i, absent;
 
 	/*
 	 * Everything is read from the county first, into memory (bounded by the LIMITs):
@@ -179,11 +263,17 @@ downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t e
 	 * while a slow or silent link keeps the county's answer waiting; citizens' submissions
 	 * go on meanwhile.
 	 */
-	for (i = 0; i < 4; i++)
-		if ((res[i] = query(k->db, sql[i], err, errlen)) == NULL)
+	for (i = 0; i < NQ; i++) {
+		if (i < Q_SCHEDULES)
+			res[i] = query(k->db, sql[i], err, errlen);
+		else if ((res[i] = query_optional(k->db, sql[i], &absent, err, errlen)) == NULL &&
+		    absent)
+			continue;
+		if (res[i] == NULL)
 			goto lost;
-	if (mysql_num_rows(res[0]) + mysql_num_rows(res[1]) + mysql_num_rows(res[2]) +
-		mysql_num_rows(res[3]) == 0) {
+		rows += mysql_num_rows(res[i]);
+	}
+	if (rows == 0) {
 		/* nothing new: end the read transaction so the next pass sees new commits */
 		mysql_rollback(k->db);
 		rc = 0;
@@ -197,7 +287,9 @@ downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t e
 	}
 	if (apply_events(res[0], s, &ack, &n, err, errlen) == -1 ||
 	    apply_guides(res[1], s, &ack, &n, err, errlen) == -1 ||
-	    apply_calendars(res[2], s, k->cfg, &ack, &n, err, errlen) == -1) {
+	    apply_calendars(res[2], s, k->cfg, &ack, &n, err, errlen) == -1 ||
+	    apply_schedules(res[Q_SCHEDULES], s, &ack, &n, err, errlen) == -1 ||
+	    apply_appt_events(res[Q_APPT_EVENTS], s, &ack, &n, err, errlen) == -1) {
 		downlink_rollback(s);
 		buf_free(&ack);
 		goto done;
@@ -219,12 +311,12 @@ downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t e
 	/* orphans alone are acknowledged without counting as applied rows */
 	goto done;
 lost:
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < NQ; i++)
 		mysql_free_result(res[i]), res[i] = NULL;
 	sink_county_disconnect(k);
 	return -1;
 done:
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < NQ; i++)
 		mysql_free_result(res[i]);
 	return rc;
 }
