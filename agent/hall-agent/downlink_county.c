@@ -59,14 +59,18 @@ query(MYSQL *db, const char *sql, char *err, size_t errlen)
 
 /*
  * The same for a view a county of an older schema lacks (appointments, county 016): NULL
- * with *absent set when it does not exist (ER_NO_SUCH_TABLE), which is not a failure; the
- * rest of the downlink goes on.
+ * with *absent set when it does not exist (ER_NO_SUCH_TABLE) or, as MariaDB says of a
+ * table the account has no grant on whether it exists or not, is not the account's
+ * (ER_TABLEACCESS_DENIED_ERROR: the older schema granted nothing on it). Neither is a
+ * failure; the rest of the downlink goes on.
  */
 static MYSQL_RES *
 query_optional(MYSQL *db, const char *sql, int *absent, char *err, size_t errlen)
 {
 	*absent = 0;
-	if (mysql_query(db, sql) != 0 && mysql_errno(db) == 1146 /* ER_NO_SUCH_TABLE */) {
+	if (mysql_query(db, sql) != 0 &&
+	    (mysql_errno(db) == 1146 /* ER_NO_SUCH_TABLE */ ||
+		mysql_errno(db) == 1142 /* ER_TABLEACCESS_DENIED_ERROR */)) {
 		*absent = 1;
 		return NULL;
 	}
