@@ -99,8 +99,9 @@ book_done(struct req *r, const struct appt_booking *k)
 	char *materials;
 	struct buf b;
 
-	log_info("appointment %s booked (%s %s %s)", k->appointment_no, k->item, k->date,
-	    k->start);
+	if (!k->replayed)
+		log_info("appointment %s booked (%s %s %s)", k->appointment_no, k->item, k->date,
+		    k->start);
 	if (r->is_api) {
 		char loc[96];
 
@@ -117,7 +118,7 @@ book_done(struct req *r, const struct appt_booking *k)
 		buf_adds(&b, ",\"status\":\"booked\"}\n");
 		snprintf(loc, sizeof(loc), "Location: /api/v1/appointments/%s\r\n",
 		    k->appointment_no);
-		req_send(r, 201, "application/json; charset=utf-8", &b, loc);
+		req_send(r, k->replayed ? 200 : 201, "application/json; charset=utf-8", &b, loc);
 		buf_free(&b);
 		return;
 	}
@@ -135,7 +136,7 @@ appt_book(struct req *r)
 	const char *field, *message;
 	struct appt_booking k = {0};
 	struct store_write w = {0};
-	char phone[64], msg[96];
+	char phone[64], msg[96], key[65];
 	int retry;
 
 	r->json_bools = book_api_bools;
@@ -167,6 +168,26 @@ appt_book(struct req *r)
 	k.name = field_value(&r->in, "name");
 	k.phone = phone;
 	k.note = field_value(&r->in, "note");
+	{
+		const char *rkey = retry_key_given(r);
+		const char *parts[] = {"appointment", k.item, k.date, k.start, k.name, k.phone,
+		    k.note, k.notify_off ? "notify=false" : "notify", rkey};
+
+		switch (retry_key_hash(rkey, parts, sizeof(parts) / sizeof(parts[0]), key)) {
+		case 1:
+			k.dedup_key = key;
+			break;
+		case -1:
+			if (r->is_api)
+				req_error(r, 400, "bad_idempotency_key",
+				    "Idempotency-Key 须为 8 到 128 个字符。", NULL);
+			else
+				book_again(r, 400, NULL, "页面已过期，请刷新后再提交。");
+			return;
+		default:
+			break;
+		}
+	}
 	w.kind = STORE_WRITE_APPT;
 	w.booking = &k;
 	write_commit(&w);

@@ -157,32 +157,13 @@ form_again(struct req *r, int status, const struct intake *in, const char *field
 static int
 dedup_key(struct req *r, const char *kind, const struct case_new *c, char out[65])
 {
-	const char *key = r->is_api ? FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", r->fr->envp) :
-	    field_value(&r->in, "key");
+	const char *key = retry_key_given(r);
 	/* notify only when off: the keys of the other submissions stay as they were */
 	const char *parts[] = {kind, c->category, c->subject, c->body, c->name, c->phone,
 	    c->email, c->item, c->target, key, c->notify_off ? "notify=false" : NULL};
-	unsigned char h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state st;
-	size_t i, n = sizeof(parts) / sizeof(parts[0]);
 
-	if (key == NULL || *key == '\0')
-		return 0;
-	if (strlen(key) < 8 || strlen(key) > 128 || !utf8_valid(key, strlen(key)))
-		return -1;
-	if (!c->notify_off)
-		n--;	/* not even its "-" */
 	/* every field counts: the same key with other content is another case */
-	crypto_hash_sha256_init(&st);
-	for (i = 0; i < n; i++) {
-		const char *v = parts[i] != NULL ? parts[i] : "";
-
-		crypto_hash_sha256_update(&st, (const unsigned char *)(parts[i] != NULL ? "+" : "-"), 1);
-		crypto_hash_sha256_update(&st, (const unsigned char *)v, strlen(v) + 1);
-	}
-	crypto_hash_sha256_final(&st, h);
-	sodium_bin2hex(out, 65, h, sizeof(h));
-	return 1;
+	return retry_key_hash(key, parts, sizeof(parts) / sizeof(parts[0]) - !c->notify_off, out);
 }
 
 /*

@@ -22,7 +22,8 @@ page_begin(struct buf *b, const char *title)
 		    "<body><header><a class=\"brand\" href=\"/\">");
 	H(b, site.cfg.name);
 	buf_adds(b, "</a><nav><a href=\"/consult\">在线咨询</a><a href=\"/complaint\">投诉反映</a>"
-		    "<a href=\"/progress\">进度查询</a><a href=\"/guides\">办事指南</a></nav>"
+		    "<a href=\"/appointments\">预约办理</a><a href=\"/progress\">进度查询</a>"
+		    "<a href=\"/guides\">办事指南</a></nav>"
 		    "</header>\n<main>");
 }
 

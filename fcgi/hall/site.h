@@ -134,6 +134,16 @@ void window_receipt(struct req *);
 /* 1 when account me may print c's receipt again at now: its registrar, soon after. */
 int window_may_reprint(const struct window_case *c, const char *me, time_t now);
 
+/* ---- fcgi/hall/retry.c -------------------------------------------------------------- */
+/* The key the request gives: the API's Idempotency-Key header or the form's field "key". */
+const char *retry_key_given(struct req *);
+/*
+ * The retry key's hash over parts (the caller puts the key among them): 1 with out (64
+ * hex), 0 when key is unset or empty, -1 when it is malformed (8 to 128 characters of
+ * UTF-8).
+ */
+int retry_key_hash(const char *key, const char *const *parts, size_t n, char out[65]);
+
 /* ---- fcgi/hall/form.c --------------------------------------------------------------- */
 /* The typed value of a field of the form shown again, "" when none. */
 const char *form_value(const struct form_state *, const char *name);

@@ -370,22 +370,9 @@ dedup_key(const struct req *r, const struct case_new *c, char out[65])
 	const char *parts[] = {"window", c->registrar, c->channel, c->kind, c->category,
 	    c->subject, c->body, c->name, c->phone, c->email, c->item, c->target,
 	    c->notify_off ? "no-notify" : "notify", key};
-	unsigned char h[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state st;
-	size_t i;
 
-	if (key == NULL || strlen(key) < 8 || strlen(key) > 128)
-		return 0;
-	crypto_hash_sha256_init(&st);
-	for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-		const char *v = parts[i] != NULL ? parts[i] : "";
-
-		crypto_hash_sha256_update(&st, (const unsigned char *)(parts[i] != NULL ? "+" : "-"), 1);
-		crypto_hash_sha256_update(&st, (const unsigned char *)v, strlen(v) + 1);
-	}
-	crypto_hash_sha256_final(&st, h);
-	sodium_bin2hex(out, 65, h, sizeof(h));
-	return 1;
+	/* the form's own key: a malformed one (a tampered form) is simply no key */
+	return retry_key_hash(key, parts, sizeof(parts) / sizeof(parts[0]), out) == 1;
 }
 
 /* The form's values as a case; 0, or -1 with the field and message to show. */

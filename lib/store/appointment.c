@@ -465,9 +465,9 @@ appt_insert(struct store *s, const struct appt_booking *b, const char *mac)
 
 	if ((st = store_stmt(s, "INSERT INTO appointments (id, appointment_no, query_code, "
 				"query_mac, item, item_name, date, start, end, place, name, phone, "
-				"note, channel, registrar, notify, created_at, updated_at) "
+				"note, channel, registrar, notify, created_at, updated_at, dedup_key) "
 				"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-				"coalesce(?14, 'online'), ?15, ?16, ?17, ?17)")) == NULL)
+				"coalesce(?14, 'online'), ?15, ?16, ?17, ?17, ?18)")) == NULL)
 		return -1;
 	store_bind_text(st, 1, b->id);
 	store_bind_text(st, 2, b->appointment_no);
@@ -486,7 +486,42 @@ appt_insert(struct store *s, const struct appt_booking *b, const char *mac)
 	store_bind_text(st, 15, b->registrar);
 	sqlite3_bind_int(st, 16, !b->notify_off);
 	sqlite3_bind_int64(st, 17, b->created_at);
+	store_bind_text(st, 18, b->dedup_key);
 	return store_done(s, st);
+}
+
+/*
+ * The booking made before with the same retry key: its receipt into b (replayed), and
+ * STORE_OK; STORE_NOT_FOUND when there is none.
+ */
+static enum store_rc
+appt_replay(struct store *s, struct appt_booking *b)
+{
+	enum { RP_ID, RP_NO, RP_CODE, RP_ITEM_NAME, RP_END, RP_PLACE, RP_CREATED, RP_GUIDE };
+	sqlite3_stmt *st;
+	enum store_rc rc = STORE_ERR;
+	int step;
+
+	if ((st = store_stmt(s, "SELECT a.id, a.appointment_no, a.query_code, a.item_name, a.end, "
+				"a.place, a.created_at, i.guide_id FROM appointments a "
+				"LEFT JOIN appt_items i ON i.id = a.item WHERE a.dedup_key = ?1")) == NULL)
+		return STORE_ERR;
+	store_bind_text(st, 1, b->dedup_key);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		store_col_copy(b->id, sizeof(b->id), st, RP_ID);
+		store_col_copy(b->appointment_no, sizeof(b->appointment_no), st, RP_NO);
+		store_col_copy(b->query_code, sizeof(b->query_code), st, RP_CODE);
+		store_col_copy(b->item_name, sizeof(b->item_name), st, RP_ITEM_NAME);
+		store_col_copy(b->end, sizeof(b->end), st, RP_END);
+		store_col_copy(b->place, sizeof(b->place), st, RP_PLACE);
+		b->created_at = (time_t)sqlite3_column_int64(st, RP_CREATED);
+		store_col_copy(b->guide_id, sizeof(b->guide_id), st, RP_GUIDE);
+		b->replayed = 1;
+		rc = STORE_OK;
+	} else if (step == SQLITE_DONE)
+		rc = STORE_NOT_FOUND;
+	sqlite3_reset(st);
+	return rc;
 }
 
 enum store_rc
@@ -503,7 +538,11 @@ appt_apply(struct store *s, const struct store_write *w)
 	int cap = 0;
 
 	b->refused = APPT_OK;
+	b->replayed = 0;
 	b->id[0] = b->appointment_no[0] = b->query_code[0] = '\0';
+	/* a booking sent again (the same key and content) gets its first receipt */
+	if (b->dedup_key != NULL && (rc = appt_replay(s, b)) != STORE_NOT_FOUND)
+		return rc;
 	if ((rc = store_appt_sched(s, b->item, &a)) != STORE_OK) {
 		if (rc == STORE_NOT_FOUND)
 			b->refused = APPT_BAD_ITEM;

@@ -157,7 +157,9 @@ struct appt_booking {
 	const struct hall_config *cfg;
 	const char *item, *date, *start, *name, *phone, *note, *channel, *registrar;
 	int notify_off;
+	const char *dedup_key;	/* the retry key's hash (fcgi/hall/retry.c), or NULL */
 	/* out */
+	int replayed;		/* 1: the same booking was made before; this is its receipt */
 	enum appt_refusal refused;
 	char id[48];
 	char appointment_no[CASENO_LEN + 1];

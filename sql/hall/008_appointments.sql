@@ -58,7 +58,8 @@ CREATE TABLE appointments (
 	               ('booked','confirmed','refused','cancelled','attended','no_show')),
 	reason         TEXT,                        -- why the county refused
 	created_at     INTEGER NOT NULL,
-	updated_at     INTEGER NOT NULL
+	updated_at     INTEGER NOT NULL,
+	dedup_key      TEXT UNIQUE                  -- SHA-256 of the retry key and the content
 );
 -- a slot's live bookings, counted by every booking
 CREATE INDEX appointments_slot ON appointments (item, date, start, status);

@@ -200,6 +200,33 @@ class AppointmentsTest(NodeTestCase):
                          [(s["date"], s["start"]) for s in self.slots("conc")])
 
     # ---- cancel and lookup ---------------------------------------------------------------
+    def test_a_booking_sent_again_is_one_booking(self):
+        """A lost answer and a retry with the same Idempotency-Key (or the form's key) get
+        the first receipt back; the same key with other content is another booking."""
+        slot = next(s for s in self.slots("conc") if s["left"] == 5 and s["start"] == "10:00"
+                    and s["date"] != self.slots("conc")[0]["date"])
+        body = dict(item="conc", date=slot["date"], start="10:00", **person(400))
+        h = {"Idempotency-Key": "retry-key-400-abcdef"}
+        first = self.node.json_post("/api/v1/appointments", body, headers=h)
+        self.assertEqual(first.status, 201, first)
+        again = self.node.json_post("/api/v1/appointments", body, headers=h)
+        self.assertEqual(again.status, 200, again)
+        self.assertEqual(again.json(), first.json())
+        left = next(s["left"] for s in self.slots("conc") if s["date"] == slot["date"] and
+                    s["start"] == "10:00")
+        self.assertEqual(left, 4)
+        other = self.node.json_post("/api/v1/appointments", dict(body, **person(401)),
+                                    headers=h)
+        self.assertEqual(other.status, 201, other)
+        self.assertNotEqual(other.json()["appointment_no"], first.json()["appointment_no"])
+        self.assertJsonError(self.node.json_post("/api/v1/appointments", body,
+                                                 headers={"Idempotency-Key": "short"}), 400)
+        # two free places left for the other tests of this slot's day: give them back
+        for a in (first.json(), other.json()):
+            r = self.node.json_post("/api/v1/appointments/%s/cancel" % a["appointment_no"],
+                                    {"code": a["query_code"]})
+            self.assertEqual(r.status, 200, r)
+
     def test_cancel_frees_a_place_and_lookup(self):
         slot = next(s for s in self.slots("conc") if s["left"] == 5 and
                     s["date"] != self.slots("conc")[0]["date"])
