@@ -108,7 +108,6 @@ BEGIN
 		       LEFT(SUBSTRING_INDEX(USER(), '@', 1), 64)
 		ON DUPLICATE KEY UPDATE version = VALUES(version), body = VALUES(body),
 			updated_at = CURRENT_TIMESTAMP(6), updated_by = VALUES(updated_by);
-	SELECT v_version AS version;
 END;
 
 -- every new document goes down to its hall (the hall keeps the greatest version)
