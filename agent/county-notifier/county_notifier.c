@@ -14,7 +14,9 @@
  *   - failures back off (exponential, with jitter, capped), keep their error for the staff
  *     console's dashboard, and give up only after [notifier] give_up_hours (state failed,
  *     shown there too);
- *   - a case's notices go out in the order they were made, per channel.
+ *   - a case's notices go out in the order they were made, per channel;
+ *   - each pass first asks the database for the appointments' reminders due (the working
+ *     day before, sql/county/016), which it makes once each.
  *
  *   county-notifier -c NOTIFIER_INI run    the daemon; SIGTERM stops it between notices
  *   county-notifier -c NOTIFIER_INI once   everything due now, then exit (0: none failed)
@@ -109,6 +111,7 @@ struct run {
 	struct notice unmarked[64];
 	int nunmarked;
 	long sent, failed;
+	int reminders_failing;	/* the last CALL appointment_reminders() failed */
 };
 
 static void
@@ -188,6 +191,13 @@ pass(struct run *r)
 		return -1;
 	}
 	unmarked_flush(r);
+	/* a failure here holds no notice back: said once, until it works again */
+	if (queue_reminders(r->db, err, sizeof(err)) == -1) {
+		if (!r->reminders_failing)
+			log_warnx("county: %s", err);
+		r->reminders_failing = 1;	/* a lost connection: queue_due says so next */
+	} else
+		r->reminders_failing = 0;
 	if (r->nunmarked > 0 || (n = queue_due(r->db, r->c->sms_url != NULL,
 		r->c->mail_url != NULL, v, max, err, sizeof(err))) == -1) {
 		if (r->nunmarked == 0)

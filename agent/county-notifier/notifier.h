@@ -38,13 +38,20 @@ void notifier_conf_free(struct notifier_conf *);
 struct notice {
 	char id[40];		/* the UUID: gateway idempotency key, Message-ID */
 	char case_no[40];
-	char event[20];		/* delivered accepted transferred answered resolved rejected code */
+	char event[20];		/* delivered accepted transferred answered resolved rejected code;
+				 * an appointment's booked refused reminder (and code) */
 	char channel[8];	/* sms, email */
 	char to[208];
-	char kind[20];		/* the case's kind */
+	char kind[20];		/* the case's kind, or "appointment" */
 	char hall[104];		/* the hall's name, "" when unknown */
 	char *note;		/* the answer or reason (e-mail only); may be NULL */
 	char secret[20];	/* a new query code (event code), else "" */
+	/* an appointment's (kind "appointment"): what seed 4 says its notices carry */
+	char item_name[208];	/* 预约内容 */
+	char date[12];		/* YYYY-MM-DD */
+	char start[8], end[8];	/* HH:MM */
+	char place[208];	/* 办理地点 */
+	char name[208];		/* 预约人姓名 (the e-mail only) */
 	int attempts;		/* before this one */
 	long age_s;		/* since the notice was made */
 };
@@ -95,6 +102,11 @@ int queue_due(MYSQL *, int sms, int email, struct notice *v, int max, char *err,
  * lease_s, committed. 1 claimed, 0 another notifier has it (or it is sent), -1 on error.
  */
 int queue_take(MYSQL *, const struct notice *, int lease_s, char *err, size_t errlen);
+/*
+ * Queues the reminders due (CALL appointment_reminders(), sql/county/016: the working day
+ * before each appointment, once) and commits; 0 or -1.
+ */
+int queue_reminders(MYSQL *, char *err, size_t errlen);
 /* Sent: state sent, the code forgotten. */
 int queue_sent(MYSQL *, const struct notice *, char *err, size_t errlen);
 /* Not sent: the error kept, next try after retry_s; for good (failed) when give_up. */

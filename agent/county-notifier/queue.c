@@ -21,11 +21,17 @@ fail(MYSQL *db, const char *what, unsigned int code, char *err, size_t errlen)
 	return -1;
 }
 
+/* a notice tells of a case or of an appointment (sql/county/016): numbers of the two never
+ * meet, and the kind says which ("appointment"); a notice of neither (purged) waits */
 #define DUE_SQL "SELECT n.id, n.case_no, n.event, n.channel, n.to_addr, n.note, n.secret, " \
-	"n.attempts, c.kind, h.name, TIMESTAMPDIFF(SECOND, n.created_at, NOW(6)) " \
-	"FROM notifications n JOIN cases c ON c.case_no = n.case_no " \
+	"n.attempts, COALESCE(c.kind, IF(a.appointment_no IS NULL, NULL, 'appointment')), " \
+	"h.name, TIMESTAMPDIFF(SECOND, n.created_at, NOW(6)), a.item_name, " \
+	"DATE_FORMAT(a.date, '%Y-%m-%d'), a.start, a.`end`, a.place, a.name " \
+	"FROM notifications n LEFT JOIN cases c ON c.case_no = n.case_no " \
+	"LEFT JOIN appointments a ON a.appointment_no = n.case_no " \
 	"LEFT JOIN halls h ON h.hall_code = n.hall_code " \
 	"WHERE n.state = 'pending' AND n.next_at <= NOW(6) " \
+	"AND (c.case_no IS NOT NULL OR a.appointment_no IS NOT NULL) " \
 	"AND ((n.channel = 'sms' AND ?) OR (n.channel = 'email' AND ?)) " \
 	/* a case's notices in order: only the oldest pending of its channel */ \
 	"AND NOT EXISTS (SELECT 1 FROM notifications e WHERE e.case_no = n.case_no " \
@@ -33,7 +39,7 @@ fail(MYSQL *db, const char *what, unsigned int code, char *err, size_t errlen)
 	"OR (e.created_at = n.created_at AND e.id < n.id))) " \
 	"ORDER BY n.created_at LIMIT ?"
 enum { DUE_ID, DUE_CASE, DUE_EVENT, DUE_CHANNEL, DUE_TO, DUE_NOTE, DUE_SECRET, DUE_ATTEMPTS,
-	DUE_KIND, DUE_HALL, DUE_AGE };
+	DUE_KIND, DUE_HALL, DUE_AGE, DUE_ITEM, DUE_DATE, DUE_START, DUE_END, DUE_PLACE, DUE_NAME };
 
 static void
 copy(char *dst, size_t n, const char *src)
@@ -69,9 +75,27 @@ queue_due(MYSQL *db, int sms, int email, struct notice *v, int max, char *err, s
 		copy(x->kind, sizeof(x->kind), db_val(&r, i, DUE_KIND));
 		copy(x->hall, sizeof(x->hall), db_val(&r, i, DUE_HALL));
 		x->age_s = (long)db_int(&r, i, DUE_AGE);
+		copy(x->item_name, sizeof(x->item_name), db_val(&r, i, DUE_ITEM));
+		copy(x->date, sizeof(x->date), db_val(&r, i, DUE_DATE));
+		copy(x->start, sizeof(x->start), db_val(&r, i, DUE_START));
+		copy(x->end, sizeof(x->end), db_val(&r, i, DUE_END));
+		copy(x->place, sizeof(x->place), db_val(&r, i, DUE_PLACE));
+		copy(x->name, sizeof(x->name), db_val(&r, i, DUE_NAME));
 	}
 	dbrows_free(&r);
 	return (int)i;
+}
+
+int
+queue_reminders(MYSQL *db, char *err, size_t errlen)
+{
+	unsigned int code;
+
+	if (county_exec(db, "CALL appointment_reminders()", NULL, 0, NULL, &code) == -1)
+		return fail(db, "queueing the appointments' reminders", code, err, errlen);
+	if (mysql_commit(db) != 0)
+		return fail(db, "committing the reminders", mysql_errno(db), err, errlen);
+	return 0;
 }
 
 int

@@ -22,6 +22,10 @@ static const struct {
 	{"resolved", "已办结", "已办结，请凭查询码查看并评价。"},
 	{"rejected", "不予受理", "不予受理，原因请凭查询码查看。"},
 	{"code", "查询码已重置", NULL},
+	/* an appointment's (SPEC 5.6): appt_sms writes these */
+	{"booked", "已预约", NULL},
+	{"refused", "未同意", NULL},
+	{"reminder", "办理提醒", NULL},
 };
 
 static const struct {
@@ -65,23 +69,100 @@ sms_tail(const char *event)
 	return NULL;
 }
 
-/* The sentence with the case number whole (shorten 0) or as "4301…Q7Q" (shorten 1). */
-static void
-sms_compose(struct buf *b, const struct notice *n, const char *signature, int shorten)
+static int
+is_appt(const struct notice *n)
 {
-	char no[48];
-	size_t len = strlen(n->case_no);
+	return strcmp(n->kind, "appointment") == 0;
+}
+
+/* The number whole (shorten 0) or as "4301…Q7Q" (shorten 1). */
+static void
+sms_number(char no[48], const char *case_no, int shorten)
+{
+	size_t len = strlen(case_no);
 
 	if (shorten && len > 7)
-		snprintf(no, sizeof(no), "%.4s…%s", n->case_no, n->case_no + len - 3);
+		snprintf(no, 48, "%.4s…%s", case_no, case_no + len - 3);
 	else
-		snprintf(no, sizeof(no), "%s", n->case_no);
+		snprintf(no, 48, "%s", case_no);
+}
+
+/* "12月8日" of "2026-12-08" ("" when it is not a day). */
+static void
+day_text(char out[32], const char *date)
+{
+	int y, m, d;
+
+	if (sscanf(date, "%4d-%2d-%2d", &y, &m, &d) == 3 && m >= 1 && m <= 12 && d >= 1 && d <= 31)
+		snprintf(out, 32, "%d月%d日", m, d);
+	else
+		out[0] = '\0';
+}
+
+/* At most max characters of s (UTF-8), with "…" when cut; max < 0: all of it. */
+static void
+cut_text(char *out, size_t outlen, const char *s, int max)
+{
+	size_t i = 0;
+	int chars = 0;
+
+	if (max < 0 || (long)utf8_len(s) <= max) {
+		snprintf(out, outlen, "%s", s);
+		return;
+	}
+	while (s[i] != '\0' && chars < max) {
+		i++;
+		while (((unsigned char)s[i] & 0xC0) == 0x80)
+			i++;
+		chars++;
+	}
+	snprintf(out, outlen, "%.*s%s", (int)i, s, i > 0 ? "…" : "");
+}
+
+/*
+ * An appointment's sentence (seed 4: 预约号, 预约时间, 办理地点, 预约内容), from the fullest
+ * to the shortest as the 70 characters ask: the item named (item 1) or not, the place whole
+ * (place -1), cut to that many characters, or left out (0).
+ */
+static void
+appt_compose(struct buf *b, const struct notice *n, const char *no, int item, int place)
+{
+	char day[32], where[224], what[224];
+
+	day_text(day, n->date);
+	cut_text(where, sizeof(where), n->place, place);
+	snprintf(what, sizeof(what), "%s", item ? n->item_name : "");
+	if (strcmp(n->event, "booked") == 0)
+		buf_printf(b, "您已预约%s，预约号%s，%s%s%s%s。", what, no, day, n->start,
+		    where[0] != '\0' ? "，" : "", where);
+	else if (strcmp(n->event, "refused") == 0)
+		buf_printf(b, "您%s%s的%s预约%s未获同意，原因请查看邮件或凭预约号查询。", day,
+		    n->start, what, no);
+	else
+		buf_printf(b, "提醒：%s%s请到%s办理%s，预约号%s。", day, n->start,
+		    where[0] != '\0' ? where : "大厅", item ? n->item_name : "预约事项", no);
+}
+
+/* The sentence of the notice at degradation level `level` (0: all of it). */
+static void
+sms_compose(struct buf *b, const struct notice *n, const char *signature, int level)
+{
+	static const int places[] = {-1, 12, 6, 0};
+	char no[48];
+
 	buf_reset(b);
 	buf_printf(b, "【%s】", signature);
+	if (is_appt(n) && strcmp(n->event, "code") != 0) {
+		/* 8 levels with the number whole, then 8 with it shortened */
+		sms_number(no, n->case_no, level >= 8);
+		appt_compose(b, n, no, (level % 8) < 4, places[level % 4]);
+		return;
+	}
+	sms_number(no, n->case_no, level >= 1);
 	if (strcmp(n->event, "code") == 0)
 		/* the only text that carries a secret: nothing else in it to forward */
-		buf_printf(b, "您的办件%s的新查询码为%s，原查询码已失效。请勿告知他人。", no,
-		    n->secret);
+		buf_printf(b, "您的%s%s的新查询码为%s，原查询码已失效。请勿告知他人。",
+		    is_appt(n) ? "预约" : "办件", no, n->secret);
 	else
 		buf_printf(b, "您的%s%s%s", strcmp(n->kind, "unresolved") == 0 ? "反映" :
 		    notice_kind_text(n->kind), no, sms_tail(n->event));
@@ -90,15 +171,19 @@ sms_compose(struct buf *b, const struct notice *n, const char *signature, int sh
 int
 notice_sms_text(struct buf *b, const struct notice *n, const char *signature)
 {
-	int shorten;
+	int level, levels;
 
 	if (notice_status_text(n->event) == NULL)
 		return -1;
+	/* an appointment's texts are the appointment's, a case's the case's (a code: both) */
+	if (strcmp(n->event, "code") != 0 && (sms_tail(n->event) == NULL) != is_appt(n))
+		return -1;
+	levels = is_appt(n) && strcmp(n->event, "code") != 0 ? 16 : 2;
 	if (strcmp(n->event, "code") == 0 &&
 	    (strlen(n->secret) != 6 || strspn(n->secret, "0123456789") != 6))
 		return -1;
-	for (shorten = 0; shorten <= 1; shorten++) {
-		sms_compose(b, n, signature, shorten);
+	for (level = 0; level < levels; level++) {
+		sms_compose(b, n, signature, level);
 		if (b->failed)
 			return -1;
 		if (utf8_len(b->data) <= SMS_MAX_CHARS)
@@ -161,6 +246,29 @@ body_base64(struct buf *b, const char *text)
 	}
 }
 
+/* What seed 4 lists: 预约号、预约人姓名、预约时间、办理地点、预约内容. */
+static void
+appt_mail_body(struct buf *body, const struct notice *n)
+{
+	const char *at = n->hall[0] != '\0' ? "在" : "";
+
+	if (strcmp(n->event, "booked") == 0)
+		buf_printf(body, "您%s%s的预约已登记。\r\n", at, n->hall);
+	else if (strcmp(n->event, "refused") == 0)
+		buf_printf(body, "很抱歉，您%s%s的预约未获同意。\r\n", at, n->hall);
+	else
+		buf_printf(body, "提醒您：您%s%s的预约将于 %s %s 办理，请按时前往，并带齐所需材料。\r\n",
+		    at, n->hall, n->date, n->start);
+	buf_printf(body, "\r\n预约号：%s\r\n", n->case_no);
+	if (n->name[0] != '\0')
+		buf_printf(body, "预约人：%s\r\n", n->name);
+	buf_printf(body, "预约时间：%s %s-%s\r\n", n->date, n->start, n->end);
+	if (n->place[0] != '\0')
+		buf_printf(body, "办理地点：%s\r\n", n->place);
+	if (n->item_name[0] != '\0')
+		buf_printf(body, "预约内容：%s\r\n", n->item_name);
+}
+
 int
 notice_mail(struct buf *b, const struct notice *n, const char *from, const char *signature,
     time_t now)
@@ -177,8 +285,11 @@ notice_mail(struct buf *b, const struct notice *n, const char *from, const char 
 	gmtime_r(&local, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0800", &tm);
 	if (strcmp(n->event, "code") == 0)
-		snprintf(subject, sizeof(subject), "【%s】办件 %s 的新查询码", signature,
-		    n->case_no);
+		snprintf(subject, sizeof(subject), "【%s】%s %s 的新查询码", signature,
+		    is_appt(n) ? "预约" : "办件", n->case_no);
+	else if (is_appt(n))
+		snprintf(subject, sizeof(subject), "【%s】您的预约 %s %s", signature, n->case_no,
+		    status);
 	else
 		snprintf(subject, sizeof(subject), "【%s】您的%s %s %s", signature,
 		    notice_kind_text(n->kind), n->case_no, status);
@@ -186,16 +297,22 @@ notice_mail(struct buf *b, const struct notice *n, const char *from, const char 
 	buf_init(&body, 64 * 1024);
 	buf_adds(&body, "您好：\r\n\r\n");
 	if (strcmp(n->event, "code") == 0)
-		buf_printf(&body, "您的办件（编号 %s）的新查询码为 %s，原查询码已失效。请勿告知他人。\r\n",
-		    n->case_no, n->secret);
+		buf_printf(&body, "您的%s（编号 %s）的新查询码为 %s，原查询码已失效。请勿告知他人。\r\n",
+		    is_appt(n) ? "预约" : "办件", n->case_no, n->secret);
+	else if (is_appt(n))
+		appt_mail_body(&body, n);
 	else
 		buf_printf(&body, "您%s%s提交的%s（办件编号 %s）%s。\r\n",
 		    n->hall[0] != '\0' ? "在" : "", n->hall, notice_kind_text(n->kind), n->case_no,
 		    status);
 	if (n->note != NULL && n->note[0] != '\0' && strcmp(n->event, "code") != 0)
 		buf_printf(&body, "\r\n%s：\r\n%s\r\n",
-		    strcmp(n->event, "rejected") == 0 ? "原因" : "说明", n->note);
-	buf_adds(&body, "\r\n请凭回执上的办件编号和查询码，在服务大厅网站的“办理进度”页面查看详情。\r\n");
+		    strcmp(n->event, "rejected") == 0 || strcmp(n->event, "refused") == 0 ?
+		    "原因" : "说明", n->note);
+	if (is_appt(n))
+		buf_adds(&body, "\r\n请凭预约号和查询码，在服务大厅网站的“预约”页面查看或取消预约。\r\n");
+	else
+		buf_adds(&body, "\r\n请凭回执上的办件编号和查询码，在服务大厅网站的“办理进度”页面查看详情。\r\n");
 	buf_printf(&body, "\r\n%s\r\n（此邮件由系统自动发送，请勿直接回复。）\r\n", signature);
 	if (body.failed) {
 		buf_free(&body);

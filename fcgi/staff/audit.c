@@ -20,6 +20,10 @@
  *   account-create unlock disable enable account-cli    accounts (accounts.c, auth.c)
  *   refused                           a form refused for its token or the account's role
  *                                     (main.c)
+ *   appointments appt-confirm appt-refuse schedule    a page of appointments with names
+ *                                     and phones (the hall and day, or "conflicts"), the
+ *                                     decisions, a schedule published (appointments.c,
+ *                                     schedules.c)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,7 +131,9 @@ static const struct {
 	{"followup", "登记整改"}, {"followup-days", "设置整改期限"}, {"guide", "保存办事指南"},
 	{"calendar", "发布工作日历"}, {"account-create", "新增账户"}, {"unlock", "解锁账户"},
 	{"disable", "停用账户"}, {"enable", "启用账户"}, {"account-cli", "命令行设置账户"},
-	{"refused", "操作被拒"},
+	{"refused", "操作被拒"}, {"appointments", "查看预约（含联系方式）"},
+	{"appt-confirm", "确认预约"}, {"appt-refuse", "不同意预约"},
+	{"schedule", "发布预约时段"},
 };
 
 /* An action in words; an action this build does not know is shown as stored. */

@@ -449,7 +449,7 @@ dash_page(struct staff_req *s)
 	}
 	spage_table_end(&b, NCOLS(cols), d.n, NULL);
 	free(d.h);
-	if (notices_section(&b, s) == -1) {
+	if (appointments_section(&b, s) == -1 || notices_section(&b, s) == -1) {
 		buf_free(&b);
 		spage_unavailable(s);
 		return;

@@ -73,6 +73,12 @@ static const struct staff_route {
 	{{"POST", "/calendars/*"}, calendar_save, STAFF_ROLE_PROVINCE, 1,
 	    "工作日历由省级统一发布，县级账户只能查看。"},
 	{{"GET", "/audit"}, audit_page, "admin", 0, "审计日志由本县管理员查看。"},
+	{{"GET", "/appointments"}, appointments_page, "staff", 0, NULL},
+	{{"POST", "/appointments/*"}, appointment_action, "staff", 1, NULL},
+	{{"GET", "/appointment-conflicts"}, conflicts_page, "staff", 0, NULL},
+	{{"GET", "/schedules/*"}, schedule_page, "staff", 0, NULL},
+	{{"POST", "/schedules/*"}, schedule_save, "supervisor", 1,
+	    "预约事项与时段由本县督查员或管理员发布。"},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -43,6 +43,8 @@ static const char staff_css[] =
     ".filters .check{display:flex;align-items:center;gap:.3rem}"
     ".filters .check input{width:auto}"
     ".filters button{margin:0}"
+    "form.inline{display:inline-flex;flex-wrap:wrap;gap:.3rem;margin:.1rem 0}"
+    "form.inline input{width:auto}form.inline button{margin:0}"
     ".tag{font-size:.78rem;padding:.05rem .4rem;border-radius:.2rem;color:#fff;"
     "white-space:nowrap}"
     ".warning{background:#e69500}.overdue{background:#b71c1c}.closed{background:#607d8b}"
@@ -126,6 +128,7 @@ spage_begin(struct buf *b, const struct staff_req *s, const char *title)
 		buf_adds(b, "<nav>");
 		nav_link(b, s, "/", "办件");
 		nav_link(b, s, "/followups", "差评回访");
+		nav_link(b, s, "/appointments", "预约");
 		nav_link(b, s, "/dashboard", "质量统计");
 		nav_link(b, s, "/guides", "办事指南");
 		nav_link(b, s, "/calendars", "节假日");

@@ -168,6 +168,20 @@ void dash_csv(struct staff_req *);
 /* The dashboard's notice health per channel and the cases per channel; -1: db failed. */
 int notices_section(struct buf *, struct staff_req *);
 
+/* ---- fcgi/staff/appointments.c ----------------------------------------------------- */
+void appointments_page(struct staff_req *);
+void appointment_action(struct staff_req *);
+void conflicts_page(struct staff_req *);
+/* The dashboard's appointments per hall (bookings, no-shows, refusals); -1: db failed. */
+int appointments_section(struct buf *, struct staff_req *);
+/* 1 when s is "YYYY-MM-DD"; 1 when s is a 12-digit hall code. */
+int appt_date_ok(const char *s);
+int appt_hall_ok(const char *s);
+
+/* ---- fcgi/staff/schedules.c --------------------------------------------------------- */
+void schedule_page(struct staff_req *);
+void schedule_save(struct staff_req *);
+
 /* ---- fcgi/staff/publish.c ----------------------------------------------------------- */
 void guides_page(struct staff_req *);
 void guide_page(struct staff_req *);

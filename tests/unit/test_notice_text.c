@@ -173,6 +173,146 @@ mail_is_a_message_with_the_notice_id(void **state)
 	buf_free(&b);
 }
 
+/* ---- appointments (SPEC 4.5, 5.6; seed 4: 预约号、预约人姓名、预约时间、办理地点、预约内容) */
+
+static void
+appt_fill(struct notice *n, const char *event)
+{
+	notice_fill(n, event, "appointment");
+	snprintf(n->case_no, sizeof(n->case_no), "43012100100126120500042K");
+	snprintf(n->item_name, sizeof(n->item_name), "居民身份证申领");
+	snprintf(n->date, sizeof(n->date), "2026-12-08");
+	snprintf(n->start, sizeof(n->start), "09:00");
+	snprintf(n->end, sizeof(n->end), "09:30");
+	snprintf(n->place, sizeof(n->place), "一楼 2 号窗口");
+	snprintf(n->name, sizeof(n->name), "张三");
+	if (strcmp(event, "code") == 0)
+		snprintf(n->secret, sizeof(n->secret), "042917");
+}
+
+static void
+appt_sms_says_number_day_time_and_place(void **state)
+{
+	static const char *const appt_events[] = {"booked", "refused", "reminder", "code"};
+	struct notice n;
+	struct buf b;
+	size_t i;
+
+	(void)state;
+	buf_init(&b, 4096);
+	for (i = 0; i < sizeof(appt_events) / sizeof(appt_events[0]); i++) {
+		appt_fill(&n, appt_events[i]);
+		assert_int_equal(notice_sms_text(&b, &n, "长沙县政务服务"), 0);
+		assert_true(utf8_len(b.data) <= SMS_MAX_CHARS);
+		assert_int_equal(strncmp(b.data, "【长沙县政务服务】", strlen("【长沙县政务服务】")), 0);
+		assert_non_null(strstr(b.data, n.case_no));
+	}
+	appt_fill(&n, "booked");
+	assert_int_equal(notice_sms_text(&b, &n, "长沙县政务服务"), 0);
+	assert_string_equal(b.data, "【长沙县政务服务】您已预约居民身份证申领，预约号"
+				    "43012100100126120500042K，12月8日09:00，一楼 2 号窗口。");
+	appt_fill(&n, "refused");
+	n.note = "当日窗口设备检修";
+	assert_int_equal(notice_sms_text(&b, &n, "长沙县政务服务"), 0);
+	assert_non_null(strstr(b.data, "未获同意"));
+	assert_non_null(strstr(b.data, "原因请查看"));
+	assert_null(strstr(b.data, "检修"));	/* the reason is the e-mail's and the lookup's */
+	appt_fill(&n, "reminder");
+	assert_int_equal(notice_sms_text(&b, &n, "长沙县政务服务"), 0);
+	assert_non_null(strstr(b.data, "12月8日09:00"));
+	assert_non_null(strstr(b.data, "一楼 2 号窗口"));
+	appt_fill(&n, "code");
+	assert_int_equal(notice_sms_text(&b, &n, "长沙县政务服务"), 0);
+	assert_non_null(strstr(b.data, "您的预约"));
+	assert_non_null(strstr(b.data, "042917"));
+	buf_free(&b);
+}
+
+static void
+appt_sms_gives_way_for_a_long_place_and_signature(void **state)
+{
+	const char *sig = "长沙县星沙街道政务服务中心便民服务窗口";	/* 19 */
+	struct notice n;
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 4096);
+	appt_fill(&n, "booked");
+	snprintf(n.place, sizeof(n.place), "星沙街道政务服务中心二楼东侧不动产登记与户籍综合受理区 7 号窗口");
+	snprintf(n.item_name, sizeof(n.item_name), "不动产登记（二手房转移登记及抵押登记合并办理）");
+	/* the number and the time stay whole; the item goes, then the place is cut */
+	assert_int_equal(notice_sms_text(&b, &n, "长沙县政务服务"), 0);
+	assert_true(utf8_len(b.data) <= SMS_MAX_CHARS);
+	assert_non_null(strstr(b.data, n.case_no));
+	assert_non_null(strstr(b.data, "12月8日09:00"));
+	/* a long signature besides: the number shortened last */
+	assert_int_equal(notice_sms_text(&b, &n, sig), 0);
+	assert_true(utf8_len(b.data) <= SMS_MAX_CHARS);
+	assert_non_null(strstr(b.data, "12月8日09:00"));
+	appt_fill(&n, "reminder");
+	snprintf(n.place, sizeof(n.place), "星沙街道政务服务中心二楼东侧不动产登记与户籍综合受理区 7 号窗口");
+	assert_int_equal(notice_sms_text(&b, &n, sig), 0);
+	assert_true(utf8_len(b.data) <= SMS_MAX_CHARS);
+	buf_free(&b);
+}
+
+static void
+appt_and_case_texts_do_not_mix(void **state)
+{
+	struct notice n;
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 4096);
+	appt_fill(&n, "answered");	/* a case's event on an appointment */
+	assert_int_equal(notice_sms_text(&b, &n, "县政务服务"), -1);
+	notice_fill(&n, "booked", "consultation");	/* an appointment's on a case */
+	assert_int_equal(notice_sms_text(&b, &n, "县政务服务"), -1);
+	buf_free(&b);
+}
+
+static void
+appt_mail_lists_what_seed_4_asks(void **state)
+{
+	char subject[512];
+	struct notice n;
+	struct buf b;
+	char *body;
+
+	(void)state;
+	buf_init(&b, 256 * 1024);
+	appt_fill(&n, "booked");
+	assert_int_equal(notice_mail(&b, &n, "notice@county.example.cn", "长沙县政务服务",
+	    1790000000), 0);
+	mail_subject(b.data, subject, sizeof(subject));
+	assert_string_equal(subject, "【长沙县政务服务】您的预约 43012100100126120500042K 已预约");
+	body = mail_body(b.data);
+	assert_true(utf8_valid(body, strlen(body)));
+	assert_non_null(strstr(body, "预约号：43012100100126120500042K\r\n"));
+	assert_non_null(strstr(body, "预约人：张三\r\n"));
+	assert_non_null(strstr(body, "预约时间：2026-12-08 09:00-09:30\r\n"));
+	assert_non_null(strstr(body, "办理地点：一楼 2 号窗口\r\n"));
+	assert_non_null(strstr(body, "预约内容：居民身份证申领\r\n"));
+
+	appt_fill(&n, "refused");
+	n.note = "当日窗口设备检修，请改约其他时间。";
+	assert_int_equal(notice_mail(&b, &n, "notice@county.example.cn", "长沙县政务服务",
+	    1790000000), 0);
+	mail_subject(b.data, subject, sizeof(subject));
+	assert_non_null(strstr(subject, "未同意"));
+	body = mail_body(b.data);
+	assert_non_null(strstr(body, "未获同意"));
+	assert_non_null(strstr(body, "原因：\r\n当日窗口设备检修"));
+
+	appt_fill(&n, "reminder");
+	assert_int_equal(notice_mail(&b, &n, "notice@county.example.cn", "长沙县政务服务",
+	    1790000000), 0);
+	body = mail_body(b.data);
+	assert_non_null(strstr(body, "将于 2026-12-08 09:00 办理"));
+	assert_non_null(strstr(body, "办理地点：一楼 2 号窗口"));
+	buf_free(&b);
+}
+
 static void
 mail_refuses_an_address_that_breaks_the_header(void **state)
 {
@@ -203,6 +343,10 @@ main(void)
 		cmocka_unit_test(sms_refuses_what_it_cannot_say),
 		cmocka_unit_test(mail_is_a_message_with_the_notice_id),
 		cmocka_unit_test(mail_refuses_an_address_that_breaks_the_header),
+		cmocka_unit_test(appt_sms_says_number_day_time_and_place),
+		cmocka_unit_test(appt_sms_gives_way_for_a_long_place_and_signature),
+		cmocka_unit_test(appt_and_case_texts_do_not_mix),
+		cmocka_unit_test(appt_mail_lists_what_seed_4_asks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
