@@ -351,3 +351,19 @@ appt_page(struct req *r)
 	buf_free(&b);
 	appt_sched_free(&a);
 }
+
+/* GET /appointments/resend: the form asking for a new query code (appt_resend.c takes it). */
+void
+appt_resend_form(struct req *r)
+{
+	char token[CSRF_TOKEN_LEN];
+	struct form_state st = {0};
+	struct buf b;
+
+	form_token(r, token);
+	st.csrf_token = token;
+	buf_init(&b, PAGE_MAX);
+	apage_resend(&b, &st);
+	send_page(r, 200, &b);
+	buf_free(&b);
+}

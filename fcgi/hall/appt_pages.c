@@ -266,6 +266,7 @@ apage_form(struct buf *b, const struct form_state *st, const struct appt_choice 
 	hidden(b, "start", c->start);
 	form_input(b, st, "name", "预约人姓名", "text", 1, 50, NULL);
 	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码可收到预约短信");
+	form_input(b, st, "email", "电子邮箱", "email", 0, 100, "可不填；填写后也以电子邮件告知");
 	form_label(b, st, "note", "备注", 0, "可不填");
 	buf_adds(b, "<textarea id=\"f-note\" name=\"note\" rows=\"3\" maxlength=\"200\">");
 	H(b, form_value(st, "note"));
@@ -382,7 +383,8 @@ apage_lookup(struct buf *b, const struct form_state *st, const struct appt_view 
 	form_input(b, st, "appointment_no", "预约号", "text", 1, 40, "见预约回执，共 23 位");
 	form_input(b, st, "code", "查询码", "text", 1, 6, "6 位数字");
 	form_close(b, st, "查询");
-	buf_adds(b, "<p><a href=\"/appointments\">预约办事</a></p>");
+	buf_adds(b, "<p><a href=\"/appointments/resend\">忘记查询码？</a></p>"
+		    "<p><a href=\"/appointments\">预约办事</a></p>");
 	page_end(b);
 }
 
@@ -394,5 +396,35 @@ apage_cancelled(struct buf *b, const char *appointment_no)
 	caseno_grouped(b, appointment_no);
 	buf_adds(b, " 已取消，名额已释放。欢迎再次预约。</p><p><a href=\"/appointments\">"
 		    "重新预约</a></p>");
+	page_end(b);
+}
+
+void
+apage_resend(struct buf *b, const struct form_state *st)
+{
+	appt_begin(b, "补发预约查询码");
+	buf_adds(b, "<p class=\"lead\">填写预约号，大厅将生成新的查询码，由县级平台以短信发送到"
+		    "预约时登记的手机号码；原查询码随即失效。每个预约 10 分钟内可补发一次，"
+		    "24 小时内最多 3 次。登记的是固定电话的，请到大厅窗口办理。</p>");
+	form_open(b, st, "/appointments/resend");
+	form_input(b, st, "appointment_no", "预约号", "text", 1, 40, "回执上的 23 位预约号，可带空格");
+	form_close(b, st, "发送新的查询码");
+	buf_adds(b, "<p><a href=\"/appointments/lookup\">返回查询预约</a></p>");
+	page_end(b);
+}
+
+void
+apage_resent(struct buf *b, const char *appointment_no, const char *sent_to)
+{
+	size_t n = strlen(sent_to);
+
+	appt_begin(b, "新的查询码已生成");
+	buf_adds(b, "<p class=\"notice\">预约 ");
+	caseno_grouped(b, appointment_no);
+	buf_adds(b, " 的新查询码将以短信发送到尾号为 ");
+	H(b, n >= 4 ? sent_to + n - 4 : sent_to);
+	buf_adds(b, " 的手机。原查询码已失效，请凭短信中的新查询码查询或取消预约。短信由县级平台"
+		    "发出，大厅与县级联网时一般几分钟内送达；网络中断时，联网后发出。</p>"
+		    "<p><a class=\"button\" href=\"/appointments/lookup\">查询预约</a></p>");
 	page_end(b);
 }

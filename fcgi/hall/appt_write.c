@@ -16,6 +16,7 @@ static const struct field_spec book_fields[] = {
 	{"start", 1, check_text, 5, NULL, "时段"},
 	{"name", 1, check_text, 50, NULL, "预约人姓名"},
 	{"phone", 1, check_phone, 0, NULL, "联系电话"},
+	{"email", 0, check_email, 0, NULL, "电子邮箱"},	/* SPEC 5.6: for the e-mail notices */
 	{"note", 0, check_multiline, 200, NULL, "备注"},
 };
 static const char *const book_form_extra[] = {"csrf", "key", "notify", "notify_shown", NULL};
@@ -168,10 +169,11 @@ appt_book(struct req *r)
 	k.name = field_value(&r->in, "name");
 	k.phone = phone;
 	k.note = field_value(&r->in, "note");
+	k.email = field_value(&r->in, "email");
 	{
 		const char *rkey = retry_key_given(r);
 		const char *parts[] = {"appointment", k.item, k.date, k.start, k.name, k.phone,
-		    k.note, k.notify_off ? "notify=false" : "notify", rkey};
+		    k.note, k.email, k.notify_off ? "notify=false" : "notify", rkey};
 
 		switch (retry_key_hash(rkey, parts, sizeof(parts) / sizeof(parts[0]), key)) {
 		case 1:

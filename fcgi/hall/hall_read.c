@@ -316,6 +316,7 @@ main(int argc, char *argv[])
 			[R_APPT_LOOKUP] = appt_lookup_page,
 			[R_API_APPT_SLOTS] = appt_slots_api,
 			[R_API_APPT] = appt_get_api,
+			[R_APPT_RESEND_FORM] = appt_resend_form,
 		},
 	};
 

@@ -435,6 +435,8 @@ main(int argc, char *argv[])
 			[R_APPT_CANCEL_FORM] = appt_cancel,
 			[R_API_APPTS] = appt_book,
 			[R_API_APPT_CANCEL] = appt_cancel,
+			[R_APPT_RESEND_FORM] = appt_resend,
+			[R_API_APPT_RESEND] = appt_resend,
 		},
 	};
 

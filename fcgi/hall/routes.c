@@ -40,6 +40,8 @@ static const struct route routes[R__MAX] = {
 	[R_API_APPTS] = {"POST", "/api/v1/appointments"},
 	[R_API_APPT] = {"GET", "/api/v1/appointments/*"},
 	[R_API_APPT_CANCEL] = {"POST", "/api/v1/appointments/*/cancel"},
+	[R_APPT_RESEND_FORM] = {"GET POST", "/appointments/resend"},
+	[R_API_APPT_RESEND] = {"POST", "/api/v1/appointments/*/resend-code"},
 };
 
 void

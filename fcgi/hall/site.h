@@ -16,7 +16,7 @@ enum route_id {
 	R_API_GUIDES, R_API_GUIDE, R_RESEND_FORM, R_API_RESEND,
 	R_WINDOW, R_WINDOW_LOGIN, R_WINDOW_LOGOUT, R_WINDOW_NEW, R_WINDOW_RECEIPT,
 	R_APPTS, R_APPT_LOOKUP, R_APPT_CANCEL_FORM, R_API_APPT_SLOTS, R_API_APPTS, R_API_APPT,
-	R_API_APPT_CANCEL,
+	R_API_APPT_CANCEL, R_APPT_RESEND_FORM, R_API_APPT_RESEND,
 	R__MAX
 };
 typedef void (*handler_fn)(struct req *);
@@ -198,10 +198,15 @@ void appt_slots_api(struct req *);	/* GET /api/v1/appointments/slots */
 void appt_get_api(struct req *);	/* GET /api/v1/appointments/{no}?code= */
 void appt_lookup_page(struct req *);	/* GET POST /appointments/lookup */
 void appt_page(struct req *);		/* GET /appointments */
+void appt_resend_form(struct req *);	/* GET /appointments/resend */
 
 /* ---- fcgi/hall/appt_write.c (hall-write) ------------------------------------------ */
 void appt_book(struct req *);		/* POST /appointments, /api/v1/appointments */
 void appt_cancel(struct req *);		/* POST /appointments/cancel, .../{no}/cancel */
+
+/* ---- fcgi/hall/appt_resend.c (hall-write) ----------------------------------------- */
+/* POST /appointments/resend, /api/v1/appointments/{no}/resend-code: a new code by SMS. */
+void appt_resend(struct req *);
 
 /* ---- fcgi/hall/appt_pages.c ------------------------------------------------------- */
 /* The slot a booking form is for. */
@@ -220,5 +225,8 @@ void apage_receipt(struct buf *, const struct appt_booking *, const char *materi
 void apage_lookup(struct buf *, const struct form_state *, const struct appt_view *v,
     const char *materials);
 void apage_cancelled(struct buf *, const char *appointment_no);
+/* The form that asks for a new query code (SPEC 5.6), and what it answers. */
+void apage_resend(struct buf *, const struct form_state *);
+void apage_resent(struct buf *, const char *appointment_no, const char *sent_to);
 
 #endif

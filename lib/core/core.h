@@ -408,6 +408,7 @@ int record_code_json(struct buf *, const char *id, const char *hall_code, const 
 struct appt_rec {
 	const char *appointment_no, *item, *item_name, *date, *start, *end, *place, *name,
 	    *phone, *note, *channel, *registrar, *query_mac;
+	const char *email;	/* NULL: none, and the record has no "email" */
 	int notify_off;
 };
 int record_appt_json(struct buf *, const char *id, const char *hall_code,

@@ -82,6 +82,8 @@ record_appt_json(struct buf *b, const char *id, const char *hall_code, const str
 	buf_json_member(b, "place", a->place);
 	buf_json_member(b, "name", a->name);
 	buf_json_member(b, "phone", a->phone);
+	if (a->email != NULL)	/* only then: the records without one keep their bytes */
+		buf_json_member(b, "email", a->email);
 	buf_json_member(b, "note", a->note);
 	buf_json_member(b, "channel", a->channel != NULL ? a->channel : "online");
 	if (a->registrar != NULL)

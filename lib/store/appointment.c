@@ -465,9 +465,10 @@ appt_insert(struct store *s, const struct appt_booking *b, const char *mac)
 
 	if ((st = store_stmt(s, "INSERT INTO appointments (id, appointment_no, query_code, "
 				"query_mac, item, item_name, date, start, end, place, name, phone, "
-				"note, channel, registrar, notify, created_at, updated_at, dedup_key) "
+				"note, channel, registrar, notify, created_at, updated_at, dedup_key, "
+				"email) "
 				"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-				"coalesce(?14, 'online'), ?15, ?16, ?17, ?17, ?18)")) == NULL)
+				"coalesce(?14, 'online'), ?15, ?16, ?17, ?17, ?18, ?19)")) == NULL)
 		return -1;
 	store_bind_text(st, 1, b->id);
 	store_bind_text(st, 2, b->appointment_no);
@@ -487,6 +488,7 @@ appt_insert(struct store *s, const struct appt_booking *b, const char *mac)
 	sqlite3_bind_int(st, 16, !b->notify_off);
 	sqlite3_bind_int64(st, 17, b->created_at);
 	store_bind_text(st, 18, b->dedup_key);
+	store_bind_text(st, 19, b->email);
 	return store_done(s, st);
 }
 
@@ -577,7 +579,7 @@ appt_apply(struct store *s, const struct store_write *w)
 	    .item_name = b->item_name, .date = b->date, .start = b->start, .end = b->end,
 	    .place = b->place, .name = b->name, .phone = b->phone, .note = b->note,
 	    .channel = b->channel, .registrar = b->registrar, .query_mac = mac,
-	    .notify_off = b->notify_off};
+	    .email = b->email, .notify_off = b->notify_off};
 	buf_init(&payload, 64 * 1024);
 	rc = STORE_ERR;
 	if (record_appt_json(&payload, b->id, s->hall_code, &rec, b->created_at) == 0 &&

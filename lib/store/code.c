@@ -8,6 +8,13 @@
  *
  * Limits, per case, kept in code_resends (sql/hall/007): one code in 10 minutes and 3 in
  * any 24 hours, rolling. A refusal (STORE_CONFLICT with a reason) writes nothing.
+ *
+ * An appointment (SPEC 4.5, "the same for appointments") takes the same path with
+ * code_resend.appointment set: its row in `appointments` instead of `cases`, the same
+ * limits (code_resends is keyed by the number, and appointment and case numbers never
+ * collide), the same `code` record, which the county's hall_upload sends to the
+ * appointment's phone. Its "closed" is an appointment no longer live (cancelled, refused,
+ * attended, no show).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,16 +60,24 @@ code_mobile(const char *p)
 	return 1;
 }
 
-/* The case's phone, whether it is open, and when it last changed; STORE_NOT_FOUND. */
+/*
+ * The case's (or the appointment's) phone, whether it is closed, and when it last changed;
+ * STORE_NOT_FOUND. Each statement names its table: no SQL is built from pieces.
+ */
 static enum store_rc
-code_case(struct store *s, const char *case_no, char phone[32], int *closed, time_t *updated,
-    char old_code[7])
+code_case(struct store *s, const char *case_no, int appointment, char phone[32], int *closed,
+    time_t *updated, char old_code[7])
 {
 	sqlite3_stmt *st;
 	int step;
 
-	if ((st = store_stmt(s, "SELECT phone, status IN ('resolved', 'rejected'), updated_at, "
-				"query_code FROM cases WHERE case_no = ?1")) == NULL)
+	st = appointment ?
+	    store_stmt(s, "SELECT phone, status IN ('cancelled', 'refused', 'attended', "
+			  "'no_show'), updated_at, query_code FROM appointments "
+			  "WHERE appointment_no = ?1") :
+	    store_stmt(s, "SELECT phone, status IN ('resolved', 'rejected'), updated_at, "
+			  "query_code FROM cases WHERE case_no = ?1");
+	if (st == NULL)
 		return STORE_ERR;
 	store_bind_text(st, 1, case_no);
 	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -123,13 +138,17 @@ code_limits(struct store *s, const char *case_no, time_t now, struct code_resend
  * (retention's clock, and the CODE_CLOSED_DAYS of a closed case, run on).
  */
 static int
-code_replace(struct store *s, const char *case_no, const char *code, const char *mac,
-    time_t now)
+code_replace(struct store *s, const char *case_no, int appointment, const char *code,
+    const char *mac, time_t now)
 {
 	sqlite3_stmt *st;
 
-	if ((st = store_stmt(s, "UPDATE cases SET query_code = ?2, query_mac = ?3, "
-				"dedup_key = NULL WHERE case_no = ?1")) == NULL)
+	st = appointment ?
+	    store_stmt(s, "UPDATE appointments SET query_code = ?2, query_mac = ?3, "
+			  "dedup_key = NULL WHERE appointment_no = ?1") :
+	    store_stmt(s, "UPDATE cases SET query_code = ?2, query_mac = ?3, "
+			  "dedup_key = NULL WHERE case_no = ?1");
+	if (st == NULL)
 		return -1;
 	store_bind_text(st, 1, case_no);
 	store_bind_text(st, 2, code);
@@ -163,7 +182,8 @@ code_apply(struct store *s, const struct store_write *w)
 	r->refused = CODE_ISSUED;
 	r->retry_after = 0;
 	r->code[0] = r->id[0] = r->sent_to[0] = '\0';
-	if ((rc = code_case(s, r->case_no, phone, &closed, &updated, old)) != STORE_OK)
+	rc = code_case(s, r->case_no, r->appointment, phone, &closed, &updated, old);
+	if (rc != STORE_OK)
 		return rc;
 	/* only the last four digits: a case number alone must not tell more of the phone */
 	snprintf(r->sent_to, sizeof(r->sent_to), "*******%s",
@@ -189,7 +209,7 @@ code_apply(struct store *s, const struct store_write *w)
 	rc = STORE_ERR;
 	if (record_code_json(&payload, r->id, s->hall_code, r->case_no, r->code, mac,
 		write_seq_time(seq)) == 0 &&
-	    code_replace(s, r->case_no, r->code, mac, now) == 0 &&
+	    code_replace(s, r->case_no, r->appointment, r->code, mac, now) == 0 &&
 	    write_outbox_add_for(s, r->id, "code", r->case_no, write_seq_time(seq), &payload,
 		"county") == 0)
 		rc = STORE_OK;

@@ -96,7 +96,8 @@ enum code_refusal {
 const char *code_refusal_text(enum code_refusal);
 /* A citizen's request for a new query code (SPEC 5.6). */
 struct code_resend {
-	char case_no[CASENO_LEN + 1];	/* in: a valid case number */
+	char case_no[CASENO_LEN + 1];	/* in: a valid case (or appointment) number */
+	int appointment;		/* in: 1: case_no is an appointment's (appointments) */
 	/* out */
 	enum code_refusal refused;	/* with STORE_CONFLICT */
 	int retry_after;		/* seconds, for CODE_TOO_SOON and CODE_DAY_LIMIT */
@@ -156,6 +157,7 @@ struct appt_booking {
 	/* in: the validated fields; cfg gives days_ahead */
 	const struct hall_config *cfg;
 	const char *item, *date, *start, *name, *phone, *note, *channel, *registrar;
+	const char *email;	/* NULL: none given */
 	int notify_off;
 	const char *dedup_key;	/* the retry key's hash (fcgi/hall/retry.c), or NULL */
 	/* out */

@@ -50,6 +50,7 @@ CREATE TABLE appointments (
 	place          TEXT NOT NULL,
 	name           TEXT NOT NULL,
 	phone          TEXT NOT NULL,
+	email          TEXT,                        -- for the county's e-mail notices; NULL: none
 	note           TEXT,
 	channel        TEXT NOT NULL DEFAULT 'online',
 	registrar      TEXT,

@@ -14,7 +14,18 @@ store_schedule_apply writes; the downlink brings it in production), then:
 - the lookup shows the county's refusal with its reason (set as the downlink would);
 - the pages without JavaScript: no <script>, each under 30 KB, item -> day -> slot -> form
   (its CSRF token) -> the receipt with 预约号, 预约人姓名, 预约时间, 办理地点, 预约内容 and the
-  guide's materials; the lookup page and its cancel form.
+  guide's materials; the lookup page and its cancel form;
+- an optional e-mail address (API and form): checked (422 naming `email`), stored, and in
+  the `appointment` record only when given;
+- a new query code (SPEC 5.6, "the same for appointments"): without a county, 503 no_county
+  writing nothing (the old code still works), the link on the lookup page and its form;
+  with the node's own county (AppointmentResendCountyTest): 202 with the phone's last four
+  digits and never the code, the old code 404s at once and the new one opens it, the
+  county sends it by SMS to the appointment's phone and holds its MAC; the 10-minute limit
+  (429), a landline (409), an unknown number and a case's number (404);
+- a real browser (Chromium through playwright-core, as test_window.py) with JavaScript off
+  at 360 px books a slot: item, day, slot, the form, the receipt with 预约号 and the item,
+  and no page scrolls sideways.
 
 Python 3 standard library only.
 """
@@ -22,12 +33,19 @@ Python 3 standard library only.
 import concurrent.futures
 import datetime
 import json
+import os
 import re
+import shutil
+import subprocess
 import time
+import unittest
 import urllib.parse
 
-from harness import (CALENDAR_DIR, TZ, Form, NodeTestCase, Unchanged, load_calendar,
-                     parse_forms)
+from county import County, hall_scalar, wait_until
+from harness import (CALENDAR_DIR, ROOT, TZ, Form, Node, NodeTestCase, Unchanged, finish_node,
+                     load_calendar, parse_forms)
+from test_resend import caseno
+from test_staff import playwright_modules
 
 HALL = "430121001000"
 DAYS_AHEAD = 14
@@ -52,6 +70,31 @@ def person(i):
     return {"name": "预约人%d" % i, "phone": "1380013%04d" % i}
 
 
+def seed_schedule(node):
+    """SCHEDULE straight into the hall store's tables, as store_schedule_apply writes it."""
+    con = node.db()
+    try:
+        with con:
+            con.execute("INSERT INTO appt_schedule (one, version, body, applied_at) "
+                        "VALUES (1, 1, ?, 0)", (json.dumps(SCHEDULE, ensure_ascii=False),))
+            for pos, it in enumerate(SCHEDULE["items"]):
+                con.execute("INSERT INTO appt_items (id, name, guide_id, place, position) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            (it["id"], it["name"], it["guide_id"], it["place"], pos))
+                for s in it["slots"]:
+                    con.execute("INSERT INTO appt_slots (item, weekday, start, end, "
+                                "capacity) VALUES (?, ?, ?, ?, ?)",
+                                (it["id"], s["weekday"], s["start"], s["end"], s["capacity"]))
+    finally:
+        con.close()
+
+
+def free_slot(node, item="sfz-sl"):
+    """A slot with a place left, from the API."""
+    r = node.get("/api/v1/appointments/slots?item=" + item)
+    return next(s for s in r.json()["slots"] if s["left"] > 0)
+
+
 class AppointmentsTest(NodeTestCase):
     NODE_NAME = "appt"
     EXTRA_INI = ("[limits]\nsubmissions_per_min = 0\nlookups_per_min = 0\n"
@@ -60,22 +103,7 @@ class AppointmentsTest(NodeTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        con = cls.node.db()
-        try:
-            with con:
-                con.execute("INSERT INTO appt_schedule (one, version, body, applied_at) "
-                            "VALUES (1, 1, ?, 0)", (json.dumps(SCHEDULE, ensure_ascii=False),))
-                for pos, it in enumerate(SCHEDULE["items"]):
-                    con.execute("INSERT INTO appt_items (id, name, guide_id, place, position) "
-                                "VALUES (?, ?, ?, ?, ?)",
-                                (it["id"], it["name"], it["guide_id"], it["place"], pos))
-                    for s in it["slots"]:
-                        con.execute("INSERT INTO appt_slots (item, weekday, start, end, "
-                                    "capacity) VALUES (?, ?, ?, ?, ?)",
-                                    (it["id"], s["weekday"], s["start"], s["end"],
-                                     s["capacity"]))
-        finally:
-            con.close()
+        seed_schedule(cls.node)
         cls.cal = load_calendar(CALENDAR_DIR)
 
     # ---- helpers ---------------------------------------------------------------------
@@ -361,3 +389,234 @@ class AppointmentsTest(NodeTestCase):
         self.assertIn("已取消", r.text)
         r = self.node.get("/api/v1/appointments/%s?code=%s" % (no, code))
         self.assertEqual(r.json()["status"], "cancelled")
+
+    # ---- e-mail ------------------------------------------------------------------------
+    def test_email(self):
+        slot = free_slot(self.node)
+        with Unchanged(self, self.node, TABLES):
+            r = self.book("sfz-sl", slot["date"], slot["start"], 500, email="not-an-address")
+            self.assertJsonError(r, 422, field="email")
+        r = self.book("sfz-sl", slot["date"], slot["start"], 501, email="appt@example.cn")
+        self.assertEqual(r.status, 201, r)
+        with_email = r.json()
+        slot = free_slot(self.node)
+        r = self.book("sfz-sl", slot["date"], slot["start"], 502)
+        self.assertEqual(r.status, 201, r)
+        without = r.json()
+        con = self.node.db()
+        try:
+            got = {no: (email, json.loads(payload)) for no, email, payload in con.execute(
+                "SELECT a.appointment_no, a.email, o.payload FROM appointments a JOIN outbox o "
+                "ON o.id = a.id WHERE a.appointment_no IN (?, ?)",
+                (with_email["appointment_no"], without["appointment_no"]))}
+        finally:
+            con.close()
+        email, rec = got[with_email["appointment_no"]]
+        self.assertEqual((email, rec["email"]), ("appt@example.cn", "appt@example.cn"))
+        email, rec = got[without["appointment_no"]]
+        self.assertIsNone(email)
+        self.assertNotIn("email", rec)
+        # the form asks for it, and checks it beside the field
+        slot = free_slot(self.node)
+        form = Form(self.node, "/appointments?" + urllib.parse.urlencode(
+            {"item": "sfz-sl", "date": slot["date"], "start": slot["start"]}),
+            action="/appointments")
+        self.assertIn('name="email"', form.page.text)
+        with Unchanged(self, self.node, TABLES):
+            r = form.post({"name": "王五", "phone": "13900139001", "email": "bad@"})
+            self.assertEqual(r.status, 422)
+            self.assertRegex(r.text, r'class="error"[^>]*>[^<]*邮')
+        r = form.post({"name": "王五", "phone": "13900139001", "email": "wang@example.cn"})
+        self.assertEqual(r.status, 200, r.text[:300])
+        self.assertEqual(hall_scalar(self.node, "SELECT email FROM appointments WHERE "
+                                                "phone = '13900139001'"), "wang@example.cn")
+
+    # ---- a new query code, without a county ----------------------------------------------
+    def test_resend_without_county(self):
+        slot = free_slot(self.node)
+        r = self.book("sfz-sl", slot["date"], slot["start"], 600)
+        self.assertEqual(r.status, 201, r)
+        a = r.json()
+        no = a["appointment_no"]
+        with Unchanged(self, self.node, TABLES + ("code_resends",)):
+            r = self.node.request("POST", "/api/v1/appointments/%s/resend-code" % no)
+            self.assertJsonError(r, 503, code="no_county")
+            # a malformed number is the lookup's 404 all the same
+            bad = no[:-1] + ("0" if no[-1] != "0" else "1")
+            self.assertJsonError(self.node.request(
+                "POST", "/api/v1/appointments/%s/resend-code" % bad), 404, code="not_found")
+        r = self.node.get("/api/v1/appointments/%s?code=%s" % (no, a["query_code"]))
+        self.assertEqual(r.status, 200, r)
+        # the lookup page's link, the form, and its answer
+        lk = self.node.get("/appointments/lookup")
+        self.assertIn('<a href="/appointments/resend">忘记查询码？</a>', lk.text)
+        form = Form(self.node, "/appointments/resend", action="/appointments/resend")
+        self.assertPage(form.page)
+        self.assertIn("csrf", form.hidden)
+        with Unchanged(self, self.node, TABLES + ("code_resends",)):
+            r = form.post({"appointment_no": no}, with_hidden=False)
+            self.assertEqual(r.status, 403)
+            r = form.post({"appointment_no": no})
+            self.assertEqual(r.status, 503)
+            self.assertIn("暂不能补发查询码", r.text)
+
+    # ---- a real browser, JavaScript off, 360 px -------------------------------------------
+    def test_browser_books_without_javascript_at_360px(self):
+        node_js = shutil.which("node")
+        if node_js is None or not os.access("/usr/bin/chromium", os.X_OK):
+            self.skipTest("node or /usr/bin/chromium is not installed")
+        modules = playwright_modules()
+        if modules is None:
+            self.skipTest("playwright-core could not be installed from npm")
+        work = os.path.join(ROOT, "var", "test-appointments")
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work, exist_ok=True)
+        script = os.path.join(work, "book.js")
+        with open(script, "w") as f:
+            f.write(BROWSER_JS)
+        p = subprocess.run([node_js, script, self.node.url, "sfz-sl", work],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=dict(os.environ, NODE_PATH=modules), timeout=180)
+        self.assertEqual(p.returncode, 0, p.stderr.decode("utf-8", "replace")[-3000:])
+        out = json.loads(p.stdout.decode("utf-8").strip().splitlines()[-1])
+        for page, width in out["widths"].items():
+            self.assertLessEqual(width, 360, "%s scrolls sideways (%d px)" % (page, width))
+        self.assertEqual(len(out["widths"]), 5, out)
+        text = out["receipt"]
+        self.assertIn("预约号", text)
+        self.assertIn("居民身份证申领", text)
+        self.assertIn("赵六", text)
+        no = re.search(r"预约号\s*([0-9A-Z ]{23,})", text).group(1).replace(" ", "")
+        self.assertEqual(hall_scalar(self.node, "SELECT name FROM appointments WHERE "
+                                                "appointment_no = ?", (no,)), "赵六")
+
+
+BROWSER_JS = r"""
+const { chromium } = require('playwright-core');
+
+(async () => {
+  const [url, item, dir] = process.argv.slice(2);
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+           '--disable-background-networking', '--no-first-run', '--disable-extensions'],
+  });
+  const widths = {};
+  const width = async (name) => {
+    widths[name] = await page.evaluate(() => document.documentElement.scrollWidth);
+  };
+  let page;
+  try {
+    page = await browser.newPage({ viewport: { width: 360, height: 740 },
+                                   javaScriptEnabled: false });
+    page.setDefaultTimeout(20000);
+    await page.goto(url + '/appointments');
+    await width('items');
+    await Promise.all([page.waitForURL(/item=/),
+                       page.click('a[href="/appointments?item=' + item + '"]')]);
+    await width('days');
+    await Promise.all([page.waitForURL(/date=/),
+                       page.click('ul.tiles a[href*="&date="]')]);
+    await width('slots');
+    await Promise.all([page.waitForURL(/start=/),
+                       page.click('ul.tiles a[href*="&start="]')]);
+    await width('form');
+    await page.fill('#f-name', '赵六');
+    await page.fill('#f-phone', '13712345678');
+    await page.fill('#f-email', 'zhao@example.cn');
+    await Promise.all([page.waitForNavigation(),
+                       page.click('form[action="/appointments"] button[type="submit"]')]);
+    await width('receipt');
+    await page.screenshot({ path: dir + '/receipt.png', fullPage: true });
+    const receipt = await page.innerText('body');
+    console.log(JSON.stringify({ widths, receipt }));
+  } finally {
+    await browser.close();
+  }
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+class AppointmentResendCountyTest(unittest.TestCase):
+    """A new query code with the node's own county MariaDB and hall-agent (as test_resend):
+    the county sends it by SMS to the appointment's phone. No notifier runs, so the notice
+    stays pending with its secret, which is how the test reads the code the SMS carries."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node("appt-resend", county=True)
+        cls.addClassCleanup(finish_node, cls.node)
+        cls.node.start("[limits]\nsubmissions_per_min = 0\nlookups_per_min = 0\n"
+                       "wrong_code_max = 0\nlockout_min = 15\n")
+        cls.county = County(cls.node)
+        seed_schedule(cls.node)
+
+    def tearDown(self):
+        problems = self.node.new_log_problems()
+        if problems:
+            self.fail("the hall programs logged problems:\n" + "\n".join(problems[:20]))
+
+    def book(self, phone, **extra):
+        slot = free_slot(self.node)
+        body = dict(item="sfz-sl", date=slot["date"], start=slot["start"], name="钱七",
+                    phone=phone, **extra)
+        r = self.node.json_post("/api/v1/appointments", body)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    def resend(self, no):
+        return self.node.request("POST", "/api/v1/appointments/%s/resend-code" % no)
+
+    def lookup(self, no, code):
+        return self.node.get("/api/v1/appointments/%s?code=%s" % (no, code)).status
+
+    def test_resend_code(self):
+        phone = "1390%03d6789" % (os.getpid() % 1000)
+        a = self.book(phone, email="qian@example.cn")
+        no, old = a["appointment_no"], a["query_code"]
+        wait_until(lambda: self.county.count("appointments", "appointment_no = '%s'" % no),
+                   60, 0.2, "the appointment at the county")
+        self.assertEqual(self.county.scalar("SELECT email FROM appointments WHERE "
+                                            "appointment_no = '%s'" % no), "qian@example.cn")
+        r = self.resend(no)
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(r.json(), {"appointment_no": no, "status": "queued",
+                                    "sent_to": "*******" + phone[-4:]})
+        new = hall_scalar(self.node, "SELECT query_code FROM appointments WHERE "
+                                     "appointment_no = ?", (no,))
+        self.assertNotEqual(new, old)
+        self.assertNotIn(new.encode(), r.body)
+        self.assertEqual(self.lookup(no, old), 404)
+        self.assertEqual(self.lookup(no, new), 200)
+        rec = hall_scalar(self.node, "SELECT only_for FROM outbox WHERE type = 'code' AND "
+                                     "case_no = ?", (no,))
+        self.assertEqual(rec, "county")
+        got = wait_until(lambda: self.county.rows(
+            "SELECT channel, to_addr, secret FROM notifications WHERE case_no = '%s' AND "
+            "event = 'code'" % no), 60, 0.2, "the code's SMS notice")
+        self.assertEqual([tuple(g) for g in got], [("sms", phone, new)])
+        mac = hall_scalar(self.node, "SELECT query_mac FROM appointments WHERE "
+                                     "appointment_no = ?", (no,))
+        wait_until(lambda: self.county.scalar("SELECT query_mac FROM appointments WHERE "
+                                              "appointment_no = '%s'" % no) == mac,
+                   60, 0.2, "the new MAC at the county")
+        # a second within 10 minutes: 429 with Retry-After, nothing changed
+        r = self.resend(no)
+        self.assertEqual(r.status, 429, r)
+        self.assertEqual(r.json()["error"]["code"], "resend_too_soon")
+        self.assertTrue(500 <= int(r.headers["Retry-After"]) <= 600)
+        self.assertEqual(self.lookup(no, new), 200)
+
+    def test_refusals(self):
+        land = self.book("0731-84567892")
+        r = self.resend(land["appointment_no"])
+        self.assertEqual(r.status, 409, r)
+        self.assertEqual(r.json()["error"]["code"], "no_mobile")
+        self.assertEqual(self.lookup(land["appointment_no"], land["query_code"]), 200)
+        # a well-formed number of no appointment, and a case's number: the same 404
+        case = self.node.submit()
+        for no in (case["case_no"], caseno(HALL, 31 ** 9)):
+            r = self.resend(no)
+            self.assertEqual(r.status, 404, r)
+            self.assertEqual(r.json()["error"]["code"], "not_found")
+        self.assertEqual(hall_scalar(self.node, "SELECT count(*) FROM code_resends"), 0)

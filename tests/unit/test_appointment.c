@@ -4,8 +4,12 @@
  * the item, the date (tomorrow .. days_ahead, a working day) and the start, never passes a
  * slot's capacity, and writes its `appointment` record for the county alone, with exact
  * bytes; a cancellation frees the place and writes an `appt_event` record; the code opens
- * the appointment; the county's confirmed and refused apply once. Runs from the repository
- * root on a temporary store.
+ * the appointment; the county's confirmed and refused apply once. An e-mail address is
+ * stored and carried in the record only when given (the others keep their bytes). A new
+ * query code (lib/store/code.c with its appointment flag, SPEC 5.6) replaces the old code
+ * and its MAC, writes the case's `code` record for the county alone, and keeps the case's
+ * limits and refusals; a case's number is not an appointment's, nor the other way round.
+ * Runs from the repository root on a temporary store.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -314,6 +318,169 @@ test_county_events(void **state)
 	appt_view_free(&v);
 }
 
+/* An e-mail address: stored, and in the record right after the phone; none: no member. */
+static void
+test_email(void **state)
+{
+	struct fixture *f = *state;
+	struct appt_booking b;
+	char date[11], *payload, *email;
+	sqlite3 *db;
+	const char *at;
+
+	bookable_day(f, date);
+	memset(&b, 0, sizeof(b));
+	b.cfg = &f->cfg;
+	b.item = "sfz-sl";
+	b.date = date;
+	b.start = "09:00";
+	b.name = "张三";
+	b.phone = "13800138000";
+	b.email = "zhang@example.cn";
+	assert_int_equal(store_appt_book(f->s, &b), STORE_OK);
+	db = raw_open(f->path);
+	payload = raw(db, "SELECT payload FROM outbox WHERE id = ?1", b.id);
+	email = raw(db, "SELECT email FROM appointments WHERE id = ?1", b.id);
+	assert_string_equal(email, "zhang@example.cn");
+	at = strstr(payload, "\"phone\":\"13800138000\",\"email\":\"zhang@example.cn\","
+			     "\"note\":null,");
+	assert_non_null(at);
+	free(payload);
+	free(email);
+	/* without one: NULL, and no "email" in the record */
+	assert_int_equal(book(f, date, "09:00", &b), STORE_OK);
+	payload = raw(db, "SELECT payload FROM outbox WHERE id = ?1", b.id);
+	email = raw(db, "SELECT email FROM appointments WHERE id = ?1", b.id);
+	assert_null(email);
+	assert_null(strstr(payload, "email"));
+	free(payload);
+	sqlite3_close(db);
+}
+
+static enum store_rc
+appt_resend(struct fixture *f, const char *no, int appointment, struct code_resend *cr)
+{
+	memset(cr, 0, sizeof(*cr));
+	snprintf(cr->case_no, sizeof(cr->case_no), "%s", no);
+	cr->appointment = appointment;
+	return store_code_resend(f->s, cr);
+}
+
+static int
+appt_opens(struct fixture *f, const char *no, const char *code)
+{
+	struct appt_view v;
+	int ok;
+
+	assert_int_equal(store_appt_get(f->s, no, &v), STORE_OK);
+	ok = store_appt_code_ok(f->s, &v, code);
+	appt_view_free(&v);
+	return ok;
+}
+
+static void
+test_resend_code(void **state)
+{
+	struct fixture *f = *state;
+	struct appt_booking b;
+	struct code_resend cr;
+	struct receipt r;
+	struct case_new c = consultation();
+	char date[11], mac[65], *have;
+	sqlite3 *db;
+	json_t *j;
+
+	bookable_day(f, date);
+	assert_int_equal(book(f, date, "09:00", &b), STORE_OK);
+	assert_int_equal(appt_resend(f, b.appointment_no, 1, &cr), STORE_OK);
+	assert_int_equal(cr.refused, CODE_ISSUED);
+	assert_string_equal(cr.sent_to, "*******8000");
+	assert_int_equal(strlen(cr.code), 6);
+	assert_string_not_equal(cr.code, b.query_code);
+	/* the old code stops working at once; the new one opens it; the MAC is the new code's */
+	assert_false(appt_opens(f, b.appointment_no, b.query_code));
+	assert_true(appt_opens(f, b.appointment_no, cr.code));
+	assert_int_equal(store_query_mac(f->s, b.appointment_no, cr.code, mac), 0);
+	db = raw_open(f->path);
+	have = raw(db, "SELECT query_mac FROM appointments WHERE appointment_no = ?1",
+	    b.appointment_no);
+	sqlite3_close(db);
+	assert_string_equal(have, mac);
+	free(have);
+	/* the case's record, for the county alone, case_no the appointment's number */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE type = 'code' AND "
+					  "only_for = 'county' AND case_no = ?1", b.appointment_no), 1);
+	j = outbox_json(f, cr.id);
+	assert_string_equal(jstr(j, "type"), "code");
+	assert_string_equal(jstr(j, "case_no"), b.appointment_no);
+	assert_string_equal(jstr(j, "code"), cr.code);
+	assert_string_equal(jstr(j, "query_mac"), mac);
+	assert_int_equal(json_object_size(j), 7);
+	json_decref(j);
+	/* the same limits: a second within 10 minutes is refused and writes nothing */
+	assert_int_equal(appt_resend(f, b.appointment_no, 1, &cr), STORE_CONFLICT);
+	assert_int_equal(cr.refused, CODE_TOO_SOON);
+	assert_true(cr.retry_after > 0 && cr.retry_after <= 600);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM code_resends WHERE case_no = ?1",
+			     b.appointment_no), 1);
+	/* an appointment's number is no case, and a case's no appointment */
+	assert_int_equal(appt_resend(f, b.appointment_no, 0, &cr), STORE_NOT_FOUND);
+	assert_int_equal(store_case_create(f->s, &f->cfg, &c, &r), STORE_OK);
+	assert_int_equal(appt_resend(f, r.case_no, 1, &cr), STORE_NOT_FOUND);
+	{
+		struct case_view v;
+
+		assert_int_equal(store_case_get(f->s, r.case_no, &v), STORE_OK);
+		assert_true(store_case_code_ok(f->s, &v, r.query_code));
+		case_view_free(&v);
+	}
+}
+
+static void
+test_resend_refusals(void **state)
+{
+	struct fixture *f = *state;
+	struct appt_booking b, land;
+	struct appt_cancel c = {0};
+	struct code_resend cr;
+	char date[11];
+
+	bookable_day(f, date);
+	memset(&land, 0, sizeof(land));
+	land.cfg = &f->cfg;
+	land.item = "sfz-sl";
+	land.date = date;
+	land.start = "09:00";
+	land.name = "李四";
+	land.phone = "073184512345";
+	assert_int_equal(store_appt_book(f->s, &land), STORE_OK);
+	assert_int_equal(appt_resend(f, land.appointment_no, 1, &cr), STORE_CONFLICT);
+	assert_int_equal(cr.refused, CODE_NO_MOBILE);
+	assert_true(appt_opens(f, land.appointment_no, land.query_code));
+	/* cancelled long ago: closed, as a case resolved long ago */
+	assert_int_equal(book(f, date, "09:00", &b), STORE_OK);
+	snprintf(c.appointment_no, sizeof(c.appointment_no), "%s", b.appointment_no);
+	assert_int_equal(store_appt_cancel(f->s, &c), STORE_OK);
+	raw_exec(f->path, "UPDATE appointments SET updated_at = updated_at - 31 * 86400 "
+			  "WHERE appointment_no = ?1", b.appointment_no);
+	assert_int_equal(appt_resend(f, b.appointment_no, 1, &cr), STORE_CONFLICT);
+	assert_int_equal(cr.refused, CODE_CLOSED);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE type = 'code'",
+			     NULL), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM code_resends", NULL), 0);
+	/* three in a rolling day, then none */
+	raw_exec(f->path, "UPDATE appointments SET updated_at = strftime('%s', 'now') "
+			  "WHERE appointment_no = ?1", b.appointment_no);
+	assert_int_equal(appt_resend(f, b.appointment_no, 1, &cr), STORE_OK);
+	raw_exec(f->path, "UPDATE code_resends SET at = at - 601", NULL);
+	assert_int_equal(appt_resend(f, b.appointment_no, 1, &cr), STORE_OK);
+	raw_exec(f->path, "UPDATE code_resends SET at = at - 601", NULL);
+	assert_int_equal(appt_resend(f, b.appointment_no, 1, &cr), STORE_OK);
+	raw_exec(f->path, "UPDATE code_resends SET at = at - 601", NULL);
+	assert_int_equal(appt_resend(f, b.appointment_no, 1, &cr), STORE_CONFLICT);
+	assert_int_equal(cr.refused, CODE_DAY_LIMIT);
+}
+
 int
 main(void)
 {
@@ -323,6 +490,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_refusals, setup_sched, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_bytes, setup_sched, teardown),
 	    cmocka_unit_test_setup_teardown(test_county_events, setup_sched, teardown),
+	    cmocka_unit_test_setup_teardown(test_email, setup_sched, teardown),
+	    cmocka_unit_test_setup_teardown(test_resend_code, setup_sched, teardown),
+	    cmocka_unit_test_setup_teardown(test_resend_refusals, setup_sched, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
