@@ -435,6 +435,10 @@ main(int argc, char *argv[])
 			[R_APPT_CANCEL_FORM] = appt_cancel,
 			[R_API_APPTS] = appt_book,
 			[R_API_APPT_CANCEL] = appt_cancel,
+			[R_WINDOW_APPTS] = window_appts,
+			[R_WINDOW_APPT_NEW] = window_appt_new,
+			[R_WINDOW_APPT_MARK] = window_appt_mark,
+			[R_WINDOW_APPT_RECEIPT] = window_appt_receipt,
 		},
 	};
 

@@ -771,6 +771,28 @@ store_appt_day(struct store *s, const char *date, int (*fn)(const struct appt_ro
 	return rc;
 }
 
+/* Who booked it: the window's account (registrar "" when the citizen booked) and when. */
+enum store_rc
+store_appt_origin(struct store *s, const char *appointment_no, char *registrar,
+    time_t *created_at)
+{
+	enum { AO_REGISTRAR, AO_CREATED };
+	sqlite3_stmt *st = store_stmt(s, "SELECT registrar, created_at FROM appointments "
+					 "WHERE appointment_no = ?1");
+	int step;
+
+	registrar[0] = '\0';
+	if (st == NULL)
+		return STORE_ERR;
+	store_bind_text(st, 1, appointment_no);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		store_col_copy(registrar, WINDOW_NAME_SIZE, st, AO_REGISTRAR);
+		*created_at = (time_t)sqlite3_column_int64(st, AO_CREATED);
+	}
+	sqlite3_reset(st);
+	return step == SQLITE_ROW ? STORE_OK : step == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
+}
+
 /* ---- the citizen's lookup ------------------------------------------------------------ */
 
 void

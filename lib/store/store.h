@@ -191,6 +191,10 @@ struct appt_row {
 	const char *appointment_no, *item_name, *date, *start, *end, *name, *phone, *status;
 	const char *channel, *registrar;	/* registrar NULL: booked by the citizen */
 };
+/* The window's account that booked it ("" when the citizen did; WINDOW_NAME_SIZE bytes)
+ * and when. */
+enum store_rc store_appt_origin(struct store *, const char *appointment_no, char *registrar,
+    time_t *created_at);
 /* fn for every appointment of date (YYYY-MM-DD), by start; fn's non-zero stops and is
  * returned. -1 on error. */
 int store_appt_day(struct store *, const char *date, int (*fn)(const struct appt_row *, void *),
