@@ -437,6 +437,10 @@ main(int argc, char *argv[])
 			[R_API_APPT_CANCEL] = appt_cancel,
 			[R_APPT_RESEND_FORM] = appt_resend,
 			[R_API_APPT_RESEND] = appt_resend,
+			[R_WINDOW_APPTS] = window_appts,
+			[R_WINDOW_APPT_NEW] = window_appt_new,
+			[R_WINDOW_APPT_MARK] = window_appt_mark,
+			[R_WINDOW_APPT_RECEIPT] = window_appt_receipt,
 		},
 	};
 

@@ -42,6 +42,11 @@ static const struct route routes[R__MAX] = {
 	[R_API_APPT_CANCEL] = {"POST", "/api/v1/appointments/*/cancel"},
 	[R_APPT_RESEND_FORM] = {"GET POST", "/appointments/resend"},
 	[R_API_APPT_RESEND] = {"POST", "/api/v1/appointments/*/resend-code"},
+	/* appointments at the window (hall-write, as the rest of /window) */
+	[R_WINDOW_APPTS] = {"GET", "/window/appointments"},
+	[R_WINDOW_APPT_NEW] = {"GET POST", "/window/appointments/new"},
+	[R_WINDOW_APPT_MARK] = {"POST", "/window/appointments/mark"},
+	[R_WINDOW_APPT_RECEIPT] = {"GET", "/window/appointments/receipt/*"},
 };
 
 void

@@ -16,7 +16,8 @@ enum route_id {
 	R_API_GUIDES, R_API_GUIDE, R_RESEND_FORM, R_API_RESEND,
 	R_WINDOW, R_WINDOW_LOGIN, R_WINDOW_LOGOUT, R_WINDOW_NEW, R_WINDOW_RECEIPT,
 	R_APPTS, R_APPT_LOOKUP, R_APPT_CANCEL_FORM, R_API_APPT_SLOTS, R_API_APPTS, R_API_APPT,
-	R_API_APPT_CANCEL, R_APPT_RESEND_FORM, R_API_APPT_RESEND,
+	R_API_APPT_CANCEL, R_APPT_RESEND_FORM, R_API_APPT_RESEND, R_WINDOW_APPTS,
+	R_WINDOW_APPT_NEW, R_WINDOW_APPT_MARK, R_WINDOW_APPT_RECEIPT,
 	R__MAX
 };
 typedef void (*handler_fn)(struct req *);
@@ -124,6 +125,30 @@ void site_commit(struct store_write *w);
 #define WINDOW_ADDRESS_MINUTES 10	/* ... within (and for) this long */
 #define WINDOW_RECENT 50		/* cases on the list */
 #define WINDOW_REPRINT_MINUTES 60	/* how long its registrar may print a receipt again */
+/* The request as the window's handlers see it (window.c, window_appt.c). */
+struct wreq {
+	struct req *r;
+	time_t now;
+	int signed_in;
+	char name[WINDOW_NAME_SIZE];
+	char token_hash[65];		/* the session's (signed in) */
+	char bind[CSRF_COOKIE_LEN + 1];	/* what its form tokens are bound to */
+	char csrf[CSRF_TOKEN_LEN];	/* a fresh form token for its pages */
+	char new_token[SIGNIN_TOKEN_LEN + 1];	/* set: send this session cookie */
+	int clear;			/* 1: send a cookie that removes the session */
+};
+/*
+ * What every window page but the sign-in does first: the session, else the way to the
+ * sign-in; for a POST its body and this session's form token. 0: go on; -1: answered;
+ * 1: a POST whose form token is stale or not this session's.
+ */
+int wreq_start(struct wreq *, struct req *);
+/* Sends page (and frees it) with the session's cookie lines and the more headers. */
+void wsend(struct wreq *, int status, struct buf *page, const char *more);
+/* 303 to location. */
+void wredirect(struct wreq *, const char *location);
+/* A page with a title and a sentence. */
+void wmessage(struct wreq *, int status, const char *title, const char *message);
 /* Before the workers fork: the sign-in's stand-in hash. */
 int window_start(void);
 void window_home(struct req *);
@@ -171,6 +196,10 @@ struct window_view {
 	const char *name;
 	const char *csrf;
 };
+/* A window page's head and bar (body_class NULL: none), and its end. */
+void wpage_begin(struct buf *, const struct window_view *, const char *title,
+    const char *body_class);
+void wpage_end(struct buf *);
 void wpage_login(struct buf *, const char *csrf, const char *user, const char *error);
 void wpage_list(struct buf *, const struct window_view *, struct store *, time_t now);
 void wpage_form(struct buf *, const struct window_view *, const struct form_state *);
@@ -228,5 +257,27 @@ void apage_cancelled(struct buf *, const char *appointment_no);
 /* The form that asks for a new query code (SPEC 5.6), and what it answers. */
 void apage_resend(struct buf *, const struct form_state *);
 void apage_resent(struct buf *, const char *appointment_no, const char *sent_to);
+
+/* ---- fcgi/hall/window_appt.c (hall-write) ------------------------------------------- */
+/* Appointments at the window (SPEC 4.4, 4.5): see the file. */
+void window_appts(struct req *);	/* GET /window/appointments?date= */
+void window_appt_new(struct req *);	/* GET POST /window/appointments/new */
+void window_appt_mark(struct req *);	/* POST /window/appointments/mark */
+void window_appt_receipt(struct req *);	/* GET /window/appointments/receipt/{no} */
+
+/* ---- fcgi/hall/window_appt_pages.c ------------------------------------------------- */
+/* The hall's appointments of day, with the marks when day is today (or earlier). */
+void wapage_day(struct buf *, const struct window_view *, struct store *, const struct ymd *day,
+    const struct ymd *today, const char *message);
+void wapage_items(struct buf *, const struct window_view *, struct store *, const char *message);
+void wapage_days(struct buf *, const struct window_view *, const struct appt_sched *,
+    const struct slots_in *, struct store *);
+void wapage_slots(struct buf *, const struct window_view *, const struct appt_sched *,
+    const struct slots_in *, const struct ymd *d, struct store *);
+void wapage_form(struct buf *, const struct window_view *, const struct form_state *,
+    const struct appt_choice *);
+/* roll: laid out for an 80 mm receipt printer, else an A5 sheet */
+void wapage_receipt(struct buf *, const struct window_view *, const struct appt_view *,
+    const char *materials, int roll);
 
 #endif

@@ -33,19 +33,6 @@
 /* One answer for an unknown name, a wrong password, a locked or a disabled account. */
 #define LOGIN_REFUSED "用户名或密码错误，或账户已被锁定。"
 
-/* The request as the window's handlers see it. */
-struct wreq {
-	struct req *r;
-	time_t now;
-	int signed_in;
-	char name[WINDOW_NAME_SIZE];
-	char token_hash[65];		/* the session's (signed in) */
-	char bind[CSRF_COOKIE_LEN + 1];	/* what its form tokens are bound to */
-	char csrf[CSRF_TOKEN_LEN];	/* a fresh form token for its pages */
-	char new_token[SIGNIN_TOKEN_LEN + 1];	/* set: send this session cookie */
-	int clear;			/* 1: send a cookie that removes the session */
-};
-
 static const char *const kinds[] = {"consultation", "complaint", "unresolved", NULL};
 static const char *const categories[] = {"policy", "procedure", "public_info", NULL};
 static const char *const channels[] = {"window", "phone", "letter", "email", NULL};
@@ -123,7 +110,7 @@ session_headers(const struct wreq *w, struct buf *hdr, const char *more)
 	buf_adds(hdr, "");	/* an empty buffer still has its text */
 }
 
-static void
+void
 wsend(struct wreq *w, int status, struct buf *page, const char *more)
 {
 	struct buf hdr;
@@ -134,7 +121,7 @@ wsend(struct wreq *w, int status, struct buf *page, const char *more)
 	buf_free(page);
 }
 
-static void
+void
 wredirect(struct wreq *w, const char *location)
 {
 	struct buf hdr, more;
@@ -147,7 +134,7 @@ wredirect(struct wreq *w, const char *location)
 	buf_free(&more);
 }
 
-static void
+void
 wmessage(struct wreq *w, int status, const char *title, const char *message)
 {
 	struct window_view v = {w->signed_in ? w->name : NULL, w->csrf};
@@ -162,7 +149,7 @@ wmessage(struct wreq *w, int status, const char *title, const char *message)
  * What every page but the sign-in does first: the session, else the way to the sign-in;
  * for a POST its body and this session's form token. 0: go on; -1: answered.
  */
-static int
+int
 wreq_start(struct wreq *w, struct req *r)
 {
 	if (wreq_init(w, r) == -1)

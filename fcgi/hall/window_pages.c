@@ -16,7 +16,7 @@ static const char *const categories[] = {"procedure", "policy", "public_info", N
 static const char *const channels[] = {"window", "phone", "letter", "email", NULL};
 
 /* The page's head and the window's bar: who is signed in, and the way out. */
-static void
+void
 wpage_begin(struct buf *b, const struct window_view *v, const char *title, const char *body_class)
 {
 	buf_adds(b, "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
@@ -37,6 +37,7 @@ wpage_begin(struct buf *b, const struct window_view *v, const char *title, const
 	buf_adds(b, " · 窗口登记</a>");
 	if (v->name != NULL) {
 		buf_adds(b, "<nav><a href=\"/window/new\">登记办件</a><a href=\"/window\">最近办件</a>"
+			    "<a href=\"/window/appointments\">预约</a>"
 			    "<span class=\"who\">登记人：");
 		H(b, v->name);
 		buf_adds(b, "</span><form class=\"inline\" method=\"post\" action=\"/window/logout\">"
@@ -47,7 +48,7 @@ wpage_begin(struct buf *b, const struct window_view *v, const char *title, const
 	buf_adds(b, "</header>\n<main>");
 }
 
-static void
+void
 wpage_end(struct buf *b)
 {
 	buf_adds(b, "</main></body></html>\n");

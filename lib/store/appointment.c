@@ -9,8 +9,9 @@
  * (lib/core/slots.c), counts the slot's live bookings, and writes the appointment and its
  * `appointment` record. SQLite has one writer at a time, so the count and the insert are
  * one step no other booking can come between: a slot is never booked beyond its capacity.
- * A cancellation frees the place at once and writes an `appt_event` record. Both records
- * are for the county alone (outbox.only_for).
+ * A cancellation frees the place at once and writes an `appt_event` record; so does the
+ * window's mark of attended or no_show (appt_mark_apply), once. These records are for the
+ * county alone (outbox.only_for).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -600,59 +601,93 @@ store_appt_book(struct store *s, struct appt_booking *b)
 	return w.rc;
 }
 
-enum store_rc
-appt_cancel_apply(struct store *s, const struct store_write *w)
+/*
+ * What happens to an appointment after its booking, by the hall (the citizen's cancel,
+ * the window's attended or no_show): its status, an appt_events row and the appt_event
+ * record for the county, in the caller's write transaction. The caller has checked that
+ * the move is allowed.
+ */
+static enum store_rc
+appt_event_write(struct store *s, const char *appointment_no, const char *status,
+    char id[48], time_t *at)
 {
-	struct appt_cancel *c = w->cancel;
-	char today[11];
-	struct ymd t = slots_today(time(NULL));
 	sqlite3_stmt *st;
 	struct buf payload;
 	enum store_rc rc;
-	long long ok;
 	uint64_t seq;
 
-	c->id[0] = '\0';
-	slots_format_date(today, &t);
-	if ((st = store_stmt(s, "SELECT status IN ('booked', 'confirmed') AND date >= ?2 "
-				"FROM appointments WHERE appointment_no = ?1")) == NULL)
-		return STORE_ERR;
-	store_bind_text(st, 1, c->appointment_no);
-	store_bind_text(st, 2, today);
-	if (store_scalar(st, &ok) == -1)
-		return STORE_NOT_FOUND;
-	if (!ok)
-		return STORE_NOT_YET;
 	if ((rc = write_next_seq(s, &seq)) != STORE_OK)
 		return rc;
-	if (record_id_make(c->id, sizeof(c->id), s->hall_code, 'E', seq) == -1)
+	if (record_id_make(id, 48, s->hall_code, 'E', seq) == -1)
 		return STORE_ERR;
-	c->at = write_seq_time(seq);
+	*at = write_seq_time(seq);
 	buf_init(&payload, 4096);
 	rc = STORE_ERR;
-	if (record_appt_event_json(&payload, c->id, s->hall_code, c->appointment_no, "cancelled",
-		c->at) == -1)
+	if (record_appt_event_json(&payload, id, s->hall_code, appointment_no, status, *at) == -1)
 		goto done;
-	if ((st = store_stmt(s, "UPDATE appointments SET status = 'cancelled', updated_at = ?2 "
+	if ((st = store_stmt(s, "UPDATE appointments SET status = ?2, updated_at = ?3 "
 				"WHERE appointment_no = ?1")) == NULL)
 		goto done;
-	store_bind_text(st, 1, c->appointment_no);
-	sqlite3_bind_int64(st, 2, c->at);
+	store_bind_text(st, 1, appointment_no);
+	store_bind_text(st, 2, status);
+	sqlite3_bind_int64(st, 3, *at);
 	if (store_done(s, st) == -1)
 		goto done;
 	if ((st = store_stmt(s, "INSERT INTO appt_events (id, appointment_no, status, at) "
-				"VALUES (?1, ?2, 'cancelled', ?3)")) == NULL)
+				"VALUES (?1, ?2, ?3, ?4)")) == NULL)
 		goto done;
-	store_bind_text(st, 1, c->id);
-	store_bind_text(st, 2, c->appointment_no);
-	sqlite3_bind_int64(st, 3, c->at);
+	store_bind_text(st, 1, id);
+	store_bind_text(st, 2, appointment_no);
+	store_bind_text(st, 3, status);
+	sqlite3_bind_int64(st, 4, *at);
 	if (store_done(s, st) == 0 &&
-	    write_outbox_add_for(s, c->id, "appt_event", c->appointment_no, c->at, &payload,
+	    write_outbox_add_for(s, id, "appt_event", appointment_no, *at, &payload,
 		"county") == 0)
 		rc = STORE_OK;
 done:
 	buf_free(&payload);
 	return rc;
+}
+
+/*
+ * Whether the appointment may move: 1 when it is booked or confirmed and its day is today
+ * or later (on_or_after_today: a cancellation) or today or earlier (else: the window's
+ * marks), 0 when not, -1 when there is no such appointment (or the read failed).
+ */
+static int
+appt_may_move(struct store *s, const char *appointment_no, int on_or_after_today)
+{
+	char today[11];
+	struct ymd t = slots_today(time(NULL));
+	sqlite3_stmt *st;
+	long long ok;
+
+	slots_format_date(today, &t);
+	st = store_stmt(s, on_or_after_today ?
+	    "SELECT status IN ('booked', 'confirmed') AND date >= ?2 "
+	    "FROM appointments WHERE appointment_no = ?1" :
+	    "SELECT status IN ('booked', 'confirmed') AND date <= ?2 "
+	    "FROM appointments WHERE appointment_no = ?1");
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, appointment_no);
+	store_bind_text(st, 2, today);
+	if (store_scalar(st, &ok) == -1)
+		return -1;
+	return ok != 0;
+}
+
+enum store_rc
+appt_cancel_apply(struct store *s, const struct store_write *w)
+{
+	struct appt_cancel *c = w->cancel;
+
+	c->id[0] = '\0';
+	switch (appt_may_move(s, c->appointment_no, 1)) {
+	case -1: return STORE_NOT_FOUND;
+	case 0: return STORE_NOT_YET;
+	}
+	return appt_event_write(s, c->appointment_no, "cancelled", c->id, &c->at);
 }
 
 enum store_rc
@@ -662,6 +697,102 @@ store_appt_cancel(struct store *s, struct appt_cancel *c)
 
 	store_write_group(s, &w, 1);
 	return w.rc;
+}
+
+/*
+ * The window marks an appointment of today or earlier attended or no_show (SPEC 4.4), once:
+ * only a booked or confirmed one moves, so a second mark, or a cancelled, refused or
+ * future one, is refused.
+ */
+enum store_rc
+appt_mark_apply(struct store *s, const struct store_write *w)
+{
+	struct appt_mark *m = w->mark;
+
+	m->id[0] = '\0';
+	if (m->status == NULL ||
+	    (strcmp(m->status, "attended") != 0 && strcmp(m->status, "no_show") != 0))
+		return STORE_ERR;
+	switch (appt_may_move(s, m->appointment_no, 0)) {
+	case -1: return STORE_NOT_FOUND;
+	case 0: return STORE_NOT_YET;
+	}
+	return appt_event_write(s, m->appointment_no, m->status, m->id, &m->at);
+}
+
+enum store_rc
+store_appt_mark(struct store *s, struct appt_mark *m)
+{
+	struct store_write w = {.kind = STORE_WRITE_APPT_MARK, .mark = m};
+
+	store_write_group(s, &w, 1);
+	return w.rc;
+}
+
+/* ---- the window's list of a day ------------------------------------------------------- */
+
+int
+store_appt_day(struct store *s, const char *date, int (*fn)(const struct appt_row *, void *),
+    void *arg)
+{
+	enum { AD_NO, AD_ITEM_NAME, AD_DATE, AD_START, AD_END, AD_NAME, AD_PHONE, AD_STATUS,
+		AD_CHANNEL, AD_REGISTRAR };
+	sqlite3_stmt *st = store_stmt(s, "SELECT appointment_no, item_name, date, start, end, "
+					 "name, phone, status, channel, registrar FROM appointments "
+					 "WHERE date = ?1 ORDER BY start, item_name, appointment_no");
+	struct appt_row row;
+	int step, rc = 0;
+
+	if (st == NULL)
+		return -1;
+	store_bind_text(st, 1, date);
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		row = (struct appt_row){
+			.appointment_no = (const char *)sqlite3_column_text(st, AD_NO),
+			.item_name = (const char *)sqlite3_column_text(st, AD_ITEM_NAME),
+			.date = (const char *)sqlite3_column_text(st, AD_DATE),
+			.start = (const char *)sqlite3_column_text(st, AD_START),
+			.end = (const char *)sqlite3_column_text(st, AD_END),
+			.name = (const char *)sqlite3_column_text(st, AD_NAME),
+			.phone = (const char *)sqlite3_column_text(st, AD_PHONE),
+			.status = (const char *)sqlite3_column_text(st, AD_STATUS),
+			.channel = (const char *)sqlite3_column_text(st, AD_CHANNEL),
+			.registrar = (const char *)sqlite3_column_text(st, AD_REGISTRAR),
+		};
+		if (row.appointment_no == NULL || row.item_name == NULL || row.start == NULL ||
+		    row.end == NULL || row.name == NULL || row.phone == NULL || row.status == NULL)
+			rc = -1;
+		else
+			rc = fn(&row, arg);
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = -1;
+	if (rc == -1)
+		log_warnx("%s: %s", __func__, store_errmsg(s));
+	sqlite3_reset(st);
+	return rc;
+}
+
+/* Who booked it: the window's account (registrar "" when the citizen booked) and when. */
+enum store_rc
+store_appt_origin(struct store *s, const char *appointment_no, char *registrar,
+    time_t *created_at)
+{
+	enum { AO_REGISTRAR, AO_CREATED };
+	sqlite3_stmt *st = store_stmt(s, "SELECT registrar, created_at FROM appointments "
+					 "WHERE appointment_no = ?1");
+	int step;
+
+	registrar[0] = '\0';
+	if (st == NULL)
+		return STORE_ERR;
+	store_bind_text(st, 1, appointment_no);
+	if ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		store_col_copy(registrar, WINDOW_NAME_SIZE, st, AO_REGISTRAR);
+		*created_at = (time_t)sqlite3_column_int64(st, AO_CREATED);
+	}
+	sqlite3_reset(st);
+	return step == SQLITE_ROW ? STORE_OK : step == SQLITE_DONE ? STORE_NOT_FOUND : STORE_ERR;
 }
 
 /* ---- the citizen's lookup ------------------------------------------------------------ */

@@ -179,6 +179,28 @@ struct appt_cancel {
 };
 /* STORE_OK, STORE_NOT_FOUND, STORE_NOT_YET (not booked or confirmed, or its day is past). */
 enum store_rc store_appt_cancel(struct store *, struct appt_cancel *);
+/* The window's mark of an appointment of today or earlier (SPEC 4.4). */
+struct appt_mark {
+	char appointment_no[CASENO_LEN + 1];	/* in */
+	const char *status;			/* in: "attended" or "no_show" */
+	char id[48];				/* out: the appt_event record's */
+	time_t at;
+};
+/* STORE_OK, STORE_NOT_FOUND, STORE_NOT_YET (not booked or confirmed, or its day is to come). */
+enum store_rc store_appt_mark(struct store *, struct appt_mark *);
+/* One appointment of the window's list of a day; the strings live for the call only. */
+struct appt_row {
+	const char *appointment_no, *item_name, *date, *start, *end, *name, *phone, *status;
+	const char *channel, *registrar;	/* registrar NULL: booked by the citizen */
+};
+/* The window's account that booked it ("" when the citizen did; WINDOW_NAME_SIZE bytes)
+ * and when. */
+enum store_rc store_appt_origin(struct store *, const char *appointment_no, char *registrar,
+    time_t *created_at);
+/* fn for every appointment of date (YYYY-MM-DD), by start; fn's non-zero stops and is
+ * returned. -1 on error. */
+int store_appt_day(struct store *, const char *date, int (*fn)(const struct appt_row *, void *),
+    void *arg);
 struct appt_view {
 	char appointment_no[CASENO_LEN + 1];
 	char query_code[7], query_mac[65];
@@ -201,7 +223,7 @@ int store_appt_county_event(struct store *, int64_t county_seq, const char *appo
  */
 struct store_write {
 	enum { STORE_WRITE_CASE, STORE_WRITE_RATING, STORE_WRITE_CODE, STORE_WRITE_APPT,
-		STORE_WRITE_APPT_CANCEL } kind;
+		STORE_WRITE_APPT_CANCEL, STORE_WRITE_APPT_MARK } kind;
 	/* STORE_WRITE_CASE */
 	const struct hall_config *cfg;
 	const struct case_new *c;
@@ -212,9 +234,10 @@ struct store_write {
 	time_t *at;
 	/* STORE_WRITE_CODE */
 	struct code_resend *resend;
-	/* STORE_WRITE_APPT, STORE_WRITE_APPT_CANCEL */
+	/* STORE_WRITE_APPT, STORE_WRITE_APPT_CANCEL, STORE_WRITE_APPT_MARK */
 	struct appt_booking *booking;
 	struct appt_cancel *cancel;
+	struct appt_mark *mark;
 
 	enum store_rc rc;	/* what store_case_create or store_rating_create would return */
 };

@@ -95,6 +95,7 @@ enum store_rc code_apply(struct store *, const struct store_write *);
 /* A booking, or a cancellation, and its outbox record, inside the group's transaction. */
 enum store_rc appt_apply(struct store *, const struct store_write *);
 enum store_rc appt_cancel_apply(struct store *, const struct store_write *);
+enum store_rc appt_mark_apply(struct store *, const struct store_write *);
 
 /* ---- lib/store/write_group.c -------------------------------------------------------- */
 /* The next record sequence (see the file); inside a write transaction. */

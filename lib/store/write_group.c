@@ -211,6 +211,7 @@ store_write_group(struct store *s, struct store_write *w, size_t n)
 		case STORE_WRITE_CODE: w[i].rc = code_apply(s, &w[i]); break;
 		case STORE_WRITE_APPT: w[i].rc = appt_apply(s, &w[i]); break;
 		case STORE_WRITE_APPT_CANCEL: w[i].rc = appt_cancel_apply(s, &w[i]); break;
+		case STORE_WRITE_APPT_MARK: w[i].rc = appt_mark_apply(s, &w[i]); break;
 		}
 		if (sqlite3_get_autocommit(s->db))
 			goto fail;	/* SQLite gave the transaction up (I/O error, full disk) */

@@ -1,0 +1,460 @@
+/*
+ * The window's appointment pages (SPEC 4.4, 4.5): the hall's appointments of a day with the
+ * marks 已办理 and 未到, the booking for a citizen who phoned or walked in (item, then day,
+ * then slot, each a page of plain links, then the form), and the receipt to print on an A5
+ * sheet or an 80 mm roll (public/window.css). No script. All text a person typed goes
+ * through buf_html; phones are shown masked on the list.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "site.h"
+
+#define H(b, s) buf_html((b), (s) == NULL ? "" : (s))
+
+static const char *const weekday_text[] = {"", "周一", "周二", "周三", "周四", "周五", "周六",
+    "周日"};
+static const char *const appt_channels[] = {"window", "phone", NULL};
+
+static void
+day_text(struct buf *b, const struct ymd *d)
+{
+	buf_printf(b, "%d年%d月%d日（%s）", d->y, d->m, d->d, weekday_text[slots_weekday(d)]);
+}
+
+/* A link's query value: ids, dates and times, escaped all the same. */
+static void
+url_value(struct buf *b, const char *v)
+{
+	for (; *v != '\0'; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    c == '-' || c == '_' || c == '.')
+			buf_addc(b, (char)c);
+		else
+			buf_printf(b, "%%%02X", c);
+	}
+}
+
+static void
+hidden(struct buf *b, const char *name, const char *value)
+{
+	buf_adds(b, "<input type=\"hidden\" name=\"");
+	H(b, name);
+	buf_adds(b, "\" value=\"");
+	H(b, value);
+	buf_adds(b, "\">");
+}
+
+static void
+error_line(struct buf *b, const char *message)
+{
+	if (message == NULL)
+		return;
+	buf_adds(b, "<p class=\"error\" role=\"alert\">");
+	H(b, message);
+	buf_adds(b, "</p>");
+}
+
+/* ---- the appointments of a day ------------------------------------------------------- */
+
+struct day_list {
+	struct buf *b;
+	const struct window_view *v;
+	int markable;	/* the day is today or earlier */
+	int n;
+};
+
+static void
+mark_button(struct buf *b, const struct window_view *v, const char *no, const char *status,
+    const char *label)
+{
+	buf_adds(b, "<form class=\"inline\" method=\"post\" action=\"/window/appointments/mark\">");
+	hidden(b, "csrf", v->csrf);
+	hidden(b, "appointment_no", no);
+	hidden(b, "status", status);
+	buf_adds(b, "<button type=\"submit\">");
+	H(b, label);
+	buf_adds(b, "</button></form> ");
+}
+
+static int
+day_row(const struct appt_row *a, void *arg)
+{
+	struct day_list *x = arg;
+	struct buf *b = x->b;
+	char phone[32];
+
+	x->n++;
+	phone_mask(phone, a->phone);
+	buf_adds(b, "<tr><td>");
+	H(b, a->start);
+	buf_addc(b, '-');
+	H(b, a->end);
+	buf_adds(b, "</td><td class=\"no\">");
+	caseno_grouped(b, a->appointment_no);
+	buf_adds(b, "</td><td>");
+	H(b, a->item_name);
+	buf_adds(b, "</td><td>");
+	H(b, a->name);
+	buf_adds(b, "</td><td>");
+	H(b, phone);
+	buf_adds(b, "</td><td>");
+	H(b, channel_text(a->channel));
+	buf_adds(b, "</td><td class=\"status\">");
+	H(b, appt_status_text(a->status));
+	buf_adds(b, "</td><td>");
+	if (x->markable && (strcmp(a->status, "booked") == 0 || strcmp(a->status, "confirmed") == 0)) {
+		mark_button(b, x->v, a->appointment_no, "attended", "已办理");
+		mark_button(b, x->v, a->appointment_no, "no_show", "未到");
+	}
+	buf_adds(b, "</td></tr>");
+	return b->failed ? -1 : 0;
+}
+
+/* The working day before (step -1) or after (1) d, within a year; d itself when none. */
+static struct ymd
+next_workday(const struct calendar *cal, const struct ymd *d, int step)
+{
+	struct ymd n;
+	int i;
+
+	for (i = 1; cal != NULL && i <= 366; i++) {
+		n = slots_add_days(d, step * i);
+		if (calendar_is_workday(cal, n.y, n.m, n.d))
+			return n;
+	}
+	return *d;
+}
+
+void
+wapage_day(struct buf *b, const struct window_view *v, struct store *s, const struct ymd *day,
+    const struct ymd *today, const char *message)
+{
+	const struct calendar *cal = store_calendar(s);
+	struct day_list x = {.b = b, .v = v};
+	struct ymd prev = next_workday(cal, day, -1), next = next_workday(cal, day, 1);
+	char date[11], other[11];
+
+	x.markable = slots_days_between(day, today) >= 0;
+	slots_format_date(date, day);
+	wpage_begin(b, v, "预约", NULL);
+	buf_adds(b, "<h1>本大厅预约</h1>");
+	error_line(b, message);
+	buf_adds(b, "<p><a class=\"button\" href=\"/window/appointments/new\">为来电、来访群众预约</a>"
+		    "</p><p class=\"day-nav\">");
+	slots_format_date(other, &prev);
+	buf_printf(b, "<a rel=\"prev\" href=\"/window/appointments?date=%s\">前一工作日</a> <b>", other);
+	day_text(b, day);
+	slots_format_date(other, &next);
+	buf_printf(b, "</b> <a rel=\"next\" href=\"/window/appointments?date=%s\">后一工作日</a>", other);
+	buf_adds(b, " · <a href=\"/window/appointments\">今天</a></p>"
+		    "<form method=\"get\" action=\"/window/appointments\"><label for=\"f-date\">日期"
+		    "</label><input id=\"f-date\" type=\"date\" name=\"date\" value=\"");
+	buf_adds(b, date);
+	buf_adds(b, "\"><button type=\"submit\">查看</button></form>"
+		    "<div class=\"scroll\"><table class=\"cases\" id=\"appointments\"><thead><tr>"
+		    "<th>时段</th><th>预约号</th><th>预约事项</th><th>预约人</th><th>联系电话</th>"
+		    "<th>渠道</th><th>状态</th><th>办理</th></tr></thead><tbody>");
+	if (store_appt_day(s, date, day_row, &x) == -1)
+		buf_adds(b, "<tr><td colspan=\"8\">预约暂时无法读取，请稍后再试。</td></tr>");
+	else if (x.n == 0)
+		buf_adds(b, "<tr><td colspan=\"8\">这一天没有预约。</td></tr>");
+	buf_adds(b, "</tbody></table></div><p class=\"muted\">本大厅只保存本大厅的预约。当天及以前的"
+		    "预约，群众来办理后点“已办理”，没有来的点“未到”；每个预约只能标记一次。</p>");
+	wpage_end(b);
+}
+
+/* ---- booking: item, day, slot ---------------------------------------------------------- */
+
+static int
+item_row(const struct appt_item *it, void *arg)
+{
+	struct buf *b = arg;
+
+	buf_adds(b, "<li><a href=\"/window/appointments/new?item=");
+	url_value(b, it->id);
+	buf_adds(b, "\"><b>");
+	H(b, it->name);
+	buf_adds(b, "</b> ");
+	H(b, it->place);
+	buf_adds(b, "</a></li>");
+	return 0;
+}
+
+void
+wapage_items(struct buf *b, const struct window_view *v, struct store *s, const char *message)
+{
+	size_t before;
+
+	wpage_begin(b, v, "代群众预约", NULL);
+	buf_adds(b, "<h1>代群众预约</h1>");
+	error_line(b, message);
+	buf_printf(b, "<p class=\"lead\">为来电或来到窗口的群众预约：选事项、日期、时段，再填写预约人。"
+		      "可预约明天起 %d 天内的工作日。</p><ul class=\"tiles\">",
+	    site.cfg.appt_days_ahead);
+	before = b->len;
+	if (store_appt_items(s, item_row, b) == -1)
+		buf_adds(b, "<li>暂时无法读取可预约事项，请稍后再试。</li>");
+	else if (b->len == before)
+		buf_adds(b, "<li>县级尚未发布本大厅的预约安排。</li>");
+	buf_adds(b, "</ul><p><a href=\"/window/appointments\">返回预约列表</a></p>");
+	wpage_end(b);
+}
+
+static void
+item_head(struct buf *b, const struct appt_sched *a)
+{
+	buf_adds(b, "<p>预约事项：<b>");
+	H(b, a->item.name);
+	buf_adds(b, "</b><br>办理地点：");
+	H(b, a->item.place);
+	buf_adds(b, "</p>");
+}
+
+struct day_walk {
+	struct buf *b;
+	struct store *s;
+	const struct appt_sched *a;
+	struct ymd last;
+	long left;
+	int have, n;
+};
+
+static void
+day_flush(struct day_walk *x)
+{
+	char date[11];
+
+	if (!x->have)
+		return;
+	x->n++;
+	slots_format_date(date, &x->last);
+	if (x->left == 0) {
+		buf_adds(x->b, "<li><span>");
+		day_text(x->b, &x->last);
+		buf_adds(x->b, " 已约满</span></li>");
+		return;
+	}
+	buf_adds(x->b, "<li><a href=\"/window/appointments/new?item=");
+	url_value(x->b, x->a->item.id);
+	buf_printf(x->b, "&amp;date=%s\">", date);
+	day_text(x->b, &x->last);
+	buf_printf(x->b, " 可约 %ld 人</a></li>", x->left);
+}
+
+static int
+day_add(const struct ymd *d, const struct slot_def *def, void *arg)
+{
+	struct day_walk *x = arg;
+
+	if (!x->have || slots_days_between(&x->last, d) != 0) {
+		day_flush(x);
+		x->last = *d;
+		x->left = 0;
+		x->have = 1;
+	}
+	x->left += appt_left(x->s, x->a->item.id, d, def);
+	return 0;
+}
+
+void
+wapage_days(struct buf *b, const struct window_view *v, const struct appt_sched *a,
+    const struct slots_in *in, struct store *s)
+{
+	struct day_walk x = {.b = b, .s = s, .a = a};
+
+	wpage_begin(b, v, "选择日期", NULL);
+	buf_adds(b, "<h1>选择日期</h1>");
+	item_head(b, a);
+	buf_adds(b, "<ul class=\"tiles\">");
+	slots_generate(in, NULL, day_add, &x);
+	day_flush(&x);
+	if (x.n == 0)
+		buf_adds(b, "<li>近期没有可预约的工作日。</li>");
+	buf_adds(b, "</ul><p><a href=\"/window/appointments/new\">重新选择事项</a></p>");
+	wpage_end(b);
+}
+
+struct slot_walk {
+	struct buf *b;
+	struct store *s;
+	const struct appt_sched *a;
+	char date[11];
+	int n;
+};
+
+static int
+slot_row(const struct ymd *d, const struct slot_def *def, void *arg)
+{
+	struct slot_walk *x = arg;
+	char date[11];
+	long left;
+
+	slots_format_date(date, d);
+	if (strcmp(date, x->date) != 0)
+		return 1;	/* the walk went past the day */
+	x->n++;
+	left = appt_left(x->s, x->a->item.id, d, def);
+	if (left == 0) {
+		buf_printf(x->b, "<li><span>%s-%s 已约满</span></li>", def->start, def->end);
+		return 0;
+	}
+	buf_adds(x->b, "<li><a href=\"/window/appointments/new?item=");
+	url_value(x->b, x->a->item.id);
+	buf_printf(x->b, "&amp;date=%s&amp;start=", date);
+	url_value(x->b, def->start);
+	buf_printf(x->b, "\">%s-%s 余 %ld 个名额</a></li>", def->start, def->end, left);
+	return 0;
+}
+
+void
+wapage_slots(struct buf *b, const struct window_view *v, const struct appt_sched *a,
+    const struct slots_in *in, const struct ymd *d, struct store *s)
+{
+	struct slot_walk x = {.b = b, .s = s, .a = a};
+
+	wpage_begin(b, v, "选择时段", NULL);
+	buf_adds(b, "<h1>选择时段</h1>");
+	item_head(b, a);
+	buf_adds(b, "<p>日期：");
+	day_text(b, d);
+	buf_adds(b, "</p><ul class=\"tiles\">");
+	slots_format_date(x.date, d);
+	slots_generate(in, d, slot_row, &x);
+	if (x.n == 0)
+		buf_adds(b, "<li>这一天没有可预约的时段。</li>");
+	buf_adds(b, "</ul><p><a href=\"/window/appointments/new?item=");
+	url_value(b, a->item.id);
+	buf_adds(b, "\">重新选择日期</a></p>");
+	wpage_end(b);
+}
+
+/* ---- booking: the form ---------------------------------------------------------------- */
+
+void
+wapage_form(struct buf *b, const struct window_view *v, const struct form_state *st,
+    const struct appt_choice *c)
+{
+	struct form_state form = *st;
+	struct ymd d;
+
+	wpage_begin(b, v, "填写预约信息", NULL);
+	buf_adds(b, "<h1>填写预约信息</h1><div class=\"receipt\"><dl><dt>预约内容</dt><dd>");
+	H(b, c->item_name);
+	buf_adds(b, "</dd><dt>预约时间</dt><dd>");
+	if (slots_parse_date(c->date, &d) == 0)
+		day_text(b, &d);
+	buf_addc(b, ' ');
+	H(b, c->start);
+	buf_addc(b, '-');
+	H(b, c->end);
+	buf_adds(b, "</dd><dt>办理地点</dt><dd>");
+	H(b, c->place);
+	buf_adds(b, "</dd></dl></div>");
+	form.csrf_token = v->csrf;
+	form_open(b, &form, "/window/appointments/new");
+	hidden(b, "item", c->item);
+	hidden(b, "date", c->date);
+	hidden(b, "start", c->start);
+	form_select(b, st, "channel", "预约渠道", appt_channels, NULL, NULL);
+	form_input(b, st, "name", "预约人姓名", "text", 1, 50, NULL);
+	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码可收到预约短信");
+	form_label(b, st, "note", "备注", 0, "可不填");
+	buf_adds(b, "<textarea id=\"f-note\" name=\"note\" rows=\"3\" maxlength=\"200\">");
+	H(b, form_value(st, "note"));
+	buf_adds(b, "</textarea><label>登记人</label><p class=\"fixed\" id=\"registrar\">");
+	H(b, v->name);
+	buf_adds(b, "</p>");
+	form_close(b, st, "预约并打印回执");
+	buf_adds(b, "<p><a href=\"/window/appointments/new?item=");
+	url_value(b, c->item);
+	buf_adds(b, "\">重新选择时段</a></p>");
+	wpage_end(b);
+}
+
+/* ---- the receipt ------------------------------------------------------------------------ */
+
+static void
+slip_item(struct buf *b, const char *term, const char *value, const char *id)
+{
+	buf_adds(b, "<dt>");
+	H(b, term);
+	buf_adds(b, "</dt><dd");
+	if (id != NULL)
+		buf_printf(b, " id=\"%s\"", id);
+	buf_adds(b, ">");
+	H(b, value);
+	buf_adds(b, "</dd>");
+}
+
+static void
+slip_materials(struct buf *b, const char *materials)
+{
+	const char *cur = materials;
+	char *line;
+
+	buf_adds(b, "<p class=\"slip-next\">请携带：</p>");
+	if (materials == NULL || *materials == '\0') {
+		buf_adds(b, "<p class=\"slip-next\">本人有效身份证件；其他材料请咨询大厅。</p>");
+		return;
+	}
+	buf_adds(b, "<ul class=\"slip-next\" id=\"slip-materials\">");
+	while ((line = text_next_line(&cur)) != NULL) {
+		buf_adds(b, "<li>");
+		H(b, line);
+		buf_adds(b, "</li>");
+		free(line);
+	}
+	buf_adds(b, "</ul>");
+}
+
+void
+wapage_receipt(struct buf *b, const struct window_view *v, const struct appt_view *a,
+    const char *materials, int roll)
+{
+	struct ymd d;
+
+	wpage_begin(b, v, "预约回执", roll ? "paper-80" : "paper-a5");
+	buf_adds(b, "<div class=\"no-print\"><p class=\"notice\">已预约。请用浏览器的打印（Ctrl+P）"
+		    "打印下面的回执交给群众（来电的，告知预约号和查询码）。纸张：");
+	buf_adds(b, roll ? "<a href=\"?paper=a5\">A5 纸</a> · <b>80 mm 小票</b>" :
+			   "<b>A5 纸</b> · <a href=\"?paper=80\">80 mm 小票</a>");
+	buf_adds(b, "</p></div><article class=\"slip\" id=\"slip\"><p class=\"slip-hall\">");
+	H(b, site.cfg.name);
+	buf_adds(b, "</p><h1 class=\"slip-title\">预约回执</h1><dl>"
+		    "<dt>预约号</dt><dd class=\"big\" id=\"slip-appointment-no\">");
+	caseno_grouped(b, a->appointment_no);
+	buf_adds(b, "</dd>");
+	if (a->query_code[0] != '\0') {
+		buf_adds(b, "<dt>查询码</dt><dd class=\"big\" id=\"slip-code\">");
+		H(b, a->query_code);
+		buf_adds(b, "</dd>");
+	}
+	slip_item(b, "预约人姓名", a->name, "slip-name");
+	buf_adds(b, "<dt>预约时间</dt><dd id=\"slip-time\">");
+	if (slots_parse_date(a->date, &d) == 0)
+		day_text(b, &d);
+	buf_printf(b, " %s-%s</dd>", a->start, a->end);
+	slip_item(b, "办理地点", a->place, "slip-place");
+	slip_item(b, "预约内容", a->item_name, "slip-item");
+	buf_adds(b, "</dl>");
+	slip_materials(b, materials);
+	buf_adds(b, "<p class=\"slip-next\">请按时到达办理地点；不能前来时，请凭预约号和查询码在本大厅"
+		    "网站“预约办事”中取消，或来电告知。</p><p class=\"slip-contact\">");
+	H(b, site.cfg.name);
+	if (site.cfg.phone != NULL) {
+		buf_adds(b, " · 电话 ");
+		H(b, site.cfg.phone);
+	}
+	if (site.cfg.address != NULL) {
+		buf_adds(b, "<br>");
+		H(b, site.cfg.address);
+	}
+	buf_adds(b, "</p><p class=\"slip-keep\">请妥善保管本回执，查询码请勿告诉他人。</p></article>"
+		    "<p class=\"no-print\"><a class=\"button\" href=\"/window/appointments/new\">"
+		    "预约下一位</a> <a href=\"/window/appointments\">预约列表</a></p>");
+	wpage_end(b);
+}
