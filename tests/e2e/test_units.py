@@ -510,7 +510,9 @@ class NotifyTest(unittest.TestCase):
             got.append(self.notify.recv(4096).decode())
         return got
 
-    def check(self, args):
+    def check(self, args, log_before_stop=None):
+        """Start args[0] under a fake systemd, wait for READY=1 (and, when given, for a line
+        of its log matching log_before_stop), stop it with SIGTERM and check its log."""
         log = os.path.join(self.top, "stderr")
         with open(log, "w") as err:
             st = os.fstat(err.fileno())
@@ -520,6 +522,8 @@ class NotifyTest(unittest.TestCase):
                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
         try:
             ready = self.messages_until("READY=1")
+            if log_before_stop:
+                self.wait_for_log(log, log_before_stop, p)
             p.send_signal(15)
             self.messages_until("STOPPING=1")
             self.assertEqual(p.wait(timeout=30), 0)
@@ -534,6 +538,17 @@ class NotifyTest(unittest.TestCase):
             self.assertRegex(line, r"^<[2-6]>%s\[\d+\] (info|warning|fatal): " % args[0])
         self.assertTrue(any(l.startswith("<6>") for l in lines), lines)
         return ready
+
+    def wait_for_log(self, log, pattern, p, timeout=20):
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(log, encoding="utf-8") as f:
+                text = f.read()
+            if re.search(pattern, text):
+                return
+            if p.poll() is not None or time.monotonic() > deadline:
+                self.fail("no line like %r in its log: %r" % (pattern, text))
+            time.sleep(0.05)
 
     def test_hall_read_ready_once_listening(self):
         ready = self.check(["hall-read", "-c", self.ini])
@@ -559,10 +574,8 @@ class NotifyTest(unittest.TestCase):
         path = os.path.join(self.top, "notifier.ini")
         with open(path, "w", encoding="utf-8") as f:
             f.write(ini)
-        self.check(["county-notifier", "-c", path, "run"])
-        with open(os.path.join(self.top, "stderr"), encoding="utf-8") as f:
-            log = f.read()
-        self.assertRegex(log, r"<4>county-notifier\[\d+\] warning: county: .*no-mysqld.sock")
+        self.check(["county-notifier", "-c", path, "run"],
+                   log_before_stop=r"<4>county-notifier\[\d+\] warning: county: .*no-mysqld.sock")
 
 
 if __name__ == "__main__":
