@@ -239,7 +239,8 @@ store_window_signin(struct store *s, const struct window_signin *in)
 		return STORE_ERR;
 	if ((st = store_stmt(s, "UPDATE window_accounts SET failed_logins = 0, "
 				"locked_until = NULL, last_login_at = ?2, "
-				"pw_hash = coalesce(?3, pw_hash) WHERE name = ?1 AND NOT disabled")) == NULL)
+				"pw_hash = coalesce(?3, pw_hash) WHERE name = ?1 AND NOT disabled "
+				"AND coalesce(locked_until, 0) <= ?2")) == NULL)
 		goto done;
 	store_bind_text(st, 1, in->name);
 	sqlite3_bind_int64(st, 2, in->now);
@@ -247,7 +248,9 @@ store_window_signin(struct store *s, const struct window_signin *in)
 	if (store_done(s, st) == -1)
 		goto done;
 	if (changed(s) != 1) {
-		rc = STORE_NOT_FOUND;	/* disabled between the check and now */
+		/* disabled, or locked by guesses that ran beside this one, between the
+		 * check of the account and now: the lock holds even for the right password */
+		rc = STORE_NOT_FOUND;
 		goto done;
 	}
 	/* the session the browser came with, if any, and every one long over, end */

@@ -257,6 +257,13 @@ test_sessions(void **state)
 	assert_int_equal(store_window_signin(f->s, &in), STORE_NOT_FOUND);
 	assert_int_equal(store_window_disable(f->s, "li", 0), STORE_OK);
 	assert_int_equal(store_window_signin(f->s, &in), STORE_OK);
+	/* a lock set by guesses beside this sign-in, after it read the account, holds */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(store_window_failed(f->s, "li", 5, 15, T0 + 50, &(int){0}), STORE_OK);
+	in = signin_of("li", "ffff", NULL, T0 + 51);
+	assert_int_equal(store_window_signin(f->s, &in), STORE_NOT_FOUND);
+	in = signin_of("li", "ffff", NULL, T0 + 50 + 15 * 60);
+	assert_int_equal(store_window_signin(f->s, &in), STORE_OK);
 	/* a new password ends them too */
 	assert_int_equal(store_window_passwd(f->s, "li", "h3"), STORE_OK);
 	assert_int_equal(store_window_session(f->s, "eeee", T0 + 41, 3600, name), STORE_NOT_FOUND);
