@@ -58,6 +58,9 @@ class Hall:
         self._client = None
         self._csrf = None
         self._n = 0
+        # held by a step that picks open appointments and moves them, so that the county's
+        # confirmations (confirm) never take one the hall is moving
+        self.lock = threading.Lock()
 
     # ---- bookings ------------------------------------------------------------------------
     def places(self):
@@ -161,9 +164,26 @@ class Hall:
             elif what == "case":
                 self.cases += submit_many(self.node, n, label)
             else:
-                pool = self.open_ones()
-                pick = self.rng.sample(pool, min(n, len(pool)))
-                (self.cancel if what == "cancel" else self.mark)(pick)
+                with self.lock:
+                    pool = self.open_ones()
+                    pick = self.rng.sample(pool, min(n, len(pool)))
+                    (self.cancel if what == "cancel" else self.mark)(pick)
+
+    def confirm(self, county, n):
+        """The county confirms up to n of the open appointments it holds (as the console
+        does, through appointment_events); they are the hall's 'confirmed' from then on, never
+        moved by the test again. How many it confirmed."""
+        with self.lock:
+            held = {r[0] for r in county.rows(
+                "SELECT appointment_no FROM appointments WHERE status = 'booked'")}
+            pick = [no for no, st in self.status.items() if st == "booked" and no in held][:n]
+            if pick:
+                county.sql("".join(
+                    "INSERT INTO appointment_events (appointment_no, status, actor) VALUES "
+                    "(%s, 'confirmed', 'test');" % sql_str(no) for no in pick) + "COMMIT;")
+            for no in pick:
+                self.status[no] = "confirmed"
+            return len(pick)
 
     def counts(self):
         out = {}
@@ -208,11 +228,20 @@ class ApptSyncTestCase(SyncTestCase):
         self.assertEqual({no: st for no, (_, st) in hall_appts.items()}, hall.status,
                          "the hall's appointments are not what the test booked and moved")
         hall_events = {eid: (no, st) for eid, no, st in hall_rows(
-            node, "SELECT id, appointment_no, status FROM appt_events")}
-        moved = {no: st for no, st in hall.status.items() if st != "booked"}
+            node, "SELECT id, appointment_no, status FROM appt_events "
+                  "WHERE id NOT LIKE 'county-%'")}
+        moved = {no: st for no, st in hall.status.items()
+                 if st not in ("booked", "confirmed")}
         self.assertEqual(sorted(no for no, _ in hall_events.values()), sorted(moved),
                          "not one appt_events row per cancellation or mark")
         self.assertEqual({no: st for no, st in hall_events.values()}, moved)
+        # the county's confirmations came down once each, and are acknowledged
+        confirmed = sorted(no for no, st in hall.status.items() if st == "confirmed")
+        self.assertEqual(sorted(r[0] for r in hall_rows(
+            node, "SELECT appointment_no FROM appt_events WHERE id LIKE 'county-appt-%'")),
+            confirmed)
+        self.assertEqual(county.count("downlink", "kind = 'appt'"), 0,
+                         "the county's decisions left unacknowledged")
         self.assertEqual({r["id"] for r in hall.cases},
                          {r[0] for r in hall_rows(node, "SELECT id FROM cases")})
 
@@ -311,10 +340,12 @@ class ApptCrashTest(ApptSyncTestCase):
         kills = random.Random(hall.rng.random())    # the writer draws from hall.rng
         agent.start()
         th.start()
-        mid = 0
+        mid = confirmed = 0
         try:
-            for _ in range(self.KILLS):
+            for k in range(self.KILLS):
                 time.sleep(kills.uniform(0.05, 0.4))
+                if k % 4 == 1:      # decisions come down while the agent is being killed
+                    confirmed += hall.confirm(county, 10)
                 if hall_backlog(node) > 0:
                     mid += 1
                 agent.kill9()
@@ -332,6 +363,8 @@ class ApptCrashTest(ApptSyncTestCase):
         rc, _ = agent.term(15)
         self.assertEqual(rc, 0, "the agent did not stop on SIGTERM")
         agent.drain(120)
+        self.assertEqual(agent.once(), 0, agent.log_tail())   # the downlink too
+        self.assertGreater(confirmed, 0, "the county confirmed nothing")
         self.figures("appt crash", hall)
         self.assertApptExactlyOnce(node, county, hall)
 
@@ -382,6 +415,18 @@ class ApptRegistrationOutageTest(ApptSyncTestCase):
         self.assertEqual(agent.term()[0], 0)
         self.figures("registration outage", hall)
         self.assertApptExactlyOnce(node, county, hall)
+
+        # the check can fail: a county that lost an event's status, or an event's record
+        cancelled = next(no for no, st in hall.status.items() if st == "cancelled")
+        county.sql("UPDATE appointments SET status = 'booked' WHERE appointment_no = %s; "
+                   "COMMIT;" % sql_str(cancelled))
+        with self.assertRaises(AssertionError):
+            self.assertApptExactlyOnce(node, county, hall)
+        county.sql("UPDATE appointments SET status = 'cancelled' WHERE appointment_no = %s; "
+                   "DELETE FROM records WHERE type = 'appt_event' LIMIT 1; COMMIT;"
+                   % sql_str(cancelled))
+        with self.assertRaises(AssertionError):
+            self.assertApptExactlyOnce(node, county, hall)
 
 
 # ---- the county killed -9 mid-drain ------------------------------------------------------------
