@@ -109,19 +109,6 @@ materials_list(struct buf *b, const char *materials)
 	buf_adds(b, "</ul>");
 }
 
-static void
-appt_when(struct buf *b, const char *date, const char *start, const char *end)
-{
-	struct ymd d;
-
-	if (slots_parse_date(date, &d) == 0)
-		appt_day_text(b, &d);
-	buf_addc(b, ' ');
-	H(b, start);
-	buf_addc(b, '-');
-	H(b, end);
-}
-
 void
 apage_receipt(struct buf *b, const struct appt_booking *k, const char *materials)
 {

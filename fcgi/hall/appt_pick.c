@@ -237,19 +237,25 @@ appt_pick_slots(struct buf *b, const char *base, const struct appt_sched *a,
 /* ---- the form ---------------------------------------------------------------------- */
 
 void
-appt_choice_head(struct buf *b, const struct appt_choice *c)
+appt_when(struct buf *b, const char *date, const char *start, const char *end)
 {
 	struct ymd d;
 
+	if (slots_parse_date(date, &d) == 0)
+		appt_day_text(b, &d);
+	buf_addc(b, ' ');
+	H(b, start);
+	buf_addc(b, '-');
+	H(b, end);
+}
+
+void
+appt_choice_head(struct buf *b, const struct appt_choice *c)
+{
 	buf_adds(b, "<div class=\"receipt\"><dl><dt>预约内容</dt><dd>");
 	H(b, c->item_name);
 	buf_adds(b, "</dd><dt>预约时间</dt><dd>");
-	if (slots_parse_date(c->date, &d) == 0)
-		appt_day_text(b, &d);
-	buf_addc(b, ' ');
-	H(b, c->start);
-	buf_addc(b, '-');
-	H(b, c->end);
+	appt_when(b, c->date, c->start, c->end);
 	buf_adds(b, "</dd><dt>办理地点</dt><dd>");
 	H(b, c->place);
 	buf_adds(b, "</dd></dl></div>");

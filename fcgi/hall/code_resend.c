@@ -24,25 +24,14 @@ static void
 resend_fail(struct req *r, const struct resend_kind *k, int status, const char *code,
     const char *field, const char *message, int retry_after)
 {
-	char token[CSRF_TOKEN_LEN], hdr[64] = "";
-	struct form_state st = {0};
-	struct buf b;
+	char hdr[64] = "";
 
 	if (retry_after > 0)
 		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", retry_after);
-	if (r->is_api) {
+	if (r->is_api)
 		req_error_h(r, status, code, message, field, hdr[0] ? hdr : NULL);
-		return;
-	}
-	form_token(r, token);
-	st.in = &r->in;
-	st.err_field = field;
-	st.err_message = message;
-	st.csrf_token = token;
-	buf_init(&b, PAGE_MAX);
-	k->form_page(&b, &st);
-	req_page(r, status, &b, hdr[0] ? hdr : NULL);
-	buf_free(&b);
+	else
+		form_again(r, status, k->form_page, field, message, hdr[0] ? hdr : NULL);
 }
 
 /*

@@ -232,6 +232,25 @@ form_token(struct req *r, char token[CSRF_TOKEN_LEN])
 }
 
 void
+form_again(struct req *r, int status, void (*page)(struct buf *, const struct form_state *),
+    const char *field, const char *message, const char *headers)
+{
+	char token[CSRF_TOKEN_LEN];
+	struct form_state st = {0};
+	struct buf b;
+
+	form_token(r, token);
+	st.in = &r->in;
+	st.err_field = field;
+	st.err_message = message;
+	st.csrf_token = token;
+	buf_init(&b, PAGE_MAX);
+	page(&b, &st);
+	req_page(r, status, &b, headers);
+	buf_free(&b);
+}
+
+void
 send_progress(struct req *r, int status, struct form_state *st, const struct case_view *v)
 {
 	char token[CSRF_TOKEN_LEN];

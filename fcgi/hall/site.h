@@ -62,6 +62,10 @@ void send_unavailable(struct req *);
 void form_token(struct req *, char token[CSRF_TOKEN_LEN]);
 struct form_state;
 struct case_view;
+/* A form page again (page), with the input of r and message beside field; headers: extra
+ * header lines or NULL. */
+void form_again(struct req *, int status, void (*page)(struct buf *, const struct form_state *),
+    const char *field, const char *message, const char *headers);
 /* The progress page: the lookup form, and the case with its rating form when v is set. */
 void send_progress(struct req *, int status, struct form_state *, const struct case_view *v);
 enum open_rc { OPEN_OK, OPEN_BAD_NUMBER, OPEN_NOT_FOUND, OPEN_ANSWERED };
@@ -298,6 +302,8 @@ void appt_pick_days(struct buf *, const char *base, const struct appt_sched *,
     const struct slots_in *, struct store *);
 void appt_pick_slots(struct buf *, const char *base, const struct appt_sched *,
     const struct slots_in *, const struct ymd *d, struct store *);
+/* "2026年12月8日（周二） 09:00-09:30" */
+void appt_when(struct buf *, const char *date, const char *start, const char *end);
 /* The booking form's parts: what was chosen, its hidden fields, the link back. */
 void appt_choice_head(struct buf *, const struct appt_choice *);
 void appt_choice_hidden(struct buf *, const struct appt_choice *);

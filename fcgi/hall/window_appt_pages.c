@@ -237,8 +237,6 @@ void
 wapage_receipt(struct buf *b, const struct window_view *v, const struct appt_view *a,
     const char *materials, int roll)
 {
-	struct ymd d;
-
 	wpage_begin(b, v, "预约回执", roll ? "paper-80" : "paper-a5");
 	buf_adds(b, "<div class=\"no-print\"><p class=\"notice\">已预约。请用浏览器的打印（Ctrl+P）"
 		    "打印下面的回执交给群众（来电的，告知预约号和查询码）。纸张：");
@@ -257,9 +255,8 @@ wapage_receipt(struct buf *b, const struct window_view *v, const struct appt_vie
 	}
 	slip_item(b, "预约人姓名", a->name, "slip-name");
 	buf_adds(b, "<dt>预约时间</dt><dd id=\"slip-time\">");
-	if (slots_parse_date(a->date, &d) == 0)
-		appt_day_text(b, &d);
-	buf_printf(b, " %s-%s</dd>", a->start, a->end);
+	appt_when(b, a->date, a->start, a->end);
+	buf_adds(b, "</dd>");
 	slip_item(b, "办理地点", a->place, "slip-place");
 	slip_item(b, "预约内容", a->item_name, "slip-item");
 	buf_adds(b, "</dl>");
