@@ -12,31 +12,6 @@
 
 #define H(b, s) buf_html((b), (s) == NULL ? "" : (s))
 
-static const char *const weekday_text[] = {"", "周一", "周二", "周三", "周四", "周五", "周六",
-    "周日"};
-
-/* "2026年12月8日（周二）" */
-static void
-day_text(struct buf *b, const struct ymd *d)
-{
-	buf_printf(b, "%d年%d月%d日（%s）", d->y, d->m, d->d, weekday_text[slots_weekday(d)]);
-}
-
-/* A link's query value: ours are ids, dates and times, but escape them all the same. */
-static void
-url_value(struct buf *b, const char *v)
-{
-	for (; *v != '\0'; v++) {
-		unsigned char c = (unsigned char)*v;
-
-		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    c == '-' || c == '_' || c == '.')
-			buf_addc(b, (char)c);
-		else
-			buf_printf(b, "%%%02X", c);
-	}
-}
-
 static void
 appt_begin(struct buf *b, const char *title)
 {
@@ -53,26 +28,9 @@ appt_end(struct buf *b)
 	page_end(b);
 }
 
-static int
-item_row(const struct appt_item *it, void *arg)
-{
-	struct buf *b = arg;
-
-	buf_adds(b, "<li><a href=\"/appointments?item=");
-	url_value(b, it->id);
-	buf_adds(b, "\"><b>");
-	H(b, it->name);
-	buf_adds(b, "</b>");
-	H(b, it->place);
-	buf_adds(b, "</a></li>");
-	return 0;
-}
-
 void
 apage_items(struct buf *b, struct store *s, const char *message)
 {
-	size_t before;
-
 	appt_begin(b, "预约办事");
 	if (message != NULL) {
 		buf_adds(b, "<p class=\"error\" role=\"alert\">");
@@ -80,190 +38,39 @@ apage_items(struct buf *b, struct store *s, const char *message)
 		buf_adds(b, "</p>");
 	}
 	buf_printf(b, "<p class=\"lead\">请选择要办理的事项，再选日期和时段。可预约明天起 %d 天内的"
-		      "工作日。</p><ul class=\"tiles\">", site.cfg.appt_days_ahead);
-	before = b->len;
-	if (store_appt_items(s, item_row, b) == -1)
-		buf_adds(b, "<li>暂时无法读取可预约事项，请稍后再试。</li>");
-	else if (b->len == before)
-		buf_adds(b, "<li>本大厅暂未开放网上预约，请电话咨询或到窗口办理。</li>");
-	buf_adds(b, "</ul>");
+		      "工作日。</p>", site.cfg.appt_days_ahead);
+	appt_pick_items(b, s, "/appointments", "本大厅暂未开放网上预约，请电话咨询或到窗口办理。");
 	appt_end(b);
-}
-
-/* What a day of the walk holds: its places left over all its slots. */
-struct day_sum {
-	struct store *s;
-	const char *item;
-	struct ymd day[92];
-	long left[92];
-	int n;
-};
-
-long
-appt_left(struct store *s, const char *item, const struct ymd *d, const struct slot_def *def)
-{
-	char date[11];
-	long taken;
-
-	slots_format_date(date, d);
-	/* a count that fails shows the slot as full: never more than there is */
-	if ((taken = store_appt_taken(s, item, date, def->start)) < 0 || taken >= def->capacity)
-		return 0;
-	return def->capacity - taken;
-}
-
-static int
-day_add(const struct ymd *d, const struct slot_def *def, void *arg)
-{
-	struct day_sum *x = arg;
-
-	if (x->n == 0 || slots_days_between(&x->day[x->n - 1], d) != 0) {
-		if (x->n == (int)(sizeof(x->day) / sizeof(x->day[0])))
-			return 1;
-		x->day[x->n] = *d;
-		x->left[x->n++] = 0;
-	}
-	x->left[x->n - 1] += appt_left(x->s, x->item, d, def);
-	return 0;
-}
-
-static void
-item_head(struct buf *b, const struct appt_sched *a)
-{
-	buf_adds(b, "<p>预约事项：<b>");
-	H(b, a->item.name);
-	buf_adds(b, "</b><br>办理地点：");
-	H(b, a->item.place);
-	buf_adds(b, "</p>");
 }
 
 void
 apage_days(struct buf *b, const struct appt_sched *a, const struct slots_in *in,
     struct store *s)
 {
-	struct day_sum *x = calloc(1, sizeof(*x));
-	char date[11];
-	int i;
-
 	appt_begin(b, "选择日期");
-	item_head(b, a);
-	if (x == NULL) {
-		buf_adds(b, "<p class=\"error\">暂时无法读取可预约日期，请稍后再试。</p>");
-		appt_end(b);
-		return;
-	}
-	x->s = s;
-	x->item = a->item.id;
-	slots_generate(in, NULL, day_add, x);
-	buf_adds(b, "<ul class=\"tiles\">");
-	for (i = 0; i < x->n; i++) {
-		slots_format_date(date, &x->day[i]);
-		if (x->left[i] == 0) {
-			buf_adds(b, "<li><span>");
-			day_text(b, &x->day[i]);
-			buf_adds(b, " 已约满</span></li>");
-			continue;
-		}
-		buf_adds(b, "<li><a href=\"/appointments?item=");
-		url_value(b, a->item.id);
-		buf_printf(b, "&amp;date=%s\">", date);
-		day_text(b, &x->day[i]);
-		buf_printf(b, " 可约 %ld 人</a></li>", x->left[i]);
-	}
-	if (x->n == 0)
-		buf_adds(b, "<li>近期没有可预约的工作日。</li>");
-	buf_adds(b, "</ul><p><a href=\"/appointments\">重新选择事项</a></p>");
-	free(x);
+	appt_pick_days(b, "/appointments", a, in, s);
 	appt_end(b);
-}
-
-struct slot_list {
-	struct buf *b;
-	struct store *s;
-	const struct appt_sched *a;
-	char date[11];
-	int n;
-};
-
-static int
-slot_row(const struct ymd *d, const struct slot_def *def, void *arg)
-{
-	struct slot_list *x = arg;
-	char date[11];
-	long left;
-
-	slots_format_date(date, d);
-	if (strcmp(date, x->date) != 0)
-		return 1;	/* the walk went past the day */
-	x->n++;
-	left = appt_left(x->s, x->a->item.id, d, def);
-	if (left == 0) {
-		buf_printf(x->b, "<li><span>%s-%s 已约满</span></li>", def->start, def->end);
-		return 0;
-	}
-	buf_adds(x->b, "<li><a href=\"/appointments?item=");
-	url_value(x->b, x->a->item.id);
-	buf_printf(x->b, "&amp;date=%s&amp;start=", date);
-	url_value(x->b, def->start);
-	buf_printf(x->b, "\">%s-%s 余 %ld 个名额</a></li>", def->start, def->end, left);
-	return 0;
 }
 
 void
 apage_slots(struct buf *b, const struct appt_sched *a, const struct slots_in *in,
     const struct ymd *d, struct store *s)
 {
-	struct slot_list x = {.b = b, .s = s, .a = a};
-
 	appt_begin(b, "选择时段");
-	item_head(b, a);
-	buf_adds(b, "<p>日期：");
-	day_text(b, d);
-	buf_adds(b, "</p><ul class=\"tiles\">");
-	slots_format_date(x.date, d);
-	slots_generate(in, d, slot_row, &x);
-	if (x.n == 0)
-		buf_adds(b, "<li>这一天没有可预约的时段。</li>");
-	buf_adds(b, "</ul><p><a href=\"/appointments?item=");
-	url_value(b, a->item.id);
-	buf_adds(b, "\">重新选择日期</a></p>");
+	appt_pick_slots(b, "/appointments", a, in, d, s);
 	appt_end(b);
-}
-
-static void
-hidden(struct buf *b, const char *name, const char *value)
-{
-	buf_adds(b, "<input type=\"hidden\" name=\"");
-	H(b, name);
-	buf_adds(b, "\" value=\"");
-	H(b, value);
-	buf_adds(b, "\">");
 }
 
 void
 apage_form(struct buf *b, const struct form_state *st, const struct appt_choice *c)
 {
-	struct ymd d;
 	int on = st->in == NULL || kv_get(st->in, "notify") != NULL ||
 	    kv_get(st->in, "notify_shown") == NULL;
 
 	appt_begin(b, "填写预约信息");
-	buf_adds(b, "<div class=\"receipt\"><dl><dt>预约内容</dt><dd>");
-	H(b, c->item_name);
-	buf_adds(b, "</dd><dt>预约时间</dt><dd>");
-	if (slots_parse_date(c->date, &d) == 0)
-		day_text(b, &d);
-	buf_addc(b, ' ');
-	H(b, c->start);
-	buf_addc(b, '-');
-	H(b, c->end);
-	buf_adds(b, "</dd><dt>办理地点</dt><dd>");
-	H(b, c->place);
-	buf_adds(b, "</dd></dl></div>");
+	appt_choice_head(b, c);
 	form_open(b, st, "/appointments");
-	hidden(b, "item", c->item);
-	hidden(b, "date", c->date);
-	hidden(b, "start", c->start);
+	appt_choice_hidden(b, c);
 	form_input(b, st, "name", "预约人姓名", "text", 1, 50, NULL);
 	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码可收到预约短信");
 	form_input(b, st, "email", "电子邮箱", "email", 0, 100, "可不填；填写后也以电子邮件告知");
@@ -276,9 +83,7 @@ apage_form(struct buf *b, const struct form_state *st, const struct appt_choice 
 	buf_adds(b, on ? " checked>" : ">");
 	buf_adds(b, " 通过短信、电子邮件告知预约结果和提醒</label></div>");
 	form_close(b, st, "提交预约");
-	buf_adds(b, "<p><a href=\"/appointments?item=");
-	url_value(b, c->item);
-	buf_adds(b, "\">重新选择时段</a></p>");
+	appt_choice_back(b, "/appointments", c);
 	appt_end(b);
 }
 
@@ -302,19 +107,6 @@ materials_list(struct buf *b, const char *materials)
 		free(line);
 	}
 	buf_adds(b, "</ul>");
-}
-
-static void
-appt_when(struct buf *b, const char *date, const char *start, const char *end)
-{
-	struct ymd d;
-
-	if (slots_parse_date(date, &d) == 0)
-		day_text(b, &d);
-	buf_addc(b, ' ');
-	H(b, start);
-	buf_addc(b, '-');
-	H(b, end);
 }
 
 void
@@ -373,8 +165,8 @@ apage_lookup(struct buf *b, const struct form_state *st, const struct appt_view 
 		if (strcmp(v->status, "booked") == 0 || strcmp(v->status, "confirmed") == 0) {
 			materials_list(b, materials);
 			form_open(b, st, "/appointments/cancel");
-			hidden(b, "appointment_no", v->appointment_no);
-			hidden(b, "code", form_value(st, "code"));
+			appt_hidden(b, "appointment_no", v->appointment_no);
+			appt_hidden(b, "code", form_value(st, "code"));
 			buf_adds(b, "<p>不能前来时请取消预约。</p>");
 			form_close(b, &(struct form_state){.csrf_token = st->csrf_token}, "取消预约");
 		}

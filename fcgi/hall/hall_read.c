@@ -220,23 +220,13 @@ h_api_hall(struct req *r)
 static void
 h_api_case(struct req *r)
 {
-	static const struct field_spec spec[] = {{"code", 1, check_code, 6, NULL, "查询码"}};
-	const char *field, *message;
+	const char *code;
 	struct case_view v;
 	struct buf b;
-	int retry;
 
-	if (req_parse_query(r) == -1)
+	if ((code = api_lookup_code(r)) == NULL)
 		return;
-	if (!limits_take(site.limits, LIMIT_LOOKUP, r->remote, site.cfg.lookups_per_min, &retry)) {
-		send_too_many(r, retry, "查询过于频繁，请稍后再试。");
-		return;
-	}
-	if (fields_check(&r->in, spec, 1, NULL, &field, &message) == -1) {
-		req_error(r, 422, "invalid_field", message, field);
-		return;
-	}
-	switch (case_open(r, r->arg, field_value(&r->in, "code"), &v)) {
+	switch (case_open(r, r->arg, code, &v)) {
 	case OPEN_OK:
 		buf_init(&b, PAGE_MAX);
 		render_case_json(&b, &v, time(NULL));

@@ -131,22 +131,10 @@ static const struct intake complaint_intake = {complaint_fields, NFIELDS(complai
 
 /* The form again, with the citizen's input and the message beside its field. */
 static void
-form_again(struct req *r, int status, const struct intake *in, const char *field,
+intake_again(struct req *r, int status, const struct intake *in, const char *field,
     const char *message)
 {
-	char token[CSRF_TOKEN_LEN];
-	struct form_state st = {0};
-	struct buf b;
-
-	form_token(r, token);
-	st.in = &r->in;
-	st.err_field = field;
-	st.err_message = message;
-	st.csrf_token = token;
-	buf_init(&b, PAGE_MAX);
-	in->page(&b, &st);
-	send_page(r, status, &b);
-	buf_free(&b);
+	form_again(r, status, in->page, field, message, NULL);
 }
 
 /*
@@ -201,7 +189,7 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 	if ((start = submission_start(r)) == -1)
 		return;
 	if (start == 1) {
-		form_again(r, 403, in, NULL,
+		intake_again(r, 403, in, NULL,
 		    "页面已过期，请再提交一次。（如多次出现，请允许浏览器保存 Cookie。）");
 		return;
 	}
@@ -210,7 +198,7 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 		if (r->is_api)
 			req_error(r, 422, "invalid_field", message, field);
 		else
-			form_again(r, 422, in, field, message);
+			intake_again(r, 422, in, field, message);
 		return;
 	}
 	c.kind = fixed_kind != NULL ? fixed_kind : field_value(&r->in, "type");
@@ -235,7 +223,7 @@ submit(struct req *r, const struct intake *in, const char *fixed_kind)
 			req_error(r, 400, "bad_idempotency_key",
 			    "Idempotency-Key 须为 8 到 128 个字符。", NULL);
 		else
-			form_again(r, 400, in, NULL, "页面已过期，请刷新后再提交。");
+			intake_again(r, 400, in, NULL, "页面已过期，请刷新后再提交。");
 		return;
 	default:
 		break;

@@ -175,6 +175,26 @@ send_unavailable(struct req *r)
 	    NULL);
 }
 
+const char *
+api_lookup_code(struct req *r)
+{
+	static const struct field_spec spec[] = {{"code", 1, check_code, 6, NULL, "查询码"}};
+	const char *field, *message;
+	int retry;
+
+	if (req_parse_query(r) == -1)
+		return NULL;
+	if (!limits_take(site.limits, LIMIT_LOOKUP, r->remote, site.cfg.lookups_per_min, &retry)) {
+		send_too_many(r, retry, "查询过于频繁，请稍后再试。");
+		return NULL;
+	}
+	if (fields_check(&r->in, spec, 1, NULL, &field, &message) == -1) {
+		req_error(r, 422, "invalid_field", message, field);
+		return NULL;
+	}
+	return field_value(&r->in, "code");
+}
+
 enum open_rc
 case_open(struct req *r, const char *case_no_in, const char *code, struct case_view *v)
 {
@@ -209,6 +229,25 @@ form_token(struct req *r, char token[CSRF_TOKEN_LEN])
 	req_csrf_cookie(r);
 	if (csrf_token(token, r->cookie, time(NULL)) == -1)
 		token[0] = '\0';
+}
+
+void
+form_again(struct req *r, int status, void (*page)(struct buf *, const struct form_state *),
+    const char *field, const char *message, const char *headers)
+{
+	char token[CSRF_TOKEN_LEN];
+	struct form_state st = {0};
+	struct buf b;
+
+	form_token(r, token);
+	st.in = &r->in;
+	st.err_field = field;
+	st.err_message = message;
+	st.csrf_token = token;
+	buf_init(&b, PAGE_MAX);
+	page(&b, &st);
+	req_page(r, status, &b, headers);
+	buf_free(&b);
 }
 
 void

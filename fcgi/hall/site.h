@@ -62,6 +62,10 @@ void send_unavailable(struct req *);
 void form_token(struct req *, char token[CSRF_TOKEN_LEN]);
 struct form_state;
 struct case_view;
+/* A form page again (page), with the input of r and message beside field; headers: extra
+ * header lines or NULL. */
+void form_again(struct req *, int status, void (*page)(struct buf *, const struct form_state *),
+    const char *field, const char *message, const char *headers);
 /* The progress page: the lookup form, and the case with its rating form when v is set. */
 void send_progress(struct req *, int status, struct form_state *, const struct case_view *v);
 enum open_rc { OPEN_OK, OPEN_BAD_NUMBER, OPEN_NOT_FOUND, OPEN_ANSWERED };
@@ -74,9 +78,33 @@ enum open_rc { OPEN_OK, OPEN_BAD_NUMBER, OPEN_NOT_FOUND, OPEN_ANSWERED };
 enum open_rc case_open(struct req *, const char *case_no_in, const char *code,
     struct case_view *);
 
+/*
+ * The preamble of the JSON lookups (GET /api/v1/cases/{no}?code=, .../appointments/{no}
+ * ?code=): parses the query, takes the address's lookup budget, checks the code's form.
+ * Returns the code, or NULL when the request is answered already (400, 429, 422).
+ */
+const char *api_lookup_code(struct req *);
+
 /* ---- fcgi/hall/hall_write.c (hall-write's main) ------------------------------------ */
 /* Runs w in the process's next group commit (lib/store/commit_group.c). */
 void write_commit(struct store_write *w);
+
+/* ---- fcgi/hall/code_resend.c (hall-write) ----------------------------------------- */
+/* What a kind of record (case, appointment) a new query code is for differs in. */
+struct resend_kind {
+	int appointment;		/* the store's flag (struct code_resend) */
+	struct field_spec field;	/* the number's form field, also its JSON key */
+	const char *log_noun;		/* "case", "appointment" */
+	void (*form_page)(struct buf *, const struct form_state *);	/* the form again */
+	void (*done_page)(struct buf *, const char *no, const char *sent_to);
+	/* the words: a bad check character, unknown, locked after wrong codes */
+	const char *bad_number, *not_found, *locked;
+	/* formats: no_mobile and day_limit take the hall's phone clause (%s), closed the
+	 * days (%d) and then that clause (%s) */
+	const char *no_mobile, *closed, *day_limit;
+};
+/* The one flow of SPEC 5.6 (form and API) for kind k: see the file. */
+void code_resend(struct req *, const struct resend_kind *k);
 
 /* ---- fcgi/hall/resend.c (hall-write) ---------------------------------------------- */
 /* POST /progress/resend and /api/v1/cases/{case_no}/resend-code: a new query code by SMS. */
@@ -217,9 +245,6 @@ const char *appt_status_text(const char *status);
 enum open_rc appt_open(struct req *, const char *no_in, const char *code, struct appt_view *);
 /* The materials of a guide (what to bring), the caller frees; NULL when none. */
 char *appt_materials(const char *guide_id);
-/* The places left in a slot of day d (0 when full or the count fails). */
-long appt_left(struct store *, const char *item, const struct ymd *d,
-    const struct slot_def *def);
 /* The booking form of one slot (def: its start and end), with st's input and error. */
 void appt_show_form(struct req *, int status, struct form_state *st,
     const struct appt_sched *a, const char *date, const struct slot_def *def);
@@ -257,6 +282,32 @@ void apage_cancelled(struct buf *, const char *appointment_no);
 /* The form that asks for a new query code (SPEC 5.6), and what it answers. */
 void apage_resend(struct buf *, const struct form_state *);
 void apage_resent(struct buf *, const char *appointment_no, const char *sent_to);
+
+/* ---- fcgi/hall/appt_pick.c (both: the citizen's pages and the window's) ------------ */
+/* "2026年12月8日（周二）" */
+void appt_day_text(struct buf *, const struct ymd *);
+/* A link's query value: ids, dates and times, %-escaped all the same. */
+void appt_url_value(struct buf *, const char *);
+void appt_hidden(struct buf *, const char *name, const char *value);
+/* The places left in a slot of day d (0 when full or the count fails). */
+long appt_left(struct store *, const char *item, const struct ymd *d,
+    const struct slot_def *def);
+/*
+ * The lists of choosing a slot, without their page: base is the address their links go to
+ * ("/appointments", "/window/appointments/new"), with ?item=, &date=, &start= added.
+ * none: what the item list says when there is no item.
+ */
+void appt_pick_items(struct buf *, struct store *, const char *base, const char *none);
+void appt_pick_days(struct buf *, const char *base, const struct appt_sched *,
+    const struct slots_in *, struct store *);
+void appt_pick_slots(struct buf *, const char *base, const struct appt_sched *,
+    const struct slots_in *, const struct ymd *d, struct store *);
+/* "2026年12月8日（周二） 09:00-09:30" */
+void appt_when(struct buf *, const char *date, const char *start, const char *end);
+/* The booking form's parts: what was chosen, its hidden fields, the link back. */
+void appt_choice_head(struct buf *, const struct appt_choice *);
+void appt_choice_hidden(struct buf *, const struct appt_choice *);
+void appt_choice_back(struct buf *, const char *base, const struct appt_choice *);
 
 /* ---- fcgi/hall/window_appt.c (hall-write) ------------------------------------------- */
 /* Appointments at the window (SPEC 4.4, 4.5): see the file. */

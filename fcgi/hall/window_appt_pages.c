@@ -13,40 +13,7 @@
 
 #define H(b, s) buf_html((b), (s) == NULL ? "" : (s))
 
-static const char *const weekday_text[] = {"", "周一", "周二", "周三", "周四", "周五", "周六",
-    "周日"};
 static const char *const appt_channels[] = {"window", "phone", NULL};
-
-static void
-day_text(struct buf *b, const struct ymd *d)
-{
-	buf_printf(b, "%d年%d月%d日（%s）", d->y, d->m, d->d, weekday_text[slots_weekday(d)]);
-}
-
-/* A link's query value: ids, dates and times, escaped all the same. */
-static void
-url_value(struct buf *b, const char *v)
-{
-	for (; *v != '\0'; v++) {
-		unsigned char c = (unsigned char)*v;
-
-		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    c == '-' || c == '_' || c == '.')
-			buf_addc(b, (char)c);
-		else
-			buf_printf(b, "%%%02X", c);
-	}
-}
-
-static void
-hidden(struct buf *b, const char *name, const char *value)
-{
-	buf_adds(b, "<input type=\"hidden\" name=\"");
-	H(b, name);
-	buf_adds(b, "\" value=\"");
-	H(b, value);
-	buf_adds(b, "\">");
-}
 
 static void
 error_line(struct buf *b, const char *message)
@@ -72,9 +39,9 @@ mark_button(struct buf *b, const struct window_view *v, const char *no, const ch
     const char *label)
 {
 	buf_adds(b, "<form class=\"inline\" method=\"post\" action=\"/window/appointments/mark\">");
-	hidden(b, "csrf", v->csrf);
-	hidden(b, "appointment_no", no);
-	hidden(b, "status", status);
+	appt_hidden(b, "csrf", v->csrf);
+	appt_hidden(b, "appointment_no", no);
+	appt_hidden(b, "status", status);
 	buf_adds(b, "<button type=\"submit\">");
 	H(b, label);
 	buf_adds(b, "</button></form> ");
@@ -147,7 +114,7 @@ wapage_day(struct buf *b, const struct window_view *v, struct store *s, const st
 		    "</p><p class=\"day-nav\">");
 	slots_format_date(other, &prev);
 	buf_printf(b, "<a rel=\"prev\" href=\"/window/appointments?date=%s\">前一工作日</a> <b>", other);
-	day_text(b, day);
+	appt_day_text(b, day);
 	slots_format_date(other, &next);
 	buf_printf(b, "</b> <a rel=\"next\" href=\"/window/appointments?date=%s\">后一工作日</a>", other);
 	buf_adds(b, " · <a href=\"/window/appointments\">今天</a></p>"
@@ -169,166 +136,36 @@ wapage_day(struct buf *b, const struct window_view *v, struct store *s, const st
 
 /* ---- booking: item, day, slot ---------------------------------------------------------- */
 
-static int
-item_row(const struct appt_item *it, void *arg)
-{
-	struct buf *b = arg;
-
-	buf_adds(b, "<li><a href=\"/window/appointments/new?item=");
-	url_value(b, it->id);
-	buf_adds(b, "\"><b>");
-	H(b, it->name);
-	buf_adds(b, "</b> ");
-	H(b, it->place);
-	buf_adds(b, "</a></li>");
-	return 0;
-}
-
 void
 wapage_items(struct buf *b, const struct window_view *v, struct store *s, const char *message)
 {
-	size_t before;
-
 	wpage_begin(b, v, "代群众预约", NULL);
 	buf_adds(b, "<h1>代群众预约</h1>");
 	error_line(b, message);
 	buf_printf(b, "<p class=\"lead\">为来电或来到窗口的群众预约：选事项、日期、时段，再填写预约人。"
-		      "可预约明天起 %d 天内的工作日。</p><ul class=\"tiles\">",
-	    site.cfg.appt_days_ahead);
-	before = b->len;
-	if (store_appt_items(s, item_row, b) == -1)
-		buf_adds(b, "<li>暂时无法读取可预约事项，请稍后再试。</li>");
-	else if (b->len == before)
-		buf_adds(b, "<li>县级尚未发布本大厅的预约安排。</li>");
-	buf_adds(b, "</ul><p><a href=\"/window/appointments\">返回预约列表</a></p>");
+		      "可预约明天起 %d 天内的工作日。</p>", site.cfg.appt_days_ahead);
+	appt_pick_items(b, s, "/window/appointments/new", "县级尚未发布本大厅的预约安排。");
+	buf_adds(b, "<p><a href=\"/window/appointments\">返回预约列表</a></p>");
 	wpage_end(b);
-}
-
-static void
-item_head(struct buf *b, const struct appt_sched *a)
-{
-	buf_adds(b, "<p>预约事项：<b>");
-	H(b, a->item.name);
-	buf_adds(b, "</b><br>办理地点：");
-	H(b, a->item.place);
-	buf_adds(b, "</p>");
-}
-
-struct day_walk {
-	struct buf *b;
-	struct store *s;
-	const struct appt_sched *a;
-	struct ymd last;
-	long left;
-	int have, n;
-};
-
-static void
-day_flush(struct day_walk *x)
-{
-	char date[11];
-
-	if (!x->have)
-		return;
-	x->n++;
-	slots_format_date(date, &x->last);
-	if (x->left == 0) {
-		buf_adds(x->b, "<li><span>");
-		day_text(x->b, &x->last);
-		buf_adds(x->b, " 已约满</span></li>");
-		return;
-	}
-	buf_adds(x->b, "<li><a href=\"/window/appointments/new?item=");
-	url_value(x->b, x->a->item.id);
-	buf_printf(x->b, "&amp;date=%s\">", date);
-	day_text(x->b, &x->last);
-	buf_printf(x->b, " 可约 %ld 人</a></li>", x->left);
-}
-
-static int
-day_add(const struct ymd *d, const struct slot_def *def, void *arg)
-{
-	struct day_walk *x = arg;
-
-	if (!x->have || slots_days_between(&x->last, d) != 0) {
-		day_flush(x);
-		x->last = *d;
-		x->left = 0;
-		x->have = 1;
-	}
-	x->left += appt_left(x->s, x->a->item.id, d, def);
-	return 0;
 }
 
 void
 wapage_days(struct buf *b, const struct window_view *v, const struct appt_sched *a,
     const struct slots_in *in, struct store *s)
 {
-	struct day_walk x = {.b = b, .s = s, .a = a};
-
 	wpage_begin(b, v, "选择日期", NULL);
 	buf_adds(b, "<h1>选择日期</h1>");
-	item_head(b, a);
-	buf_adds(b, "<ul class=\"tiles\">");
-	slots_generate(in, NULL, day_add, &x);
-	day_flush(&x);
-	if (x.n == 0)
-		buf_adds(b, "<li>近期没有可预约的工作日。</li>");
-	buf_adds(b, "</ul><p><a href=\"/window/appointments/new\">重新选择事项</a></p>");
+	appt_pick_days(b, "/window/appointments/new", a, in, s);
 	wpage_end(b);
-}
-
-struct slot_walk {
-	struct buf *b;
-	struct store *s;
-	const struct appt_sched *a;
-	char date[11];
-	int n;
-};
-
-static int
-slot_row(const struct ymd *d, const struct slot_def *def, void *arg)
-{
-	struct slot_walk *x = arg;
-	char date[11];
-	long left;
-
-	slots_format_date(date, d);
-	if (strcmp(date, x->date) != 0)
-		return 1;	/* the walk went past the day */
-	x->n++;
-	left = appt_left(x->s, x->a->item.id, d, def);
-	if (left == 0) {
-		buf_printf(x->b, "<li><span>%s-%s 已约满</span></li>", def->start, def->end);
-		return 0;
-	}
-	buf_adds(x->b, "<li><a href=\"/window/appointments/new?item=");
-	url_value(x->b, x->a->item.id);
-	buf_printf(x->b, "&amp;date=%s&amp;start=", date);
-	url_value(x->b, def->start);
-	buf_printf(x->b, "\">%s-%s 余 %ld 个名额</a></li>", def->start, def->end, left);
-	return 0;
 }
 
 void
 wapage_slots(struct buf *b, const struct window_view *v, const struct appt_sched *a,
     const struct slots_in *in, const struct ymd *d, struct store *s)
 {
-	struct slot_walk x = {.b = b, .s = s, .a = a};
-
 	wpage_begin(b, v, "选择时段", NULL);
 	buf_adds(b, "<h1>选择时段</h1>");
-	item_head(b, a);
-	buf_adds(b, "<p>日期：");
-	day_text(b, d);
-	buf_adds(b, "</p><ul class=\"tiles\">");
-	slots_format_date(x.date, d);
-	slots_generate(in, d, slot_row, &x);
-	if (x.n == 0)
-		buf_adds(b, "<li>这一天没有可预约的时段。</li>");
-	buf_adds(b, "</ul><p><a href=\"/window/appointments/new?item=");
-	url_value(b, a->item.id);
-	buf_adds(b, "\">重新选择日期</a></p>");
+	appt_pick_slots(b, "/window/appointments/new", a, in, d, s);
 	wpage_end(b);
 }
 
@@ -339,26 +176,13 @@ wapage_form(struct buf *b, const struct window_view *v, const struct form_state 
     const struct appt_choice *c)
 {
 	struct form_state form = *st;
-	struct ymd d;
 
 	wpage_begin(b, v, "填写预约信息", NULL);
-	buf_adds(b, "<h1>填写预约信息</h1><div class=\"receipt\"><dl><dt>预约内容</dt><dd>");
-	H(b, c->item_name);
-	buf_adds(b, "</dd><dt>预约时间</dt><dd>");
-	if (slots_parse_date(c->date, &d) == 0)
-		day_text(b, &d);
-	buf_addc(b, ' ');
-	H(b, c->start);
-	buf_addc(b, '-');
-	H(b, c->end);
-	buf_adds(b, "</dd><dt>办理地点</dt><dd>");
-	H(b, c->place);
-	buf_adds(b, "</dd></dl></div>");
+	buf_adds(b, "<h1>填写预约信息</h1>");
+	appt_choice_head(b, c);
 	form.csrf_token = v->csrf;
 	form_open(b, &form, "/window/appointments/new");
-	hidden(b, "item", c->item);
-	hidden(b, "date", c->date);
-	hidden(b, "start", c->start);
+	appt_choice_hidden(b, c);
 	form_select(b, st, "channel", "预约渠道", appt_channels, NULL, NULL);
 	form_input(b, st, "name", "预约人姓名", "text", 1, 50, NULL);
 	form_input(b, st, "phone", "联系电话", "tel", 1, 20, "手机号码可收到预约短信");
@@ -369,9 +193,7 @@ wapage_form(struct buf *b, const struct window_view *v, const struct form_state 
 	H(b, v->name);
 	buf_adds(b, "</p>");
 	form_close(b, st, "预约并打印回执");
-	buf_adds(b, "<p><a href=\"/window/appointments/new?item=");
-	url_value(b, c->item);
-	buf_adds(b, "\">重新选择时段</a></p>");
+	appt_choice_back(b, "/window/appointments/new", c);
 	wpage_end(b);
 }
 
@@ -415,8 +237,6 @@ void
 wapage_receipt(struct buf *b, const struct window_view *v, const struct appt_view *a,
     const char *materials, int roll)
 {
-	struct ymd d;
-
 	wpage_begin(b, v, "预约回执", roll ? "paper-80" : "paper-a5");
 	buf_adds(b, "<div class=\"no-print\"><p class=\"notice\">已预约。请用浏览器的打印（Ctrl+P）"
 		    "打印下面的回执交给群众（来电的，告知预约号和查询码）。纸张：");
@@ -435,9 +255,8 @@ wapage_receipt(struct buf *b, const struct window_view *v, const struct appt_vie
 	}
 	slip_item(b, "预约人姓名", a->name, "slip-name");
 	buf_adds(b, "<dt>预约时间</dt><dd id=\"slip-time\">");
-	if (slots_parse_date(a->date, &d) == 0)
-		day_text(b, &d);
-	buf_printf(b, " %s-%s</dd>", a->start, a->end);
+	appt_when(b, a->date, a->start, a->end);
+	buf_adds(b, "</dd>");
 	slip_item(b, "办理地点", a->place, "slip-place");
 	slip_item(b, "预约内容", a->item_name, "slip-item");
 	buf_adds(b, "</dl>");
