@@ -457,6 +457,15 @@ struct restored_case {
 };
 /* In a downlink transaction: the case when the store lacks it. 1 added, 0 not, -1. */
 int store_restore_case(struct store *, const struct restored_case *);
+struct restored_appt {
+	const char *id, *appointment_no, *item, *item_name, *date, *start, *end, *place,
+	    *name, *phone, *note, *channel, *registrar, *status, *reason, *query_mac;
+	int notify;
+	time_t booked_at;
+};
+/* In a downlink transaction: the appointment when the store lacks it (restore.c says
+ * what it keeps). 1 added, 0 not, -1. */
+int store_restore_appt(struct store *, const struct restored_appt *);
 /* In a downlink transaction: the mark past county_seq, the restore done. */
 int store_restore_done(struct store *, uint64_t county_seq);
 
