@@ -429,13 +429,16 @@ cmd_import_calendars(MYSQL *db, int n, char *files[])
 /* Cases per transaction: the console and the agents wait for no more than one batch. */
 #define PURGE_BATCH 1000
 
-/* One CALL county_purge (sql/county/012) and its commit; the cases deleted, or -1. */
+/*
+ * One CALL county_purge (sql/county/017) and its commit; the cases deleted, or -1. The
+ * appointments deleted in *appts (their last count, for the caller's loop).
+ */
 static long long
-purge_batch(MYSQL *db, int days, long long *events)
+purge_batch(MYSQL *db, int days, long long *events, long long *appts)
 {
 	MYSQL_STMT *st = mysql_stmt_init(db);
-	MYSQL_BIND p[2], r[2];
-	long long counts[2] = {0, 0};
+	MYSQL_BIND p[2], r[3];
+	long long counts[3] = {0, 0, 0};
 	int limit = PURGE_BATCH, rc = -1;
 
 	memset(p, 0, sizeof(p));
@@ -443,9 +446,10 @@ purge_batch(MYSQL *db, int days, long long *events)
 	p[0].buffer_type = p[1].buffer_type = MYSQL_TYPE_LONG;
 	p[0].buffer = &days;
 	p[1].buffer = &limit;
-	r[0].buffer_type = r[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	r[0].buffer_type = r[1].buffer_type = r[2].buffer_type = MYSQL_TYPE_LONGLONG;
 	r[0].buffer = &counts[0];
 	r[1].buffer = &counts[1];
+	r[2].buffer = &counts[2];
 	if (st == NULL || mysql_stmt_prepare(st, "CALL county_purge(?, ?)", (unsigned long)-1) != 0 ||
 	    mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0 ||
 	    mysql_stmt_bind_result(st, r) != 0 || mysql_stmt_fetch(st) != 0)
@@ -457,6 +461,7 @@ purge_batch(MYSQL *db, int days, long long *events)
 	if (mysql_commit(db) != 0)
 		goto out;
 	*events += counts[1];
+	*appts = counts[2];
 	rc = 0;
 out:
 	if (rc == -1) {
@@ -470,23 +475,29 @@ out:
 
 /*
  * The county's retention job (SPEC 11): the closed cases whose last event is older than
- * days, with their events, ratings, transfers, conflicts and refusals, in batches that each
- * commit. Says what it removed; never a case whose hall has not taken its last event.
+ * days, with their events, ratings, transfers, conflicts and refusals, and the appointments
+ * whose day and last change are older, with their decisions and notices, in batches that
+ * each commit. Says what it removed; never a case or an appointment whose hall has not
+ * taken its last event or decision.
  */
 static int
 cmd_purge(MYSQL *db, int days)
 {
-	long long n, cases = 0, events = 0;
+	long long n, a, cases = 0, events = 0, appts = 0;
 
 	do {
-		if ((n = purge_batch(db, days, &events)) == -1) {
-			fprintf(stderr, "county-admin: purge stopped after %lld case(s)\n", cases);
+		if ((n = purge_batch(db, days, &events, &a)) == -1) {
+			fprintf(stderr, "county-admin: purge stopped after %lld case(s) and %lld "
+					"appointment(s)\n", cases, appts);
 			return -1;
 		}
 		cases += n;
-	} while (n == PURGE_BATCH);
+		appts += a;
+	} while (n == PURGE_BATCH || a == PURGE_BATCH);
 	printf("county: %lld closed case(s) past %d day(s) deleted, with %lld event(s) and "
 	       "their ratings, transfers, conflicts and refusals\n", cases, days, events);
+	printf("county: %lld appointment(s) past %d day(s) deleted, with their decisions and "
+	       "notices\n", appts, days);
 	return 0;
 }
 

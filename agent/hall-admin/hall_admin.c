@@ -313,6 +313,10 @@ cmd_purge(struct store *s, struct hall_config *cfg, int argc, char *argv[])
 	printf("%ld outbox record(s) reduced to id and hash\n", rep.stripped);
 	printf("%ld closed case(s) unchanged for %d day(s) deleted, with their events, ratings "
 	       "and outbox records\n", rep.purged, cfg->retention_days);
+	printf("%ld ended appointment(s) minimized: name, full phone and e-mail removed\n",
+	    rep.appts_minimized);
+	printf("%ld appointment(s) more than %d day(s) past deleted, with their events and "
+	       "outbox records\n", rep.appts_purged, cfg->retention_days);
 	if (store_checkpoint(s) == -1) {
 		fprintf(stderr, "hall-admin: the WAL still holds old pages (a reader is busy); hall-agent "
 				"truncates it at its next tick\n");

@@ -215,10 +215,13 @@ retention_tick(struct store *s, const struct hall_config *cfg)
 
 	if (s == NULL || store_retention_tick(s, cfg, time(NULL), &rep) == -1)
 		return;
-	if (rep.minimized > 0 || rep.stripped > 0 || rep.purged > 0)
-		log_info("retention: %ld case(s) minimized, %ld record(s) reduced to id and hash, "
-			 "%ld case(s) past %d day(s) deleted%s", rep.minimized, rep.stripped,
-		    rep.purged, cfg->retention_days, rep.checkpointed ? "; WAL truncated" : "");
+	if (rep.minimized > 0 || rep.stripped > 0 || rep.purged > 0 ||
+	    rep.appts_minimized > 0 || rep.appts_purged > 0)
+		log_info("retention: %ld case(s) and %ld appointment(s) minimized, %ld record(s) "
+			 "reduced to id and hash, %ld case(s) and %ld appointment(s) past %d "
+			 "day(s) deleted%s", rep.minimized, rep.appts_minimized, rep.stripped,
+		    rep.purged, rep.appts_purged, cfg->retention_days,
+		    rep.checkpointed ? "; WAL truncated" : "");
 	else if (rep.daily)
 		log_info("retention: daily job done, nothing to remove");
 }

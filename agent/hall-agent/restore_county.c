@@ -3,9 +3,13 @@
  * of the county once, before the downlink's first pull. CALL hall_restored(SINCE) queues
  * again in the downlink the county's events of this hall's open cases and of those changed
  * since the backup, and answers the highest record number the county holds of the hall;
- * my_open_cases gives back the open cases, with the MAC of each query code. The cases the
- * store lacks go in, the numbering is raised past the county's, and the restore is done,
- * all in one transaction of the hall store; the next downlink pull applies the events. A
+ * my_open_cases gives back the open cases, with the MAC of each query code, and
+ * my_restored_appointments the hall's appointments from today on (sql/county/017; a county
+ * without that view, ER_NO_SUCH_TABLE or no grant, gives none, as the downlink skips the
+ * appointment views). The cases and appointments the store lacks go in, the numbering
+ * (cases' and appointments' alike) is raised past the county's, and the restore is done,
+ * all in one transaction of the hall store; the next downlink pull applies the events and
+ * the decisions on the appointments. A
  * failure anywhere leaves meta restore_pending, and the next pass asks again (queuing the
  * events twice is harmless: the downlink applies an event once).
  * The county's error text is cleaned (text_clean) before it reaches an error or a log; a
@@ -132,13 +136,77 @@ restore_cases(MYSQL_RES *res, struct store *s, long *added)
 	return 0;
 }
 
+enum {
+	RA_NO, RA_ID, RA_ITEM, RA_ITEM_NAME, RA_DATE, RA_START, RA_END, RA_PLACE, RA_NAME,
+	RA_PHONE, RA_NOTE, RA_CHANNEL, RA_REGISTRAR, RA_NOTIFY, RA_STATUS, RA_REASON,
+	RA_QUERY_MAC, RA_BOOKED_AT, RA__MAX
+};
+static const char restored_appts_sql[] =
+    "SELECT appointment_no, id, item, item_name, date, start, `end`, place, name, phone, "
+    "note, channel, registrar, notify, status, reason, query_mac, booked_at "
+    "FROM my_restored_appointments";
+
+/* The appointments the county holds from today on; *res NULL when the county has none to
+ * give (a county before sql/county/017). 0, or -1 with err. */
+static int
+appts_query(struct county_sink *k, MYSQL_RES **res, char *err, size_t errlen)
+{
+	*res = NULL;
+	if (mysql_query(k->db, restored_appts_sql) != 0) {
+		if (mysql_errno(k->db) == 1146 /* ER_NO_SUCH_TABLE */ ||
+		    mysql_errno(k->db) == 1142 /* ER_TABLEACCESS_DENIED_ERROR */)
+			return 0;
+		county_err(k, NULL, "my_restored_appointments", err, errlen);
+		return -1;
+	}
+	if ((*res = mysql_store_result(k->db)) == NULL) {
+		county_err(k, NULL, "my_restored_appointments", err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+restore_appts(MYSQL_RES *res, struct store *s, long *added)
+{
+	MYSQL_ROW row;
+	int rc;
+
+	*added = 0;
+	if (res == NULL)
+		return 0;
+	while ((row = mysql_fetch_row(res)) != NULL) {
+		struct restored_appt a = {
+			.appointment_no = row[RA_NO], .id = row[RA_ID], .item = row[RA_ITEM],
+			.item_name = row[RA_ITEM_NAME], .date = row[RA_DATE],
+			.start = row[RA_START], .end = row[RA_END], .place = row[RA_PLACE],
+			.name = row[RA_NAME], .phone = row[RA_PHONE], .note = row[RA_NOTE],
+			.channel = row[RA_CHANNEL], .registrar = row[RA_REGISTRAR],
+			.notify = row[RA_NOTIFY] == NULL || atoi(row[RA_NOTIFY]) != 0,
+			.status = row[RA_STATUS], .reason = row[RA_REASON],
+			.query_mac = row[RA_QUERY_MAC],
+			.booked_at = downlink_county_time(row[RA_BOOKED_AT], 0),
+		};
+
+		if (!row_valid(row, mysql_fetch_lengths(res), RA__MAX)) {
+			log_warnx("restore: an appointment the county sent back is not valid text: "
+				  "skipped");
+			continue;
+		}
+		if ((rc = store_restore_appt(s, &a)) == -1)
+			return -1;
+		*added += rc;
+	}
+	return 0;
+}
+
 int
 restore_county_pull(struct county_sink *k, struct store *s, char *err, size_t errlen)
 {
 	unsigned long long county_seq;
-	MYSQL_RES *res = NULL;
+	MYSQL_RES *res = NULL, *appts = NULL;
 	time_t since;
-	long added = 0;
+	long added = 0, appts_added = 0;
 	int rc;
 
 	if ((rc = store_restore_pending(s, &since)) != 1) {
@@ -152,23 +220,31 @@ restore_county_pull(struct county_sink *k, struct store *s, char *err, size_t er
 		county_err(k, NULL, "my_open_cases", err, errlen);
 		goto lost;
 	}
+	if (appts_query(k, &appts, err, errlen) == -1) {
+		mysql_free_result(res);
+		goto lost;
+	}
 	mysql_rollback(k->db);	/* the read's transaction ends; the rows are here */
 	if (downlink_begin(s) == -1) {
 		snprintf(err, errlen, "the hall store is busy or failing");
 		mysql_free_result(res);
+		mysql_free_result(appts);
 		return -1;
 	}
-	if (restore_cases(res, s, &added) == -1 || store_restore_done(s, county_seq) == -1 ||
-	    downlink_commit(s) == -1) {
+	if (restore_cases(res, s, &added) == -1 || restore_appts(appts, s, &appts_added) == -1 ||
+	    store_restore_done(s, county_seq) == -1 || downlink_commit(s) == -1) {
 		downlink_rollback(s);
-		snprintf(err, errlen, "the hall store cannot take the cases the county sent back");
+		snprintf(err, errlen, "the hall store cannot take the cases and appointments the "
+				      "county sent back");
 		mysql_free_result(res);
+		mysql_free_result(appts);
 		return -1;
 	}
 	mysql_free_result(res);
-	log_info("restore: the county sent back %ld open case(s) the backup lacked; numbers go "
-		 "on past %llu; its events since the backup follow in the downlink", added,
-	    county_seq);
+	mysql_free_result(appts);
+	log_info("restore: the county sent back %ld open case(s) and %ld appointment(s) the "
+		 "backup lacked; numbers go on past %llu; its events since the backup follow in "
+		 "the downlink", added, appts_added, county_seq);
 	return 1;
 lost:
 	sink_county_disconnect(k);

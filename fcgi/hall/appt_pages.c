@@ -151,9 +151,13 @@ apage_lookup(struct buf *b, const struct form_state *st, const struct appt_view 
 			H(b, v->reason);
 			buf_adds(b, "</dd>");
 		}
-		buf_adds(b, "<dt>预约人姓名</dt><dd>");
-		H(b, v->name);
-		buf_adds(b, "</dd><dt>联系电话</dt><dd>");
+		/* '' once the hall no longer keeps it (SPEC 11, lib/store/retention.c) */
+		if (*v->name != '\0') {
+			buf_adds(b, "<dt>预约人姓名</dt><dd>");
+			H(b, v->name);
+			buf_adds(b, "</dd>");
+		}
+		buf_adds(b, "<dt>联系电话</dt><dd>");
 		H(b, phone);
 		buf_adds(b, "</dd><dt>预约时间</dt><dd>");
 		appt_when(b, v->date, v->start, v->end);

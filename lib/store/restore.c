@@ -14,8 +14,9 @@
  *
  * The restored store gets a new store_id (the county keeps a high-water mark per store)
  * and meta restore_pending, restore_since: until the county has sent back the hall's open
- * cases the backup lacks, and queued again the events of the hall's cases since the
- * backup, the agent asks for them (agent/hall-agent/restore_county.c).
+ * cases and its appointments from today on that the backup lacks, and queued again the
+ * events of the hall's cases since the backup and the decisions on those appointments, the
+ * agent asks for them (agent/hall-agent/restore_county.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -363,6 +364,67 @@ store_restore_case(struct store *s, const struct restored_case *c)
 	store_bind_text(st, 4, c->id);
 	sqlite3_bind_int64(st, 5, c->delivered_at);
 	return store_done(s, st) == -1 ? -1 : 1;
+}
+
+/*
+ * An appointment of this hall from today on that the county sent back, inside the caller's
+ * write transaction: inserted when the store lacks it, so its slot counts it (a booked or
+ * confirmed one holds its place), its lookup opens with the receipt's code (checked against
+ * the MAC, as a case's), the window lists it on its day, and the county's decisions, queued
+ * again by hall_restored, apply to it. It keeps what it would have kept (retention.c): the
+ * phone masked (the county, not the hall, writes to the citizen), no e-mail, and the name
+ * and note only while it is live; an ended one comes minimized. Its number came from this
+ * hall's sequence, which store_restore_done raises past every record the county holds, so
+ * it is never issued again. 1 inserted, 0 the store had it (or it is not this hall's), -1.
+ */
+int
+store_restore_appt(struct store *s, const struct restored_appt *a)
+{
+	sqlite3_stmt *st;
+	char masked[32];
+	int live;
+	time_t now = time(NULL);
+
+	if (a->id == NULL || a->appointment_no == NULL || a->item == NULL || a->date == NULL ||
+	    a->start == NULL || a->end == NULL || a->phone == NULL || a->status == NULL ||
+	    !caseno_valid(a->appointment_no) || strncmp(a->appointment_no, s->hall_code, 12) != 0)
+		return 0;	/* not an appointment this hall could have made: left alone */
+	live = strcmp(a->status, "booked") == 0 || strcmp(a->status, "confirmed") == 0;
+	phone_mask(masked, a->phone);
+	if ((st = store_stmt(s, "INSERT OR IGNORE INTO appointments (id, appointment_no, "
+				"query_code, query_mac, item, item_name, date, start, end, place, "
+				"name, phone, note, channel, registrar, notify, status, reason, "
+				"created_at, updated_at, minimized_at) "
+				"VALUES (?1, ?2, '', coalesce(?3, ''), ?4, coalesce(?5, ''), ?6, ?7, "
+				"?8, coalesce(?9, ''), coalesce(?10, ''), ?11, ?12, "
+				"coalesce(?13, 'online'), ?14, ?15, ?16, ?17, ?18, ?19, ?20)")) == NULL)
+		return -1;
+	store_bind_text(st, 1, a->id);
+	store_bind_text(st, 2, a->appointment_no);
+	store_bind_text(st, 3, a->query_mac);
+	store_bind_text(st, 4, a->item);
+	store_bind_text(st, 5, a->item_name);
+	store_bind_text(st, 6, a->date);
+	store_bind_text(st, 7, a->start);
+	store_bind_text(st, 8, a->end);
+	store_bind_text(st, 9, a->place);
+	store_bind_text(st, 10, live ? a->name : NULL);
+	store_bind_text(st, 11, masked);
+	store_bind_text(st, 12, live ? a->note : NULL);
+	store_bind_text(st, 13, a->channel);
+	store_bind_text(st, 14, a->registrar);
+	sqlite3_bind_int(st, 15, a->notify != 0);
+	store_bind_text(st, 16, a->status);
+	store_bind_text(st, 17, a->reason);
+	sqlite3_bind_int64(st, 18, a->booked_at);
+	sqlite3_bind_int64(st, 19, now);
+	if (live)
+		sqlite3_bind_null(st, 20);
+	else
+		sqlite3_bind_int64(st, 20, now);
+	if (store_done(s, st) == -1)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
 }
 
 /*

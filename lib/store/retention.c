@@ -17,6 +17,14 @@
  * days, is deleted with its events, rating and outbox records, once a day (meta
  * retention_at says when the job last ran, so a restart neither repeats nor skips it).
  *
+ * Appointments (sql/hall/009) follow the same two steps, for the county alone (their
+ * records go nowhere else): one that has ended (cancelled, refused, attended, no_show, or
+ * its day is past) and whose records the county holds loses its name (''), e-mail, note,
+ * full phone and retry key, and its records keep id and hash; one booked or confirmed for
+ * today or later is kept whole, whatever the county holds. Past [retention] days after its
+ * day, a minimized one is deleted with its events, records and resends. With no [county]
+ * configured nothing of an appointment is ever known to be held: nothing is removed.
+ *
  * The connection runs with secure_delete on (store.c), so what is removed is zeroed in the
  * pages; the WAL still holds old page images until a checkpoint, so every change here
  * ends with a TRUNCATE checkpoint.
@@ -52,6 +60,13 @@
  * county tells the citizen by SMS when it does, from the phone it holds.
  */
 #define CLOSED "('resolved','rejected')"
+
+/*
+ * An appointment (alias a) after which the citizen needs nothing more than the lookup: the
+ * statuses nothing follows, or its day (?3, YYYY-MM-DD, today at the hall) is past. A
+ * past booked one may still be marked at the window: the mark needs no personal data.
+ */
+#define APPT_ENDED "(a.status IN ('cancelled','refused','attended','no_show') OR a.date < ?3)"
 
 /* sha256(text): lower-case hex of the text's bytes, as the county's SHA2(p, 256). */
 static void
@@ -99,8 +114,8 @@ struct found {
 };
 
 static int
-find_cases(struct store *s, const char *sql, const struct hall_config *cfg, time_t cutoff,
-    struct found *f)
+find_rows(struct store *s, const char *sql, const struct hall_config *cfg, time_t cutoff,
+    const char *day, struct found *f)
 {
 	sqlite3_stmt *st = store_stmt(s, sql);
 	int step;
@@ -109,7 +124,10 @@ find_cases(struct store *s, const char *sql, const struct hall_config *cfg, time
 	if (st == NULL)
 		return -1;
 	bind_dests(st, cfg);
-	sqlite3_bind_int64(st, 3, cutoff);
+	if (day != NULL)
+		store_bind_text(st, 3, day);
+	else
+		sqlite3_bind_int64(st, 3, cutoff);
 	sqlite3_bind_int(st, 4, RETENTION_BATCH);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		store_col_copy(f->case_no[f->n], sizeof(f->case_no[0]), st, 0);
@@ -118,6 +136,22 @@ find_cases(struct store *s, const char *sql, const struct hall_config *cfg, time
 	}
 	sqlite3_reset(st);
 	return step == SQLITE_DONE ? (int)f->n : -1;
+}
+
+static int
+find_cases(struct store *s, const char *sql, const struct hall_config *cfg, time_t cutoff,
+    struct found *f)
+{
+	return find_rows(s, sql, cfg, cutoff, NULL, f);
+}
+
+/* The day of t at the hall (Asia/Shanghai), YYYY-MM-DD. */
+static void
+hall_day(char day[11], time_t t)
+{
+	struct ymd d = slots_today(t);
+
+	slots_format_date(day, &d);
 }
 
 /* Runs a strip statement (its destinations bound): the records stripped, or -1. */
@@ -138,8 +172,10 @@ strip_held(struct store *s, const struct hall_config *cfg)
 {
 	return strip(s, cfg, store_stmt(s,
 	    "UPDATE outbox AS o SET hash = sha256(o.payload), payload = NULL "
-	    "WHERE o.payload IS NOT NULL AND EXISTS (SELECT 1 FROM cases c "
-	    "WHERE c.case_no = o.case_no AND c.minimized_at IS NOT NULL) AND NOT " UNHELD("o")));
+	    "WHERE o.payload IS NOT NULL AND (EXISTS (SELECT 1 FROM cases c "
+	    "WHERE c.case_no = o.case_no AND c.minimized_at IS NOT NULL) OR EXISTS (SELECT 1 "
+	    "FROM appointments a WHERE a.appointment_no = o.case_no AND a.minimized_at IS NOT "
+	    "NULL)) AND NOT " UNHELD("o")));
 }
 
 /*
@@ -199,6 +235,64 @@ minimize_case(struct store *s, const char *case_no, const char *phone, time_t no
 	return store_done(s, st);
 }
 
+/* An ended appointment the county holds: what the lookup shows, the phone masked. */
+static int
+minimize_appt(struct store *s, const char *appointment_no, const char *phone, time_t now)
+{
+	sqlite3_stmt *st = store_stmt(s, "UPDATE appointments SET name = '', email = NULL, "
+					 "note = NULL, phone = ?2, dedup_key = NULL, "
+					 "minimized_at = ?3 WHERE appointment_no = ?1 "
+					 "AND minimized_at IS NULL");
+	char masked[32];
+
+	if (st == NULL)
+		return -1;
+	phone_mask(masked, phone);
+	store_bind_text(st, 1, appointment_no);
+	store_bind_text(st, 2, masked);
+	sqlite3_bind_int64(st, 3, now);
+	return store_done(s, st);
+}
+
+/*
+ * The ended appointments the county holds are minimized and their records stripped, in
+ * batches, each batch one transaction; f is the caller's scratch. Only the county ever
+ * holds an appointment: without it, nothing.
+ */
+static int
+minimize_appts(struct store *s, const struct hall_config *cfg, time_t now, struct found *f,
+    struct retention_report *rep)
+{
+	static const char candidates[] =
+	    "SELECT a.appointment_no, a.phone FROM appointments a WHERE a.minimized_at IS NULL "
+	    "AND " APPT_ENDED " AND NOT EXISTS (SELECT 1 FROM outbox o "
+	    "WHERE o.case_no = a.appointment_no AND " UNHELD("o") ") LIMIT ?4";
+	char today[11];
+	long stripped;
+	size_t i;
+	int n;
+
+	if (cfg->county_user == NULL)
+		return 0;
+	hall_day(today, now);
+	do {
+		/* a look without the write lock first: most ticks find nothing to do */
+		if ((n = find_rows(s, candidates, cfg, 0, today, f)) <= 0)
+			return n;
+		if (store_begin_write(s) == -1 ||
+		    (n = find_rows(s, candidates, cfg, 0, today, f)) == -1)
+			return -1;
+		for (i = 0; i < f->n; i++)
+			if (minimize_appt(s, f->case_no[i], f->phone[i], now) == -1)
+				return -1;
+		if ((stripped = n > 0 ? strip_held(s, cfg) : 0) == -1 || store_commit(s) == -1)
+			return -1;
+		rep->appts_minimized += n;
+		rep->stripped += stripped;
+	} while (n == RETENTION_BATCH);
+	return 0;
+}
+
 /*
  * The cases found are minimized and the records of minimized cases that every destination
  * holds are stripped. sweep: strip even when no case was found, for records of cases
@@ -245,6 +339,8 @@ minimize(struct store *s, const struct hall_config *cfg, time_t now, int sweep,
 		rep->minimized += n;
 		rep->stripped += stripped;
 	} while (n == RETENTION_BATCH);
+	if (minimize_appts(s, cfg, now, f, rep) == -1)
+		goto fail;
 	free(f);
 	return 0;
 fail:
@@ -288,6 +384,65 @@ purge_case(struct store *s, const char *case_no)
 	return 0;
 }
 
+/* An appointment and everything the hall keeps of it, inside the caller's transaction. */
+static int
+purge_appt(struct store *s, const char *appointment_no)
+{
+	static const char *const sql[] = {
+	    "DELETE FROM appt_events WHERE appointment_no = ?1",
+	    "DELETE FROM quarantine WHERE id IN (SELECT id FROM outbox WHERE case_no = ?1)",
+	    "DELETE FROM requeue WHERE seq IN (SELECT seq FROM outbox WHERE case_no = ?1)",
+	    "DELETE FROM outbox WHERE case_no = ?1",
+	    "DELETE FROM code_resends WHERE case_no = ?1",
+	    "DELETE FROM appointments WHERE appointment_no = ?1",
+	};
+	sqlite3_stmt *st;
+	size_t i;
+
+	for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+		if ((st = store_stmt(s, sql[i])) == NULL)
+			return -1;
+		store_bind_text(st, 1, appointment_no);
+		if (store_done(s, st) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The minimized appointments whose day is more than [retention] days past, and whose
+ * records the county still holds (a mark made after the minimization waits for its
+ * acknowledgement), in batches; f is the caller's scratch.
+ */
+static int
+purge_appts(struct store *s, const struct hall_config *cfg, time_t now, struct found *f,
+    struct retention_report *rep)
+{
+	static const char candidates[] =
+	    "SELECT a.appointment_no, NULL FROM appointments a WHERE a.minimized_at IS NOT NULL "
+	    "AND a.date < ?3 AND NOT EXISTS (SELECT 1 FROM outbox o "
+	    "WHERE o.case_no = a.appointment_no AND " UNHELD("o") ") ORDER BY a.date LIMIT ?4";
+	char cutoff[11];
+	size_t i;
+	int n;
+
+	if (cfg->county_user == NULL)
+		return 0;
+	hall_day(cutoff, now - (time_t)cfg->retention_days * 86400);
+	do {
+		if (store_begin_write(s) == -1 ||
+		    (n = find_rows(s, candidates, cfg, 0, cutoff, f)) == -1)
+			return -1;
+		for (i = 0; i < f->n; i++)
+			if (purge_appt(s, f->case_no[i]) == -1)
+				return -1;
+		if (store_commit(s) == -1)
+			return -1;
+		rep->appts_purged += n;
+	} while (n == RETENTION_BATCH);
+	return 0;
+}
+
 int
 store_purge(struct store *s, const struct hall_config *cfg, time_t now,
     struct retention_report *rep)
@@ -320,6 +475,8 @@ store_purge(struct store *s, const struct hall_config *cfg, time_t now,
 			goto fail;
 		rep->purged += n;
 	} while (n == RETENTION_BATCH);
+	if (purge_appts(s, cfg, now, f, rep) == -1)
+		goto fail;
 	free(f);
 	return 0;
 fail:
@@ -359,7 +516,8 @@ store_retention_tick(struct store *s, const struct hall_config *cfg, time_t now,
 	rep->daily = rc == 0 || now - last >= 86400 || now < last - 86400;
 	rc = rep->daily ? store_purge(s, cfg, now, rep) : store_minimize(s, cfg, now, rep);
 	/* old page images stay in the WAL until it is truncated: until it is, every tick tries */
-	if (rep->minimized > 0 || rep->stripped > 0 || rep->purged > 0)
+	if (rep->minimized > 0 || rep->stripped > 0 || rep->purged > 0 ||
+	    rep->appts_minimized > 0 || rep->appts_purged > 0)
 		s->wal_dirty = 1;
 	if (rc == 0 && s->wal_dirty)
 		rep->checkpointed = store_checkpoint(s) == 0;

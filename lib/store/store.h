@@ -395,15 +395,19 @@ struct retention_report {
 	long minimized;		/* cases that lost name, full phone, e-mail */
 	long stripped;		/* outbox records that kept only id and hash */
 	long purged;		/* closed cases deleted with their events, rating, records */
+	long appts_minimized;	/* ended appointments that lost name, full phone, e-mail */
+	long appts_purged;	/* appointments deleted with their events and records */
 	int daily;		/* the daily purge ran */
 	int checkpointed;	/* the WAL was truncated after the changes */
 };
-/* Minimizes every closed case the destinations cfg configures all hold; counts in rep
- * (added to). None configured: nothing. 0, or -1 logged. */
+/* Minimizes every closed case the destinations cfg configures all hold, and every ended
+ * appointment the county holds; counts in rep (added to). None configured: nothing. 0,
+ * or -1 logged. */
 int store_minimize(struct store *, const struct hall_config *, time_t now,
     struct retention_report *);
 /* Minimizes, then deletes the minimized cases closed, held and unchanged for
- * cfg->retention_days (0: all of them), and stamps meta retention_at. 0, or -1 logged. */
+ * cfg->retention_days (0: all of them), and stamps meta retention_at; then the minimized
+ * appointments whose day is more than cfg->retention_days past. 0, or -1 logged. */
 int store_purge(struct store *, const struct hall_config *, time_t now, struct retention_report *);
 /* Truncates the WAL so old page images go with it; -1 (logged) when a reader holds it. */
 int store_checkpoint(struct store *);
@@ -453,6 +457,15 @@ struct restored_case {
 };
 /* In a downlink transaction: the case when the store lacks it. 1 added, 0 not, -1. */
 int store_restore_case(struct store *, const struct restored_case *);
+struct restored_appt {
+	const char *id, *appointment_no, *item, *item_name, *date, *start, *end, *place,
+	    *name, *phone, *note, *channel, *registrar, *status, *reason, *query_mac;
+	int notify;
+	time_t booked_at;
+};
+/* In a downlink transaction: the appointment when the store lacks it (restore.c says
+ * what it keeps). 1 added, 0 not, -1. */
+int store_restore_appt(struct store *, const struct restored_appt *);
 /* In a downlink transaction: the mark past county_seq, the restore done. */
 int store_restore_done(struct store *, uint64_t county_seq);
 
