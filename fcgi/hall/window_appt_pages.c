@@ -65,7 +65,11 @@ day_row(const struct appt_row *a, void *arg)
 	buf_adds(b, "</td><td>");
 	H(b, a->item_name);
 	buf_adds(b, "</td><td>");
-	H(b, a->name);
+	/* an ended appointment the county holds keeps no name at the hall (retention.c) */
+	if (*a->name != '\0')
+		H(b, a->name);
+	else
+		buf_adds(b, "<span class=\"muted\">（已按规定删除）</span>");
 	buf_adds(b, "</td><td>");
 	H(b, phone);
 	buf_adds(b, "</td><td>");
@@ -253,7 +257,8 @@ wapage_receipt(struct buf *b, const struct window_view *v, const struct appt_vie
 		H(b, a->query_code);
 		buf_adds(b, "</dd>");
 	}
-	slip_item(b, "预约人姓名", a->name, "slip-name");
+	if (*a->name != '\0')
+		slip_item(b, "预约人姓名", a->name, "slip-name");
 	buf_adds(b, "<dt>预约时间</dt><dd id=\"slip-time\">");
 	appt_when(b, a->date, a->start, a->end);
 	buf_adds(b, "</dd>");
