@@ -387,8 +387,15 @@ def main():
     ap.add_argument("--cases", type=int, default=1000000)
     ap.add_argument("--halls", type=int, default=200)
     ap.add_argument("--county", default=None, help="county code (default: the demo hall's)")
+    ap.add_argument("--tune", action="store_true",
+                    help="only raise the running server's buffer pool (a generated county "
+                    "started again)")
     a = ap.parse_args()
     db = Db(os.path.abspath(a.var))
+    if a.tune:
+        db.run("SET GLOBAL innodb_buffer_pool_size = GREATEST(@@innodb_buffer_pool_size, %d);"
+               % (1 << 30))
+        return 0
     county = a.county or db.rows("SELECT county_code FROM halls ORDER BY hall_code LIMIT 1")[0][0]
     t0 = time.time()
     print("county_gen: %d halls, %d cases, county %s" % (a.halls, a.cases, county), flush=True)
