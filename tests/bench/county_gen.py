@@ -399,7 +399,7 @@ def main():
     county = a.county or db.rows("SELECT county_code FROM halls ORDER BY hall_code LIMIT 1")[0][0]
     t0 = time.time()
     print("county_gen: %d halls, %d cases, county %s" % (a.halls, a.cases, county), flush=True)
-    # a county of this size wants its working set in memory (conf/county-scale.cnf); the
+    # a county of this size wants its working set in memory (conf/mariadb/60-hall-county.cnf); the
     # demo's server starts with 64 MB, and the pool grows while it runs
     db.run("SET GLOBAL innodb_buffer_pool_size = GREATEST(@@innodb_buffer_pool_size, %d);"
            % (1 << 30))
