@@ -123,7 +123,9 @@ def step(what, fn):
 # ---- pieces of SQL -------------------------------------------------------------------------
 def h(expr, salt):
     """A pseudo-random number in [0, 1) from expr, fixed for the same expr and salt."""
-    return "(CRC32(CONCAT(%s, '%s')) / 4294967296)" % (expr, salt)
+    # MD5, not CRC32: CRC32 is affine in its input, so two salts of one number would give
+    # correlated draws (no case both rejected and taken by phone, say)
+    return "(CONV(LEFT(MD5(CONCAT(%s, '%s')), 8), 16, 10) / 4294967296)" % (expr, salt)
 
 
 def caseno_sql(hall, seq):
