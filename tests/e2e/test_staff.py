@@ -664,10 +664,10 @@ class StaffTest(unittest.TestCase):
                 between(pages)
 
     def test_inbox_keyset_pages_while_cases_arrive(self):
-        county = "430177"
+        county = "430176"
         hall = self.scale_county(county, 100)
-        pw = self.add_staff("scale177", county, "staff")
-        c = self.signed_in("scale177", pw)
+        pw = self.add_staff("scale176", county, "staff")
+        c = self.signed_in("scale176", pw)
         before = set(self.csv_nos(c, ""))
         self.assertEqual(len(before), 100)
         arrived = []
