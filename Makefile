@@ -266,6 +266,8 @@ install-county: $(COUNTY_PROGS:%=$(B)/%)
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $^ $(DESTDIR)$(SBINDIR)/
 	install -m 0644 sql/county/*.sql $(DESTDIR)$(DATADIR)/sql/county/
+	install -d $(DESTDIR)$(DATADIR)/mariadb
+	install -m 0644 conf/mariadb/60-hall-county.cnf $(DESTDIR)$(DATADIR)/mariadb/
 	$(call install_sed,$(STAFF_SED),conf/nginx/server-limits.conf,$(DESTDIR)$(DATADIR)/nginx/staff-server-limits.conf,0644)
 	$(call install_sed,$(PATHS_SED) $(STAFF_SED),conf/nginx/staff.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall-staff,0644)
 	$(call install_sed,$(PATHS_SED) $(STAFF_SED),conf/nginx/province.site,$(DESTDIR)$(NGINXDIR)/sites-available/hall-province,0644)

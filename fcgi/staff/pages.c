@@ -412,3 +412,38 @@ csv_send(struct staff_req *s, struct buf *b, const char *name, const char *too_b
 	    name, s->u.county);
 	req_send(&s->r, 200, "text/csv; charset=utf-8", b, hdr);
 }
+
+void
+csv_begin(struct staff_req *s, const char *name)
+{
+	struct buf h;
+
+	buf_init(&h, 1024);
+	buf_printf(&h, "Status: 200 OK\r\nContent-Type: text/csv; charset=utf-8\r\n"
+		       "Content-Disposition: attachment; filename=\"%s-%s.csv\"\r\n"
+		       "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+		       "Referrer-Policy: no-referrer\r\n", name, s->u.county);
+	if (s->r.cookie_is_new)
+		buf_printf(&h, "Set-Cookie: %s=%s; Path=/; HttpOnly; SameSite=Strict%s\r\n",
+		    CSRF_COOKIE, s->r.cookie, s->r.https ? "; Secure" : "");
+	buf_adds(&h, "\r\n");
+	if (!h.failed)
+		FCGX_PutStr(h.data, (int)h.len, s->r.fr->out);
+	buf_free(&h);
+}
+
+int
+csv_chunk(struct staff_req *s, struct buf *b)
+{
+	int rc = 0;
+
+	if (b->failed)
+		rc = -1;
+	else if (b->len > 0 && !s->r.is_head &&
+	    FCGX_PutStr(b->data, (int)b->len, s->r.fr->out) < 0)
+		rc = -1;
+	b->len = 0;
+	if (b->data != NULL)
+		b->data[0] = '\0';
+	return rc;
+}

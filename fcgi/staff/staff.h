@@ -270,5 +270,9 @@ const char *spage_in(const struct staff_req *, const char *name);
 void csv_cell(struct buf *, const char *, int last);
 /* Sends the CSV in b as NAME-COUNTY.csv, or a 503 saying too_big when it outgrew its cap. */
 void csv_send(struct staff_req *, struct buf *, const char *name, const char *too_big);
+/* A CSV streamed in chunks: the headers (no Content-Length), then each chunk of b as it is
+ * made (b emptied); csv_chunk is -1 once the client has gone. */
+void csv_begin(struct staff_req *, const char *name);
+int csv_chunk(struct staff_req *, struct buf *);
 
 #endif

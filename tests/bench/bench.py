@@ -14,8 +14,14 @@ Each ratio comes from its two measurements taken in turns, ROUNDS times (a, b, a
 and the medians: on a shared machine the speed drifts over a minute, and two single runs
 taken one after the other would put that drift into the ratio.
 
+  console (BENCH_SCALE=1) the staff inbox at a real county's size: 200 halls and 1,000,000
+          cases made by tests/bench/county_gen.py (once: kept in $B/bench-county and
+          reused), then the inbox, its filters, Chinese search and page 50 through nginx
+          and staff-console, one request at a time, p99 of each set
+
 Environment: B (build folder, default build), BENCH_SECONDS (each measurement, default 6),
-BENCH_ROUNDS (default 3).
+BENCH_ROUNDS (default 3), BENCH_SCALE (1: also the console step; the county takes about ten
+minutes to generate the first time), BENCH_CASES (its size, default 1000000).
 """
 import json
 import os
@@ -311,6 +317,95 @@ def bench_drain():
             node.stop()
 
 
+def p99(xs):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(0.99 * len(xs)))]
+
+
+def bench_console():
+    """The staff inbox at 1,000,000 cases (SPEC 9), through nginx and staff-console."""
+    from urllib.parse import quote
+    sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+    from test_staff import Client
+    n = int(os.environ.get("BENCH_CASES", "1000000"))
+    var = os.path.join(BIN, "bench-county")
+    env = dict(os.environ, VAR=var, HALL_PORT="18984", COUNTY_PORT="13984", STAFF_PORT="18985",
+               B=B, COUNTY="1", AGENT="0", PROVINCE="0", STAFF="1", SMS="0", NOTIFY="0")
+    demo = os.path.join(ROOT, "conf", "demo")
+    marker = os.path.join(var, "generated")
+    made = open(marker).read().strip() if os.path.exists(marker) else ""
+    # made again when its size, the generator or the search's migration changed
+    import hashlib
+    sums = hashlib.sha256()
+    for f in ("tests/bench/county_gen.py", "sql/county/019_inbox_scale.sql"):
+        with open(os.path.join(ROOT, f), "rb") as fh:
+            sums.update(fh.read())
+    want = "%d %s" % (n, sums.hexdigest()[:16])
+    if made != want:
+        shutil.rmtree(var, ignore_errors=True)
+    subprocess.run([demo, "start"], env=env, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    try:
+        if made != want:
+            say("  generating the county (%d cases, once; kept in %s) ..." % (n, var))
+            subprocess.run([sys.executable, os.path.join(ROOT, "tests", "bench", "county_gen.py"),
+                            var, "--cases", str(n)], env=env, check=True, timeout=7200)
+            with open(marker, "w") as f:
+                f.write(want)
+        else:
+            subprocess.run([sys.executable, os.path.join(ROOT, "tests", "bench",
+                                                         "county_gen.py"), var, "--tune"],
+                           env=env, check=True, timeout=600)
+        cred = dict(line.strip().split("=", 1) for line in open(os.path.join(var, "run.env"))
+                    if "=" in line)
+        c = Client(18985)
+        if c.login(cred["STAFF_USER"], cred["STAFF_PASSWORD"]).status != 303:
+            raise RuntimeError("cannot sign in to the bench county's console")
+        hall = cred["HALL_CODE"][:6] + "150000" if "HALL_CODE" in cred else "430121150000"
+
+        def get(path):
+            t0 = time.perf_counter()
+            r = c.get(path)
+            ms = (time.perf_counter() - t0) * 1000
+            if r.status != 200:
+                raise RuntimeError("%s: %d" % (path, r.status))
+            return ms, r.text
+
+        def timed(paths, reps):
+            for p in paths:      # warm
+                get(p)
+            return [get(p)[0] for _ in range(reps) for p in paths]
+
+        filters = ["/", "/?status=open", "/?status=resolved", "/?status=accepted",
+                   "/?kind=complaint", "/?kind=unresolved", "/?channel=letter",
+                   "/?hall=" + hall, "/?warning=1", "/?overdue=1",
+                   "/?kind=complaint&status=resolved&hall=" + hall,
+                   "/?kind=consultation&channel=window&status=open"]
+        searches = ["/?q=" + quote(w) for w in
+                    ("桃花村高龄津贴", "路灯", "拆迁补偿款", "山林界址纠纷", "石门村", "垃圾清运",
+                     "养老保险", "退役军人优待证")]
+        reps = max(3, SECONDS * 3)
+        inbox = timed(filters, reps)
+        search = timed(searches, max(3, reps // 2))
+        # page 50 of each list: its link found by following 49 "next" links
+        deep = []
+        for p in ("/", "/?status=resolved", "/?hall=" + hall, "/?kind=complaint"):
+            path = p
+            for _ in range(49):
+                _, text = get(path)
+                m = re.search(r'<a href="(/\?[^"]*)" rel="next">', text)
+                if not m:
+                    break
+                path = m.group(1).replace("&amp;", "&")
+            deep.append(path)
+        deep_ms = timed(deep, reps)
+        results.update({"console_inbox_p99_ms": p99(inbox),
+                        "console_search_p99_ms": p99(search),
+                        "console_deep_page_p99_ms": p99(deep_ms),
+                        "console_cases": n})
+    finally:
+        subprocess.run([demo, "stop"], env=env, stdout=subprocess.DEVNULL, timeout=120)
+
+
 TARGETS = [
     ("read_rps", "lookups/s through nginx + hall-read", None),
     ("hello_rps", "hello-world libfcgi behind the same nginx", None),
@@ -328,6 +423,10 @@ TARGETS = [
     ("agent_rss_mb", "hall-agent peak RSS, 100,000 backlog, MB", "< 16"),
     ("loopback_sync_rps", "records/s to a loopback county", None),
     ("worker_rss_mb", "hall-read worker RSS, MB", "< 8"),
+    ("console_cases", "cases in the bench county (BENCH_SCALE=1)", None),
+    ("console_inbox_p99_ms", "staff inbox and its filters, p99 ms", "< 100"),
+    ("console_search_p99_ms", "staff inbox Chinese search, p99 ms", "< 100"),
+    ("console_deep_page_p99_ms", "staff inbox page 50, p99 ms", "< 100"),
 ]
 
 
@@ -342,8 +441,15 @@ def met(value, target):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for name, fn in (("read", bench_read), ("write", bench_write), ("drain", bench_drain),
-                     ("memory", bench_memory)):
+    steps = [("read", bench_read), ("write", bench_write), ("drain", bench_drain),
+             ("memory", bench_memory)]
+    if os.environ.get("BENCH_SCALE") == "1":
+        steps.append(("console", bench_console))
+    else:
+        notes.append("console: the 1,000,000-case figures need BENCH_SCALE=1")
+    if os.environ.get("BENCH_ONLY"):
+        steps = [st for st in steps if st[0] in os.environ["BENCH_ONLY"].split(",")]
+    for name, fn in steps:
         say("bench: %s ..." % name)
         t0 = time.time()
         fn()

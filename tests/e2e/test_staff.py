@@ -613,9 +613,144 @@ class StaffTest(unittest.TestCase):
         self.assertEqual(len(nos), 30)
         self.assertIn("第 1 / 2 页", text)
         self.assertIn('rel="next"', text)
-        nos2, text = listed("?hall=%s&page=2" % hall_a)
+        # the next page by the link the page gives (keyset: the last row's key)
+        nxt = re.search(r'<a href="/(\?[^"]*)" rel="next">', text).group(1).replace("&amp;", "&")
+        self.assertIn("after=", nxt)
+        nos2, text = listed(nxt)
         self.assertEqual(len(nos2), 4)
         self.assertFalse(set(nos) & set(nos2))
+        self.assertIn("第 2 / 2 页", text)
+        prev = re.search(r'<a href="/(\?[^"]*)" rel="prev">', text).group(1).replace("&amp;", "&")
+        self.assertEqual(listed(prev)[0], nos)
+
+    # ---- 2b. the inbox at scale (issue 15): keyset pages, search, filters, streamed CSV ---
+    def scale_county(self, county, n, subject_sql="CONCAT('批量办件 ', s.seq)", body_sql="'内容'",
+                     hall_suffix="001000"):
+        """n cases of a county of their own, made in one statement (migration 019's trigger
+        gives each its search tokens); their hall code."""
+        hall = county + hall_suffix
+        self.insert_hall(hall, "规模测试大厅")
+        self.county.sql(
+            "INSERT INTO cases (case_no, id, hall_code, kind, subject, body, name, phone, "
+            "submitted_at, due_at, status) SELECT CONCAT(%s, LPAD(s.seq, 11, '0')), "
+            "CONCAT(%s, '-S', s.seq), %s, IF(s.seq %% 3 = 0, 'complaint', 'consultation'), "
+            "%s, %s, '测试人', '13800000000', NOW() - INTERVAL 5 DAY, "
+            "NOW() + INTERVAL (CAST(s.seq %% 7 AS SIGNED) - 2) DAY, ELT(1 + s.seq %% 4, 'delivered', "
+            "'accepted', 'answered', 'resolved') FROM seq_1_to_%d s"
+            % (sql_str(hall), sql_str(hall), sql_str(hall), subject_sql, body_sql, n),
+            timeout=300)
+        return hall
+
+    def csv_nos(self, c, query):
+        r = c.get("/inbox.csv" + query)
+        self.assertEqual(r.status, 200, r.text[:300])
+        lines = r.text.lstrip("\ufeff").strip().split("\r\n")[1:]
+        return [line.split(",", 1)[0].strip('"') for line in lines if line]
+
+    def walk(self, c, query, between=None):
+        """Every case number of a list, page by page through the "next" links."""
+        path, seen, pages = "/" + query, [], 0
+        while True:
+            r = c.get(path)
+            self.assertEqual(r.status, 200, r.text[:300])
+            seen += re.findall(r'<a href="/cases/([0-9A-Z]+)">', r.text)
+            pages += 1
+            m = re.search(r'<a href="(/\?[^"]*)" rel="next">', r.text)
+            if not m:
+                return seen, pages
+            path = m.group(1).replace("&amp;", "&")
+            self.assertIn("after=", path)
+            if between:
+                between(pages)
+
+    def test_inbox_keyset_pages_while_cases_arrive(self):
+        county = "430176"
+        hall = self.scale_county(county, 100)
+        pw = self.add_staff("scale176", county, "staff")
+        c = self.signed_in("scale176", pw)
+        before = set(self.csv_nos(c, ""))
+        self.assertEqual(len(before), 100)
+        arrived = []
+
+        def arrive(page):
+            # a case more urgent than every listed one, and one less urgent, on every page
+            for due in ("NOW() - INTERVAL 30 DAY", "NOW() + INTERVAL 30 DAY"):
+                no = "%s9%010d" % (hall, len(arrived))
+                self.insert_case(no, hall, subject="新来的", due_sql=due)
+                arrived.append(no)
+
+        seen, pages = self.walk(c, "", arrive)
+        self.assertGreaterEqual(pages, 4)
+        self.assertEqual(len(seen), len(set(seen)), "a case listed twice across pages")
+        self.assertEqual(before - set(seen), set(), "a case skipped across pages")
+        # a new one less urgent than the page being read comes in its place
+        self.assertIn(arrived[1], seen)
+        # the order is the inbox's: overdue, open by deadline, closed; numbers break ties
+        rows = dict(self.county.rows(
+            "SELECT case_no, CONCAT(closed, DATE_FORMAT(due_at, '%%Y%%m%%d%%H%%i%%s'), case_no) "
+            "FROM cases WHERE handler_county = %s" % sql_str(county)))
+        keys = [rows[n] for n in seen]
+        self.assertEqual(keys, sorted(keys))
+        # a key from a link that was tampered with is no key: the first page
+        r = c.get("/?after=9.x.%27&page=7")
+        self.assertEqual(r.status, 200)
+        self.assertRegex(r.text, "第 1 (/ \\d+ )?页")
+
+    def test_inbox_search_finds_what_like_found(self):
+        county = "430178"
+        texts = ["县城路灯ABC-12坏了", "养老保险缴费档次", "100%_特殊 路灯", "abc-123 查询",
+                 "险情", "灯", "宅基地审批进度", "Ａ全角", "路 灯 分开"]
+        hall = self.scale_county(
+            county, 90, subject_sql="ELT(1 + s.seq %% 9, %s)" % ",".join(sql_str(t) for t in texts),
+            body_sql="IF(s.seq % 10 = 0, '正文提到养老金和路灯', '正文')")
+        pw = self.add_staff("scale178", county, "staff")
+        c = self.signed_in("scale178", pw)
+        for q in ("路灯", "ABC-12", "abc-1", "灯", "险", "a", "%", "100%_", "12坏", "养老",
+                  "保险缴费", "不存在的词", "路 灯", "审批进度", "c-123 查"):
+            like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            want = {r[0] for r in self.county.rows(
+                "SELECT case_no FROM cases WHERE handler_county = %s AND (case_no LIKE %s OR "
+                "subject LIKE %s OR body LIKE %s)" % (sql_str(county), sql_str(like),
+                                                       sql_str(like), sql_str(like)))}
+            got = self.csv_nos(c, "?q=" + urllib.parse.quote(q))
+            self.assertEqual(set(got), want, "search %r" % q)
+            self.assertEqual(len(got), len(set(got)))
+            if len(want) <= 30:
+                page, _ = self.walk(c, "?q=" + urllib.parse.quote(q))
+                self.assertEqual(set(page), want, "search %r, the page" % q)
+        # a case number, whole or a part of it
+        no = hall + "00000000042"
+        self.assertEqual(self.csv_nos(c, "?q=" + no[-9:]), [no])
+        self.assertEqual(self.csv_nos(c, "?q=" + no.lower()), [no])
+
+    def test_inbox_filters_combined_and_csv_streams_every_row(self):
+        county = "430179"
+        hall = self.scale_county(county, 10500,
+                                 subject_sql="IF(s.seq % 5 = 0, '路灯不亮', '其他事项')")
+        pw = self.add_staff("scale179", county, "staff")
+        c = self.signed_in("scale179", pw)
+        nos = self.csv_nos(c, "")
+        self.assertEqual(len(nos), 10500, "the CSV has every row, past any cap")
+        self.assertEqual(len(set(nos)), 10500)
+        r = c.get("/")
+        self.assertIn('<b id="total">1000+</b>', r.text)
+        self.assertIn("第 1 页", r.text)
+        for query, where in (
+                ("?kind=complaint&status=resolved",
+                 "kind = 'complaint' AND status = 'resolved'"),
+                ("?kind=consultation&status=open&q=" + urllib.parse.quote("路灯"),
+                 "kind = 'consultation' AND status NOT IN ('answered', 'resolved', 'rejected') "
+                 "AND subject LIKE '%路灯%'"),
+                ("?status=accepted&overdue=1&hall=" + hall,
+                 "status = 'accepted' AND due_at < NOW()"),
+                ("?status=answered&overdue=1", "FALSE")):
+            want = {r[0] for r in self.county.rows(
+                "SELECT case_no FROM cases WHERE handler_county = %s AND %s"
+                % (sql_str(county), where))}
+            self.assertEqual(set(self.csv_nos(c, query)), want, query)
+            r = c.get("/" + query)
+            total = re.search(r'<b id="total">([^<]*)</b>', r.text).group(1)
+            self.assertEqual(total, str(len(want)) if len(want) <= 1000 else "1000+", query)
 
     # ---- 3. the case page and the actions ----------------------------------------------
     def test_case_page_full_record_escaped(self):
