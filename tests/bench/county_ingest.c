@@ -220,6 +220,8 @@ connect_as(const char *user, const char *password)
 	o.write_timeout = 120;
 	db = county_connect(&o, err, sizeof(err));
 	note_attempt(db != NULL);
+	if (db == NULL && !give_up)
+		fprintf(stderr, "%s: connect: %s\n", user, err);
 	return db;
 }
 
@@ -628,12 +630,17 @@ insert_thread(void *arg)
 	MYSQL *db = NULL;
 	long i;
 
+	struct backoff bo = {0, 1000, (unsigned)O.backoff_max_s * 1000};
+
 	mysql_thread_init();
-	h->connects++;
-	if (recs == NULL || (db = connect_as(O.user, h->password)) == NULL) {
-		h->failures++;
+	if (recs == NULL)
 		goto out;
-	}
+	/* the yardstick connects as the halls do: a refused connection (a server busy
+	 * accepting 300 at once) is tried again after the same backoff */
+	while (!give_up && (h->connects++, db = connect_as(O.user, h->password)) == NULL)
+		usleep(backoff_next_ms(&bo) * 1000u);
+	if (db == NULL)
+		goto out;
 	for (i = 0; i < O.batch_max; i++)
 		buf_init(&recs[i].json, 16u << 20);
 	while (next < end && !give_up) {
@@ -645,10 +652,14 @@ insert_thread(void *arg)
 			rec_sha(&recs[i]);
 		}
 		for (t = T_RECORDS; t <= T_APPTS; t++)
-			if (insert_rows(db, t, recs, n, h->code) == -1)
+			if (insert_rows(db, t, recs, n, h->code) == -1) {
+				h->refused++;	/* the yardstick does not retry: the run failed */
 				goto out;
-		if (mysql_commit(db) != 0)
+			}
+		if (mysql_commit(db) != 0) {
+			h->refused++;
 			goto out;
+		}
 		h->delivered += n;
 		next += n;
 		h->acked = next - O.offset - 1;
@@ -811,7 +822,7 @@ main(int argc, char **argv)
 			int stuck = 0;
 
 			for (i = 0; i < nhalls; i++)
-				stuck |= !halls[i].done && halls[i].failures > 0;
+				stuck |= !halls[i].done && halls[i].refused > 0;
 			if (stuck)
 				give_up = 1;
 		}
