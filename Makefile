@@ -63,7 +63,8 @@ DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libja
        libsystemd-dev systemd python3-aiosmtpd poppler-utils
 
 .PHONY: all programs deps run stop test bench fuzz clean format install install-node install-county deb
-all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due
+all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due \
+     $(B)/county-ingest-bench
 
 # Installs only what is missing, so a machine that has everything never calls apt-get.
 deps:
@@ -125,6 +126,11 @@ $(B)/hall-hello: $(B)/tests/bench/hello.o $(WEB) $(CORE)
 $(B)/sqlite-commit-bench: tests/bench/sqlite_commit.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+
+# 300 halls delivering to one county at once, and the plain INSERT yardstick (SPEC 9).
+$(B)/county-ingest-bench: tests/bench/county_ingest.c $(COUNTY) $(CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
 
 # The weak-link tests' fault-injecting TCP proxy (usable by hand too).
 $(B)/netfault: tests/weaklink/netfault.c

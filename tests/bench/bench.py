@@ -8,6 +8,9 @@ Prints a table and writes var/bench/results.json (one object: figure name to num
   write   durable consultation submissions against raw durable SQLite commits, same disk
   drain   a 10,000-record backlog to the county over 256 kbit/s with 5 % loss, real TCP in
           network namespaces (needs root; skipped with the reason otherwise)
+  ingest  (BENCH_SCALE=1) 300 halls delivering 200 records each at once through
+          hall_upload_z as the agent does (build/county-ingest-bench), against plain
+          multi-row INSERTs of the same rows into the same tables, same threads, in turns
   memory  hall-agent's peak RSS draining a 100,000-record backlog; a hall-read worker's RSS
 
 Each ratio comes from its two measurements taken in turns, ROUNDS times (a, b, a, b, ...),
@@ -20,8 +23,10 @@ taken one after the other would put that drift into the ratio.
           and staff-console, one request at a time, p99 of each set
 
 Environment: B (build folder, default build), BENCH_SECONDS (each measurement, default 6),
-BENCH_ROUNDS (default 3), BENCH_SCALE (1: also the console step; the county takes about ten
-minutes to generate the first time), BENCH_CASES (its size, default 1000000).
+BENCH_ROUNDS (default 3), BENCH_SCALE=1 (also the county-scale steps: console and ingest;
+the county takes about ten minutes to generate the first time), BENCH_CASES (its size,
+default 1000000), BENCH_HALLS and BENCH_PER_HALL (the ingest step's halls, default 300, and
+records each, 200), BENCH_ONLY (a comma-separated list of the steps to run).
 """
 import json
 import os
@@ -272,6 +277,35 @@ def bench_memory():
         node.stop()
 
 
+def bench_ingest():
+    """county_ingest_rps / county_insert_rps: 300 halls at once (SPEC 9)."""
+    import fleet
+    halls_n = int(os.environ.get("BENCH_HALLS", "300"))
+    per_hall = int(os.environ.get("BENCH_PER_HALL", "200"))
+    node = Node("ingest", 18984, county=True, county_port=13984).start()
+    try:
+        halls = fleet.register_halls(node.var, halls_n)
+        account = fleet.insert_account(node.var)
+        offset = [0]
+
+        def run(mode):
+            offset[0] += 10000000
+            rc, figs, err = fleet.run_generator(node.var, 13984, halls, mode, per_hall,
+                                                offset=offset[0], insert=account)
+            if rc != 0:
+                raise RuntimeError("county-ingest-bench %s: %r %s" % (mode, figs, err[-500:]))
+            return figs["rps"]
+
+        ingests, inserts = in_turns(lambda: run("ingest"), lambda: run("insert"))
+        results["county_ingest_rps"] = median(ingests)
+        results["county_insert_rps"] = median(inserts)
+        results["county_ingest_ratio"] = results["county_ingest_rps"] / results["county_insert_rps"]
+        notes.append("ingest/insert in turns (%d halls x %d records): " % (halls_n, per_hall)
+                     + ", ".join("%.0f/%.0f" % p for p in zip(ingests, inserts)))
+    finally:
+        node.stop()
+
+
 def bench_drain():
     why = netbed.why_skipped()
     if why:
@@ -422,6 +456,9 @@ TARGETS = [
     ("wire_raw_ratio", "wire / raw", "<= 0.25"),
     ("agent_rss_mb", "hall-agent peak RSS, 100,000 backlog, MB", "< 16"),
     ("loopback_sync_rps", "records/s to a loopback county", None),
+    ("county_ingest_rps", "300 halls at once through hall_upload_z, records/s", None),
+    ("county_insert_rps", "the same rows as plain multi-row INSERTs, records/s", None),
+    ("county_ingest_ratio", "ingest / insert", ">= 0.5"),
     ("worker_rss_mb", "hall-read worker RSS, MB", "< 8"),
     ("console_cases", "cases in the bench county (BENCH_SCALE=1)", None),
     ("console_inbox_p99_ms", "staff inbox and its filters, p99 ms", "< 100"),
@@ -445,8 +482,9 @@ def main():
              ("memory", bench_memory)]
     if os.environ.get("BENCH_SCALE") == "1":
         steps.append(("console", bench_console))
+        steps.append(("ingest", bench_ingest))
     else:
-        notes.append("console: the 1,000,000-case figures need BENCH_SCALE=1")
+        notes.append("console, ingest: the county-scale figures need BENCH_SCALE=1")
     if os.environ.get("BENCH_ONLY"):
         steps = [st for st in steps if st[0] in os.environ["BENCH_ONLY"].split(",")]
     for name, fn in steps:
