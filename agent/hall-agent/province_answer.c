@@ -94,7 +94,10 @@ province_answer_held(struct outbox_batch *b, const char *body, size_t len, char 
 
 		if (sha == NULL)
 			continue;
-		crypto_hash_sha256(h, (const unsigned char *)b->v[i].payload, b->v[i].len);
+		if (b->v[i].payload != NULL)
+			crypto_hash_sha256(h, (const unsigned char *)b->v[i].payload, b->v[i].len);
+		else	/* a streamed batch: the sink hashed each payload as it went */
+			memcpy(h, b->v[i].sha256, sizeof(h));
 		sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
 		if (strcmp(sha, hex) == 0)
 			b->v[i].result = REC_DUPLICATE;

@@ -340,39 +340,50 @@ piece_add(struct batch_out *o, const char *text, size_t len, int flush)
 	return flush ? piece_flush(o) : 0;
 }
 
-/* The batch's JSON, record by record, into piece_add; *len: its length. */
-static int
-batch_json(const struct outbox_batch *b, struct batch_out *o, size_t *len)
-{
+/* The JSON's text so far: one record's escaped text at a time (a record is at most 16 MiB). */
+struct batch_json {
+	struct batch_out *o;
 	struct buf one;
-	size_t i;
-	int rc = 0;
+	size_t len;		/* the JSON's length so far */
+	int link_failed;	/* piece_add failed: the link, not the store */
+};
 
-	*len = 0;
-	buf_init(&one, 16u << 20);	/* a record is at most 16 MiB */
-	for (i = 0; i <= b->n && rc == 0; i++) {
-		buf_reset(&one);
-		if (i < b->n) {
-			buf_addc(&one, i == 0 ? '[' : ',');
-			buf_json_str(&one, b->v[i].payload);
-		} else
-			buf_adds(&one, b->n == 0 ? "[]" : "]");
-		rc = one.failed ? -1 : piece_add(o, one.data, one.len, i == b->n);
-		*len += one.len;
+/* outbox_next_each's callback: the record's JSON string, to the link as the store gives it. */
+static int
+json_record(void *arg, struct outbox_rec *r, const char *payload, size_t len)
+{
+	struct batch_json *j = arg;
+
+	(void)r, (void)len;
+	buf_reset(&j->one);
+	buf_addc(&j->one, j->len == 0 ? '[' : ',');
+	buf_json_str(&j->one, payload);
+	if (j->one.failed)
+		return -1;
+	j->len += j->one.len;
+	if (piece_add(j->o, j->one.data, j->one.len, 0) == -1) {
+		j->link_failed = 1;
+		return -1;
 	}
-	buf_free(&one);
-	return rc;
+	return 0;
 }
 
-/* Sends the batch; *sent: the bytes handed to the link, *len: the JSON's length. */
+/*
+ * Reads the next batch from the store and sends it as it is read: a record's text goes from
+ * SQLite to the compressor and the link, and only its id stays (SPEC 9: memory flat in the
+ * backlog). 0 (b->n 0: nothing due, nothing sent), -1 with err set; *sent: the bytes handed
+ * to the link, *len: the JSON's length. The CALL's parameters are bound before.
+ */
 static int
-send_batch(struct county_sink *k, const struct outbox_batch *b, size_t *sent, size_t *len,
-    char *err, size_t errlen)
+read_send_batch(struct county_sink *k, struct store *s, struct outbox_batch *b, size_t *sent,
+    size_t *len, char *err, size_t errlen)
 {
+	struct batch_json j;
 	struct batch_out *o;
-	int rc = -1;
+	int rc = -1, nb;
 
-	*sent = 0;
+	*sent = *len = 0;
+	memset(b, 0, sizeof(*b));
 	if ((o = calloc(1, sizeof(*o))) == NULL) {
 		snprintf(err, errlen, "out of memory building a batch");
 		return -1;
@@ -384,16 +395,28 @@ send_batch(struct county_sink *k, const struct outbox_batch *b, size_t *sent, si
 		free(o);
 		return -1;
 	}
-	if (batch_json(b, o, len) == -1) {
-		if (mysql_stmt_errno(k->upload) != 0)
-			set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
-		else
-			snprintf(err, errlen, "out of memory building a batch");
-	} else
+	memset(&j, 0, sizeof(j));
+	j.o = o;
+	buf_init(&j.one, 16u << 20);
+	nb = outbox_next_each(s, "county", k->records, k->bytes, b, json_record, &j);
+	if (nb == 0 && b->n > 0) {
+		j.len++;
+		if (piece_add(o, "]", 1, 1) == -1)
+			j.link_failed = 1, nb = -1;
+	}
+	if (nb == 0)
 		rc = 0;
+	else if (j.link_failed && mysql_stmt_errno(k->upload) != 0)
+		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
+	else if (j.link_failed || j.one.failed)
+		snprintf(err, errlen, "out of memory building a batch");
+	else
+		snprintf(err, errlen, "the hall store cannot be read");
 	if (o->zipped)
 		deflateEnd(&o->z);
 	*sent = o->sent;
+	*len = j.len;
+	buf_free(&j.one);
 	free(o);
 	return rc;
 }
@@ -552,22 +575,13 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 {
 	struct outbox_batch b;
 	MYSQL_BIND p[6];
-	long long last_seq, backlog, unpacked = 0;
+	long long last_seq = 0, backlog = 0, unpacked = 0;
 	size_t i, sent = 0, json_len = 0;
 	int rc = -1, refused = 0;
 
 	if (k->db == NULL && sink_county_connect(k, s, err, errlen) == -1)
 		return -1;
-	if (outbox_next(s, "county", k->records, k->bytes, &b) == -1) {
-		snprintf(err, errlen, "the hall store cannot be read");
-		return -1;
-	}
-	if (b.n == 0) {
-		outbox_batch_free(&b);
-		return 0;
-	}
-	last_seq = b.last_seq;
-	backlog = outbox_backlog_after(s, b.last_seq);
+	/* bound before the batch is read: the values are read at execute, after its pieces */
 	memset(p, 0, sizeof(p));
 	p[0].buffer_type = MYSQL_TYPE_STRING;
 	p[0].buffer = k->store_id;
@@ -579,18 +593,24 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 	p[2].buffer_length = strlen(AGENT_VERSION);
 	p[3].buffer_type = MYSQL_TYPE_LONGLONG;
 	p[3].buffer = &backlog;
-	p[4].buffer_type = MYSQL_TYPE_LONG_BLOB;	/* sent in pieces by send_batch */
+	p[4].buffer_type = MYSQL_TYPE_LONG_BLOB;	/* sent in pieces as the batch is read */
 	p[5].buffer_type = MYSQL_TYPE_LONGLONG;		/* hall_upload_z only; read at execute */
 	p[5].buffer = &unpacked;
 	if (mysql_stmt_bind_param(k->upload, p) != 0) {
 		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
-		k->uncertain_seq = last_seq;
+		sink_county_disconnect(k);
+		return -1;
+	}
+	if (read_send_batch(k, s, &b, &sent, &json_len, err, errlen) == -1) {
+		/* pieces may have gone: the statement is not trusted again, nor the connection */
 		goto lost;
 	}
-	if (send_batch(k, &b, &sent, &json_len, err, errlen) == -1) {
-		k->uncertain_seq = last_seq;
-		goto lost;
+	if (b.n == 0) {
+		outbox_batch_free(&b);
+		return 0;
 	}
+	last_seq = b.last_seq;
+	backlog = outbox_backlog_after(s, b.last_seq);
 	unpacked = (long long)json_len;
 	if (mysql_stmt_execute(k->upload) != 0) {
 		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));

@@ -11,6 +11,7 @@
  * records' reasons go through text_clean before they reach an error, a log line or the
  * quarantine.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,39 +199,43 @@ post(struct province_sink *k, const char *path, const char *ctype, int gzipped,
 
 /* ---- batches --------------------------------------------------------------------- */
 
-static int
-gzip_ndjson(const struct outbox_batch *b, struct buf *out)
-{
-	unsigned char chunk[65536];
+/*
+ * The batch as gzip NDJSON, made as the records are read from the store (outbox_next_each):
+ * only the compressed batch is ever whole in memory, never the records' text, and each
+ * record's hash is kept for /v1/reconcile.
+ */
+struct gz_batch {
 	z_stream z;
-	size_t i;
-	int zr = Z_OK;
+	struct buf *out;
+};
 
-	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
-		return -1;
-	for (i = 0; i <= b->n && zr != Z_STREAM_ERROR; i++) {
-		static const char nl = '\n';
-		int last = i == b->n;
+/* Deflates len bytes (flush: and ends the stream) into the batch's buffer. */
+static int
+gz_add(struct gz_batch *g, const void *p, size_t len, int flush)
+{
+	unsigned char chunk[16384];
+	int zr;
 
-		/* each record's line, then its newline; the last round only finishes */
-		for (int part = 0; part < (last ? 1 : 2); part++) {
-			z.next_in = last ? NULL : (unsigned char *)(part == 0 ? b->v[i].payload : &nl);
-			z.avail_in = last ? 0 : (unsigned)(part == 0 ? b->v[i].len : 1);
-			do {
-				z.next_out = chunk;
-				z.avail_out = sizeof(chunk);
-				zr = deflate(&z, last ? Z_FINISH : Z_NO_FLUSH);
-				if (zr == Z_STREAM_ERROR ||
-				    buf_add(out, chunk, sizeof(chunk) - z.avail_out) == -1) {
-					deflateEnd(&z);
-					return -1;
-				}
-			} while (z.avail_out == 0 || (last && zr != Z_STREAM_END));
-		}
-	}
-	deflateEnd(&z);
-	return zr == Z_STREAM_END ? 0 : -1;
+	g->z.next_in = (unsigned char *)(uintptr_t)p;
+	g->z.avail_in = (uInt)len;
+	do {
+		g->z.next_out = chunk;
+		g->z.avail_out = sizeof(chunk);
+		zr = deflate(&g->z, flush ? Z_FINISH : Z_NO_FLUSH);
+		if (zr == Z_STREAM_ERROR || buf_add(g->out, chunk, sizeof(chunk) - g->z.avail_out) == -1)
+			return -1;
+	} while (g->z.avail_out == 0 || (flush && zr != Z_STREAM_END));
+	return 0;
+}
+
+/* outbox_next_each's callback: one record's line. */
+static int
+gz_record(void *arg, struct outbox_rec *r, const char *payload, size_t len)
+{
+	struct gz_batch *g = arg;
+
+	crypto_hash_sha256(r->sha256, (const unsigned char *)payload, len);
+	return gz_add(g, payload, len, 0) == -1 || gz_add(g, "\n", 1, 0) == -1 ? -1 : 0;
 }
 
 /* The platform's reasons for the records it refused, cleaned for the quarantine and the log. */
@@ -291,18 +296,34 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
     long *retry_after, char *err, size_t errlen)
 {
 	struct outbox_batch b;
+	struct gz_batch g;
 	struct answer a;
 	struct buf gz;
 	long status = 0;
-	int maybe, rc = -1;
+	int maybe, rc = -1, nb;
 	size_t i;
 
 	*retry_after = -1;
-	if (outbox_next(s, "province", k->records, k->bytes, &b) == -1) {
-		snprintf(err, errlen, "the hall store cannot be read");
+	buf_init(&gz, 64u << 20);
+	memset(&g, 0, sizeof(g));
+	g.out = &gz;
+	/* level 9, a 32 KiB window, gzip framing; memLevel 8: zlib's 256 KiB, not 512 */
+	if (deflateInit2(&g.z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		snprintf(err, errlen, "cannot compress a batch");
+		return -1;
+	}
+	nb = outbox_next_each(s, "province", k->records, k->bytes, &b, gz_record, &g);
+	if (nb == 0 && b.n > 0 && gz_add(&g, NULL, 0, 1) == -1)
+		nb = -2;
+	deflateEnd(&g.z);
+	if (nb < 0) {
+		snprintf(err, errlen, nb == -2 || gz.failed ? "cannot compress a batch" :
+		    "the hall store cannot be read");
+		buf_free(&gz);
 		return -1;
 	}
 	if (b.n == 0) {
+		buf_free(&gz);
 		outbox_batch_free(&b);
 		return 0;
 	}
@@ -312,10 +333,8 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 		if (strcmp(b.v[i].type, "code") == 0) {
 			snprintf(err, errlen, "record %s is a query code, which never goes to the "
 					      "province; nothing sent", b.v[i].id);
-			outbox_batch_free(&b);
-			return -1;
+			goto done;
 		}
-	buf_init(&gz, 64u << 20);
 	if (k->uncertain_seq == b.last_seq) {
 		int held = reconcile(k, &b, err, errlen);
 
@@ -327,10 +346,6 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 			    (long long)b.last_seq);
 			goto delivered;
 		}
-	}
-	if (gzip_ndjson(&b, &gz) == -1) {
-		snprintf(err, errlen, "cannot compress a batch");
-		goto done;
 	}
 	if (post(k, "/v1/records", "application/x-ndjson", 1, gz.data, gz.len, &a, &status, &maybe,
 		err, errlen) == -1) {

@@ -46,6 +46,13 @@ int
 outbox_next(struct store *s, const char *dest, size_t max_records, size_t max_bytes,
     struct outbox_batch *b)
 {
+	return outbox_next_each(s, dest, max_records, max_bytes, b, NULL, NULL);
+}
+
+int
+outbox_next_each(struct store *s, const char *dest, size_t max_records, size_t max_bytes,
+    struct outbox_batch *b, outbox_each_fn each, void *arg)
+{
 	enum { OB_SEQ, OB_ID, OB_TYPE, OB_CASE_NO, OB_PAYLOAD };
 	sqlite3_stmt *st;
 	int step, rc = -1;
@@ -82,11 +89,17 @@ outbox_next(struct store *s, const char *dest, size_t max_records, size_t max_by
 		store_col_copy(r->id, sizeof(r->id), st, OB_ID);
 		store_col_copy(r->type, sizeof(r->type), st, OB_TYPE);
 		store_col_copy(r->case_no, sizeof(r->case_no), st, OB_CASE_NO);
-		if ((r->payload = malloc(len + 1)) == NULL)
-			goto done;
-		memcpy(r->payload, sqlite3_column_text(st, OB_PAYLOAD), len);
-		r->payload[len] = '\0';
 		r->len = len;
+		if (each != NULL) {
+			/* the text is SQLite's, valid until the next step: the sink uses it now */
+			if (each(arg, r, (const char *)sqlite3_column_text(st, OB_PAYLOAD), len) == -1)
+				goto done;
+		} else {
+			if ((r->payload = malloc(len + 1)) == NULL)
+				goto done;
+			memcpy(r->payload, sqlite3_column_text(st, OB_PAYLOAD), len);
+			r->payload[len] = '\0';
+		}
 		b->bytes += len;
 		b->last_seq = r->seq;
 		b->n++;

@@ -300,8 +300,9 @@ struct outbox_rec {
 	char id[64];
 	char type[16];		/* the longest: appointment */
 	char case_no[32];
-	char *payload;		/* owned */
+	char *payload;		/* owned; NULL when the batch was streamed (outbox_next_each) */
 	size_t len;
+	unsigned char sha256[32];	/* a streaming sink's own: the payload's hash */
 	/* filled in by the sink: what the destination said */
 	enum { REC_PENDING, REC_ACCEPTED, REC_DUPLICATE, REC_CONFLICT, REC_REJECTED } result;
 	char *reason;		/* owned; set with outbox_rec_refuse, NULL otherwise */
@@ -316,6 +317,16 @@ struct outbox_batch {
  * a single larger record) max_bytes of payload. 0 with n = 0 when nothing is due. */
 int outbox_next(struct store *, const char *dest, size_t max_records, size_t max_bytes,
     struct outbox_batch *);
+/*
+ * The same batch, streamed: each record's payload (NUL-terminated, len bytes) is handed to
+ * each as it is read and never kept, so a batch costs its records' ids, not their text
+ * (SPEC 9: the agent's memory does not grow with what it sends). each returns 0, or -1 to
+ * end the batch: outbox_next_each then returns -1 too.
+ */
+typedef int (*outbox_each_fn)(void *arg, struct outbox_rec *, const char *payload,
+    size_t len);
+int outbox_next_each(struct store *, const char *dest, size_t max_records, size_t max_bytes,
+    struct outbox_batch *, outbox_each_fn each, void *arg);
 void outbox_batch_free(struct outbox_batch *);
 /* Marks a record conflict or rejected, with the destination's reason (cut at 255 bytes). */
 void outbox_rec_refuse(struct outbox_rec *, int result, const char *reason);
