@@ -112,10 +112,12 @@ BEGIN
 			ch_email = ch_email + VALUES(ch_email);
 END;
 
-CREATE OR REPLACE TRIGGER cases_closed_at BEFORE UPDATE ON cases FOR EACH ROW
-	IF NEW.closed_at IS NULL AND NEW.status IN ('answered', 'resolved', 'rejected') THEN
-		SET NEW.closed_at = NOW();
-	END IF;
+-- The first closing event from the county sets it, at that event's time (after
+-- case_events_downlink moved the status: cases_stats_upd then counts it on time or late).
+CREATE OR REPLACE TRIGGER case_events_closed_at AFTER INSERT ON case_events FOR EACH ROW
+	UPDATE cases SET closed_at = NEW.at
+		WHERE case_no = NEW.case_no AND closed_at IS NULL AND NEW.origin = 'county'
+		AND NEW.status IN ('answered', 'resolved', 'rejected');
 
 CREATE OR REPLACE TRIGGER cases_stats_ins AFTER INSERT ON cases FOR EACH ROW
 	CALL hall_stats_case(1, NEW.handler_county, NEW.handler_hall, NEW.submitted_at,
