@@ -85,6 +85,8 @@ struct county_sink {
 	long quarantine_told;	/* what the county last heard of (halls.quarantined); -1: nothing */
 	long long uncertain_seq;	/* last seq of a batch whose COMMIT had no answer */
 	long long clock_noted;	/* monotonic s when the county's clock was last noted; 0: not yet */
+	long long health_sent;	/* monotonic s of the last heartbeat (heartbeat.c); 0: not yet */
+	int health_none;	/* the county has no hall_health (before 020): hall_hello only */
 	pthread_mutex_t lock;	/* guards db against the cancel from another thread */
 	unsigned fault_every, batches;
 	const volatile sig_atomic_t *stop;	/* set: the pass ends after the current call */
@@ -92,6 +94,10 @@ struct county_sink {
 /* The county: a pass sends the outbox until drained, then pulls the downlink until empty. */
 extern const struct sink_ops sink_county_ops;
 void sink_county_disconnect(struct county_sink *);
+
+/* ---- agent/hall-agent/heartbeat.c --------------------------------------------------- */
+/* CALL hall_health(...) (county 020) on a connection's first pass, then every 30 s. */
+void heartbeat_county(struct county_sink *, struct store *);
 
 /* ---- agent/hall-agent/sink_province.c ----------------------------------------------- */
 /* The province platform (HTTP): a pass sends the outbox until drained. */

@@ -261,6 +261,8 @@ sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t er
 	if (rc == 0) {
 		k->quarantine_told = -1;	/* a new connection tells it again */
 		k->clock_noted = 0;	/* and notes the county's clock again */
+		k->health_sent = 0;	/* and sends its heartbeat (heartbeat.c) */
+		k->health_none = 0;
 		tell_quarantine(k, s);
 		return 0;
 	}
@@ -790,6 +792,7 @@ county_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after
 		text_clean(err, errlen, err, strlen(err));
 		return -1;
 	}
+	heartbeat_county(k, s);	/* after the pull: the downlink lag it reports is what is left */
 	return 0;
 }
 

@@ -62,6 +62,8 @@ static const struct staff_route {
 	{{"POST", "/settings/followup"}, followup_settings, "admin", 1, "整改期限由管理员设置。"},
 	{{"GET", "/dashboard"}, dash_page, "staff", 0, NULL},
 	{{"GET", "/dashboard.csv"}, dash_csv, "staff", 0, NULL},
+	/* Prometheus, loopback only (nginx's allow list and metrics.c) */
+	{{"GET", "/metrics"}, metrics_page, NULL, 0, NULL},
 	{{"GET", "/guides"}, guides_page, "staff", 0, NULL},
 	{{"GET", "/guides/*"}, guide_page, "staff", 0, NULL},
 	{{"POST", "/guides/*"}, guide_save, "supervisor", 1, "办事指南由本县督查员或管理员维护。"},

@@ -164,6 +164,10 @@ void followup_settings(struct staff_req *);
 void dash_page(struct staff_req *);
 void dash_csv(struct staff_req *);
 
+/* ---- fcgi/staff/metrics.c ---------------------------------------------------------- */
+/* GET /metrics: Prometheus text, to loopback only (no session). */
+void metrics_page(struct staff_req *);
+
 /* ---- fcgi/staff/notices.c ----------------------------------------------------------- */
 /* The dashboard's notice health per channel and the cases per channel; -1: db failed. */
 int notices_section(struct buf *, struct staff_req *);
