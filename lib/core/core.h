@@ -356,6 +356,21 @@ _Noreturn void cli_usage(const char *help, int code);
 /* First thing in main: --help or -h prints help, --version "name HALL_VERSION"; both exit 0. */
 void cli_standard(int argc, char *argv[], const char *name, const char *help);
 
+/* ---- lib/core/nodes.c --------------------------------------------------------------- */
+/* One node of the county database: a host (name, IPv4 or IPv6 without brackets) and port. */
+struct county_node {
+	char host[256];
+	unsigned port;
+};
+#define COUNTY_NODES_MAX 16
+/*
+ * [county] host as a comma-separated list of "host", "host:port", "[v6]:port" (a bare
+ * IPv6 address takes default_port): the number of nodes, or -1 when an entry is empty or
+ * malformed or there are more than max.
+ */
+int county_nodes_parse(const char *list, unsigned default_port, struct county_node *out,
+    size_t max);
+
 /* ---- lib/core/insecure.c ------------------------------------------------------------ */
 /* 1 when a connection to host stays on this machine: no host (a unix socket), localhost,
  * 127.0.0.0/8, ::1 (also as [::1]). */

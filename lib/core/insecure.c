@@ -38,6 +38,22 @@ insecure_is_local(const char *host)
 	return 0;
 }
 
+/* 1 when every node of a list (lib/core/nodes.c) is on this machine; a list that does not
+ * parse is not trusted. */
+static int
+insecure_nodes_local(const char *list)
+{
+	struct county_node n[COUNTY_NODES_MAX];
+	int i, count = county_nodes_parse(list, 3306, n, COUNTY_NODES_MAX);
+
+	if (count < 1)
+		return 0;
+	for (i = 0; i < count; i++)
+		if (!insecure_is_local(n[i].host))
+			return 0;
+	return 1;
+}
+
 int
 insecure_url_host(const char *url, char *out, size_t outlen)
 {
@@ -78,7 +94,9 @@ insecure_county(const struct hall_config *c)
 	if (c->county_user == NULL || c->county_tls)
 		return 0;
 	/* Connector/C takes the socket only when there is no host or it is localhost */
-	return !insecure_is_local(c->county_host);
+	if (c->county_host == NULL || *c->county_host == '\0')
+		return 0;
+	return !insecure_nodes_local(c->county_host);
 }
 
 int

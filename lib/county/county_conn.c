@@ -1,12 +1,24 @@
-/* Connections to the county database with MariaDB Connector/C, configured defensively. */
+/*
+ * Connections to the county database with MariaDB Connector/C, configured defensively.
+ * The database may be one server or a Galera cluster given as a list of nodes (SPEC 12,
+ * lib/core/nodes.c): a connection goes to the first node that answers and is Synced,
+ * starting from a node that differs per process and moving past the node last used, so
+ * that a program that lost its connection (county_conn_lost) tries the next node first.
+ */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "county.h"
 
-MYSQL *
-county_connect(const struct county_conn_opts *o, char *err, size_t errlen)
+/* The node the next connection tries first; -1 until the first connection picks one. */
+static _Atomic int next_node = -1;
+
+static MYSQL *
+connect_one(const struct county_conn_opts *o, const char *host, unsigned port,
+    char *err, size_t errlen)
 {
 	my_bool off = 0, on = 1;
 	unsigned long flags = CLIENT_COMPRESS;
@@ -31,16 +43,92 @@ county_connect(const struct county_conn_opts *o, char *err, size_t errlen)
 	}
 	if (o->multi_statements)
 		flags |= CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS;
-	if (mysql_real_connect(db, o->host, o->user, o->password, o->database, o->port, o->socket,
+	if (mysql_real_connect(db, host, o->user, o->password, o->database, port, o->socket,
 		flags) == NULL) {
 		snprintf(err, errlen, "%s", mysql_error(db));
 		mysql_close(db);
 		return NULL;
 	}
-	if (mysql_autocommit(db, 0) != 0) {
-		snprintf(err, errlen, "%s", mysql_error(db));
+	return db;
+}
+
+/*
+ * 0 when the server is no Galera node or a Synced one (wsrep_local_state 4); a joining,
+ * donor or non-primary node would refuse or stall the work, so -1 with the state in err.
+ */
+static int
+galera_synced(MYSQL *db, char *err, size_t errlen)
+{
+	struct dbrows r;
+	unsigned int e = 0;
+	const char *state;
+	int rc = 0;
+
+	if (county_select(db, "SHOW STATUS LIKE 'wsrep_local_state'", NULL, 0, &r, 2, &e) == -1) {
+		snprintf(err, errlen, "SHOW STATUS: %s", mysql_error(db));
+		return -1;
+	}
+	if (r.nrows == 1 && (state = db_val(&r, 0, 1)) != NULL && strcmp(state, "4") != 0) {
+		snprintf(err, errlen, "Galera node not Synced (wsrep_local_state %s)", state);
+		rc = -1;
+	}
+	dbrows_free(&r);
+	return rc;
+}
+
+static MYSQL *
+connect_synced(const struct county_conn_opts *o, const char *host, unsigned port,
+    char *err, size_t errlen)
+{
+	MYSQL *db = connect_one(o, host, port, err, errlen);
+
+	if (db == NULL)
+		return NULL;
+	if (galera_synced(db, err, errlen) == -1 || mysql_autocommit(db, 0) != 0) {
+		if (*err == '\0')
+			snprintf(err, errlen, "%s", mysql_error(db));
 		mysql_close(db);
 		return NULL;
 	}
 	return db;
+}
+
+MYSQL *
+county_connect(const struct county_conn_opts *o, char *err, size_t errlen)
+{
+	struct county_node nodes[COUNTY_NODES_MAX];
+	char one[512];
+	int n, i, first;
+	size_t used = 0;
+	MYSQL *db;
+
+	*err = '\0';
+	/* a socket, or one host without a port: the single server, as ever */
+	if (o->host == NULL || *o->host == '\0' || strpbrk(o->host, ",:[") == NULL)
+		return connect_synced(o, o->host, o->port, err, errlen);
+	n = county_nodes_parse(o->host, o->port, nodes, COUNTY_NODES_MAX);
+	if (n < 1) {
+		snprintf(err, errlen, "[county] host is not a list of HOST[:PORT]: \"%.200s\"",
+		    o->host);
+		return NULL;
+	}
+	first = atomic_load(&next_node);
+	if (first < 0)
+		first = (int)(getpid() % n);	/* processes spread over the nodes */
+	for (i = 0; i < n; i++) {
+		int k = (first + i) % n;
+
+		one[0] = '\0';
+		if ((db = connect_synced(o, nodes[k].host, nodes[k].port, one, sizeof(one)))
+		    != NULL) {
+			/* after a loss, the next connection starts past this node */
+			atomic_store(&next_node, (k + 1) % n);
+			return db;
+		}
+		if (used < errlen)
+			used += (size_t)snprintf(err + used, errlen - used, "%s%s:%u: %s",
+			    used ? "; " : "", nodes[k].host, nodes[k].port, one);
+	}
+	atomic_store(&next_node, (first + 1) % n);
+	return NULL;
 }
