@@ -81,6 +81,7 @@ struct county_sink {
 	char where[160];	/* host:port/db, for status and logs */
 	size_t records, bytes;	/* the batch limits: records narrows after a refusal */
 	unsigned refusals;	/* times running a one-record batch was refused */
+	unsigned conflicts;	/* Galera certification conflicts (1213) in a row */
 	unsigned set_aside;	/* records quarantined in a row, with nothing delivered between */
 	long quarantine_told;	/* what the county last heard of (halls.quarantined); -1: nothing */
 	long long uncertain_seq;	/* last seq of a batch whose COMMIT had no answer */

@@ -523,6 +523,11 @@ report_refusals(struct county_sink *k, const struct outbox_batch *b)
  * of those the batch is simply sent again later: only the data of one record, narrowed down
  * to it, ever sets that record aside.
  */
+/* ER_LOCK_DEADLOCK: InnoDB's deadlock, and how Galera reports a certification conflict */
+#define ER_LOCK_DEADLOCK_NO 1213u
+/* conflicts in a row retried at once before the batch waits a backoff like a link error */
+#define CONFLICT_RETRIES 5u
+
 static int
 data_refusal(unsigned int no)
 {
@@ -634,8 +639,21 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 			goto done;
 		}
 		k->uncertain_seq = last_seq;
+		if (mysql_stmt_errno(k->upload) == ER_LOCK_DEADLOCK_NO &&
+		    ++k->conflicts <= CONFLICT_RETRIES) {
+			/* a Galera certification conflict (or a deadlock): the server rolled the
+			 * whole batch back, and the ledger makes a resend exactly-once, so again
+			 * at once on a new connection (the statement's pieces are not trusted
+			 * again), with no backoff and nothing set aside */
+			log_info("county: hall_upload: %s; the batch again (%u)",
+			    mysql_stmt_error(k->upload), k->conflicts);
+			sink_county_disconnect(k);
+			rc = 1;
+			goto done;
+		}
 		goto lost;
 	}
+	k->conflicts = 0;
 	if (read_results(k, &b, err, errlen) == -1) {
 		k->uncertain_seq = last_seq;
 		goto lost;

@@ -107,7 +107,7 @@ class GaleraTest(unittest.TestCase):
         for i in range(3):
             self.assertEqual(self.cluster.county(i).scalar(
                 "SELECT count(*) FROM my_calendars", "hall"),
-                self.cluster.county(0).scalar("SELECT count(*) FROM calendars"))
+                self.cluster.county(0).scalar("SELECT count(*) FROM my_calendars", "hall"))
 
     # ---- the sync through a node's death -----------------------------------------------
     def test_kill_node_mid_sync(self):
