@@ -73,10 +73,18 @@ class GaleraTest(unittest.TestCase):
         # a later [county] section's keys replace the earlier ones (lib/core/config.c)
         with open(path, "w") as f:
             f.write(text + "\n[county]\nhost = %s\n" % self.cluster.hosts())
+            # batches of 100: the 5,000 records take long enough to be cut in the middle
+            f.write("[agent]\nbatch_records = 100\n")
         os.chmod(path, 0o600)
         return path
 
     # ---- the schema --------------------------------------------------------------------
+    def setUp(self):
+        # a test that failed half way may have left a node down: every test starts with 3
+        for i in range(3):
+            self.cluster.start(i)
+        self.cluster.wait_synced()
+
     def test_schema_keeps_galera_rules(self):
         c = self.cluster.county(0)
         no_pk = c.rows(
