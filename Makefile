@@ -57,7 +57,7 @@ UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 # Debian packages the build, the demo and the tests need.
 DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libjansson-dev \
        libsodium-dev libinih-dev libcmocka-dev clang libclang-rt-14-dev python3 curl wrk \
-       mariadb-server mariadb-client libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
+       mariadb-server mariadb-client galera-4 rsync libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
        iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl \
        debhelper dpkg-dev fakeroot lintian git debootstrap man-db mandoc \
        libsystemd-dev systemd python3-aiosmtpd poppler-utils
