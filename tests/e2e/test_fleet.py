@@ -235,6 +235,53 @@ class FleetTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             parse_prometheus("hall_x{county=\"1\" 3\n")
 
+    # ---- 4. the summaries' changes fold without changing a figure ------------------------
+    def test_e_summaries_fold_into_totals_and_no_row_is_hot(self):
+        """County 024: the triggers insert a row per change (no two writers on one summary
+        row); county-admin purge folds them into the totals; every figure stays."""
+        self.setup_county_177()
+        figures = ("SELECT county_code, hall_key, month, SUM(submitted), SUM(closed), "
+                   "SUM(on_time), SUM(ratings), SUM(satisfied), SUM(ch_phone) "
+                   "FROM hall_month_stats GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        before = self.county.rows(figures)
+        self.assertTrue(before)
+        self.assertGreater(self.county.count("hall_month_deltas"), 0)
+        # two open transactions on two cases of one hall both write their summaries
+        a, b = [caseno("430177003000", 7100 + i) for i in range(2)]
+        for no in (a, b):
+            self.county.sql(
+                "INSERT IGNORE INTO cases (case_no, id, hall_code, kind, subject, body, phone, "
+                "channel, submitted_at, due_at) VALUES (%s, %s, '430177003000', "
+                "'consultation', '测', '测', '13800000000', 'phone', NOW(), "
+                "NOW() + INTERVAL 3 DAY)" % (sql_str(no), sql_str("f-" + no)))
+        sa, sb = self.county.session(), self.county.session()
+        try:
+            sa.run("BEGIN")
+            sa.run("UPDATE cases SET status = 'answered' WHERE case_no = %s" % sql_str(a))
+            sb.run("SET SESSION innodb_lock_wait_timeout = 3")
+            sb.run("BEGIN")
+            sb.run("UPDATE cases SET status = 'answered' WHERE case_no = %s" % sql_str(b))
+            sb.run("COMMIT")
+            sa.run("COMMIT")
+        finally:
+            sa.close()
+            sb.close()
+        before = self.county.rows(figures)
+        env_ini = os.path.join(self.node.var, "county", "county.ini")
+        import subprocess
+        from county import COUNTY_ADMIN
+        p = subprocess.run([COUNTY_ADMIN, "-c", env_ini, "purge", "36500"],
+                           capture_output=True, timeout=120, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout, r"county: [1-9]\d* summary change\(s\) folded")
+        self.assertEqual(self.county.count("hall_month_deltas"), 0)
+        self.assertEqual(self.county.rows(figures), before)
+        # a second run folds nothing and changes nothing
+        p = subprocess.run([COUNTY_ADMIN, "-c", env_ini, "purge", "36500"],
+                           capture_output=True, timeout=120, text=True)
+        self.assertIn("county: 0 summary change(s) folded", p.stdout)
+        self.assertEqual(self.county.rows(figures), before)
+
 
 if __name__ == "__main__":
     unittest.main()
