@@ -6,18 +6,23 @@
  * With out=1 it lists instead the cases the county transferred on to another county, which
  * it may still open, read only.
  *
- * One fixed statement serves every combination of filters: an unused filter is bound as
- * '' or 0 and its condition is then true, so no SQL is ever put together from input. The
- * two lists (handled, transferred out) are two fixed statements, so that each keeps its
- * index: cases by handler_county, or the county's rows in case_transfers.
+ * Fixed statements serve every combination of filters (one per driver index and
+ * direction): an unused filter is bound as '' or 0 and its condition is then true, so no
+ * SQL is ever put together from input. The transferred-out list has its own statements
+ * (its rows in case_transfers).
  *
  * At a real county's size (SPEC 9: 1,000,000 cases; sql/county/019) the order is that of
  * (closed, due_at, case_no), an index's order for the list and for each filter; a page
  * is found by the last row's key on the page before (keyset: "after", or "before" going
- * back), never by an OFFSET that reads every row before it; the counts stop at
- * INBOX_COUNT_CAP rows; and the search asks case_search's FULLTEXT index for the cases
- * holding every two-character token of the query, then checks those few with LIKE, so
- * that it finds what LIKE alone found, and only that.
+ * back), never by an OFFSET that reads every row before it. No request reads an unbounded
+ * number of rows: a list is read by the index of its most selective filter (the driver),
+ * at most INBOX_SCAN_CAP rows when the other filters or the search must look at the rows
+ * (a sparse combination shows what it found and links on from where it stopped); the
+ * counts come from the same bounded read; a search that the walk in the inbox's order
+ * finds too rarely asks case_search's FULLTEXT index for the cases holding every
+ * two-character token of the query (at most INBOX_CAND_CAP of them), then checks those
+ * with the same LIKE, so that it shows what LIKE alone found, and only that. The CSV reads
+ * without those bounds: it has every row.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,12 +114,12 @@ enum {
 	I_NO, I_HALL, I_HALL_NAME, I_KIND, I_SUBJECT, I_STATUS, I_SUBMITTED, I_DUE,
 	I_PROVISIONAL, I_OVERDUE, I_WARNING, I_HANDLER_COUNTY, I_HANDLER_HALL,
 	I_HANDLER_HALL_NAME, I_HANDLER_COUNTY_NAME, I_TRANSFERRED_IN, I_CHANNEL, I_CLOSED,
-	I_DUEKEY, I_CAND, I__N
+	I_DUEKEY, I_CAND, I_FT_N, I_FT_O, I_FT_W, I__N
 };
 /* a page: the scan's rows, sorted (a few thousand at most), checked in that order until
  * the page is full */
 #define INBOX_PAGE(scan, dorder) \
-	INBOX_COLS ", 0 FROM (" scan ") d STRAIGHT_JOIN cases c ON c.case_no = d.case_no" \
+	INBOX_COLS ", 0, 0, 0, 0 FROM (" scan ") d STRAIGHT_JOIN cases c ON c.case_no = d.case_no" \
 	INBOX_JOINS " WHERE TRUE" INBOX_RESIDUE dorder " LIMIT ?"
 static const char *const page_after_sql[DRV__N] = {
 #define S(x) INBOX_PAGE(x, INBOX_D_ASC)
@@ -197,16 +202,20 @@ enum { F_CLOSED, F_DUEKEY, F_NO, F__N };
 	" FROM (SELECT s.case_no, COUNT(*) OVER () AS n FROM case_search s" \
 	" WHERE MATCH (s.grams) AGAINST (? IN BOOLEAN MODE) LIMIT ?) f" \
 	" STRAIGHT_JOIN cases c ON c.case_no = f.case_no"
+/* with the counts of every row it found (before the limit: the list's counts on a first
+ * page), so that FULLTEXT is asked once */
 #define INBOX_FT_PAGE(key, order) \
-	INBOX_COLS ", f.n" INBOX_FT_FROM INBOX_JOINS " WHERE c.handler_county = ?" \
-	INBOX_SCAN_CONDS key INBOX_RESIDUE order " LIMIT ?"
-static const char *const ft_after_sql = INBOX_FT_PAGE(INBOX_AFTER, INBOX_ASC);
-static const char *const ft_before_sql = INBOX_FT_PAGE(INBOX_BEFORE, INBOX_DESC);
-#define INBOX_FT_COUNT \
-	"SELECT COALESCE(MAX(f.n), 0), COUNT(*), COALESCE(SUM(" INBOX_OVERDUE "), 0)," \
-	" COALESCE(SUM(" INBOX_WARNING "), 0)" INBOX_FT_FROM " WHERE c.handler_county = ?" \
-	INBOX_SCAN_CONDS INBOX_AFTER INBOX_RESIDUE
-enum { NF_CANDS, NF_MATCH, NF_OVERDUE, NF_WARNING, NF__N };
+	INBOX_COLS ", f.n, COUNT(*) OVER (), SUM(" INBOX_OVERDUE ") OVER ()," \
+	" SUM(" INBOX_WARNING ") OVER ()" INBOX_FT_FROM INBOX_JOINS \
+	" WHERE c.handler_county = ?" INBOX_SCAN_CONDS key INBOX_RESIDUE order " LIMIT ?"
+/* A common token's list is long, and InnoDB's FULLTEXT reads it whole: a page's search
+ * stops at this time, and the page shows what the walk found instead (the CSV waits). */
+#define INBOX_FT_TIMED "SET STATEMENT max_statement_time = 0.08 FOR "
+#define ER_STATEMENT_TIMEOUT_ 1969
+static const char *const ft_after_sql[2] = {INBOX_FT_PAGE(INBOX_AFTER, INBOX_ASC),
+    INBOX_FT_TIMED INBOX_FT_PAGE(INBOX_AFTER, INBOX_ASC)};
+static const char *const ft_before_sql[2] = {INBOX_FT_PAGE(INBOX_BEFORE, INBOX_DESC),
+    INBOX_FT_TIMED INBOX_FT_PAGE(INBOX_BEFORE, INBOX_DESC)};
 
 /*
  * The cases the county transferred on to another county: a short list, one statement with
@@ -223,9 +232,9 @@ enum { NF_CANDS, NF_MATCH, NF_OVERDUE, NF_WARNING, NF__N };
 #define INBOX_OUT " FROM cases c" INBOX_JOINS \
 	" WHERE c.case_no IN (SELECT t.case_no FROM case_transfers t WHERE t.from_county = ?)" \
 	" AND c.handler_county <> ?" INBOX_OUT_FILTERS
-static const char *const out_after_sql = INBOX_COLS ", 0" INBOX_OUT INBOX_AFTER INBOX_ASC
+static const char *const out_after_sql = INBOX_COLS ", 0, 0, 0, 0" INBOX_OUT INBOX_AFTER INBOX_ASC
     " LIMIT ?";
-static const char *const out_before_sql = INBOX_COLS ", 0" INBOX_OUT INBOX_BEFORE INBOX_DESC
+static const char *const out_before_sql = INBOX_COLS ", 0, 0, 0, 0" INBOX_OUT INBOX_BEFORE INBOX_DESC
     " LIMIT ?";
 static const char *const out_count_sql =
 	"SELECT COUNT(*), COUNT(*), COALESCE(SUM(o), 0), COALESCE(SUM(w), 0), 0, 0 FROM (SELECT "
@@ -253,6 +262,7 @@ struct inbox_filter {
 	int residue;		/* a filter the driver does not answer, or a search */
 	int use_ft;		/* a search found too rarely in the inbox's order: FULLTEXT */
 	int many;		/* FULLTEXT gave more candidates than INBOX_CAND_CAP */
+	int slow;		/* FULLTEXT took too long: the walk's page instead */
 	const char *drv_value;	/* the driver's column's value */
 	const char *rstatus;	/* the status the rows are checked for ('' for "open") */
 	long long closed_set, closed;	/* a `closed` the status implies */
@@ -558,12 +568,11 @@ out_rows(const struct staff_req *s, const struct inbox_filter *f, const struct i
 }
 
 /* At most limit rows of the search's FULLTEXT candidates (at most cands of them) after key
- * (before it, back), in the inbox's order; or with rows of NF_*, their count (key NULL). */
+ * (before it, back), in the inbox's order; timed: within INBOX_FT_TIMED. */
 static int
 ft_rows(const struct staff_req *s, const struct inbox_filter *f, const struct inbox_key *key,
-    int back, long long limit, long long cands, struct dbrows *rows)
+    int back, long long limit, long long cands, int timed, struct dbrows *rows)
 {
-	static const struct inbox_key none;
 	struct dbparam p[40];
 	size_t n = 0;
 
@@ -571,12 +580,11 @@ ft_rows(const struct staff_req *s, const struct inbox_filter *f, const struct in
 	p[n++] = DBI(cands);
 	p[n++] = DBS(s->u.county);
 	n += cond_params(p + n, f);
-	n += key_params(p + n, key != NULL ? key : &none);
+	n += key_params(p + n, key);
 	n += residue_params(p + n, f);
-	if (key == NULL)
-		return db_select(INBOX_FT_COUNT, p, n, rows, 1);
 	p[n++] = DBI(limit);
-	return db_select(back ? ft_before_sql : ft_after_sql, p, n, rows, (size_t)limit);
+	return db_select(back ? ft_before_sql[timed] : ft_after_sql[timed], p, n, rows,
+	    (size_t)limit);
 }
 
 /* At most limit rows of the filter's list after key (or before it, when back is 1, in the
@@ -823,19 +831,8 @@ inbox_counts(const struct staff_req *s, struct inbox_filter *f, struct inbox_cou
 	n->total_exact = !capped;
 	n->overdue_exact = !capped || ro < read;
 	n->warning_exact = !capped || row < read;
-	if (f->out || *f->q == '\0' || !capped || n->total > STAFF_PAGE_SIZE)
-		return 0;
-	f->use_ft = 1;
-	if (ft_rows(s, f, NULL, 0, 0, INBOX_CAND_CAP, &r) == -1)
-		return -1;
-	f->many = db_int(&r, 0, NF_CANDS) > INBOX_CAND_CAP;
-	if (db_int(&r, 0, NF_MATCH) >= n->total) {
-		n->total = db_int(&r, 0, NF_MATCH);
-		n->overdue = db_int(&r, 0, NF_OVERDUE);
-		n->warning = db_int(&r, 0, NF_WARNING);
-		n->total_exact = n->overdue_exact = n->warning_exact = !f->many;
-	}
-	dbrows_free(&r);
+	/* a search found too rarely in those: FULLTEXT, whose page gives the counts */
+	f->use_ft = !f->out && *f->q != '\0' && capped && n->total <= STAFF_PAGE_SIZE;
 	return 0;
 }
 
@@ -861,20 +858,37 @@ struct inbox_pager {
 	int stopped;		/* the scan stopped before a page was full: a link on */
 };
 
+/* A page of FULLTEXT's candidates, within its time; 1: it took too long (nothing read). */
+static int
+ft_page(const struct staff_req *s, struct inbox_filter *f, const struct inbox_key *key,
+    int back, struct dbrows *rows)
+{
+	if (ft_rows(s, f, key, back, STAFF_PAGE_SIZE + 1, INBOX_CAND_CAP, 1, rows) == -1)
+		return db_select_error() == ER_STATEMENT_TIMEOUT_ ? 1 : -1;
+	f->many = rows->nrows > 0 && db_int(rows, 0, I_CAND) > INBOX_CAND_CAP;
+	return 0;
+}
+
 /*
  * limit rows after key (before it, back): a scan of the driver, INBOX_SCAN_CAP rows at most
- * when rows must be checked; a search it finds too rarely: FULLTEXT. *stop: set to where a
- * scan stopped short of limit rows.
+ * when rows must be checked; a search it finds too rarely: FULLTEXT, unless that takes
+ * too long. *stop: set to where a scan stopped short of limit rows.
  */
 static int
 page_read(const struct staff_req *s, struct inbox_filter *f, const struct inbox_key *key,
     int back, struct dbrows *rows, struct inbox_key *stop)
 {
 	long long limit = STAFF_PAGE_SIZE + 1;
+	struct dbrows ft;
+	int rc;
 
 	memset(stop, 0, sizeof(*stop));
-	if (f->use_ft)
-		return ft_rows(s, f, key, back, limit, INBOX_CAND_CAP, rows);
+	if (f->use_ft) {
+		if ((rc = ft_page(s, f, key, back, rows)) != 1)
+			return rc;
+		f->use_ft = 0;
+		f->slow = 1;
+	}
 	if (inbox_rows(s, f, key, back, limit, f->residue ? INBOX_SCAN_CAP : limit, rows) == -1)
 		return -1;
 	if (f->out || !f->residue || rows->nrows >= (size_t)limit)
@@ -883,15 +897,19 @@ page_read(const struct staff_req *s, struct inbox_filter *f, const struct inbox_
 		dbrows_free(rows);
 		return -1;
 	}
-	if (!stop->set || *f->q == '\0')
+	if (!stop->set || *f->q == '\0' || f->slow)
 		return 0;
-	/* a search: the rest from FULLTEXT */
-	memset(stop, 0, sizeof(*stop));
+	/* a search: the rest from FULLTEXT, or what the walk found when that is too slow */
+	if ((rc = ft_page(s, f, key, back, &ft)) == 1) {
+		f->slow = 1;
+		return 0;
+	}
 	dbrows_free(rows);
-	f->use_ft = 1;
-	if (ft_rows(s, f, key, back, limit, INBOX_CAND_CAP, rows) == -1)
+	if (rc == -1)
 		return -1;
-	f->many = rows->nrows > 0 && db_int(rows, 0, I_CAND) > INBOX_CAND_CAP;
+	*rows = ft;
+	memset(stop, 0, sizeof(*stop));
+	f->use_ft = 1;
 	return 0;
 }
 
@@ -910,8 +928,6 @@ inbox_page_rows(const struct staff_req *s, struct inbox_filter *f, struct dbrows
 	memset(pg, 0, sizeof(*pg));
 	if (page_read(s, f, back ? &f->before : &f->after, back, rows, &stop) == -1)
 		return -1;
-	if (f->use_ft && rows->nrows > 0)
-		f->many = f->many || db_int(rows, 0, I_CAND) > INBOX_CAND_CAP;
 	n = rows->nrows > STAFF_PAGE_SIZE ? STAFF_PAGE_SIZE : rows->nrows;
 	if (back) {
 		for (i = 0; i < n / 2; i++)
@@ -966,6 +982,13 @@ inbox_page(struct staff_req *s)
 		spage_unavailable(s);
 		return;
 	}
+	if (f.use_ft && !f.after.set && !f.before.set) {
+		/* the first page of FULLTEXT's: the counts of all it found */
+		cnt.total = pg.shown > 0 ? db_int(&rows, 0, I_FT_N) : 0;
+		cnt.overdue = pg.shown > 0 ? db_int(&rows, 0, I_FT_O) : 0;
+		cnt.warning = pg.shown > 0 ? db_int(&rows, 0, I_FT_W) : 0;
+		cnt.total_exact = cnt.overdue_exact = cnt.warning_exact = !f.many;
+	}
 	spage_begin(&b, s, "办件");
 	buf_adds(&b, f.out ? "<h1>已转出外县的办件</h1><p class=\"notice\">这些办件已转办至其他县"
 			     "（市、区），由对方办理；本县只能查看。</p>" : "<h1>办件</h1>");
@@ -981,7 +1004,11 @@ inbox_page(struct staff_req *s)
 	if (f.many)
 		buf_printf(&b, "<p class=\"notice\" id=\"many\">含有该词的办件较多，这里只查看了其中 %d "
 			       "件，请输入更具体的词；导出 CSV 含全部结果。</p>", INBOX_CAND_CAP);
-	if (pg.stopped)
+	if (pg.stopped && f.slow)
+		buf_printf(&b, "<p class=\"notice\" id=\"stopped\">该词在全县的办件中很常见，"
+			       "本页只查看了 %d 件办件：请输入更具体的词，或点击“下一页”继续查找。</p>",
+		    INBOX_SCAN_CAP);
+	else if (pg.stopped)
 		buf_printf(&b, "<p class=\"notice\" id=\"stopped\">符合条件的办件较少：本页只查看了 "
 			       "%d 件办件，请点击“下一页”继续查找。</p>", INBOX_SCAN_CAP);
 	filters_form(&b, s, &f);
@@ -1083,7 +1110,7 @@ csv_read(const struct staff_req *s, const struct inbox_filter *f, const struct i
     struct dbrows *rows)
 {
 	if (f->use_ft)
-		return ft_rows(s, f, key, 0, INBOX_CSV_CHUNK, INBOX_NO_CAP, rows);
+		return ft_rows(s, f, key, 0, INBOX_CSV_CHUNK, INBOX_NO_CAP, 0, rows);
 	return inbox_rows(s, f, key, 0, INBOX_CSV_CHUNK, INBOX_NO_CAP, rows);
 }
 

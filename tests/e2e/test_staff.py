@@ -752,6 +752,45 @@ class StaffTest(unittest.TestCase):
             total = re.search(r'<b id="total">([^<]*)</b>', r.text).group(1)
             self.assertEqual(total, str(len(want)) if len(want) <= 1000 else "1000+", query)
 
+        # A sparse filter: no page reads more than a few thousand rows (fcgi/staff/inbox.c,
+        # INBOX_SCAN_CAP); it shows what it found and a link on from where it stopped, and
+        # the links, followed, list every match once, in order.
+        def last(n):
+            return [r[0] for r in self.county.rows(
+                "SELECT case_no FROM cases WHERE handler_county = %s ORDER BY closed DESC, "
+                "due_at DESC, case_no DESC LIMIT %d" % (sql_str(county), n))]
+        rare = last(3)
+        self.county.sql("UPDATE cases SET channel = 'letter' WHERE case_no IN (%s)"
+                        % ",".join(sql_str(x) for x in rare))
+        query = "?hall=%s&channel=letter" % hall
+        r = c.get("/" + query)
+        self.assertEqual(r.status, 200)
+        self.assertIn('id="stopped"', r.text)
+        self.assertRegex(r.text, '<b id="total">[0-9]+\\+</b>', "a lower bound, not a count")
+        seen, pages = self.walk(c, query)
+        self.assertEqual(sorted(seen), sorted(rare))
+        self.assertEqual(seen, rare[::-1], "the inbox's order")
+        self.assertGreaterEqual(pages, 2)
+        # a rare word, at the list's end: FULLTEXT finds it, exactly
+        self.county.sql("UPDATE cases SET body = '罕见的词：鸭嘴兽' WHERE case_no IN (%s)"
+                        % ",".join(sql_str(x) for x in rare))
+        r = c.get("/?q=" + urllib.parse.quote("鸭嘴兽"))
+        self.assertIn('<b id="total">3</b>', r.text)
+        self.assertEqual(re.findall(r'<a href="/cases/([0-9A-Z]+)">', r.text), rare[::-1])
+        self.assertNotIn('id="many"', r.text)
+        # a word in more cases than FULLTEXT's candidates are read, all past the walk's
+        # reach: what was found, with the note; the CSV has every one
+        many = last(4100)
+        self.county.sql("UPDATE cases SET body = '较多的词：穿山甲' WHERE case_no IN (%s)"
+                        % ",".join(sql_str(x) for x in many), timeout=300)
+        r = c.get("/?q=" + urllib.parse.quote("穿山甲"))
+        self.assertIn('id="many"', r.text)
+        self.assertRegex(r.text, '<b id="total">[0-9]+\\+</b>')
+        shown = re.findall(r'<a href="/cases/([0-9A-Z]+)">', r.text)
+        self.assertEqual(len(shown), 30)
+        self.assertTrue(set(shown) <= set(many))
+        self.assertEqual(set(self.csv_nos(c, "?q=" + urllib.parse.quote("穿山甲"))), set(many))
+
     # ---- 3. the case page and the actions ----------------------------------------------
     def test_case_page_full_record_escaped(self):
         receipt = self.hall_case(subject="<script>alert(1)</script> 标题",
