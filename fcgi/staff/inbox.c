@@ -37,10 +37,12 @@
 /* A page, or a count, reads at most this many rows of its index when a filter (or the
  * search) has to look at the rows themselves: a sparse filter then shows what it found and
  * a link on from where it stopped, rather than reading the whole county (SPEC 9). */
-#define INBOX_SCAN_CAP 4000
+#define INBOX_SCAN_CAP 2000
 /* A search that the walk in the inbox's order finds too rarely asks the FULLTEXT index:
  * at most this many candidates (beyond: a note asks for a more specific word). */
 #define INBOX_CAND_CAP 4000
+/* the counts read at most this many rows when they must be checked ("n+" beyond) */
+#define INBOX_COUNT_SCAN 1500
 /* no cap: the CSV */
 #define INBOX_NO_CAP 4000000000LL
 /* As OVERDUE_SQL and WARNING_SQL, in terms of the stored `closed` and ranges of due_at. */
@@ -148,16 +150,37 @@ static const char *const page_before_sql[DRV__N] = {
  */
 #define INBOX_COUNT_OF(scan) \
 	"SELECT COUNT(*), COALESCE(SUM(m), 0), COALESCE(SUM(m AND o), 0)," \
-	" COALESCE(SUM(m AND w), 0), COALESCE(SUM(o), 0), COALESCE(SUM(o OR w), 0) FROM" \
-	" (SELECT (TRUE" INBOX_RESIDUE ") AS m, " INBOX_OVERDUE_D " AS o, " INBOX_WARNING_D \
-	" AS w FROM (" scan ") d STRAIGHT_JOIN cases c ON c.case_no = d.case_no) t"
+	" COALESCE(SUM(m AND w), 0), COALESCE(SUM(o), 0), COALESCE(SUM(o OR w), 0)" \
+	" FROM (SELECT (TRUE" INBOX_RESIDUE ") AS m, " INBOX_OVERDUE_D " AS o, " \
+	INBOX_WARNING_D " AS w FROM (" scan ") d STRAIGHT_JOIN cases c ON c.case_no = d.case_no) t"
+/* a search's: and in how many of the rows read each of its first eight tokens is */
+#define INBOX_G(i) ", COALESCE(SUM(t.x LIKE ?), 0)"
+#define INBOX_COUNT_Q(scan) \
+	"SELECT COUNT(*), COALESCE(SUM(m), 0), COALESCE(SUM(m AND o), 0)," \
+	" COALESCE(SUM(m AND w), 0), COALESCE(SUM(o), 0), COALESCE(SUM(o OR w), 0)" \
+	INBOX_G(0) INBOX_G(1) INBOX_G(2) INBOX_G(3) INBOX_G(4) INBOX_G(5) INBOX_G(6) \
+	INBOX_G(7) " FROM (SELECT (TRUE" INBOX_RESIDUE ") AS m, " INBOX_OVERDUE_D " AS o, " \
+	INBOX_WARNING_D " AS w, CONCAT_WS(' ', c.subject, c.body) AS x" \
+	" FROM (" scan ") d STRAIGHT_JOIN cases c ON c.case_no = d.case_no) t"
 #define INBOX_COUNT_IDX(scan) \
 	"SELECT COUNT(*), COUNT(*), COALESCE(SUM(o), 0), COALESCE(SUM(w), 0)," \
 	" COALESCE(SUM(o), 0), COALESCE(SUM(o OR w), 0) FROM (SELECT " INBOX_OVERDUE_D " AS o, " \
 	INBOX_WARNING_D " AS w FROM (" scan ") d) t"
-enum { N_READ, N_MATCH, N_OVERDUE, N_WARNING, N_READ_O, N_READ_OW, N__N };
+enum { N_READ, N_MATCH, N_OVERDUE, N_WARNING, N_READ_O, N_READ_OW, N_GRAM, N__N = N_GRAM + 8 };
+/* a search token found in more of the rows read than this is left out of FULLTEXT's query
+ * (sql/county/022 search_query_pick): its list is too long to read in time */
+#define INBOX_GRAM_COMMON 8
 static const char *const count_sql[DRV__N] = {
 #define S(x) INBOX_COUNT_OF(x)
+	S(INBOX_SCAN("cases_inbox", "", INBOX_AFTER, INBOX_ASC)),
+	S(INBOX_SCAN("cases_inbox_status", " AND c.status = ?", INBOX_AFTER, INBOX_ASC)),
+	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
+	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_AFTER, INBOX_ASC)),
+	S(INBOX_SCAN_HALL(INBOX_AFTER, INBOX_ASC)),
+#undef S
+};
+static const char *const count_q_sql[DRV__N] = {
+#define S(x) INBOX_COUNT_Q(x)
 	S(INBOX_SCAN("cases_inbox", "", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN("cases_inbox_status", " AND c.status = ?", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
@@ -208,10 +231,13 @@ enum { F_CLOSED, F_DUEKEY, F_NO, F__N };
 	INBOX_COLS ", f.n, COUNT(*) OVER (), SUM(" INBOX_OVERDUE ") OVER ()," \
 	" SUM(" INBOX_WARNING ") OVER ()" INBOX_FT_FROM INBOX_JOINS \
 	" WHERE c.handler_county = ?" INBOX_SCAN_CONDS key INBOX_RESIDUE order " LIMIT ?"
-/* A common token's list is long, and InnoDB's FULLTEXT reads it whole: a page's search
- * stops at this time, and the page shows what the walk found instead (the CSV waits). */
+/* A page's FULLTEXT read stops at this time, and the page shows what the walk found
+ * instead (the CSV waits). InnoDB checks the limit only between its token lists, so what
+ * keeps it short is the choice of a rare token (inbox_counts). */
 #define INBOX_FT_TIMED "SET STATEMENT max_statement_time = 0.08 FOR "
-#define ER_STATEMENT_TIMEOUT_ 1969
+/* the time ran out: the server's error, or InnoDB's (HA_ERR_ABORTED_BY_USER) inside the
+ * FULLTEXT read */
+#define FT_TIMED_OUT(e) ((e) == 1969 || (e) == 188 || (e) == 1317)
 static const char *const ft_after_sql[2] = {INBOX_FT_PAGE(INBOX_AFTER, INBOX_ASC),
     INBOX_FT_TIMED INBOX_FT_PAGE(INBOX_AFTER, INBOX_ASC)};
 static const char *const ft_before_sql[2] = {INBOX_FT_PAGE(INBOX_BEFORE, INBOX_DESC),
@@ -271,6 +297,7 @@ struct inbox_filter {
 	char caseno[CASENO_LEN + 1];
 	char like[2 * 400 + 3];	/* %q% with q's own % _ \ escaped */
 	char *match;		/* search_query(q), for MATCH ... AGAINST; owned */
+	char gram[8][4 * 2 * 2 + 3];	/* %xy% of q's first tokens (two characters) */
 };
 
 static const char *
@@ -366,6 +393,54 @@ search_match(struct inbox_filter *f)
 	return f->match != NULL ? 0 : -1;
 }
 
+/* f->match with only the tokens pick marks (sql/county/022 search_query_pick); -1: db
+ * failed. */
+static int
+search_pick(struct inbox_filter *f, const char *pick)
+{
+	struct dbparam p[2] = {DBS(f->q), DBS(pick)};
+	struct dbrows r;
+	char *m;
+
+	if (db_select("SELECT search_query_pick(?, ?)", p, 2, &r, 1) == -1)
+		return -1;
+	m = strdup(r.nrows == 1 ? db_str(&r, 0, 0) : "");
+	dbrows_free(&r);
+	if (m == NULL)
+		return -1;
+	free(f->match);
+	f->match = m;
+	return 0;
+}
+
+/* The LIKE patterns of q's first eight tokens (search_grams': two characters each, or the
+ * one character of a one-character query), to count them in the rows read. */
+static void
+search_tokens(struct inbox_filter *f)
+{
+	const char *c[10];
+	size_t n = 0, i;
+	const char *p;
+
+	for (p = f->q; *p != '\0' && n < 10; p++)
+		if (((unsigned char)*p & 0xC0) != 0x80)
+			c[n++] = p;
+	for (i = 0; i < 8 && (n == 1 ? i < 1 : i + 1 < n); i++) {
+		const char *e = n == 1 ? f->q + strlen(f->q) :
+		    i + 2 < n ? c[i + 2] : f->q + strlen(f->q);
+		char *w = f->gram[i];
+
+		*w++ = '%';
+		for (p = c[i]; p < e; p++) {
+			if (*p == '%' || *p == '_' || *p == '\\')
+				*w++ = '\\';
+			*w++ = *p;
+		}
+		*w++ = '%';
+		*w = '\0';
+	}
+}
+
 /*
  * The driver: the index that narrows the list most by itself. A hall holds about a
  * two-hundredth of the county; a status, a kind, a channel each a good share of it; so
@@ -454,6 +529,7 @@ inbox_filter(struct staff_req *s, struct inbox_filter *f)
 		spage_unavailable(s);
 		return -1;
 	}
+	search_tokens(f);
 	filter_driver(f);
 	return 0;
 }
@@ -800,22 +876,28 @@ static int
 inbox_counts(const struct staff_req *s, struct inbox_filter *f, struct inbox_counts *n)
 {
 	static const struct inbox_key none;
-	long long bound = f->residue ? INBOX_SCAN_CAP : INBOX_COUNT_CAP + 1, read, ro, row;
-	struct dbparam p[48];
+	long long bound = f->residue ? INBOX_COUNT_SCAN : INBOX_COUNT_CAP + 1, read, ro, row;
+	struct dbparam p[64];
 	struct dbrows r;
-	size_t k;
+	size_t k, i, rarest = 8;
+	long long least = INBOX_GRAM_COMMON;
 	int capped;
+	char pick[9] = "";
 
 	memset(n, 0, sizeof(*n));
 	if (f->out) {
 		if (out_rows(s, f, NULL, 0, 0, &r) == -1)
 			return -1;
 	} else {
-		/* the residue is in the select list, before the scans */
-		k = f->residue ? residue_params(p, f) : 0;
+		/* the tokens and the residue are in the select lists, before the scans */
+		k = 0;
+		for (i = 0; *f->q != '\0' && i < 8; i++)
+			p[k++] = DBS(f->gram[i]);
+		if (f->residue)
+			k += residue_params(p + k, f);
 		k += scans_params(p + k, s, f, &none, bound);
-		if (db_select(f->residue ? count_sql[f->drv] : count_idx_sql[f->drv], p, k, &r,
-			1) == -1)
+		if (db_select(*f->q != '\0' ? count_q_sql[f->drv] : f->residue ?
+			count_sql[f->drv] : count_idx_sql[f->drv], p, k, &r, 1) == -1)
 			return -1;
 	}
 	read = db_int(&r, 0, N_READ);
@@ -824,15 +906,36 @@ inbox_counts(const struct staff_req *s, struct inbox_filter *f, struct inbox_cou
 	n->warning = db_int(&r, 0, N_WARNING);
 	ro = db_int(&r, 0, N_READ_O);
 	row = db_int(&r, 0, N_READ_OW);
-	dbrows_free(&r);
 	capped = !f->out && read >= bound;
+	/* the rarest token, when it is rare enough (one list read; the LIKE checks the rest) */
+	for (i = 0; *f->q != '\0' && !f->out && i < 8 && *f->gram[i] != '\0'; i++) {
+		pick[i] = '0';
+		if (db_int(&r, 0, N_GRAM + i) < least) {
+			least = db_int(&r, 0, N_GRAM + i);
+			rarest = i;
+		}
+	}
+	pick[i] = '\0';
+	if (rarest < i)
+		pick[rarest] = '1';
+	dbrows_free(&r);
 	/* overdue rows come first in the order, then the warned: a read row past them says
 	 * that all of them were read */
 	n->total_exact = !capped;
 	n->overdue_exact = !capped || ro < read;
 	n->warning_exact = !capped || row < read;
+	if (f->out || *f->q == '\0' || !capped)
+		return 0;
+	/* FULLTEXT, when it is asked, only for the tokens rare in the rows read; none: the
+	 * walk alone */
+	if (strchr(pick, '1') == NULL) {
+		f->slow = 1;
+		return 0;
+	}
+	if (search_pick(f, pick) == -1)
+		return -1;
 	/* a search found too rarely in those: FULLTEXT, whose page gives the counts */
-	f->use_ft = !f->out && *f->q != '\0' && capped && n->total <= STAFF_PAGE_SIZE;
+	f->use_ft = n->total <= STAFF_PAGE_SIZE;
 	return 0;
 }
 
@@ -864,7 +967,7 @@ ft_page(const struct staff_req *s, struct inbox_filter *f, const struct inbox_ke
     int back, struct dbrows *rows)
 {
 	if (ft_rows(s, f, key, back, STAFF_PAGE_SIZE + 1, INBOX_CAND_CAP, 1, rows) == -1)
-		return db_select_error() == ER_STATEMENT_TIMEOUT_ ? 1 : -1;
+		return FT_TIMED_OUT(db_select_error()) ? 1 : -1;
 	f->many = rows->nrows > 0 && db_int(rows, 0, I_CAND) > INBOX_CAND_CAP;
 	return 0;
 }
@@ -897,7 +1000,7 @@ page_read(const struct staff_req *s, struct inbox_filter *f, const struct inbox_
 		dbrows_free(rows);
 		return -1;
 	}
-	if (!stop->set || *f->q == '\0' || f->slow)
+	if (!stop->set || *f->q == '\0' || f->slow || *f->match == '\0')
 		return 0;
 	/* a search: the rest from FULLTEXT, or what the walk found when that is too slow */
 	if ((rc = ft_page(s, f, key, back, &ft)) == 1) {
