@@ -1238,8 +1238,16 @@ inbox_csv(struct staff_req *s)
 	if (inbox_filter(s, &f) == -1)
 		return;
 	memset(&key, 0, sizeof(key));
-	if (db_begin() == -1 || inbox_counts(s, &f, &cnt) == -1 ||
-	    csv_read(s, &f, &key, &rows) == -1) {
+	if (db_begin() == -1 || inbox_counts(s, &f, &cnt) == -1) {
+		db_rollback();
+		filter_free(&f);
+		spage_unavailable(s);
+		return;
+	}
+	/* a rare word of common tokens: FULLTEXT, whole, rather than a walk of the county */
+	if (f.slow)
+		f.use_ft = 1;
+	if (csv_read(s, &f, &key, &rows) == -1) {
 		db_rollback();
 		filter_free(&f);
 		spage_unavailable(s);
