@@ -104,7 +104,8 @@
 	" AND (? = '' OR c.status = ?)" \
 	" AND (? = '' OR c.hall_code = ? OR c.handler_hall = ?)" \
 	" AND (? = '' OR c.case_no LIKE ? OR c.subject LIKE ? OR c.body LIKE ?)"
-enum { DRV_BASE, DRV_STATUS, DRV_KIND, DRV_CHANNEL, DRV_HALL, DRV__N };
+/* DRV_NO: a whole case number searched (its row by the primary key) */
+enum { DRV_BASE, DRV_STATUS, DRV_KIND, DRV_CHANNEL, DRV_HALL, DRV_NO, DRV__N };
 
 #define INBOX_COLS \
 	"SELECT c.case_no, c.hall_code, COALESCE(h.name, ''), c.kind, c.subject, c.status, " \
@@ -130,6 +131,7 @@ static const char *const page_after_sql[DRV__N] = {
 	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN_HALL(INBOX_AFTER, INBOX_ASC)),
+	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_AFTER, INBOX_ASC)),
 #undef S
 };
 static const char *const page_before_sql[DRV__N] = {
@@ -139,6 +141,7 @@ static const char *const page_before_sql[DRV__N] = {
 	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_BEFORE, INBOX_DESC)),
 	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_BEFORE, INBOX_DESC)),
 	S(INBOX_SCAN_HALL(INBOX_BEFORE, INBOX_DESC)),
+	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_BEFORE, INBOX_DESC)),
 #undef S
 };
 
@@ -177,6 +180,7 @@ static const char *const count_sql[DRV__N] = {
 	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN_HALL(INBOX_AFTER, INBOX_ASC)),
+	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_AFTER, INBOX_ASC)),
 #undef S
 };
 static const char *const count_q_sql[DRV__N] = {
@@ -186,6 +190,7 @@ static const char *const count_q_sql[DRV__N] = {
 	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN_HALL(INBOX_AFTER, INBOX_ASC)),
+	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_AFTER, INBOX_ASC)),
 #undef S
 };
 static const char *const count_idx_sql[DRV__N] = {
@@ -195,6 +200,7 @@ static const char *const count_idx_sql[DRV__N] = {
 	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_AFTER, INBOX_ASC)),
 	S(INBOX_SCAN_HALL(INBOX_AFTER, INBOX_ASC)),
+	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_AFTER, INBOX_ASC)),
 #undef S
 };
 
@@ -210,6 +216,7 @@ static const char *const count_idx_sql[DRV__N] = {
 	INBOX_FRONT("cases_inbox_kind", " AND c.kind = ?", key, order), \
 	INBOX_FRONT("cases_inbox_channel", " AND c.channel = ?", key, order), \
 	INBOX_FRONT("cases_inbox_hall", " AND c.hall_code = ?", key, order), \
+	INBOX_FRONT("PRIMARY", " AND c.case_no = ?", key, order), \
 	INBOX_FRONT("cases_inbox_handler", " AND c.handler_hall = ?", key, order) }
 static const char *const front_after_sql[DRV__N + 1] = FRONTS(INBOX_AFTER, INBOX_ASC);
 static const char *const front_before_sql[DRV__N + 1] = FRONTS(INBOX_BEFORE, INBOX_DESC);
@@ -232,9 +239,10 @@ enum { F_CLOSED, F_DUEKEY, F_NO, F__N };
 	" SUM(" INBOX_WARNING ") OVER ()" INBOX_FT_FROM INBOX_JOINS \
 	" WHERE c.handler_county = ?" INBOX_SCAN_CONDS key INBOX_RESIDUE order " LIMIT ?"
 /* A page's FULLTEXT read stops at this time, and the page shows what the walk found
- * instead (the CSV waits). InnoDB checks the limit only between its token lists, so what
- * keeps it short is the choice of a rare token (inbox_counts). */
-#define INBOX_FT_TIMED "SET STATEMENT max_statement_time = 0.08 FOR "
+ * instead (the CSV waits): a safety net, well above what a rare token costs, so that a
+ * busy server does not change what a page shows. InnoDB checks the limit only between its
+ * token lists; what keeps the read short is the choice of a rare token (inbox_counts). */
+#define INBOX_FT_TIMED "SET STATEMENT max_statement_time = 0.3 FOR "
 /* the time ran out: the server's error, or InnoDB's (HA_ERR_ABORTED_BY_USER) inside the
  * FULLTEXT read */
 #define FT_TIMED_OUT(e) ((e) == 1969 || (e) == 188 || (e) == 1317)
@@ -291,6 +299,7 @@ struct inbox_filter {
 	int slow;		/* FULLTEXT took too long: the walk's page instead */
 	const char *drv_value;	/* the driver's column's value */
 	const char *rstatus;	/* the status the rows are checked for ('' for "open") */
+	const char *rq;		/* the search the rows are checked for ('' for DRV_NO) */
 	long long closed_set, closed;	/* a `closed` the status implies */
 	long page;		/* for display only: the links carry the keys */
 	struct inbox_key after, before;
@@ -456,7 +465,13 @@ filter_driver(struct inbox_filter *f)
 	f->closed_set = *f->status != '\0';
 	f->closed = !open && (strcmp(f->status, "answered") == 0 ||
 	    strcmp(f->status, "resolved") == 0 || strcmp(f->status, "rejected") == 0);
-	if (*f->hall != '\0') {
+	f->rq = f->q;
+	if (f->q == f->caseno) {
+		/* a whole case number: that case (LIKE would read the county for it) */
+		f->drv = DRV_NO;
+		f->drv_value = f->caseno;
+		f->rq = "";
+	} else if (*f->hall != '\0') {
 		f->drv = DRV_HALL;
 		f->drv_value = f->hall;
 	} else if (*f->rstatus != '\0') {
@@ -472,7 +487,7 @@ filter_driver(struct inbox_filter *f)
 		f->drv = DRV_BASE;
 		f->drv_value = "";
 	}
-	f->residue = *f->q != '\0' ||
+	f->residue = *f->rq != '\0' ||
 	    (*f->kind != '\0' && f->drv != DRV_KIND) ||
 	    (*f->channel != '\0' && f->drv != DRV_CHANNEL) ||
 	    (*f->rstatus != '\0' && f->drv != DRV_STATUS) ||
@@ -601,7 +616,7 @@ residue_params(struct dbparam *p, const struct inbox_filter *f)
 	p[n++] = DBS(f->hall);
 	p[n++] = DBS(f->hall);
 	p[n++] = DBS(f->hall);
-	p[n++] = DBS(f->q);
+	p[n++] = DBS(f->rq);
 	p[n++] = DBS(f->like);
 	p[n++] = DBS(f->like);
 	p[n++] = DBS(f->like);
@@ -891,12 +906,12 @@ inbox_counts(const struct staff_req *s, struct inbox_filter *f, struct inbox_cou
 	} else {
 		/* the tokens and the residue are in the select lists, before the scans */
 		k = 0;
-		for (i = 0; *f->q != '\0' && i < 8; i++)
+		for (i = 0; *f->rq != '\0' && i < 8; i++)
 			p[k++] = DBS(f->gram[i]);
 		if (f->residue)
 			k += residue_params(p + k, f);
 		k += scans_params(p + k, s, f, &none, bound);
-		if (db_select(*f->q != '\0' ? count_q_sql[f->drv] : f->residue ?
+		if (db_select(*f->rq != '\0' ? count_q_sql[f->drv] : f->residue ?
 			count_sql[f->drv] : count_idx_sql[f->drv], p, k, &r, 1) == -1)
 			return -1;
 	}
@@ -908,7 +923,7 @@ inbox_counts(const struct staff_req *s, struct inbox_filter *f, struct inbox_cou
 	row = db_int(&r, 0, N_READ_OW);
 	capped = !f->out && read >= bound;
 	/* the rarest token, when it is rare enough (one list read; the LIKE checks the rest) */
-	for (i = 0; *f->q != '\0' && !f->out && i < 8 && *f->gram[i] != '\0'; i++) {
+	for (i = 0; *f->rq != '\0' && !f->out && i < 8 && *f->gram[i] != '\0'; i++) {
 		pick[i] = '0';
 		if (db_int(&r, 0, N_GRAM + i) < least) {
 			least = db_int(&r, 0, N_GRAM + i);
@@ -924,7 +939,7 @@ inbox_counts(const struct staff_req *s, struct inbox_filter *f, struct inbox_cou
 	n->total_exact = !capped;
 	n->overdue_exact = !capped || ro < read;
 	n->warning_exact = !capped || row < read;
-	if (f->out || *f->q == '\0' || !capped)
+	if (f->out || *f->rq == '\0' || !capped)
 		return 0;
 	/* FULLTEXT, when it is asked, only for the tokens rare in the rows read; none: the
 	 * walk alone */
@@ -1000,7 +1015,7 @@ page_read(const struct staff_req *s, struct inbox_filter *f, const struct inbox_
 		dbrows_free(rows);
 		return -1;
 	}
-	if (!stop->set || *f->q == '\0' || f->slow || *f->match == '\0')
+	if (!stop->set || *f->rq == '\0' || f->slow || *f->match == '\0')
 		return 0;
 	/* a search: the rest from FULLTEXT, or what the walk found when that is too slow */
 	if ((rc = ft_page(s, f, key, back, &ft)) == 1) {
