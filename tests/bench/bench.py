@@ -348,18 +348,31 @@ def bench_console():
     want = "%d %s" % (n, sums.hexdigest()[:16])
     if made != want:
         shutil.rmtree(var, ignore_errors=True)
-    subprocess.run([demo, "start"], env=env, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    gen = os.path.join(ROOT, "tests", "bench", "county_gen.py")
+
+    def start():
+        return subprocess.run([demo, "start"], env=env, stdout=subprocess.DEVNULL,
+                              timeout=600).returncode
     try:
+        if start() != 0:
+            if made != want:
+                raise RuntimeError("the bench county's demo did not start")
+            # a county this size started cold in the demo's 64 MB buffer pool can outlast
+            # county-admin's purge at start (a scan of the closed cases, 120 s): the pool
+            # its size (the server stays up), and the start again
+            subprocess.run([sys.executable, gen, var, "--tune"], env=env, check=True,
+                           timeout=600)
+            if start() != 0:
+                raise RuntimeError("the bench county's demo did not start")
         if made != want:
             say("  generating the county (%d cases, once; kept in %s) ..." % (n, var))
-            subprocess.run([sys.executable, os.path.join(ROOT, "tests", "bench", "county_gen.py"),
-                            var, "--cases", str(n)], env=env, check=True, timeout=7200)
+            subprocess.run([sys.executable, gen, var, "--cases", str(n)], env=env, check=True,
+                           timeout=7200)
             with open(marker, "w") as f:
                 f.write(want)
         else:
-            subprocess.run([sys.executable, os.path.join(ROOT, "tests", "bench",
-                                                         "county_gen.py"), var, "--tune"],
-                           env=env, check=True, timeout=600)
+            subprocess.run([sys.executable, gen, var, "--tune"], env=env, check=True,
+                           timeout=600)
         cred = dict(line.strip().split("=", 1) for line in open(os.path.join(var, "run.env"))
                     if "=" in line)
         c = Client(staff_port)
