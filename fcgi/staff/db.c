@@ -103,28 +103,44 @@ db_failed(unsigned int err)
 	return 1;
 }
 
+/* the error of the last db_select that failed (a statement's time limit, say) */
+static unsigned int db_select_err;
+
+unsigned int
+db_select_error(void)
+{
+	return db_select_err;
+}
+
 int
 db_select(const char *sql, const struct dbparam *p, size_t n, struct dbrows *out,
     size_t max_rows)
 {
 	MYSQL_STMT *st;
-	unsigned int err;
+	unsigned int err = 0;
 	int attempt, rc;
 
 	memset(out, 0, sizeof(*out));
+	db_select_err = 0;
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((st = db_run(sql, p, n, &err)) != NULL)
 			break;
-		if (!db_failed(err) || db_in_tx)
+		if (!db_failed(err) || db_in_tx) {
+			db_select_err = err;
 			return -1;
+		}
 	}
-	if (st == NULL)
+	if (st == NULL) {
+		db_select_err = err;
 		return -1;
+	}
 	rc = county_fetch_all(st, out, max_rows);
 	err = rc == -1 ? mysql_stmt_errno(st) : 0;
 	mysql_stmt_close(st);
-	if (rc == -1)
+	if (rc == -1) {
+		db_select_err = err;
 		db_failed(err);
+	}
 	return rc;
 }
 

@@ -83,6 +83,8 @@ void db_close(void);
 /* Runs a SELECT; at most max_rows rows are kept. 0, or -1 (logged once). */
 int db_select(const char *sql, const struct dbparam *, size_t nparams, struct dbrows *,
     size_t max_rows);
+/* The server's error number of the last db_select that failed (0: none). */
+unsigned int db_select_error(void);
 /* Runs a write; the number of rows it changed, or -1. *insert_id may be NULL. */
 long long db_exec(const char *sql, const struct dbparam *, size_t nparams,
     unsigned long long *insert_id);

@@ -48,12 +48,13 @@ MYSQL_STMT *
 county_stmt_run(MYSQL *db, const char *sql, const struct dbparam *p, size_t n,
     unsigned int *err)
 {
-	MYSQL_BIND b[32];
-	unsigned long lens[32];
+	/* 64: the staff inbox's statements take up to 40 (fcgi/staff/inbox.c) */
+	MYSQL_BIND b[64];
+	unsigned long lens[64];
 	MYSQL_STMT *st;
 
 	*err = 0;
-	if (n > 32) {
+	if (n > 64) {
 		log_warnx("%s: too many parameters", __func__);
 		return NULL;
 	}

@@ -382,13 +382,18 @@ def p99(xs):
 
 def bench_console():
     """The staff inbox at 1,000,000 cases (SPEC 9), through nginx and staff-console."""
-    from urllib.parse import quote
+    from urllib.parse import quote, unquote
     sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
     from test_staff import Client
     n = int(os.environ.get("BENCH_CASES", "1000000"))
     var = os.path.join(BIN, "bench-county")
-    env = dict(os.environ, VAR=var, HALL_PORT="18984", COUNTY_PORT="13984", STAFF_PORT="18985",
-               B=B, COUNTY="1", AGENT="0", PROVINCE="0", STAFF="1", SMS="0", NOTIFY="0")
+    # its ports: E2E_PORT_BASE's range when set (sessions side by side), else fixed ones
+    base = int(os.environ.get("E2E_PORT_BASE", "0"))
+    hall_port, county_port, staff_port = ((base + 984, base + 983, base + 985) if base
+                                          else (18984, 13984, 18985))
+    env = dict(os.environ, VAR=var, HALL_PORT=str(hall_port), COUNTY_PORT=str(county_port),
+               STAFF_PORT=str(staff_port), B=B, COUNTY="1", AGENT="0", PROVINCE="0", STAFF="1",
+               SMS="0", NOTIFY="0")
     demo = os.path.join(ROOT, "conf", "demo")
     marker = os.path.join(var, "generated")
     made = open(marker).read().strip() if os.path.exists(marker) else ""
@@ -401,21 +406,34 @@ def bench_console():
     want = "%d %s" % (n, sums.hexdigest()[:16])
     if made != want:
         shutil.rmtree(var, ignore_errors=True)
-    subprocess.run([demo, "start"], env=env, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    gen = os.path.join(ROOT, "tests", "bench", "county_gen.py")
+
+    def start():
+        return subprocess.run([demo, "start"], env=env, stdout=subprocess.DEVNULL,
+                              timeout=600).returncode
     try:
+        if start() != 0:
+            if made != want:
+                raise RuntimeError("the bench county's demo did not start")
+            # a county this size started cold in the demo's 64 MB buffer pool can outlast
+            # county-admin's purge at start (a scan of the closed cases, 120 s): the pool
+            # its size (the server stays up), and the start again
+            subprocess.run([sys.executable, gen, var, "--tune"], env=env, check=True,
+                           timeout=600)
+            if start() != 0:
+                raise RuntimeError("the bench county's demo did not start")
         if made != want:
             say("  generating the county (%d cases, once; kept in %s) ..." % (n, var))
-            subprocess.run([sys.executable, os.path.join(ROOT, "tests", "bench", "county_gen.py"),
-                            var, "--cases", str(n)], env=env, check=True, timeout=7200)
+            subprocess.run([sys.executable, gen, var, "--cases", str(n)], env=env, check=True,
+                           timeout=7200)
             with open(marker, "w") as f:
                 f.write(want)
         else:
-            subprocess.run([sys.executable, os.path.join(ROOT, "tests", "bench",
-                                                         "county_gen.py"), var, "--tune"],
-                           env=env, check=True, timeout=600)
+            subprocess.run([sys.executable, gen, var, "--tune"], env=env, check=True,
+                           timeout=600)
         cred = dict(line.strip().split("=", 1) for line in open(os.path.join(var, "run.env"))
                     if "=" in line)
-        c = Client(18985)
+        c = Client(staff_port)
         if c.login(cred["STAFF_USER"], cred["STAFF_PASSWORD"]).status != 303:
             raise RuntimeError("cannot sign in to the bench county's console")
         hall = cred["HALL_CODE"][:6] + "150000" if "HALL_CODE" in cred else "430121150000"
@@ -431,22 +449,36 @@ def bench_console():
         def timed(paths, reps):
             for p in paths:      # warm
                 get(p)
-            return [get(p)[0] for _ in range(reps) for p in paths]
+            ms = {p: [] for p in paths}
+            for _ in range(reps):
+                for p in paths:
+                    ms[p].append(get(p)[0])
+            return ms
+
+        def show(what, ms):
+            for p, xs in ms.items():
+                say("    %-10s p99 %7.1f ms  median %7.1f ms  %s" % (what, p99(xs), median(xs),
+                                                                   unquote(p)[:70]))
+            return [x for xs in ms.values() for x in xs]
 
         filters = ["/", "/?status=open", "/?status=resolved", "/?status=accepted",
                    "/?kind=complaint", "/?kind=unresolved", "/?channel=letter",
                    "/?hall=" + hall, "/?warning=1", "/?overdue=1",
                    "/?kind=complaint&status=resolved&hall=" + hall,
-                   "/?kind=consultation&channel=window&status=open"]
+                   "/?kind=consultation&channel=window&status=open",
+                   "/?kind=unresolved&channel=letter&status=rejected"]
+        # common words, rare ones (a place and a topic together), one character, none
         searches = ["/?q=" + quote(w) for w in
                     ("桃花村高龄津贴", "路灯", "拆迁补偿款", "山林界址纠纷", "石门村", "垃圾清运",
-                     "养老保险", "退役军人优待证")]
+                     "养老保险", "退役军人优待证", "村", "纠", "龙井村残疾人证", "没有这个词")]
+        searches.append("/?kind=complaint&hall=%s&q=%s" % (hall, quote("路灯")))
         reps = max(3, SECONDS * 3)
-        inbox = timed(filters, reps)
-        search = timed(searches, max(3, reps // 2))
+        inbox = show("inbox", timed(filters, reps))
+        search = show("search", timed(searches, max(3, reps // 2)))
         # page 50 of each list: its link found by following 49 "next" links
         deep = []
-        for p in ("/", "/?status=resolved", "/?hall=" + hall, "/?kind=complaint"):
+        for p in ("/", "/?status=resolved", "/?hall=" + hall, "/?kind=complaint",
+                  "/?q=" + quote("路灯")):
             path = p
             for _ in range(49):
                 _, text = get(path)
@@ -455,7 +487,7 @@ def bench_console():
                     break
                 path = m.group(1).replace("&amp;", "&")
             deep.append(path)
-        deep_ms = timed(deep, reps)
+        deep_ms = show("page 50", timed(deep, reps))
         results.update({"console_inbox_p99_ms": p99(inbox),
                         "console_search_p99_ms": p99(search),
                         "console_deep_page_p99_ms": p99(deep_ms),

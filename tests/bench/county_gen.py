@@ -155,7 +155,9 @@ def fragments_sql(rows, table):
     return ("CREATE OR REPLACE TABLE %s (i INT PRIMARY KEY, t VARCHAR(400) NOT NULL, "
             "inner_g TEXT, first_c VARCHAR(4), last_c VARCHAR(4)) ENGINE = InnoDB;"
             "INSERT INTO %s (i, t) VALUES %s;"
-            "UPDATE %s SET first_c = LOWER(LEFT(t, 1)), last_c = LOWER(RIGHT(t, 1)),"
+            # as search_grams folds them (full-width ASCII: the glue's "，"), so that the
+            # tokens across a seam are case_grams' own
+            "UPDATE %s SET first_c = search_fold(LEFT(t, 1)), last_c = search_fold(RIGHT(t, 1)),"
             " inner_g = IF(CHAR_LENGTH(t) > 1,"
             " SUBSTRING_INDEX(search_grams(t), ' ', CHAR_LENGTH(t) - 1), '');"
             % (table, table, values, table))
@@ -222,8 +224,16 @@ def restore_triggers(db, saved):
         db.run("SET sql_mode = %s;\nDELIMITER //\n%s//\nDELIMITER ;\n" % (sql_str(mode), stmt))
 
 
-def load(db, n, halls, county, years=5):
+def load(db, n, halls, county, years=5, from_search=False):
     N = n
+    if from_search:
+        # a load that stopped at its search tokens (its gen_ tables are still there)
+        db.run("".join("UPDATE %s SET first_c = search_fold(LEFT(t, 1)), "
+                       "last_c = search_fold(RIGHT(t, 1));" % t
+                       for t in ("gen_subject", "gen_body", "gen_place", "gen_detail",
+                                 "gen_glue")) + "TRUNCATE TABLE case_search;")
+        search_steps(db, N)
+        return
     span = years * 365 * 86400
     hall_no = "LPAD(100 + FLOOR(200 * POW(%s, 1.3)) %% %d, 3, '0')" % (h("s.seq", "hall"), halls)
     body, check = caseno_sql("CONCAT('%s', %s, '000')" % (county, hall_no), "s.seq + 5000000")
@@ -350,6 +360,10 @@ def load(db, n, halls, county, years=5):
             % (len(COMMENTS), ",".join(sql_str(x) for x in COMMENTS)))
     step("ratings", ratings)
 
+    search_steps(db, N)
+
+
+def search_steps(db, N):
     def search():
         # migration 019's tokens, built from the fragments' (the same text, no loop per row)
         db.run(
@@ -389,6 +403,8 @@ def main():
     ap.add_argument("--cases", type=int, default=1000000)
     ap.add_argument("--halls", type=int, default=200)
     ap.add_argument("--county", default=None, help="county code (default: the demo hall's)")
+    ap.add_argument("--from-search", action="store_true",
+                    help="finish a load that stopped at its search tokens")
     ap.add_argument("--tune", action="store_true",
                     help="only raise the running server's buffer pool (a generated county "
                     "started again)")
@@ -410,7 +426,7 @@ def main():
     saved = save_triggers(db, tables)
     try:
         drop_triggers(db, saved)
-        load(db, a.cases, a.halls, county)
+        load(db, a.cases, a.halls, county, from_search=a.from_search)
     finally:
         restore_triggers(db, saved)
     print("county_gen: done in %.0f s" % (time.time() - t0), flush=True)
