@@ -106,6 +106,14 @@
 	" AND (? = '' OR c.case_no LIKE ? OR c.subject LIKE ? OR c.body LIKE ?)"
 /* DRV_NO: a whole case number searched (its row by the primary key) */
 enum { DRV_BASE, DRV_STATUS, DRV_KIND, DRV_CHANNEL, DRV_HALL, DRV_NO, DRV__N };
+/* Each driver's scan, in DRV_ order, wrapped by S: one statement of a table per driver */
+#define INBOX_DRIVERS(S, key, order) { \
+	S(INBOX_SCAN("cases_inbox", "", key, order)), \
+	S(INBOX_SCAN("cases_inbox_status", " AND c.status = ?", key, order)), \
+	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", key, order)), \
+	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", key, order)), \
+	S(INBOX_SCAN_HALL(key, order)), \
+	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", key, order)) }
 
 #define INBOX_COLS \
 	"SELECT c.case_no, c.hall_code, COALESCE(h.name, ''), c.kind, c.subject, c.status, " \
@@ -124,26 +132,14 @@ enum {
 #define INBOX_PAGE(scan, dorder) \
 	INBOX_COLS ", 0, 0, 0, 0 FROM (" scan ") d STRAIGHT_JOIN cases c ON c.case_no = d.case_no" \
 	INBOX_JOINS " WHERE TRUE" INBOX_RESIDUE dorder " LIMIT ?"
-static const char *const page_after_sql[DRV__N] = {
-#define S(x) INBOX_PAGE(x, INBOX_D_ASC)
-	S(INBOX_SCAN("cases_inbox", "", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_status", " AND c.status = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN_HALL(INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_AFTER, INBOX_ASC)),
-#undef S
-};
-static const char *const page_before_sql[DRV__N] = {
-#define S(x) INBOX_PAGE(x, INBOX_D_DESC)
-	S(INBOX_SCAN("cases_inbox", "", INBOX_BEFORE, INBOX_DESC)),
-	S(INBOX_SCAN("cases_inbox_status", " AND c.status = ?", INBOX_BEFORE, INBOX_DESC)),
-	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_BEFORE, INBOX_DESC)),
-	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_BEFORE, INBOX_DESC)),
-	S(INBOX_SCAN_HALL(INBOX_BEFORE, INBOX_DESC)),
-	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_BEFORE, INBOX_DESC)),
-#undef S
-};
+#define PAGE_AFTER_SQL_OF(x) INBOX_PAGE(x, INBOX_D_ASC)
+static const char *const page_after_sql[DRV__N] =
+	INBOX_DRIVERS(PAGE_AFTER_SQL_OF, INBOX_AFTER, INBOX_ASC);
+#undef PAGE_AFTER_SQL_OF
+#define PAGE_BEFORE_SQL_OF(x) INBOX_PAGE(x, INBOX_D_DESC)
+static const char *const page_before_sql[DRV__N] =
+	INBOX_DRIVERS(PAGE_BEFORE_SQL_OF, INBOX_BEFORE, INBOX_DESC);
+#undef PAGE_BEFORE_SQL_OF
 
 /*
  * The counts, from the first rows of the scan (no key): how many were read, how many of
@@ -173,36 +169,18 @@ enum { N_READ, N_MATCH, N_OVERDUE, N_WARNING, N_READ_O, N_READ_OW, N_GRAM, N__N 
 /* a search token found in more of the rows read than this is left out of FULLTEXT's query
  * (sql/county/022 search_query_pick): its list is too long to read in time */
 #define INBOX_GRAM_COMMON 8
-static const char *const count_sql[DRV__N] = {
-#define S(x) INBOX_COUNT_OF(x)
-	S(INBOX_SCAN("cases_inbox", "", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_status", " AND c.status = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN_HALL(INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_AFTER, INBOX_ASC)),
-#undef S
-};
-static const char *const count_q_sql[DRV__N] = {
-#define S(x) INBOX_COUNT_Q(x)
-	S(INBOX_SCAN("cases_inbox", "", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_status", " AND c.status = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN_HALL(INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_AFTER, INBOX_ASC)),
-#undef S
-};
-static const char *const count_idx_sql[DRV__N] = {
-#define S(x) INBOX_COUNT_IDX(x)
-	S(INBOX_SCAN("cases_inbox", "", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_status", " AND c.status = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_kind", " AND c.kind = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("cases_inbox_channel", " AND c.channel = ?", INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN_HALL(INBOX_AFTER, INBOX_ASC)),
-	S(INBOX_SCAN("PRIMARY", " AND c.case_no = ?", INBOX_AFTER, INBOX_ASC)),
-#undef S
-};
+#define COUNT_SQL_OF(x) INBOX_COUNT_OF(x)
+static const char *const count_sql[DRV__N] =
+	INBOX_DRIVERS(COUNT_SQL_OF, INBOX_AFTER, INBOX_ASC);
+#undef COUNT_SQL_OF
+#define COUNT_Q_SQL_OF(x) INBOX_COUNT_Q(x)
+static const char *const count_q_sql[DRV__N] =
+	INBOX_DRIVERS(COUNT_Q_SQL_OF, INBOX_AFTER, INBOX_ASC);
+#undef COUNT_Q_SQL_OF
+#define COUNT_IDX_SQL_OF(x) INBOX_COUNT_IDX(x)
+static const char *const count_idx_sql[DRV__N] =
+	INBOX_DRIVERS(COUNT_IDX_SQL_OF, INBOX_AFTER, INBOX_ASC);
+#undef COUNT_IDX_SQL_OF
 
 /* Where a capped scan stopped: its last row (none: the scan read everything). One index;
  * the hall's two are asked one after the other. */
