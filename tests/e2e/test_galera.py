@@ -13,6 +13,7 @@ Skipped, saying why, where galera-4, rsync or MariaDB's server is not installed.
 """
 
 import os
+import signal
 import sys
 import time
 import unittest
@@ -127,16 +128,23 @@ class GaleraTest(unittest.TestCase):
         agent.start()
         agent.wait_up()
 
-        def mid_sync():
-            acked = hall_scalar(self.node, "SELECT acked_seq FROM sync_dest WHERE dest = "
-                                           "'county'")
-            where = self.cluster.connected_node(user)
-            return where if acked > 0 and acked < top and len(where) == 1 else None
-        where = wait_until(mid_sync, 60, 0.02, "the agent mid-sync on one node")
-        victim = where[0]
-        acked_at_kill = hall_scalar(self.node, "SELECT acked_seq FROM sync_dest WHERE "
-                                               "dest = 'county'")
-        self.cluster.kill9(victim)
+        def acked():
+            return hall_scalar(self.node, "SELECT acked_seq FROM sync_dest WHERE dest = "
+                                          "'county'")
+        # the agent is stopped (SIGSTOP) as soon as a first batch is acknowledged, its
+        # connection open, so that the node dies with the sync surely in its middle however
+        # fast this machine drains (a kill timed by polling came after the end on a fast one)
+        wait_until(lambda: acked() > 0, 60, 0.002, "a first batch acknowledged")
+        os.kill(agent.proc.pid, signal.SIGSTOP)
+        try:
+            acked_at_kill = acked()
+            where = wait_until(lambda: self.cluster.connected_node(user) or None, 30, 0.1,
+                               "the agent's connection in a node's processlist")
+            self.assertEqual(len(where), 1, where)
+            victim = where[0]
+            self.cluster.kill9(victim)
+        finally:
+            os.kill(agent.proc.pid, signal.SIGCONT)
         t0 = time.monotonic()
         wait_until(lambda: hall_scalar(self.node, "SELECT acked_seq FROM sync_dest WHERE "
                                                   "dest = 'county'") == top,
