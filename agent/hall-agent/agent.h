@@ -89,6 +89,10 @@ struct county_sink {
 	long long health_sent;	/* monotonic s of the last heartbeat (heartbeat.c); 0: not yet */
 	int health_none;	/* the county has no hall_health (before 020): hall_hello only */
 	pthread_mutex_t lock;	/* guards db against the cancel from another thread */
+	/* kept from batch to batch, so that the sink's memory is set by its first full batch,
+	 * not by the backlog nor by when the other sink's batches happen to come (SPEC 9) */
+	struct outbox_batch batch;
+	struct batch_out *out;	/* the compressor and the piece being filled */
 	unsigned fault_every, batches;
 	const volatile sig_atomic_t *stop;	/* set: the pass ends after the current call */
 };

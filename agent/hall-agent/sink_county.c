@@ -31,6 +31,8 @@ static const char upload_z_sql[] = "CALL hall_upload_z(?, ?, ?, ?, ?, ?)";
 #define BATCH_START 250
 #define BATCH_MIN 10
 
+static void batch_out_free(struct batch_out *);
+
 static int
 sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct store *s)
 {
@@ -96,6 +98,9 @@ sink_county_close(struct county_sink *k)
 		sodium_memzero(k->password, strlen(k->password));
 	free(k->password);
 	k->password = NULL;
+	outbox_batch_free(&k->batch);
+	batch_out_free(k->out);
+	k->out = NULL;
 	pthread_mutex_destroy(&k->lock);
 }
 
@@ -288,11 +293,54 @@ fail:
 struct batch_out {
 	struct county_sink *k;
 	z_stream z;
+	int z_ready;		/* z initialized: reset for each batch, ended with the sink */
 	int zipped;
+	struct buf one;		/* one record's JSON string */
 	unsigned char out[PIECE_BYTES];
 	size_t used;		/* bytes in out */
 	size_t sent;		/* bytes handed to the link */
 };
+
+static void
+batch_out_free(struct batch_out *o)
+{
+	if (o == NULL)
+		return;
+	if (o->z_ready)
+		deflateEnd(&o->z);
+	buf_free(&o->one);
+	free(o);
+}
+
+/* The sink's batch_out, made on its first batch and ready for the next one. */
+static struct batch_out *
+batch_out_ready(struct county_sink *k)
+{
+	struct batch_out *o = k->out;
+
+	if (o == NULL) {
+		if ((o = calloc(1, sizeof(*o))) == NULL)
+			return NULL;
+		o->k = k;
+		buf_init(&o->one, 16u << 20);	/* a record is at most 16 MiB */
+		k->out = o;
+	}
+	o->zipped = k->zipped;
+	o->used = o->sent = 0;
+	buf_reset(&o->one);
+	if (o->zipped) {
+		if (o->z_ready ? deflateReset(&o->z) != Z_OK :
+		    deflateInit(&o->z, Z_BEST_COMPRESSION) != Z_OK) {
+			/* a stream in an unknown state is not used again */
+			if (o->z_ready)
+				deflateEnd(&o->z);
+			o->z_ready = 0;
+			return NULL;
+		}
+		o->z_ready = 1;
+	}
+	return o;
+}
 
 static int
 piece_flush(struct batch_out *o)
@@ -342,10 +390,9 @@ piece_add(struct batch_out *o, const char *text, size_t len, int flush)
 	return flush ? piece_flush(o) : 0;
 }
 
-/* The JSON's text so far: one record's escaped text at a time (a record is at most 16 MiB). */
+/* The JSON's text so far: one record's escaped text at a time (o->one). */
 struct batch_json {
 	struct batch_out *o;
-	struct buf one;
 	size_t len;		/* the JSON's length so far */
 	int link_failed;	/* piece_add failed: the link, not the store */
 };
@@ -355,15 +402,16 @@ static int
 json_record(void *arg, struct outbox_rec *r, const char *payload, size_t len)
 {
 	struct batch_json *j = arg;
+	struct buf *one = &j->o->one;
 
 	(void)r, (void)len;
-	buf_reset(&j->one);
-	buf_addc(&j->one, j->len == 0 ? '[' : ',');
-	buf_json_str(&j->one, payload);
-	if (j->one.failed)
+	buf_reset(one);
+	buf_addc(one, j->len == 0 ? '[' : ',');
+	buf_json_str(one, payload);
+	if (one->failed)
 		return -1;
-	j->len += j->one.len;
-	if (piece_add(j->o, j->one.data, j->one.len, 0) == -1) {
+	j->len += one->len;
+	if (piece_add(j->o, one->data, one->len, 0) == -1) {
 		j->link_failed = 1;
 		return -1;
 	}
@@ -385,22 +433,14 @@ read_send_batch(struct county_sink *k, struct store *s, struct outbox_batch *b, 
 	int rc = -1, nb;
 
 	*sent = *len = 0;
-	memset(b, 0, sizeof(*b));
-	if ((o = calloc(1, sizeof(*o))) == NULL) {
+	outbox_batch_clear(b);
+	if ((o = batch_out_ready(k)) == NULL) {
 		snprintf(err, errlen, "out of memory building a batch");
-		return -1;
-	}
-	o->k = k;
-	o->zipped = k->zipped;
-	if (o->zipped && deflateInit(&o->z, Z_BEST_COMPRESSION) != Z_OK) {
-		snprintf(err, errlen, "out of memory building a batch");
-		free(o);
 		return -1;
 	}
 	memset(&j, 0, sizeof(j));
 	j.o = o;
-	buf_init(&j.one, 16u << 20);
-	nb = outbox_next_each(s, "county", k->records, k->bytes, b, json_record, &j);
+	nb = outbox_next_into(s, "county", k->records, k->bytes, b, json_record, &j);
 	if (nb == 0 && b->n > 0) {
 		j.len++;
 		if (piece_add(o, "]", 1, 1) == -1)
@@ -410,16 +450,16 @@ read_send_batch(struct county_sink *k, struct store *s, struct outbox_batch *b, 
 		rc = 0;
 	else if (j.link_failed && mysql_stmt_errno(k->upload) != 0)
 		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
-	else if (j.link_failed || j.one.failed)
+	else if (j.link_failed || o->one.failed)
 		snprintf(err, errlen, "out of memory building a batch");
 	else
 		snprintf(err, errlen, "the hall store cannot be read");
-	if (o->zipped)
-		deflateEnd(&o->z);
+	if (o->one.failed) {
+		/* a failed buf is freed and stays failed: a fresh one for the next batch */
+		buf_init(&o->one, 16u << 20);
+	}
 	*sent = o->sent;
 	*len = j.len;
-	buf_free(&j.one);
-	free(o);
 	return rc;
 }
 
@@ -580,7 +620,7 @@ static int
 sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, char *err,
     size_t errlen)
 {
-	struct outbox_batch b;
+	struct outbox_batch *b = &k->batch;
 	MYSQL_BIND p[6];
 	long long last_seq = 0, backlog = 0, unpacked = 0;
 	size_t i, sent = 0, json_len = 0;
@@ -608,16 +648,16 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		sink_county_disconnect(k);
 		return -1;
 	}
-	if (read_send_batch(k, s, &b, &sent, &json_len, err, errlen) == -1) {
+	if (read_send_batch(k, s, b, &sent, &json_len, err, errlen) == -1) {
 		/* pieces may have gone: the statement is not trusted again, nor the connection */
 		goto lost;
 	}
-	if (b.n == 0) {
-		outbox_batch_free(&b);
+	if (b->n == 0) {
+		outbox_batch_clear(b);
 		return 0;
 	}
-	last_seq = b.last_seq;
-	backlog = outbox_backlog_after(s, b.last_seq);
+	last_seq = b->last_seq;
+	backlog = outbox_backlog_after(s, b->last_seq);
 	unpacked = (long long)json_len;
 	if (mysql_stmt_execute(k->upload) != 0) {
 		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
@@ -635,7 +675,7 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		/* the county refused the batch for what it holds, not the link: find the record */
 		if (data_refusal(mysql_stmt_errno(k->upload)) && mysql_rollback(k->db) == 0) {
 			/* again at once, narrower, and no backoff; or stop: see refused_alone */
-			rc = refused_alone(k, s, &b, err, err, errlen);
+			rc = refused_alone(k, s, b, err, err, errlen);
 			goto done;
 		}
 		k->uncertain_seq = last_seq;
@@ -654,7 +694,7 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		goto lost;
 	}
 	k->conflicts = 0;
-	if (read_results(k, &b, err, errlen) == -1) {
+	if (read_results(k, b, err, errlen) == -1) {
 		k->uncertain_seq = last_seq;
 		goto lost;
 	}
@@ -665,23 +705,23 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		k->uncertain_seq = last_seq;
 		goto lost;
 	}
-	if (sink_results_set_aside(&k->set_aside, &b, err, errlen) == -1)
+	if (sink_results_set_aside(&k->set_aside, b, err, errlen) == -1)
 		goto done;	/* not acknowledged: the records stay in the backlog */
 	/* the county has it: now, and only now, the hall's mark moves */
-	if (outbox_ack(s, "county", &b, sent) == -1) {
+	if (outbox_ack(s, "county", b, sent) == -1) {
 		snprintf(err, errlen, "the hall store cannot record the delivery");
 		goto done;
 	}
-	for (i = 0; i < b.n; i++) {
-		if (b.v[i].result == REC_CONFLICT || b.v[i].result == REC_REJECTED)
+	for (i = 0; i < b->n; i++) {
+		if (b->v[i].result == REC_CONFLICT || b->v[i].result == REC_REJECTED)
 			log_warnx("county %s record %s (%s): %s; quarantined, the others go on",
-			    b.v[i].result == REC_CONFLICT ? "holds another version of" : "refused",
-			    b.v[i].id, b.v[i].type, outbox_rec_reason(&b.v[i]));
-		refused |= b.v[i].result == REC_REJECTED;
+			    b->v[i].result == REC_CONFLICT ? "holds another version of" : "refused",
+			    b->v[i].id, b->v[i].type, outbox_rec_reason(&b->v[i]));
+		refused |= b->v[i].result == REC_REJECTED;
 	}
 	if (refused)
-		report_refusals(k, &b);
-	ps->records += b.n;
+		report_refusals(k, b);
+	ps->records += b->n;
 	ps->bytes += sent;
 	k->refusals = 0;
 	/* batches grow while they go through */
@@ -701,7 +741,7 @@ lost:
 		k->records = k->records / 2 > floor ? k->records / 2 : floor;
 	}
 done:
-	outbox_batch_free(&b);
+	outbox_batch_clear(b);
 	return rc;
 }
 

@@ -35,6 +35,13 @@ struct province_sink {
 	int64_t uncertain_seq;	/* a batch that may have arrived: reconcile before resending */
 	unsigned set_aside;	/* records quarantined in a row, with nothing delivered between */
 	const volatile sig_atomic_t *stop;	/* set: the transfer in progress is abandoned */
+	/* kept from batch to batch, so that the sink's memory is set by its first full batch,
+	 * not by the backlog nor by when the county's batches happen to come (SPEC 9) */
+	struct outbox_batch batch;
+	z_stream z;		/* gzip, level 9, reset for each batch */
+	int z_ready;
+	struct buf gz;		/* the compressed batch */
+	struct buf body;	/* the platform's answer */
 };
 
 static int
@@ -50,6 +57,8 @@ sink_province_open(struct province_sink *k, const struct hall_config *cfg)
 	/* as for the county: start small, double while batches go through, halve when lost */
 	k->records = (size_t)cfg->agent_batch_records < 250 ? (size_t)cfg->agent_batch_records : 250;
 	k->bytes = (size_t)cfg->agent_batch_bytes;
+	buf_init(&k->gz, 64u << 20);
+	buf_init(&k->body, RESPONSE_MAX);
 	if ((k->curl = curl_easy_init()) == NULL)
 		return -1;
 	return 0;
@@ -66,12 +75,18 @@ sink_province_close(struct province_sink *k)
 	free(k->token);
 	k->curl = NULL;
 	k->token = NULL;
+	outbox_batch_free(&k->batch);
+	if (k->z_ready)
+		deflateEnd(&k->z);
+	k->z_ready = 0;
+	buf_free(&k->gz);
+	buf_free(&k->body);
 }
 
 /* ---- HTTP ------------------------------------------------------------------------ */
 
 struct answer {
-	struct buf body;
+	struct buf *body;	/* the sink's, emptied for each request */
 	char ctype[128];
 	long retry_after;	/* seconds; -1: none */
 };
@@ -82,7 +97,7 @@ on_body(char *p, size_t size, size_t n, void *arg)
 	struct answer *a = arg;
 
 	/* past the cap the transfer is aborted: an answer that big is not the platform's */
-	if (buf_add(&a->body, p, size * n) == -1)
+	if (buf_add(a->body, p, size * n) == -1)
 		return 0;
 	return size * n;
 }
@@ -138,7 +153,10 @@ post(struct province_sink *k, const char *path, const char *ctype, int gzipped,
 
 	a->retry_after = -1;
 	a->ctype[0] = '\0';
-	buf_init(&a->body, RESPONSE_MAX);
+	a->body = &k->body;
+	if (a->body->failed)	/* a failed buf is freed and stays failed: a fresh one */
+		buf_init(a->body, RESPONSE_MAX);
+	buf_reset(a->body);
 	*maybe_sent = 0;
 	snprintf(url, sizeof(url), "%s%s", k->cfg->province_url, path);
 	snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
@@ -187,13 +205,12 @@ post(struct province_sink *k, const char *path, const char *ctype, int gzipped,
 		*maybe_sent = up > 0 || rc == CURLE_GOT_NOTHING || rc == CURLE_RECV_ERROR ||
 		    rc == CURLE_PARTIAL_FILE;
 		snprintf(err, errlen, "%s%s: %s", url,
-		    a->body.failed ? " (answer over 4 MiB)" : "", curl_easy_strerror(rc));
-		buf_free(&a->body);
+		    a->body->failed ? " (answer over 4 MiB)" : "", curl_easy_strerror(rc));
 		return -1;
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
-	if (a->body.data == NULL)
-		buf_add(&a->body, "", 0);
+	if (a->body->data == NULL)
+		buf_add(a->body, "", 0);
 	return 0;
 }
 
@@ -205,8 +222,8 @@ post(struct province_sink *k, const char *path, const char *ctype, int gzipped,
  * record's hash is kept for /v1/reconcile.
  */
 struct gz_batch {
-	z_stream z;
-	struct buf *out;
+	z_stream *z;		/* the sink's */
+	struct buf *out;	/* the sink's */
 };
 
 /* Deflates len bytes (flush: and ends the stream) into the batch's buffer. */
@@ -216,15 +233,16 @@ gz_add(struct gz_batch *g, const void *p, size_t len, int flush)
 	unsigned char chunk[16384];
 	int zr;
 
-	g->z.next_in = (unsigned char *)(uintptr_t)p;
-	g->z.avail_in = (uInt)len;
+	g->z->next_in = (unsigned char *)(uintptr_t)p;
+	g->z->avail_in = (uInt)len;
 	do {
-		g->z.next_out = chunk;
-		g->z.avail_out = sizeof(chunk);
-		zr = deflate(&g->z, flush ? Z_FINISH : Z_NO_FLUSH);
-		if (zr == Z_STREAM_ERROR || buf_add(g->out, chunk, sizeof(chunk) - g->z.avail_out) == -1)
+		g->z->next_out = chunk;
+		g->z->avail_out = sizeof(chunk);
+		zr = deflate(g->z, flush ? Z_FINISH : Z_NO_FLUSH);
+		if (zr == Z_STREAM_ERROR ||
+		    buf_add(g->out, chunk, sizeof(chunk) - g->z->avail_out) == -1)
 			return -1;
-	} while (g->z.avail_out == 0 || (flush && zr != Z_STREAM_END));
+	} while (g->z->avail_out == 0 || (flush && zr != Z_STREAM_END));
 	return 0;
 }
 
@@ -283,11 +301,9 @@ reconcile(struct province_sink *k, struct outbox_batch *b, char *err, size_t err
 	buf_free(&q);
 	if (status != 200 || strncasecmp(a.ctype, "application/json", 16) != 0) {
 		snprintf(err, errlen, "/v1/reconcile answered HTTP %ld (%s)", status, a.ctype);
-		buf_free(&a.body);
 		return -1;
 	}
-	held = province_answer_held(b, a.body.data, a.body.len, err, errlen);
-	buf_free(&a.body);
+	held = province_answer_held(b, a.body->data, a.body->len, err, errlen);
 	return held;
 }
 
@@ -295,62 +311,65 @@ static int
 sink_province_push(struct province_sink *k, struct store *s, struct push_stats *ps,
     long *retry_after, char *err, size_t errlen)
 {
-	struct outbox_batch b;
+	struct outbox_batch *b = &k->batch;
 	struct gz_batch g;
 	struct answer a;
-	struct buf gz;
 	long status = 0;
 	int maybe, rc = -1, nb;
 	size_t i;
 
 	*retry_after = -1;
-	buf_init(&gz, 64u << 20);
-	memset(&g, 0, sizeof(g));
-	g.out = &gz;
+	outbox_batch_clear(b);
+	if (k->gz.failed)	/* a failed buf is freed and stays failed: a fresh one */
+		buf_init(&k->gz, 64u << 20);
+	buf_reset(&k->gz);
 	/* level 9, a 32 KiB window, gzip framing; memLevel 8: zlib's 256 KiB, not 512 */
-	if (deflateInit2(&g.z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+	if (k->z_ready ? deflateReset(&k->z) != Z_OK :
+	    deflateInit2(&k->z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		if (k->z_ready)
+			deflateEnd(&k->z);
+		k->z_ready = 0;
 		snprintf(err, errlen, "cannot compress a batch");
 		return -1;
 	}
-	nb = outbox_next_each(s, "province", k->records, k->bytes, &b, gz_record, &g);
-	if (nb == 0 && b.n > 0 && gz_add(&g, NULL, 0, 1) == -1)
+	k->z_ready = 1;
+	g.z = &k->z;
+	g.out = &k->gz;
+	nb = outbox_next_into(s, "province", k->records, k->bytes, b, gz_record, &g);
+	if (nb == 0 && b->n > 0 && gz_add(&g, NULL, 0, 1) == -1)
 		nb = -2;
-	deflateEnd(&g.z);
 	if (nb < 0) {
-		snprintf(err, errlen, nb == -2 || gz.failed ? "cannot compress a batch" :
+		snprintf(err, errlen, nb == -2 || k->gz.failed ? "cannot compress a batch" :
 		    "the hall store cannot be read");
-		buf_free(&gz);
+		outbox_batch_clear(b);
 		return -1;
 	}
-	if (b.n == 0) {
-		buf_free(&gz);
-		outbox_batch_free(&b);
+	if (b->n == 0)
 		return 0;
-	}
 	/* outbox_next gives the province no record for the county alone (a new query code);
 	 * should one ever come, it is not sent: the code must never leave for the province */
-	for (i = 0; i < b.n; i++)
-		if (strcmp(b.v[i].type, "code") == 0) {
+	for (i = 0; i < b->n; i++)
+		if (strcmp(b->v[i].type, "code") == 0) {
 			snprintf(err, errlen, "record %s is a query code, which never goes to the "
-					      "province; nothing sent", b.v[i].id);
+					      "province; nothing sent", b->v[i].id);
 			goto done;
 		}
-	if (k->uncertain_seq == b.last_seq) {
-		int held = reconcile(k, &b, err, errlen);
+	if (k->uncertain_seq == b->last_seq) {
+		int held = reconcile(k, b, err, errlen);
 
 		if (held == -1)
 			goto done;
 		k->uncertain_seq = 0;
 		if (held == 1) {
 			log_info("province: the batch up to %lld had arrived (reconciled)",
-			    (long long)b.last_seq);
+			    (long long)b->last_seq);
 			goto delivered;
 		}
 	}
-	if (post(k, "/v1/records", "application/x-ndjson", 1, gz.data, gz.len, &a, &status, &maybe,
-		err, errlen) == -1) {
+	if (post(k, "/v1/records", "application/x-ndjson", 1, k->gz.data, k->gz.len, &a, &status,
+		&maybe, err, errlen) == -1) {
 		if (maybe)
-			k->uncertain_seq = b.last_seq;
+			k->uncertain_seq = b->last_seq;
 		k->records = k->records / 2 > 10 ? k->records / 2 : 10;
 		if (k->records > (size_t)k->cfg->agent_batch_records)
 			k->records = (size_t)k->cfg->agent_batch_records;
@@ -360,48 +379,42 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 		*retry_after = a.retry_after;
 		snprintf(err, errlen, "HTTP %ld: the platform asks to wait %ld s", status,
 		    a.retry_after);
-		buf_free(&a.body);
 		goto done;
 	}
 	if (status != 200) {
 		char why[200];
 
 		/* the receiver's own reason (a token of another hall, a batch too large) */
-		province_answer_error(a.ctype, a.body.data, a.body.len, why, sizeof(why));
+		province_answer_error(a.ctype, a.body->data, a.body->len, why, sizeof(why));
 		snprintf(err, errlen, "HTTP %ld from %s/v1/records%s%s%s", status,
 		    k->cfg->province_url,
 		    status >= 300 && status < 400 ? " (a redirect: a captive portal?)" : "",
 		    why[0] ? ": " : "", why);
-		buf_free(&a.body);
 		goto done;
 	}
-	if (province_answer_results(&b, a.ctype, a.body.data, a.body.len, err, errlen) == -1) {
-		buf_free(&a.body);
+	if (province_answer_results(b, a.ctype, a.body->data, a.body->len, err, errlen) == -1)
 		goto done;
-	}
-	buf_free(&a.body);
-	if (sink_results_set_aside(&k->set_aside, &b, err, errlen) == -1)
+	if (sink_results_set_aside(&k->set_aside, b, err, errlen) == -1)
 		goto done;	/* not acknowledged: the records stay in the backlog */
 delivered:
-	clean_reasons(&b);
-	if (outbox_ack(s, "province", &b, gz.len) == -1) {
+	clean_reasons(b);
+	if (outbox_ack(s, "province", b, k->gz.len) == -1) {
 		snprintf(err, errlen, "the hall store cannot record the delivery");
 		goto done;
 	}
-	for (i = 0; i < b.n; i++)
-		if (b.v[i].result == REC_REJECTED || b.v[i].result == REC_CONFLICT)
+	for (i = 0; i < b->n; i++)
+		if (b->v[i].result == REC_REJECTED || b->v[i].result == REC_CONFLICT)
 			log_warnx("province refused record %s (%s): %s; quarantined, the others go on",
-			    b.v[i].id, b.v[i].type, outbox_rec_reason(&b.v[i]));
-	ps->records += b.n;
-	ps->bytes += gz.len;
-	ps->raw_bytes += b.bytes;
+			    b->v[i].id, b->v[i].type, outbox_rec_reason(&b->v[i]));
+	ps->records += b->n;
+	ps->bytes += k->gz.len;
+	ps->raw_bytes += b->bytes;
 	if (k->records < (size_t)k->cfg->agent_batch_records)
 		k->records = k->records * 2 < (size_t)k->cfg->agent_batch_records ? k->records * 2 :
 		    (size_t)k->cfg->agent_batch_records;
 	rc = 1;
 done:
-	buf_free(&gz);
-	outbox_batch_free(&b);
+	outbox_batch_clear(b);
 	return rc;
 }
 

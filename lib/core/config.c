@@ -397,7 +397,7 @@ config_defaults(struct hall_config *c)
 	c->province_low_speed_s = 30;
 	c->province_timeout_s = 600;
 	c->agent_poll_ms = 2000;
-	c->agent_batch_records = 4000;
+	c->agent_batch_records = 1000;
 	c->agent_batch_bytes = 2 * 1024 * 1024;
 	c->agent_backoff_max_s = 300;
 	c->agent_status_max_age_s = 900;	/* 15 min: many poll and backoff periods */

@@ -14,7 +14,7 @@
 #include "store_int.h"
 
 void
-outbox_batch_free(struct outbox_batch *b)
+outbox_batch_clear(struct outbox_batch *b)
 {
 	size_t i;
 
@@ -24,6 +24,18 @@ outbox_batch_free(struct outbox_batch *b)
 		free(b->v[i].payload);
 		free(b->v[i].reason);
 	}
+	if (b->n > 0)
+		memset(b->v, 0, b->n * sizeof(*b->v));
+	b->n = b->bytes = 0;
+	b->last_seq = 0;
+}
+
+void
+outbox_batch_free(struct outbox_batch *b)
+{
+	if (b == NULL)
+		return;
+	outbox_batch_clear(b);
 	free(b->v);
 	memset(b, 0, sizeof(*b));
 }
@@ -53,13 +65,33 @@ int
 outbox_next_each(struct store *s, const char *dest, size_t max_records, size_t max_bytes,
     struct outbox_batch *b, outbox_each_fn each, void *arg)
 {
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	if ((rc = outbox_next_into(s, dest, max_records, max_bytes, b, each, arg)) == -1)
+		outbox_batch_free(b);
+	return rc;
+}
+
+int
+outbox_next_into(struct store *s, const char *dest, size_t max_records, size_t max_bytes,
+    struct outbox_batch *b, outbox_each_fn each, void *arg)
+{
 	enum { OB_SEQ, OB_ID, OB_TYPE, OB_CASE_NO, OB_PAYLOAD };
 	sqlite3_stmt *st;
 	int step, rc = -1;
 
-	memset(b, 0, sizeof(*b));
-	if ((b->v = calloc(max_records, sizeof(*b->v))) == NULL)
-		return -1;
+	outbox_batch_clear(b);
+	if (b->cap < max_records) {
+		struct outbox_rec *v;
+
+		/* calloc: entries are zero until used, and pages never used are never touched */
+		if ((v = calloc(max_records, sizeof(*b->v))) == NULL)
+			return -1;
+		free(b->v);
+		b->v = v;
+		b->cap = max_records;
+	}
 	/*
 	 * The records put back (requeue) first: they are older than any after the mark. A
 	 * record without its payload was held by every destination configured when it was
@@ -114,7 +146,7 @@ done:
 	if (st != NULL)
 		sqlite3_reset(st);
 	if (rc == -1)
-		outbox_batch_free(b);
+		outbox_batch_clear(b);
 	return rc;
 }
 

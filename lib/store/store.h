@@ -312,6 +312,7 @@ struct outbox_batch {
 	size_t n;
 	size_t bytes;
 	int64_t last_seq;
+	size_t cap;		/* entries v holds (outbox_next_into keeps it between batches) */
 };
 /* The next records for dest after its acknowledged mark, at most max_records and (but for
  * a single larger record) max_bytes of payload. 0 with n = 0 when nothing is due. */
@@ -327,6 +328,16 @@ typedef int (*outbox_each_fn)(void *arg, struct outbox_rec *, const char *payloa
     size_t len);
 int outbox_next_each(struct store *, const char *dest, size_t max_records, size_t max_bytes,
     struct outbox_batch *, outbox_each_fn each, void *arg);
+/*
+ * The same, into a batch the caller keeps from one batch to the next (zeroed before its
+ * first use, outbox_batch_free after its last): the array is made once and its entries
+ * reused, so a sink costs the same from its first full batch on, whatever the backlog
+ * (SPEC 9), instead of a fresh array per batch whose pages come and go.
+ */
+int outbox_next_into(struct store *, const char *dest, size_t max_records, size_t max_bytes,
+    struct outbox_batch *, outbox_each_fn each, void *arg);
+/* Empties a batch (its payloads and reasons freed), keeping its array for the next. */
+void outbox_batch_clear(struct outbox_batch *);
 void outbox_batch_free(struct outbox_batch *);
 /* Marks a record conflict or rejected, with the destination's reason (cut at 255 bytes). */
 void outbox_rec_refuse(struct outbox_rec *, int result, const char *reason);
