@@ -240,7 +240,7 @@ void
 appointment_action(struct staff_req *s)
 {
 	const char *no = s->r.arg, *action = spage_in(s, "action"), *reason = spage_in(s, "reason");
-	const char *hall = spage_in(s, "hall"), *date = spage_in(s, "date"), *status, *bad;
+	const char *hall = spage_in(s, "hall"), *date = spage_in(s, "date"), *status, *bad = NULL;
 	struct field_spec spec = {"reason", 1, check_multiline, STAFF_NOTE_MAX, NULL, "理由"};
 	struct dbparam p[4];
 	struct dbrows open;

@@ -426,10 +426,13 @@ config_required(struct config_ctx *x)
 	for (i = 0; i < config_nkeys; i++) {
 		const struct config_key *k = &config_keys[i];
 		const char *slot = (const char *)x->c + k->off;
-		int set = k->type == CONFIG_CODE ? slot[0] != '\0' : *(char *const *)slot != NULL;
+		int set;
 
+		if (k->part != CONFIG_NODE || !(k->flags & CONFIG_REQUIRED))
+			continue;	/* only a required key's slot is read: it is a code or a string */
+		set = k->type == CONFIG_CODE ? slot[0] != '\0' : *(char *const *)slot != NULL;
 		/* a key given with a bad value was reported as such */
-		if (k->part == CONFIG_NODE && (k->flags & CONFIG_REQUIRED) && !set && !x->invalid[i])
+		if (!set && !x->invalid[i])
 			config_report(x->r, x->path, section_line(x, k->section), CONFIG_ERROR,
 			    "[%s] %s is required", k->section, k->key);
 	}
