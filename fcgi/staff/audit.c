@@ -77,12 +77,16 @@ audit_exec(const struct staff_req *s, const char *action, const char *case_no,
     const char *detail, const char *sql, const struct dbparam *p, size_t n)
 {
 	long long changed;
+	unsigned tries = 0;
 
+again:
 	if (db_begin() == -1)
 		return -1;
 	if ((changed = db_exec(sql, p, n, NULL)) == -1 ||
 	    (changed > 0 && audit_record(s, action, case_no, detail) == -1) || db_commit() == -1) {
 		db_rollback();
+		if (db_conflict_again(&tries))
+			goto again;
 		return -1;
 	}
 	return changed;

@@ -290,6 +290,7 @@ auth_login(struct staff_req *s)
 	struct dbrows rows;
 	long long id, wait;
 	int known, usable, locked, good;
+	unsigned tries = 0;
 
 	/* the sign-in form's token is the visitor's, whatever session the browser holds */
 	s->signed_in = 0;
@@ -377,8 +378,9 @@ auth_login(struct staff_req *s)
 	}
 	snprintf(county, sizeof(county), "%s", db_str(&rows, 0, ACC_COUNTY));
 	dbrows_free(&rows);
-	p[0] = DBI(id);
 	session_drop(s);
+again:
+	p[0] = DBI(id);
 	/* the session and its audit row together: no sign-in that the log does not hold */
 	if (db_begin() == -1 ||
 	    db_exec("UPDATE staff_accounts SET failed_logins = 0, locked_until = NULL, "
@@ -388,6 +390,8 @@ auth_login(struct staff_req *s)
 	    db_commit() == -1) {
 		db_rollback();
 		s->new_session[0] = '\0';
+		if (db_conflict_again(&tries))
+			goto again;
 		spage_unavailable(s);
 		return;
 	}

@@ -118,6 +118,7 @@ case_action(struct staff_req *s)
 	struct dbrows c;
 	char redirect[96];
 	int is_transfer, failed = 0;
+	unsigned tries = 0;
 
 	if (no == NULL) {
 		case_not_found(s);
@@ -149,6 +150,8 @@ case_action(struct staff_req *s)
 		    "没有这个大厅或县（市、区），请从列表中选择转往的地方。");
 		return;
 	}
+again:
+	failed = 0;
 	p[0] = DBS(s->u.county);
 	p[1] = DBS(no);
 	p[2] = DBS(s->u.county);
@@ -160,6 +163,8 @@ case_action(struct staff_req *s)
 		      "WHERE c.case_no = ? AND " SEEN_SQL " FOR UPDATE",
 		p, 4, &c, 1) == -1) {
 		db_rollback();
+		if (db_conflict_again(&tries))
+			goto again;
 		spage_unavailable(s);
 		return;
 	}
@@ -218,6 +223,9 @@ case_action(struct staff_req *s)
 	    audit_record(s, a->name, no, is_transfer ? target : NULL) == -1 ||
 	    db_commit() == -1) {
 		db_rollback();
+		/* lost a conflict: nothing of it stays, and the checks above run again */
+		if (db_conflict_again(&tries))
+			goto again;
 		spage_unavailable(s);
 		return;
 	}

@@ -3,7 +3,9 @@
  * it is used: db_select (all rows as text) and db_exec. Every statement is prepared with
  * bound parameters. A connection that was lost is closed and made again on the next call;
  * a read outside a transaction is retried once on the new connection, a write never is
- * (it may have committed before the answer was lost).
+ * (it may have committed before the answer was lost). A transaction that lost a conflict
+ * (1213: a deadlock, or a Galera certification conflict) was rolled back whole by the
+ * server, so its caller runs it again from the start (db_conflict_again).
  */
 #include <errno.h>
 #include <errmsg.h>
@@ -17,6 +19,12 @@
 static MYSQL *db;		/* this worker's connection; NULL while there is none */
 static char *db_password;	/* read once, on the first connection */
 static int db_in_tx;
+static unsigned int db_last_err;	/* the server's error of the last call that failed */
+
+/* ER_LOCK_DEADLOCK: InnoDB's deadlock, and how Galera reports a certification conflict */
+#define ER_LOCK_DEADLOCK_NO 1213u
+/* a transaction that lost a conflict, run again at most this many times */
+#define DB_CONFLICT_RETRIES 4u
 
 static int
 db_lost(unsigned int err)
@@ -97,6 +105,7 @@ db_run(const char *sql, const struct dbparam *p, size_t n, unsigned int *err)
 static int
 db_failed(unsigned int err)
 {
+	db_last_err = err;
 	if (!db_lost(err))
 		return 0;
 	db_close();
@@ -126,12 +135,12 @@ db_select(const char *sql, const struct dbparam *p, size_t n, struct dbrows *out
 		if ((st = db_run(sql, p, n, &err)) != NULL)
 			break;
 		if (!db_failed(err) || db_in_tx) {
-			db_select_err = err;
+			db_select_err = db_last_err = err;
 			return -1;
 		}
 	}
 	if (st == NULL) {
-		db_select_err = err;
+		db_select_err = db_last_err = err;
 		return -1;
 	}
 	rc = county_fetch_all(st, out, max_rows);
@@ -165,8 +174,11 @@ db_exec(const char *sql, const struct dbparam *p, size_t n, unsigned long long *
 int
 db_begin(void)
 {
-	if (db_ready() == -1)
+	db_last_err = 0;
+	if (db_ready() == -1) {
+		db_last_err = CR_CONNECTION_ERROR;
 		return -1;
+	}
 	if (mysql_query(db, "START TRANSACTION") != 0) {
 		log_warnx("%s: %s", __func__, mysql_error(db));
 		db_failed(mysql_errno(db));
@@ -196,6 +208,19 @@ db_rollback(void)
 	db_in_tx = 0;
 	if (db != NULL && mysql_rollback(db) != 0)
 		db_failed(mysql_errno(db));
+}
+
+int
+db_conflict_again(unsigned *tries)
+{
+	if (db_last_err != ER_LOCK_DEADLOCK_NO || *tries >= DB_CONFLICT_RETRIES)
+		return 0;
+	++*tries;
+	db_rollback();	/* the server rolled it back already; the state here follows */
+	log_info("a transaction lost a conflict (a Galera certification conflict or a "
+		 "deadlock): run again (%u)", *tries);
+	db_last_err = 0;
+	return 1;
 }
 
 void

@@ -407,6 +407,7 @@ schedule_save(struct staff_req *s)
 	struct dbparam p[1];
 	char name[128], back[64];
 	int found;
+	unsigned tries = 0;
 
 	if ((found = sched_hall(s, name)) == -1) {
 		spage_unavailable(s);
@@ -427,24 +428,32 @@ schedule_save(struct staff_req *s)
 		sched_render(s, 422, s->r.arg, name, items, slots, closed, NULL, e.msg);
 		return;
 	}
+again:
+	memset(&e, 0, sizeof(e));	/* the form was checked above: a run again starts clean */
 	p[0] = DBS(s->r.arg);
 	if (db_begin() == -1 ||
 	    db_exec("DELETE FROM appointment_slots WHERE hall_code = ?", p, 1, NULL) == -1 ||
 	    db_exec("DELETE FROM appointment_items WHERE hall_code = ?", p, 1, NULL) == -1 ||
 	    db_exec("DELETE FROM appointment_closed WHERE hall_code = ?", p, 1, NULL) == -1) {
 		db_rollback();
+		if (db_conflict_again(&tries))
+			goto again;
 		spage_unavailable(s);
 		return;
 	}
 	if (items_do(s->r.arg, items, 1, &e) == -1 || slots_do(s->r.arg, slots, items, 1, &e) == -1 ||
 	    closed_do(s->r.arg, closed, 1, &e) == -1) {
 		db_rollback();
+		if (db_conflict_again(&tries))
+			goto again;
 		sched_render(s, 422, s->r.arg, name, items, slots, closed, NULL, e.msg);
 		return;
 	}
 	if (db_exec("CALL schedule_publish(?)", p, 1, NULL) == -1 ||
 	    audit_record(s, "schedule", NULL, s->r.arg) == -1 || db_commit() == -1) {
 		db_rollback();
+		if (db_conflict_again(&tries))
+			goto again;
 		spage_unavailable(s);
 		return;
 	}

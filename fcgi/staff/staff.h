@@ -92,6 +92,14 @@ long long db_exec(const char *sql, const struct dbparam *, size_t nparams,
 int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
+/*
+ * After a transaction failed: 1 when it failed because it lost a conflict (1213: a
+ * deadlock, or a Galera certification conflict found at commit, which rolled it back
+ * whole) and may run again from its db_begin, at most a few times (*tries counts them,
+ * 0 at first); 0 otherwise. A transaction that may have committed (a lost answer) is
+ * never run again.
+ */
+int db_conflict_again(unsigned *tries);
 /* The open connection (NULL when there is none), for lib/county inside a transaction. */
 MYSQL *db_handle(void);
 /* After every request: no transaction outlives the request that opened it. */

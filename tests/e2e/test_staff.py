@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -865,6 +866,60 @@ class StaffTest(unittest.TestCase):
         doc = self.lookup(receipt)
         self.assertEqual(doc["status"], "answered")
         self.assertEqual(doc["reply"]["text"], "每年 200 元至 3000 元共 14 档。")
+
+    def test_an_action_that_loses_a_deadlock_runs_again(self):
+        """Galera reports a certification conflict as a deadlock (1213), which rolls the
+        whole transaction back; so does InnoDB's deadlock detector, which this makes for
+        real on one server: a session holds the end of audit_log (a next-key lock past its
+        last row), the console's accept locks the case and then waits to write its audit
+        row, and the session asks for the case: a cycle. The session has written more, so
+        the console's transaction is the one rolled back. It must run again, once the
+        session lets go, and do the action once: no 503, one event, one audit row."""
+        receipt = self.hall_case(subject="死锁重试")
+        no = receipt["case_no"]
+        c = self.signed_in()
+        page = c.get("/cases/" + no)  # the form, and its view audited, before the locks
+        self.assertEqual(page.status, 200)
+        data = None
+        for f in parse_forms(page.text):
+            if f["action"] == "/cases/" + no and f["hidden"].get("action") == "accept":
+                data = dict(f["hidden"], note="")
+        self.assertIsNotNone(data, "no accept form")
+        deadlocks = int(self.county.rows("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")[0][1])
+        t = self.county.session()
+        self.addCleanup(t.close)
+        # heavier than the console's transaction: 300 rows written (and rolled back)
+        t.run("BEGIN; INSERT INTO audit_log (county_code, account, address, action) "
+              "SELECT '430121', 'deadlock-test', 'local', 'test' FROM seq_1_to_300; "
+              "SELECT COUNT(*) FROM audit_log WHERE id >= (SELECT MAX(id) FROM audit_log) "
+              "FOR UPDATE")
+        answer = {}
+
+        def post():
+            answer["r"] = c.post("/cases/" + no, data)
+        th = threading.Thread(target=post)
+        th.start()
+        deadline = time.monotonic() + 20
+        while int(self.county.scalar("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+                                     "WHERE trx_state = 'LOCK WAIT'")) == 0:
+            self.assertLess(time.monotonic(), deadline, "the console never waited for the lock")
+            time.sleep(0.05)
+        # the cycle: the console is rolled back, this session gets the case
+        t.run("SELECT case_no FROM cases WHERE case_no = %s FOR UPDATE" % sql_str(no))
+        self.assertEqual(
+            int(self.county.rows("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")[0][1]),
+            deadlocks + 1, "no deadlock was made")
+        time.sleep(0.5)  # the console's second run waits for the case meanwhile
+        t.run("ROLLBACK")
+        th.join(30)
+        self.assertFalse(th.is_alive(), "the action never answered")
+        self.assertEqual(answer["r"].status, 303, answer["r"].text[:300])
+        self.assertEqual(self.events(no), [("accepted", None, self.user)])
+        self.assertEqual(self.county.scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE case_no = %s AND action = 'accept'"
+            % sql_str(no)), "1")
+        with open(os.path.join(self.node.var, "log", "staff-console.log"), "rb") as f:
+            self.assertIn("lost a conflict", f.read().decode("utf-8", "replace"))
 
     def test_accept_transfer_resolve_reach_the_hall(self):
         receipt = self.hall_case(subject="受理转办办结")
