@@ -331,48 +331,58 @@ def bench_ingest():
 
 
 def bench_drain():
+    """The median of ROUNDS drains (SPEC 9: single drains varied from 1.17 to 1.78 times the
+    ideal), each of a fresh 10,000-record backlog over the same weak link."""
     why = netbed.why_skipped()
     if why:
         notes.append("drain: skipped, " + why)
         return
     rate_kbit, loss = 256, 5
+    runs = []
     with netbed.NetBed(rate_kbit=rate_kbit, loss_pct=loss) as bed:
-        node = Node("drain", 18983, county=True, county_port=13983,
-                    env={"COUNTY_BIND": "127.0.0.1,%s" % bed.county_addr},
-                    extra="[county]\nhost = %s\nread_timeout_s = 60\nwrite_timeout_s = 60\n"
-                    % bed.county_addr).start()
-        try:
-            say("  filling a 10,000-record backlog ...")
-            node.fill(10000)
-            import sqlite3
-            db = sqlite3.connect(os.path.join(node.var, "hall", "hall.db"))
-            payloads = [r[0] for r in db.execute("SELECT payload FROM outbox ORDER BY seq")]
-            db.close()
-            raw = sum(len(p.encode()) for p in payloads)
-            # what an ideal link carries: the same batches (a JSON array of the records'
-            # texts, sql/county/003), compressed as the protocol does (zlib, per packet)
-            compressed = 0
-            for i in range(0, len(payloads), 500):
-                batch = json.dumps(payloads[i:i + 500], ensure_ascii=False)
-                compressed += len(zlib.compress(batch.encode()))
-            before = bed.tx_bytes()
-            t0 = time.time()
-            p = bed.run([os.path.join(BIN, "hall-agent"), "-c", node.ini, "once"],
-                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=1800)
-            drain = time.time() - t0
-            if p.returncode != 0:
-                raise RuntimeError("hall-agent over the weak link failed: " +
-                                   p.stderr.decode(errors="replace")[-500:])
-            wire = bed.tx_bytes() - before
-            ideal = compressed / (rate_kbit * 1000 / 8)
-            results.update({
-                "drain_s": drain, "ideal_s": ideal, "drain_ratio": drain / ideal,
+        for i in range(ROUNDS):
+            say("  drain %d of %d: filling a 10,000-record backlog ..." % (i + 1, ROUNDS))
+            runs.append(drain_once(bed, rate_kbit, "drain%d" % i))
+    runs.sort(key=lambda r: r["drain_ratio"])
+    results.update(runs[len(runs) // 2])
+    notes.append("drain/ideal of each drain: " + ", ".join("%.2f" % r["drain_ratio"]
+                                                            for r in runs))
+
+
+def drain_once(bed, rate_kbit, name):
+    node = Node(name, 18983, county=True, county_port=13983,
+                env={"COUNTY_BIND": "127.0.0.1,%s" % bed.county_addr},
+                extra="[county]\nhost = %s\nread_timeout_s = 60\nwrite_timeout_s = 60\n"
+                % bed.county_addr).start()
+    try:
+        node.fill(10000)
+        import sqlite3
+        db = sqlite3.connect(os.path.join(node.var, "hall", "hall.db"))
+        payloads = [r[0] for r in db.execute("SELECT payload FROM outbox ORDER BY seq")]
+        db.close()
+        raw = sum(len(p.encode()) for p in payloads)
+        # what an ideal link carries: the same batches (a JSON array of the records'
+        # texts, sql/county/003), compressed as the protocol does (zlib, per packet)
+        compressed = 0
+        for i in range(0, len(payloads), 500):
+            batch = json.dumps(payloads[i:i + 500], ensure_ascii=False)
+            compressed += len(zlib.compress(batch.encode()))
+        before = bed.tx_bytes()
+        t0 = time.time()
+        p = bed.run([os.path.join(BIN, "hall-agent"), "-c", node.ini, "once"],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=1800)
+        drain = time.time() - t0
+        if p.returncode != 0:
+            raise RuntimeError("hall-agent over the weak link failed: " +
+                               p.stderr.decode(errors="replace")[-500:])
+        wire = bed.tx_bytes() - before
+        ideal = compressed / (rate_kbit * 1000 / 8)
+        return {"drain_s": drain, "ideal_s": ideal, "drain_ratio": drain / ideal,
                 "wire_bytes_per_record": wire / len(payloads),
                 "raw_bytes_per_record": raw / len(payloads),
-                "wire_raw_ratio": wire / raw,
-            })
-        finally:
-            node.stop()
+                "wire_raw_ratio": wire / raw}
+    finally:
+        node.stop()
 
 
 def p99(xs):
@@ -503,13 +513,13 @@ TARGETS = [
     ("read_p99_ms", "lookup p99 at 32 connections, ms", "< 5"),
     ("write_rps", "durable submissions/s", None),
     ("sqlite_commit_rps", "raw durable SQLite commits/s", None),
-    ("write_ratio", "write / raw commits", ">= 0.5"),
-    ("drain_s", "10,000 records over 256 kbit/s, 5 % loss, s", None),
+    ("write_ratio", "write / raw commits", ">= 1.0"),
+    ("drain_s", "10,000 records over 256 kbit/s, 5 % loss, s (the median drain)", None),
     ("ideal_s", "compressed bytes / link rate, s", None),
-    ("drain_ratio", "drain / ideal", "<= 1.3"),
+    ("drain_ratio", "drain / ideal, the median of BENCH_ROUNDS drains", "<= 1.2"),
     ("wire_bytes_per_record", "bytes on the wire per record", None),
     ("raw_bytes_per_record", "raw JSON bytes per record", None),
-    ("wire_raw_ratio", "wire / raw", "<= 0.25"),
+    ("wire_raw_ratio", "wire / raw", "<= 0.1"),
     ("agent_rss_mb", "hall-agent peak RSS, 100,000 backlog, MB", "< 16"),
     ("agent_rss_mb_10k", "hall-agent peak RSS, 10,000 backlog, MB", "< 12"),
     ("agent_rss_mb_1m", "hall-agent peak RSS, 1,000,000 backlog (BENCH_SCALE=1), MB", "< 12"),
