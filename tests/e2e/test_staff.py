@@ -724,6 +724,39 @@ class StaffTest(unittest.TestCase):
         self.assertEqual(self.csv_nos(c, "?q=" + no[-9:]), [no])
         self.assertEqual(self.csv_nos(c, "?q=" + no.lower()), [no])
 
+    def test_migration_026_writes_every_cases_tokens_again(self):
+        """A county upgraded from 019's tokens (the hex of UTF-8) to 026's (the hex of
+        UTF-32): until the migration rewrites them the FULLTEXT index cannot find those
+        cases (the console's search falls back on it past its first rows); after it, it
+        finds them, and every case holds case_grams' tokens."""
+        hall = self.scale_county("430177", 30, subject_sql="CONCAT('旧版索引路灯', s.seq)")
+
+        def found():
+            return int(self.county.scalar(
+                "SELECT COUNT(*) FROM case_search WHERE MATCH (grams) AGAINST "
+                "(search_query('索引路灯') IN BOOLEAN MODE)"))
+        self.assertEqual(found(), 30)
+
+        def old_grams(text):  # sql/county/019's search_grams, in Python
+            t = text.lower()
+            g = ["x" + t[i:i + 2].encode("utf-8").hex().upper() for i in range(len(t) - 1)]
+            return " ".join(g + ["x" + t[-1:].encode("utf-8").hex().upper()] if t else [])
+        rows = self.county.rows("SELECT case_no, subject, body FROM cases WHERE hall_code = %s"
+                                % sql_str(hall))
+        self.county.sql("REPLACE INTO case_search (case_no, grams) VALUES " + ",".join(
+            "(%s, %s)" % (sql_str(no), sql_str(" ".join(old_grams(x) for x in (no, subj, body))))
+            for no, subj, body in rows))
+        self.assertEqual(found(), 0, "the old tokens answered the new queries")
+        self.county.sql("DELETE FROM schema_migrations WHERE version = 26")
+        p = subprocess.run([os.path.join(ROOT, BUILD, "county-admin"), "-c",
+                            os.path.join(self.node.var, "county", "county.ini"), "migrate"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout.decode("utf-8", "replace"))
+        self.assertEqual(found(), 30)
+        self.assertEqual(self.county.scalar(
+            "SELECT COUNT(*) FROM cases c LEFT JOIN case_search s ON s.case_no = c.case_no "
+            "WHERE NOT s.grams <=> case_grams(c.case_no, c.subject, c.body)"), "0")
+
     def test_inbox_filters_combined_and_csv_streams_every_row(self):
         county = "430179"
         hall = self.scale_county(county, 10500,
