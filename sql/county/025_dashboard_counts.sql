@@ -34,6 +34,25 @@
 -- statement can run twice without harm: the backfills recompute the totals from the rows
 -- (run the migration in a quiet moment: a row written meanwhile may count twice).
 
+-- A county that ran the earlier design (counters updated in place: notice_counts,
+-- followup_counts, the table appt_day_stats) loses its triggers and tables here.
+DROP TRIGGER IF EXISTS notifications_count_ins;
+DROP TRIGGER IF EXISTS notifications_count_upd;
+DROP TRIGGER IF EXISTS notifications_count_del;
+DROP TRIGGER IF EXISTS rating_followups_count_ins;
+DROP TRIGGER IF EXISTS rating_followups_count_upd;
+DROP TRIGGER IF EXISTS rating_followups_count_del;
+DROP PROCEDURE IF EXISTS notice_count;
+DROP PROCEDURE IF EXISTS followup_count;
+DROP TABLE IF EXISTS notice_counts;
+DROP TABLE IF EXISTS followup_counts;
+BEGIN NOT ATOMIC
+	IF EXISTS (SELECT 1 FROM information_schema.tables WHERE table_schema = DATABASE()
+		   AND table_name = 'appt_day_stats' AND table_type = 'BASE TABLE') THEN
+		DROP TABLE appt_day_stats;
+	END IF;
+END;
+
 -- ---- notices ------------------------------------------------------------------------------
 
 -- the waiting and given up (ranges of one state and channel; the oldest from its start) and
