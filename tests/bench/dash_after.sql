@@ -15,7 +15,7 @@ SELECT n.last_error, TIMESTAMPDIFF(SECOND, n.last_error_at, NOW(6)) FROM notific
 -- channels
 SELECT SUM(ch_online), SUM(ch_window), SUM(ch_phone), SUM(ch_letter), SUM(ch_email) FROM hall_month_stats WHERE county_code = ?county
 -- metrics_notices
-SELECT LEFT(hall_code, 6), channel, COUNT(*) FROM notifications WHERE state = 'pending' GROUP BY 1, 2
+SELECT count(*) FROM (SELECT 1 FROM notifications n FORCE INDEX (notifications_oldest) WHERE n.state = 'pending' AND n.channel = 'sms' AND n.hall_code LIKE CONCAT(?county, '%') LIMIT 10000) x
 -- notices(sms)
 SELECT (SELECT count(*) FROM (SELECT 1 FROM notifications n FORCE INDEX (notifications_oldest) WHERE n.state = 'pending' AND n.channel = 'sms' AND n.hall_code LIKE CONCAT(?county, '%') LIMIT 10000) x), (SELECT TIMESTAMPDIFF(SECOND, n.created_at, NOW(6)) FROM notifications n FORCE INDEX (notifications_oldest) WHERE n.state = 'pending' AND n.channel = 'sms' AND n.hall_code LIKE CONCAT(?county, '%') ORDER BY n.created_at LIMIT 1), (SELECT count(*) FROM (SELECT 1 FROM notifications n FORCE INDEX (notifications_sent) WHERE n.state = 'sent' AND n.channel = 'sms' AND n.sent_at >= NOW() - INTERVAL 1 DAY AND n.hall_code LIKE CONCAT(?county, '%') LIMIT 10000) x), (SELECT count(*) FROM (SELECT 1 FROM notifications n FORCE INDEX (notifications_oldest) WHERE n.state = 'failed' AND n.channel = 'sms' AND n.hall_code LIKE CONCAT(?county, '%') LIMIT 10000) x)
 -- appt_totals

@@ -129,6 +129,21 @@ class DashCountsTest(unittest.TestCase):
         self.assertEqual((self.notice("sent"), self.notice("failed")), (sent, failed))
         self.assert_counters_true()
 
+    def test_notice_counts_stop_at_the_cap(self):
+        # a long outage: 10,001 e-mails given up; the page and /metrics read 10,000 of them
+        self.county.sql("INSERT INTO notifications (id, case_no, hall_code, event, channel, "
+                        "to_addr, ref, state) SELECT UUID(), 'CAP', %s, 'accepted', 'email', "
+                        "'a@example.org', CONCAT('cap:', seq), 'failed' FROM seq_1_to_10001"
+                        % sql_str(self.hall_b))
+        try:
+            page = self.dashboard()
+            self.assertRegex(page, r'data-channel="email">.*?data-failed="10000">10000\+<')
+            m = parse_prometheus(Client(self.node.staff_port).get("/metrics").text)
+            labels = frozenset(dict(county=self.cty, channel="email").items())
+            self.assertEqual(m[("county_notifications_failed", labels)], 10000)
+        finally:
+            self.county.sql("DELETE FROM notifications WHERE case_no = 'CAP'")
+
     def test_dashboard_channels_from_the_summaries(self):
         self.case()
         page = self.dashboard()
