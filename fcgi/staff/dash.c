@@ -12,8 +12,9 @@
  * At a county's size (issue 15: 300 halls, a million cases) nothing here reads the cases
  * one by one: the period's figures come from hall_month_stats (sql/county/020, kept by
  * triggers), the open cases (few at any time) and the follow-ups from indexes read alone
- * (sql/county/025, no counter row); and the page draws the problem halls only: the silent ones first (dash_fleet.c), then the worst
- * DASH_WORST, with the table of all halls worst first, DASH_PAGE a page.
+ * (sql/county/025, no counter row); and the page draws the problem halls only: the silent
+ * ones first (dash_fleet.c), then the worst DASH_WORST, with the table of all halls worst
+ * first, DASH_PAGE a page.
  *
  * The period (?period=month|quarter|year|12m and ?at=YYYY-MM; default: the 12 months up to
  * this one) selects cases by the month they were submitted in and ratings by the month
