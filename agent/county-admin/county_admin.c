@@ -473,12 +473,12 @@ out:
 	return rc == 0 ? counts[0] : -1;
 }
 
-/* Summary changes per transaction (hall_stats_fold, sql/county/024). */
+/* Summary changes per transaction (hall_stats_fold, sql/county/024; appt_day_fold, 025). */
 #define FOLD_BATCH 10000
 
-/* One CALL hall_stats_fold and its commit: the changes folded, or -1. */
+/* One CALL of a fold (`call`: "CALL x_fold(?)") and its commit: the changes folded, or -1. */
 static long long
-fold_batch(MYSQL *db)
+fold_batch(MYSQL *db, const char *call, const char *what)
 {
 	MYSQL_STMT *st = mysql_stmt_init(db);
 	MYSQL_BIND p, r;
@@ -491,7 +491,7 @@ fold_batch(MYSQL *db)
 	p.buffer = &limit;
 	r.buffer_type = MYSQL_TYPE_LONGLONG;
 	r.buffer = &folded;
-	if (st == NULL || mysql_stmt_prepare(st, "CALL hall_stats_fold(?)", (unsigned long)-1) != 0 ||
+	if (st == NULL || mysql_stmt_prepare(st, call, (unsigned long)-1) != 0 ||
 	    mysql_stmt_bind_param(st, &p) != 0 || mysql_stmt_execute(st) != 0 ||
 	    mysql_stmt_bind_result(st, &r) != 0 || mysql_stmt_fetch(st) != 0)
 		goto out;
@@ -503,7 +503,7 @@ fold_batch(MYSQL *db)
 	rc = 0;
 out:
 	if (rc == -1) {
-		fprintf(stderr, "county-admin: purge: folding the month summaries: %s\n",
+		fprintf(stderr, "county-admin: purge: folding the %s: %s\n", what,
 		    st != NULL ? mysql_stmt_error(st) : "no memory");
 		mysql_rollback(db);
 	}
@@ -511,22 +511,36 @@ out:
 	return rc == 0 ? folded : -1;
 }
 
-/*
- * The dashboard's month summaries (sql/county/024): the changes the triggers inserted
- * since the last run are added into the totals, so that the dashboard sums few rows.
- * Nothing is lost when it does not run: the dashboard reads the changes too.
- */
-static int
-fold_summaries(MYSQL *db)
+/* All the changes of one fold, batch by batch: how many, or -1. */
+static long long
+fold_all(MYSQL *db, const char *call, const char *what)
 {
 	long long n, total = 0;
 
 	do {
-		if ((n = fold_batch(db)) == -1)
+		if ((n = fold_batch(db, call, what)) == -1)
 			return -1;
 		total += n;
 	} while (n == FOLD_BATCH);
-	printf("county: %lld summary change(s) folded into the month totals\n", total);
+	return total;
+}
+
+/*
+ * The dashboard's summaries: the month summaries (sql/county/024) and the appointments per
+ * day (025). The changes the triggers inserted since the last run are added into the
+ * totals, so that the dashboard sums few rows. Nothing is lost when it does not run: the
+ * dashboard reads the changes too.
+ */
+static int
+fold_summaries(MYSQL *db)
+{
+	long long months, days;
+
+	if ((months = fold_all(db, "CALL hall_stats_fold(?)", "month summaries")) == -1 ||
+	    (days = fold_all(db, "CALL appt_day_fold(?)", "appointments per day")) == -1)
+		return -1;
+	printf("county: %lld summary change(s) folded into the month totals\n", months);
+	printf("county: %lld appointment change(s) folded into the day totals\n", days);
 	return 0;
 }
 

@@ -372,59 +372,87 @@ conflicts_page(struct staff_req *s)
 	spage_finish(s, 200, &b, NULL);
 }
 
-/* The dashboard's appointments per hall: the last 30 days and what is booked ahead. */
+/*
+ * The dashboard's appointments: the county's totals over the last 30 days and what is
+ * booked ahead, and the problem halls only (most refusals and no-shows),
+ * APPT_DASH_HALLS of them, both from appt_day_stats (sql/county/025: the folded totals and the changes not yet
+ * folded, inserted by triggers), so
+ * the section stays a few KB and a few ms at 300 halls. Every hall's own list is
+ * /appointments?hall=.
+ */
+#define APPT_DASH_HALLS 10
+#define APPT_STR_(x) #x
+#define APPT_STR(x) APPT_STR_(x)
+#define APPT_WINDOW "s.county_code = ? AND s.date >= CURDATE() - INTERVAL 30 DAY "
+#define APPT_FIGURES "COALESCE(SUM(s.total), 0) AS booked, " \
+	"COALESCE(SUM(IF(s.date >= CURDATE(), s.booked + s.confirmed, 0)), 0) AS ahead, " \
+	"COALESCE(SUM(s.attended), 0) AS attended, COALESCE(SUM(s.no_show), 0) AS no_show, " \
+	"COALESCE(SUM(s.refused), 0) AS refused"
+enum { AP_CODE, AP_NAME, AP_BOOKED, AP_AHEAD, AP_ATTENDED, AP_NO_SHOW, AP_REFUSED, AP__N };
+
+static void
+appt_row(struct buf *b, const struct dbrows *r, size_t i, int total)
+{
+	if (total)
+		buf_adds(b, "<tr data-total=\"1\"><td><b>全县合计</b></td>");
+	else {
+		buf_adds(b, "<tr data-hall=\"");
+		SH(b, db_str(r, i, AP_CODE));
+		buf_adds(b, "\"><td><a href=\"/appointments?hall=");
+		SH(b, db_str(r, i, AP_CODE));
+		buf_adds(b, "\">");
+		SH(b, db_val(r, i, AP_NAME) != NULL ? db_str(r, i, AP_NAME) : db_str(r, i, AP_CODE));
+		buf_adds(b, "</a></td>");
+	}
+	buf_printf(b, "<td class=\"num\" data-booked=\"%lld\">%lld</td>"
+		      "<td class=\"num\" data-ahead=\"%lld\">%lld</td>"
+		      "<td class=\"num\" data-attended=\"%lld\">%lld</td>"
+		      "<td class=\"num%s\" data-no-show=\"%lld\">%lld</td>"
+		      "<td class=\"num\" data-refused=\"%lld\">%lld</td>",
+	    db_int(r, i, AP_BOOKED), db_int(r, i, AP_BOOKED),
+	    db_int(r, i, AP_AHEAD), db_int(r, i, AP_AHEAD),
+	    db_int(r, i, AP_ATTENDED), db_int(r, i, AP_ATTENDED),
+	    db_int(r, i, AP_NO_SHOW) > 0 ? " warn" : "", db_int(r, i, AP_NO_SHOW),
+	    db_int(r, i, AP_NO_SHOW),
+	    db_int(r, i, AP_REFUSED), db_int(r, i, AP_REFUSED));
+	buf_adds(b, "</tr>");
+}
+
 int
 appointments_section(struct buf *b, struct staff_req *s)
 {
-	enum { H_CODE, H_NAME, H_BOOKED, H_AHEAD, H_ATTENDED, H_NO_SHOW, H_REFUSED,
-	       H_CONFLICTS, H__N };
 	static const struct scol cols[] = {
 		{"大厅", NULL}, {"预约", "num"}, {"待办理", "num"}, {"已办理", "num"},
-		{"未到", "num"}, {"未同意", "num"}, {"冲突", "num"},
+		{"未到", "num"}, {"未同意", "num"},
 	};
-	struct dbparam p[1] = {DBS(s->u.county)};
-	struct dbrows r;
+	struct dbparam pt[1] = {DBS(s->u.county)};
+	struct dbparam ph[1] = {DBS(s->u.county)};
+	struct dbrows t, r;
 	size_t i;
 
-	if (db_select("SELECT h.hall_code, h.name, COUNT(a.appointment_no), "
-		      "COALESCE(SUM(a.date >= CURDATE() AND a.status IN ('booked', 'confirmed')), 0), "
-		      "COALESCE(SUM(a.status = 'attended'), 0), "
-		      "COALESCE(SUM(a.status = 'no_show'), 0), "
-		      "COALESCE(SUM(a.status = 'refused'), 0), "
-		      "(SELECT COUNT(*) FROM appointment_conflicts c WHERE c.hall_code = h.hall_code) "
-		      "FROM halls h LEFT JOIN appointments a ON a.hall_code = h.hall_code "
-		      "AND a.date >= CURDATE() - INTERVAL 30 DAY "
-		      "WHERE h.county_code = ? GROUP BY h.hall_code, h.name ORDER BY h.hall_code",
-		p, 1, &r, 1000) == -1)
+	if (db_select("SELECT NULL, NULL, " APPT_FIGURES " "
+		      "FROM appt_day_stats s WHERE " APPT_WINDOW, pt, 1, &t, 1) == -1)
 		return -1;
-	buf_adds(b, "<h2>预约</h2><p class=\"muted\">近 30 天及以后的预约（按预约日期）：预约总数、"
-		    "尚待办理、已办理、未到、县级未同意，以及与新时段安排冲突的（<a href=\""
-		    "/appointment-conflicts\">冲突列表</a>）。</p>");
-	spage_table(b, "id=\"appointment-figures\"", cols, NCOLS(cols));
-	for (i = 0; i < r.nrows; i++) {
-		buf_adds(b, "<tr data-hall=\"");
-		SH(b, db_str(&r, i, H_CODE));
-		buf_adds(b, "\"><td><a href=\"/appointments?hall=");
-		SH(b, db_str(&r, i, H_CODE));
-		buf_adds(b, "\">");
-		SH(b, db_str(&r, i, H_NAME));
-		buf_adds(b, "</a></td>");
-		buf_printf(b, "<td class=\"num\" data-booked=\"%lld\">%lld</td>"
-			      "<td class=\"num\" data-ahead=\"%lld\">%lld</td>"
-			      "<td class=\"num\" data-attended=\"%lld\">%lld</td>"
-			      "<td class=\"num%s\" data-no-show=\"%lld\">%lld</td>"
-			      "<td class=\"num\" data-refused=\"%lld\">%lld</td>"
-			      "<td class=\"num%s\" data-conflicts=\"%lld\">%lld</td></tr>",
-		    db_int(&r, i, H_BOOKED), db_int(&r, i, H_BOOKED),
-		    db_int(&r, i, H_AHEAD), db_int(&r, i, H_AHEAD),
-		    db_int(&r, i, H_ATTENDED), db_int(&r, i, H_ATTENDED),
-		    db_int(&r, i, H_NO_SHOW) > 0 ? " warn" : "", db_int(&r, i, H_NO_SHOW),
-		    db_int(&r, i, H_NO_SHOW),
-		    db_int(&r, i, H_REFUSED), db_int(&r, i, H_REFUSED),
-		    db_int(&r, i, H_CONFLICTS) > 0 ? " late" : "", db_int(&r, i, H_CONFLICTS),
-		    db_int(&r, i, H_CONFLICTS));
+	/* no conflicts here: appointment_conflicts is a view that checks every future
+	 * booking against its hall's schedule, too dear for this page; it has its own */
+	if (db_select("SELECT s.hall_code, h.name, " APPT_FIGURES " FROM appt_day_stats s "
+		      "LEFT JOIN halls h ON h.hall_code = s.hall_code WHERE " APPT_WINDOW
+		      "GROUP BY s.hall_code, h.name HAVING SUM(s.no_show) + SUM(s.refused) > 0 "
+		      "ORDER BY SUM(s.no_show) + SUM(s.refused) DESC, s.hall_code "
+		      "LIMIT " APPT_STR(APPT_DASH_HALLS), ph, 1, &r, APPT_DASH_HALLS) == -1) {
+		dbrows_free(&t);
+		return -1;
 	}
-	spage_table_end(b, NCOLS(cols), r.nrows, NULL);
+	buf_printf(b, "<h2>预约</h2><p class=\"muted\">近 30 天及以后的预约（按预约日期）：预约总数、"
+		      "尚待办理、已办理、未到、县级未同意；与新时段安排冲突的见<a href=\""
+		      "/appointment-conflicts\">冲突列表</a>。全县合计，及未到与未同意最多的前 %d 个"
+		      "大厅；各大厅的预约见<a href=\"/appointments\">预约</a>。</p>", APPT_DASH_HALLS);
+	spage_table(b, "id=\"appointment-figures\"", cols, NCOLS(cols));
+	appt_row(b, &t, 0, 1);
+	for (i = 0; i < r.nrows; i++)
+		appt_row(b, &r, i, 0);
+	spage_table_end(b, NCOLS(cols), r.nrows + 1, NULL);
+	dbrows_free(&t);
 	dbrows_free(&r);
 	return 0;
 }

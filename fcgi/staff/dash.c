@@ -11,9 +11,10 @@
  *
  * At a county's size (issue 15: 300 halls, a million cases) nothing here reads the cases
  * one by one: the period's figures come from hall_month_stats (sql/county/020, kept by
- * triggers), the open cases (few at any time) through the cases_handler index; and the
- * page draws the problem halls only: the silent ones first (dash_fleet.c), then the worst
- * DASH_WORST, with the table of all halls worst first, DASH_PAGE a page.
+ * triggers), the open cases (few at any time) and the follow-ups from indexes read alone
+ * (sql/county/025, no counter row); and the page draws the problem halls only: the silent
+ * ones first (dash_fleet.c), then the worst DASH_WORST, with the table of all halls worst
+ * first, DASH_PAGE a page.
  *
  * The period (?period=month|quarter|year|12m and ?at=YYYY-MM; default: the 12 months up to
  * this one) selects cases by the month they were submitted in and ratings by the month
@@ -35,8 +36,6 @@
 #define DASH_WORST 20	/* problem halls drawn */
 /* the row a case of `cases c` counts in: the hall handling it, else the county's code */
 #define DASH_HALL "COALESCE(c.handler_hall, c.handler_county)"
-/* the statuses of an open case, as a list the cases_handler index can range over */
-#define OPEN_STATUSES "('received','delivered','accepted','transferred')"
 
 struct hall_fig {
 	char code[13];
@@ -146,13 +145,17 @@ fill_stats(struct hall_fig *h, const struct dbrows *r, size_t i)
 }
 
 /*
- * The open cases as of now, through cases_handler (the closed ones are never read); those
- * past their deadline that were submitted in the period count against its on-time rate.
+ * The open cases as of now, from the index cases_dash_open (sql/county/025) alone: only
+ * the open cases' entries are read, never a closed case; those past their deadline that
+ * were submitted in the period count against its on-time rate. Every row is open, so
+ * overdue and warning are the deadline's alone (OVERDUE_SQL, WARNING_SQL less the status).
  * Parameters: the period's [from, to), the county.
  */
-#define OPEN_SQL "SELECT " DASH_HALL ", count(*), SUM(" OVERDUE_SQL "), SUM(" WARNING_SQL "), " \
-	"SUM(" OVERDUE_SQL " AND c.submitted_at >= ? AND c.submitted_at < ?) " \
-	"FROM cases c WHERE c.handler_county = ? AND c.status IN " OPEN_STATUSES " GROUP BY 1"
+#define OPEN_SQL "SELECT " DASH_HALL ", count(*), SUM(c.due_at < NOW()), " \
+	"SUM(c.due_at >= NOW() AND DATE(c.due_at) = CURDATE()), " \
+	"SUM(c.due_at < NOW() AND c.submitted_at >= ? AND c.submitted_at < ?) " \
+	"FROM cases c FORCE INDEX (cases_dash_open) WHERE c.handler_county = ? AND c.closed = 0 " \
+	"GROUP BY c.handler_hall"
 enum { OP_HALL, OP_OPEN, OP_OVERDUE, OP_WARNING, OP_OVERDUE_PERIOD, OP__N };
 
 static void
@@ -164,19 +167,33 @@ fill_open(struct hall_fig *h, const struct dbrows *r, size_t i)
 	h->overdue_period = db_int(r, i, OP_OVERDUE_PERIOD);
 }
 
-/* 差评 follow-ups as of now (a few per cent of the ratings). Parameter: the county. */
-#define FOLLOWUPS_SQL "SELECT " DASH_HALL ", SUM(f.closed_at IS NULL), " \
-	"SUM(f.closed_at IS NULL AND f.due_at < NOW()), SUM(f.closed_at IS NOT NULL) " \
-	"FROM rating_followups f JOIN cases c ON c.case_no = f.case_no " \
-	"WHERE c.handler_county = ? GROUP BY 1"
-enum { FS_HALL, FS_OPEN, FS_LATE, FS_CLOSED, FS__N };
+/*
+ * 差评 follow-ups as of now, per the hall each counts under (its case's, moved on a
+ * transfer: sql/county/025), from ranges of the index rating_followups_dash alone: the
+ * open ones (few), and the closed ones (a few per cent of the ratings, deleted with their
+ * cases by the retention job, so a few thousand entries). No counter row: two staff
+ * closing follow-ups of one hall never wait for each other. Parameter: the county.
+ */
+#define FU_OPEN_SQL "SELECT f.stat_hall, count(*), SUM(f.due_at < NOW()) " \
+	"FROM rating_followups f FORCE INDEX (rating_followups_dash) " \
+	"WHERE f.stat_county = ? AND f.closed_at IS NULL GROUP BY f.stat_hall"
+enum { FO_HALL, FO_OPEN, FO_LATE, FO__N };
+#define FU_CLOSED_SQL "SELECT f.stat_hall, count(*) FROM rating_followups f " \
+	"FORCE INDEX (rating_followups_dash) WHERE f.stat_county = ? " \
+	"AND f.closed_at IS NOT NULL GROUP BY f.stat_hall"
+enum { FC_HALL, FC_CLOSED, FC__N };
 
 static void
-fill_followups(struct hall_fig *h, const struct dbrows *r, size_t i)
+fill_fu_open(struct hall_fig *h, const struct dbrows *r, size_t i)
 {
-	h->fu_open = db_int(r, i, FS_OPEN);
-	h->fu_late = db_int(r, i, FS_LATE);
-	h->fu_closed = db_int(r, i, FS_CLOSED);
+	h->fu_open = db_int(r, i, FO_OPEN);
+	h->fu_late = db_int(r, i, FO_LATE);
+}
+
+static void
+fill_fu_closed(struct hall_fig *h, const struct dbrows *r, size_t i)
+{
+	h->fu_closed = db_int(r, i, FC_CLOSED);
 }
 
 /* The county's trend: per month, from the trend's first month to the period's end. */
@@ -353,7 +370,8 @@ dash_load(struct staff_req *s, struct dash *d)
 	if (dash_fill(d, HALLS_SQL, pc, 1, fill_halls) == -1 ||
 	    dash_fill(d, STATS_SQL, pp, 3, fill_stats) == -1 ||
 	    dash_fill(d, OPEN_SQL, po, 3, fill_open) == -1 ||
-	    dash_fill(d, FOLLOWUPS_SQL, pc, 1, fill_followups) == -1)
+	    dash_fill(d, FU_OPEN_SQL, pc, 1, fill_fu_open) == -1 ||
+	    dash_fill(d, FU_CLOSED_SQL, pc, 1, fill_fu_closed) == -1)
 		goto fail;
 	if (db_select(TREND_SQL, pt, 3, &r, 12) == -1)
 		goto fail;

@@ -17,6 +17,10 @@ Each ratio comes from its two measurements taken in turns, ROUNDS times (a, b, a
 and the medians: on a shared machine the speed drifts over a minute, and two single runs
 taken one after the other would put that drift into the ratio.
 
+  dashboard (BENCH_SCALE=1) the staff console's dashboard for 300 halls at 1,000,000 cases
+          (BENCH_DASH_CASES), loaded once by tests/bench/dash_sections.py into $B/bench-dash:
+          the median and slowest of 21 requests, the largest page in KB
+
   console (BENCH_SCALE=1) the staff inbox at a real county's size: 200 halls and 1,000,000
           cases made by tests/bench/county_gen.py (once: kept in $B/bench-county and
           reused), then the inbox, its filters, Chinese search and page 50 through nginx
@@ -506,6 +510,60 @@ def bench_console():
         subprocess.run([demo, "stop"], env=env, stdout=subprocess.DEVNULL, timeout=120)
 
 
+def bench_dashboard():
+    """The staff console's dashboard for 300 halls at BENCH_DASH_CASES cases (default
+    1,000,000; SPEC 9: under 200 ms and 100 KB), loaded once by tests/bench/dash_sections.py
+    into $B/bench-dash and kept; REQS requests one at a time, the median and the largest."""
+    import hashlib
+    import types
+    sys.path.insert(0, os.path.join(ROOT, "tests", "bench"))
+    from test_staff import Client
+    from county import County
+    import dash_sections
+    n = int(os.environ.get("BENCH_DASH_CASES", "1000000"))
+    var = os.path.join(BIN, "bench-dash")
+    env = dict(os.environ, VAR=var, HALL_PORT="18994", COUNTY_PORT="13994", STAFF_PORT="18995",
+               B=B, COUNTY="1", AGENT="0", PROVINCE="0", STAFF="1", SMS="0", NOTIFY="0")
+    demo = os.path.join(ROOT, "conf", "demo")
+    marker = os.path.join(var, "loaded")
+    made = open(marker).read().strip() if os.path.exists(marker) else ""
+    sums = hashlib.sha256()
+    for f in ("tests/bench/dash_sections.py", "sql/county/020_fleet_health.sql",
+              "sql/county/025_dashboard_counts.sql"):
+        with open(os.path.join(ROOT, f), "rb") as fh:
+            sums.update(fh.read())
+    want = "%d %s" % (n, sums.hexdigest()[:16])
+    if made != want:
+        shutil.rmtree(var, ignore_errors=True)
+    subprocess.run([demo, "start"], env=env, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    try:
+        node = types.SimpleNamespace(county=True, var=var, county_port=13994,
+                                     ini=lambda: {"hall": {"code": "430121001000"}})
+        if made != want:
+            say("  loading the dashboard's county (%d cases, once; kept in %s) ..." % (n, var))
+            dash_sections.load(County(node), n)
+            with open(marker, "w") as f:
+                f.write(want)
+        cred = dict(line.strip().split("=", 1) for line in open(os.path.join(var, "run.env"))
+                    if "=" in line)
+        c = Client(18995)
+        if c.login(cred["STAFF_USER"], cred["STAFF_PASSWORD"]).status != 303:
+            raise RuntimeError("cannot sign in to the dashboard county's console")
+        c.get("/dashboard")
+        ms, size = [], 0
+        for q in ["", "?period=month", "?period=year&page=3"] * 7:
+            t0 = time.perf_counter()
+            r = c.get("/dashboard" + q)
+            ms.append((time.perf_counter() - t0) * 1000)
+            if r.status != 200:
+                raise RuntimeError("/dashboard%s: %d" % (q, r.status))
+            size = max(size, len(r.text.encode()))
+        results.update({"dashboard_ms": median(ms), "dashboard_max_ms": max(ms),
+                        "dashboard_kb": size / 1024.0, "dashboard_cases": n})
+    finally:
+        subprocess.run([demo, "stop"], env=env, stdout=subprocess.DEVNULL, timeout=120)
+
+
 TARGETS = [
     ("read_rps", "lookups/s through nginx + hall-read", None),
     ("hello_rps", "hello-world libfcgi behind the same nginx", None),
@@ -532,6 +590,10 @@ TARGETS = [
     ("console_inbox_p99_ms", "staff inbox and its filters, p99 ms", "< 100"),
     ("console_search_p99_ms", "staff inbox Chinese search, p99 ms", "< 100"),
     ("console_deep_page_p99_ms", "staff inbox page 50, p99 ms", "< 100"),
+    ("dashboard_cases", "cases in the dashboard's county (BENCH_SCALE=1)", None),
+    ("dashboard_ms", "dashboard, 300 halls, median of 21 requests, ms", "< 200"),
+    ("dashboard_max_ms", "dashboard, the slowest of them, ms", None),
+    ("dashboard_kb", "dashboard, the largest page, KB", "< 100"),
 ]
 
 
@@ -551,8 +613,9 @@ def main():
     if os.environ.get("BENCH_SCALE") == "1":
         steps.append(("console", bench_console))
         steps.append(("ingest", bench_ingest))
+        steps.append(("dashboard", bench_dashboard))
     else:
-        notes.append("console, ingest: the county-scale figures need BENCH_SCALE=1")
+        notes.append("console, ingest, dashboard: the county-scale figures need BENCH_SCALE=1")
     if os.environ.get("BENCH_ONLY"):
         steps = [st for st in steps if st[0] in os.environ["BENCH_ONLY"].split(",")]
     for name, fn in steps:
