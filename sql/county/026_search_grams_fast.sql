@@ -149,27 +149,6 @@ CREATE OR REPLACE FUNCTION search_grams(p TEXT) RETURNS MEDIUMTEXT
 	DETERMINISTIC NO SQL
 	RETURN search_grams_hex(search_hex(search_fold(p)));
 
--- A query for MATCH ... AGAINST (... IN BOOLEAN MODE): every token of p required; a single
--- character: the tokens it starts. '' for an empty query. (A query is short: a loop is
--- fine here.)
-CREATE OR REPLACE FUNCTION search_query(p VARCHAR(400)) RETURNS TEXT
-	DETERMINISTIC NO SQL
-BEGIN
-	DECLARE h TEXT DEFAULT search_hex(search_fold(p));
-	DECLARE n INT DEFAULT CHAR_LENGTH(h) DIV 8;
-	DECLARE i INT DEFAULT 1;
-	DECLARE q TEXT DEFAULT '';
-
-	IF n = 1 THEN
-		RETURN CONCAT('x', h, '*');
-	END IF;
-	WHILE i < n DO
-		SET q = CONCAT(q, IF(i = 1, '', ' '), '+x', SUBSTRING(h, (i - 1) * 8 + 1, 16));
-		SET i = i + 1;
-	END WHILE;
-	RETURN q;
-END;
-
 -- search_query(p) with only the tokens whose place in pick holds '1' (022 says why).
 CREATE OR REPLACE FUNCTION search_query_pick(p VARCHAR(400), pick VARCHAR(400)) RETURNS TEXT
 	DETERMINISTIC NO SQL
@@ -190,6 +169,12 @@ BEGIN
 	END WHILE;
 	RETURN q;
 END;
+
+-- A query for MATCH ... AGAINST (... IN BOOLEAN MODE): every token of p required; a single
+-- character: the tokens it starts. '' for an empty query.
+CREATE OR REPLACE FUNCTION search_query(p VARCHAR(400)) RETURNS TEXT
+	DETERMINISTIC NO SQL
+	RETURN search_query_pick(p, REPEAT('1', 400));
 
 GRANT EXECUTE ON FUNCTION search_query TO staff_console;
 GRANT EXECUTE ON FUNCTION search_query_pick TO staff_console;
