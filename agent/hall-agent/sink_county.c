@@ -433,7 +433,6 @@ read_send_batch(struct county_sink *k, struct store *s, struct outbox_batch *b, 
 	int rc = -1, nb;
 
 	*sent = *len = 0;
-	outbox_batch_clear(b);
 	if ((o = batch_out_ready(k)) == NULL) {
 		snprintf(err, errlen, "out of memory building a batch");
 		return -1;
@@ -652,10 +651,8 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		/* pieces may have gone: the statement is not trusted again, nor the connection */
 		goto lost;
 	}
-	if (b->n == 0) {
-		outbox_batch_clear(b);
+	if (b->n == 0)
 		return 0;
-	}
 	last_seq = b->last_seq;
 	backlog = outbox_backlog_after(s, b->last_seq);
 	unpacked = (long long)json_len;

@@ -319,7 +319,6 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 	size_t i;
 
 	*retry_after = -1;
-	outbox_batch_clear(b);
 	if (k->gz.failed)	/* a failed buf is freed and stays failed: a fresh one */
 		buf_init(&k->gz, 64u << 20);
 	buf_reset(&k->gz);

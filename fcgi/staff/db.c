@@ -216,7 +216,6 @@ db_conflict_again(unsigned *tries)
 	if (db_last_err != ER_LOCK_DEADLOCK_NO || *tries >= DB_CONFLICT_RETRIES)
 		return 0;
 	++*tries;
-	db_rollback();	/* the server rolled it back already; the state here follows */
 	log_info("a transaction lost a conflict (a Galera certification conflict or a "
 		 "deadlock): run again (%u)", *tries);
 	db_last_err = 0;

@@ -93,10 +93,10 @@ int db_begin(void);
 int db_commit(void);
 void db_rollback(void);
 /*
- * After a transaction failed: 1 when it failed because it lost a conflict (1213: a
- * deadlock, or a Galera certification conflict found at commit, which rolled it back
- * whole) and may run again from its db_begin, at most a few times (*tries counts them,
- * 0 at first); 0 otherwise. A transaction that may have committed (a lost answer) is
+ * After a transaction failed and was rolled back (db_rollback): 1 when it failed because it
+ * lost a conflict (1213: a deadlock, or a Galera certification conflict found at commit,
+ * which rolled it back whole) and may run again from its db_begin, at most a few times
+ * (*tries counts them, 0 at first); 0 otherwise. A transaction that may have committed (a lost answer) is
  * never run again.
  */
 int db_conflict_again(unsigned *tries);

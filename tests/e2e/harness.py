@@ -116,6 +116,17 @@ def proc_children(pid):
     return out
 
 
+def kill9_tree(pid, timeout=15.0):
+    """SIGKILL to a process and its children; True once all are gone."""
+    pids = [pid] + proc_children(pid)
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return wait_gone(pids, timeout)
+
+
 def wait_gone(pids, timeout=10.0):
     """Waits until every pid has ended (reaping what we can); True when they all did."""
     deadline = time.monotonic() + timeout

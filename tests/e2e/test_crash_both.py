@@ -8,14 +8,13 @@ receiver behind its nginx, the hall's nginx and programs; the agent is run by th
 import hashlib
 import os
 import random
-import signal
 import sqlite3
 import threading
 import time
 import unittest
 
 from county import Agent, County, hall_rows, submit_many, wait_until
-from harness import NO_LIMITS, Node, finish_node, proc_children, wait_gone
+from harness import NO_LIMITS, Node, finish_node, kill9_tree
 
 N = 3000
 FIRST = 1500
@@ -61,13 +60,7 @@ class CrashBothTest(unittest.TestCase):
         """SIGKILL to the receiver and its workers; conf/demo start brings it back."""
         pid = self.node.pid("province-receiver")
         self.assertIsNotNone(pid, "no province-receiver pid file")
-        pids = [pid] + proc_children(pid)
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.assertTrue(wait_gone(pids, 15), "the province receiver did not die")
+        self.assertTrue(kill9_tree(pid), "the province receiver did not die")
 
     def test_kill9_agent_county_and_province_while_3000_records_drain(self):
         node, county, agent = self.node, self.county, self.agent

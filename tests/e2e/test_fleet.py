@@ -7,11 +7,10 @@ to make a province backlog."""
 
 import os
 import re
-import signal
 import unittest
 
 from county import Agent, County, sql_str, submit_many
-from harness import NO_LIMITS, Node, proc_children, wait_gone
+from harness import NO_LIMITS, Node, kill9_tree
 from test_staff import Client, caseno
 
 SKEW_MS = 90000
@@ -63,13 +62,7 @@ class FleetTest(unittest.TestCase):
     def kill_province(self):
         pid = self.node.pid("province-receiver")
         self.assertIsNotNone(pid)
-        pids = [pid] + proc_children(pid)
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        self.assertTrue(wait_gone(pids, 15))
+        self.assertTrue(kill9_tree(pid))
 
     def signed_in(self):
         c = Client(self.node.staff_port)
