@@ -22,6 +22,8 @@
  *   county-admin -c COUNTY_INI purge [DAYS]              delete the closed cases past
  *                                                       [retention] days (or DAYS); daily from
  *                                                       conf/systemd/county-purge.timer
+ *   county-admin -c COUNTY_INI rebuild-stats             the dashboard's summaries made again
+ *                                                       from the rows (sql/county/028)
  */
 #include <dirent.h>
 #include <errno.h>
@@ -572,6 +574,37 @@ cmd_purge(MYSQL *db, int days)
 	return fold_summaries(db);
 }
 
+/*
+ * The dashboard's summaries made again from the rows they count (dashboard_rebuild,
+ * sql/county/028): after a bulk load with the triggers set aside, or when the summaries are
+ * in doubt. One transaction; the summaries stay as they were when it fails.
+ */
+static int
+cmd_rebuild_stats(MYSQL *db)
+{
+	MYSQL_STMT *st = mysql_stmt_init(db);
+	int rc = -1;
+
+	if (st == NULL || mysql_stmt_prepare(st, "CALL dashboard_rebuild()", (unsigned long)-1) != 0 ||
+	    mysql_stmt_execute(st) != 0)
+		goto out;
+	while (mysql_stmt_next_result(st) == 0)
+		mysql_stmt_free_result(st);
+	if (mysql_commit(db) != 0)
+		goto out;
+	printf("county: the dashboard's summaries made again from the cases, ratings, "
+	       "follow-ups and appointments\n");
+	rc = 0;
+out:
+	if (rc == -1) {
+		fprintf(stderr, "county-admin: rebuild-stats: %s\n",
+		    st != NULL ? mysql_stmt_error(st) : "no memory");
+		mysql_rollback(db);
+	}
+	mysql_stmt_close(st);
+	return rc;
+}
+
 static const char help[] =
     "usage: county-admin -c COUNTY_INI COMMAND\n"
     "\n"
@@ -585,6 +618,7 @@ static const char help[] =
     "  add-notifier USER PASSWORD_FILE  county-notifier's account (county_notifier)\n"
     "  import-calendars YYYY.txt...     the shipped calendars, for years not yet published\n"
     "  purge [DAYS]                     delete closed cases past [retention] days (or DAYS)\n"
+    "  rebuild-stats                    make the dashboard's summaries again from the rows\n"
     "  --help, --version\n"
     "Passwords are read from files (mode 0600), never from the command line.\n";
 
@@ -649,7 +683,9 @@ main(int argc, char *argv[])
 		if (argc == 2 && (*argv[1] == '\0' || *end != '\0' || days < 0 || days > 36500))
 			usage();
 		rc = cmd_purge(db, (int)days) == 0 ? 0 : 1;
-	} else if (strcmp(argv[0], "import-calendars") == 0 && argc >= 2)
+	} else if (strcmp(argv[0], "rebuild-stats") == 0 && argc == 1)
+		rc = cmd_rebuild_stats(db) == 0 ? 0 : 1;
+	else if (strcmp(argv[0], "import-calendars") == 0 && argc >= 2)
 		rc = cmd_import_calendars(db, argc - 1, argv + 1) == 0 ? 0 : 1;
 	else if (strcmp(argv[0], "add-provincial") == 0 && argc == 3)
 		rc = cmd_add_provincial(db, argv[1], argv[2]) == 0 ? 0 : 1;

@@ -529,7 +529,7 @@ def bench_dashboard():
     made = open(marker).read().strip() if os.path.exists(marker) else ""
     sums = hashlib.sha256()
     for f in ("tests/bench/dash_sections.py", "sql/county/020_fleet_health.sql",
-              "sql/county/025_dashboard_counts.sql"):
+              "sql/county/025_dashboard_counts.sql", "sql/county/028_dashboard_rebuild.sql"):
         with open(os.path.join(ROOT, f), "rb") as fh:
             sums.update(fh.read())
     want = "%d %s" % (n, sums.hexdigest()[:16])

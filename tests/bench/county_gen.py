@@ -181,15 +181,17 @@ def wait_all(procs):
             raise RuntimeError("county-admin add-hall: " + err.decode("utf-8", "replace"))
 
 
-def save_triggers(db, tables):
-    """The triggers of these tables, in their order of action: (name, sql_mode, CREATE)."""
+def save_triggers(db, tables, events=("INSERT", "UPDATE", "DELETE")):
+    """The triggers of these tables (on these events), in their order of action:
+    (name, sql_mode, CREATE)."""
     saved = []
     for name, timing, event, table, mode, definer, stmt in db.rows(
             "SELECT TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION, EVENT_OBJECT_TABLE, "
             "SQL_MODE, DEFINER, HEX(ACTION_STATEMENT) FROM information_schema.TRIGGERS "
             "WHERE TRIGGER_SCHEMA = 'county' AND EVENT_OBJECT_TABLE IN (%s) "
+            "AND EVENT_MANIPULATION IN (%s) "
             "ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER"
-            % ",".join(sql_str(t) for t in tables)):
+            % (",".join(sql_str(t) for t in tables), ",".join(sql_str(e) for e in events))):
         user, _, host = definer.rpartition("@")
         saved.append((name, mode, "CREATE DEFINER = %s@%s TRIGGER `%s` %s %s ON `%s` FOR EACH "
                       "ROW %s" % (sql_str(user), sql_str(host), name, timing, event, table,

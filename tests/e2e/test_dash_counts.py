@@ -274,6 +274,69 @@ class DashCountsTest(unittest.TestCase):
         self.assertEqual(self.fold(), 0)
         self.assert_counters_true()
 
+    # ---- dashboard_rebuild (sql/county/028) ------------------------------------------
+    def summaries(self):
+        """What the dashboard reads, non-zero groups only: the cases per county, hall and
+        month; the ratings per county and month (a rating stays under the hall that handled
+        its case when it was given, which a rebuild cannot know after a transfer); the
+        appointments per county, day and hall."""
+        return (
+            self.q("SELECT county_code, hall_key, month, SUM(submitted), SUM(closed), "
+                   "SUM(on_time), SUM(ch_online), SUM(ch_window), SUM(ch_phone), "
+                   "SUM(ch_letter), SUM(ch_email) FROM hall_month_stats GROUP BY 1, 2, 3 "
+                   "HAVING SUM(submitted) <> 0 OR SUM(closed) <> 0 ORDER BY 1, 2, 3"),
+            self.q("SELECT county_code, month, SUM(ratings), SUM(satisfied) FROM "
+                   "hall_month_stats GROUP BY 1, 2 HAVING SUM(ratings) <> 0 ORDER BY 1, 2"),
+            self.q("SELECT county_code, date, hall_code, SUM(total), SUM(booked), "
+                   "SUM(confirmed), SUM(refused), SUM(cancelled), SUM(attended), SUM(no_show) "
+                   "FROM appt_day_stats GROUP BY 1, 2, 3 HAVING SUM(total) <> 0 "
+                   "ORDER BY 1, 2, 3"))
+
+    def test_rebuild_equals_what_the_triggers_kept(self):
+        # traffic of every kind the summaries count: cases by channel, closed in time and
+        # late, a case deleted, ratings (one before its case), appointments changed
+        late = self.case(status="accepted")
+        on_time = self.case(hall=self.hall_b, status="accepted")
+        self.county.sql(
+            "UPDATE cases SET channel = 'window' WHERE case_no = %s;"
+            "UPDATE cases SET due_at = NOW() - INTERVAL 1 DAY WHERE case_no = %s;"
+            "INSERT INTO case_events (case_no, status, note, actor, at, origin) VALUES "
+            "(%s, 'answered', '答复', 'dc', NOW(), 'county'), "
+            "(%s, 'answered', '答复', 'dc', NOW(), 'county');"
+            "UPDATE cases SET status = 'answered' WHERE case_no IN (%s, %s);"
+            % (sql_str(on_time), sql_str(late), sql_str(late), sql_str(on_time),
+               sql_str(late), sql_str(on_time)))
+        gone = self.case()
+        self.county.sql("DELETE FROM cases WHERE case_no = %s" % sql_str(gone))
+        for i, (no, level) in enumerate(((late, 1), (on_time, 4), ("DCRB-LATER", 2))):
+            self.county.sql("INSERT INTO ratings (id, case_no, hall_code, level, at) VALUES "
+                            "(%s, %s, %s, %d, NOW())" % (sql_str("dcrb-%d" % i), sql_str(no),
+                                                        sql_str(self.hall), level))
+        for i, st in enumerate(("booked", "confirmed", "no_show")):
+            self.appt("DCRB%d" % i, self.hall_b, "CURDATE() + INTERVAL %d DAY" % i, st)
+        self.county.sql("UPDATE appointments SET status = 'cancelled' WHERE appointment_no = "
+                        "'DCRB0'")
+        self.fold(1)                          # some folded, some still deltas
+        kept = self.summaries()
+        self.assertTrue(all(kept), kept)
+        self.q("CALL dashboard_rebuild()")
+        self.assertEqual(self.summaries(), kept)
+        self.assertEqual(self.q("SELECT (SELECT COUNT(*) FROM hall_month_deltas) + "
+                                "(SELECT COUNT(*) FROM appt_day_deltas)"), [("0",)])
+        self.assert_counters_true()
+        # a summary gone wrong is put right; twice is the same as once
+        self.county.sql("UPDATE hall_month_folded SET submitted = submitted + 5 LIMIT 1; "
+                        "UPDATE appt_day_folded SET total = total + 1 LIMIT 1")
+        self.assertNotEqual(self.summaries(), kept)
+        for _ in range(2):
+            p = subprocess.run([os.path.join(ROOT, BUILD, "county-admin"), "-c",
+                                os.path.join(self.node.var, "county", "county.ini"),
+                                "rebuild-stats"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+            self.assertEqual(p.returncode, 0, p.stdout.decode("utf-8", "replace"))
+            self.assertIn("summaries made again", p.stdout.decode("utf-8"))
+        self.assertEqual(self.summaries(), kept)
+
     # ---- the migration again ---------------------------------------------------------
     def test_migration_again_recomputes_the_counters(self):
         self.case()
