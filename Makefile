@@ -1,7 +1,9 @@
 # Hall services: build, demo and tests.  See README.md.
 #
 #   make run     install what is missing, build, start the demo on 127.0.0.1:8080
-#   make stop    stop the demo
+#   make run CLUSTER=1   the same with the county database as a 3-node Galera cluster on
+#                loopback (SQL on 3307-3309, group communication on 4567-4575)
+#   make stop    stop the demo (the cluster too)
 #   make test    every test; ends with "N passed, N failed"
 #   make fuzz    the libFuzzer drivers for longer (FUZZ_SECONDS each, default 300)
 #   make SANITIZE=1 ...   build and test under ASan and UBSan
@@ -200,7 +202,7 @@ bench: deps
 
 run: deps
 	@$(AFTER_DEPS) all
-	@conf/demo run
+	@CLUSTER=$(CLUSTER) conf/demo run
 
 stop:
 	@conf/demo stop

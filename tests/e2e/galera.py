@@ -1,6 +1,7 @@
 """The county database as a 3-node MariaDB Galera cluster on loopback (SPEC 12), for the
 tests: each node a mariadbd of its own under $VAR/galera/nI, with its own ports for SQL,
-group communication (gcomm), IST and SST (rsync), the demo's TLS certificate, and the
+group communication (gcomm), IST and SST (rsync), the demo's TLS certificate (its
+my.cnf from conf/galera-my.cnf.in, which `conf/demo` fills in for CLUSTER=1 too), and the
 accounts and schema the single county of a Node(county=True) has, loaded once through
 node 1 by county-admin (so every migration runs under Galera's rules).
 
@@ -26,6 +27,8 @@ from county import COUNTY_ADMIN, County, wait_until
 from harness import ROOT, pick_port, proc_state, wait_gone
 
 PROVIDER = "/usr/lib/galera/libgalera_smm.so"
+# one node's settings, shared with conf/demo (CLUSTER=1)
+MY_CNF_IN = os.path.join(ROOT, "conf", "galera-my.cnf.in")
 
 _live = []
 
@@ -126,56 +129,25 @@ class Cluster:
             return f.readline().strip()
 
     def my_cnf(self, i):
-        var = self.node.var
-        d = self.dir(i)
-        gcomm = ",".join("127.0.0.1:%d" % p for p in self.gcomm_port)
-        lines = [
-            "[mariadbd]",
-            "datadir = %s/data" % d,
-            "socket = %s" % self.socket(i),
-            "pid-file = %s/mysqld.pid" % d,
-            "log-error = %s" % self.log_path(i),
-            "port = %d" % self.sql_port[i],
-            "bind-address = 127.0.0.1",
-            "skip-name-resolve",
-            "tmpdir = %s/tmp" % d,
-            "ssl_ca = %s/tls/ca.pem" % var,
-            "ssl_cert = %s/tls/server.pem" % var,
-            "ssl_key = %s/tls/server.key" % var,
-            "default-time-zone = +08:00",
-            "character-set-server = utf8mb4",
-            "collation-server = utf8mb4_unicode_ci",
-            "innodb_buffer_pool_size = 48M",
-            "innodb_log_file_size = 32M",
-            "max_connections = 200",
-            "max_allowed_packet = 64M",
-            # Galera's rules: row-based replication, interleaved auto-increment locks
-            "binlog_format = ROW",
-            "default_storage_engine = InnoDB",
-            "innodb_autoinc_lock_mode = 2",
-            "innodb_flush_log_at_trx_commit = 1",
-            "wsrep_on = ON",
-            "wsrep_provider = %s" % PROVIDER,
-            "wsrep_cluster_name = hall_county_test",
-            "wsrep_cluster_address = gcomm://%s" % gcomm,
-            "wsrep_node_name = n%d" % (i + 1),
-            "wsrep_node_address = 127.0.0.1:%d" % self.gcomm_port[i],
-            "wsrep_node_incoming_address = 127.0.0.1:%d" % self.sql_port[i],
-            "wsrep_sst_method = rsync",
-            "wsrep_sst_receive_address = 127.0.0.1:%d" % self.sst_port[i],
-            "wsrep_provider_options = \"gmcast.listen_addr=tcp://127.0.0.1:%d; "
-            "ist.recv_addr=127.0.0.1:%d; gcache.size=64M; evs.suspect_timeout=PT3S; "
-            "evs.inactive_timeout=PT6S; evs.install_timeout=PT6S\""
-            % (self.gcomm_port[i], self.ist_port[i]),
-        ]
-        if os.getuid() == 0:
-            lines.append("user = root")
-        # wsrep_sst_rsync sees the server's ssl_* lines and would tunnel the copy through
-        # stunnel (not installed); on loopback the state transfer goes in clear
-        lines += ["[sst]", "ssl-mode = DISABLED"]
-        path = os.path.join(d, "my.cnf")
+        """Node i's my.cnf: conf/galera-my.cnf.in, the template conf/demo's CLUSTER=1 fills
+        in too, with this cluster's folders and ports."""
+        values = {
+            "DIR": self.dir(i),
+            "VAR": self.node.var,
+            "NAME": "n%d" % (i + 1),
+            "CLUSTER": "hall_county_test",
+            "PORT": str(self.sql_port[i]),
+            "GCOMM": ",".join("127.0.0.1:%d" % p for p in self.gcomm_port),
+            "GCOMM_PORT": str(self.gcomm_port[i]),
+            "IST_PORT": str(self.ist_port[i]),
+            "SST_PORT": str(self.sst_port[i]),
+            "USER": "user = root" if os.getuid() == 0 else "",
+        }
+        with open(MY_CNF_IN) as f:
+            text = re.sub(r"@([A-Z_]+)@", lambda m: values[m.group(1)], f.read())
+        path = os.path.join(self.dir(i), "my.cnf")
         with open(path, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write(text)
         return path
 
     # ---- life cycle --------------------------------------------------------------------
