@@ -73,25 +73,17 @@ outbox_next_each(struct store *s, const char *dest, size_t max_records, size_t m
 	return rc;
 }
 
+/* The batch from the rows of st (seq, id, type, case_no, payload), bound but for ?2. */
+static int outbox_read(struct store *, sqlite3_stmt *, size_t max_records, size_t max_bytes,
+    struct outbox_batch *, outbox_each_fn, void *);
+
 int
 outbox_next_into(struct store *s, const char *dest, size_t max_records, size_t max_bytes,
     struct outbox_batch *b, outbox_each_fn each, void *arg)
 {
-	enum { OB_SEQ, OB_ID, OB_TYPE, OB_CASE_NO, OB_PAYLOAD };
 	sqlite3_stmt *st;
-	int step, rc = -1;
 
 	outbox_batch_clear(b);
-	if (b->cap < max_records) {
-		struct outbox_rec *v;
-
-		/* calloc: entries are zero until used, and pages never used are never touched */
-		if ((v = calloc(max_records, sizeof(*b->v))) == NULL)
-			return -1;
-		free(b->v);
-		b->v = v;
-		b->cap = max_records;
-	}
 	/*
 	 * The records put back (requeue) first: they are older than any after the mark. A
 	 * record without its payload was held by every destination configured when it was
@@ -107,8 +99,52 @@ outbox_next_into(struct store *s, const char *dest, size_t max_records, size_t m
 				"WHERE o.seq > (SELECT acked_seq FROM sync_dest WHERE dest = ?1) "
 				"AND o.payload IS NOT NULL AND " OUTBOX_FOR("o", "?1") " "
 				"ORDER BY 1 LIMIT ?2")) == NULL)
-		goto done;
+		return -1;
 	store_bind_text(st, 1, dest);
+	return outbox_read(s, st, max_records, max_bytes, b, each, arg);
+}
+
+int
+outbox_next_after(struct store *s, const char *dest, int64_t after, size_t max_records,
+    size_t max_bytes, struct outbox_batch *b, outbox_each_fn each, void *arg)
+{
+	sqlite3_stmt *st;
+
+	outbox_batch_clear(b);
+	/*
+	 * Nothing while records put back wait (they go first, and outbox_next_into takes
+	 * them); never a record at or below the mark, even when the batch before was of
+	 * records put back, whose last seq is below it.
+	 */
+	if ((st = store_stmt(s, "SELECT o.seq, o.id, o.type, o.case_no, o.payload FROM outbox o "
+				"WHERE o.seq > MAX(?3, (SELECT acked_seq FROM sync_dest "
+				"WHERE dest = ?1)) "
+				"AND NOT EXISTS (SELECT 1 FROM requeue WHERE dest = ?1) "
+				"AND o.payload IS NOT NULL AND " OUTBOX_FOR("o", "?1") " "
+				"ORDER BY 1 LIMIT ?2")) == NULL)
+		return -1;
+	store_bind_text(st, 1, dest);
+	sqlite3_bind_int64(st, 3, after);
+	return outbox_read(s, st, max_records, max_bytes, b, each, arg);
+}
+
+static int
+outbox_read(struct store *s, sqlite3_stmt *st, size_t max_records, size_t max_bytes,
+    struct outbox_batch *b, outbox_each_fn each, void *arg)
+{
+	enum { OB_SEQ, OB_ID, OB_TYPE, OB_CASE_NO, OB_PAYLOAD };
+	int step, rc = -1;
+
+	if (b->cap < max_records) {
+		struct outbox_rec *v;
+
+		/* calloc: entries are zero until used, and pages never used are never touched */
+		if ((v = calloc(max_records, sizeof(*b->v))) == NULL)
+			return -1;
+		free(b->v);
+		b->v = v;
+		b->cap = max_records;
+	}
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)max_records);
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		struct outbox_rec *r = &b->v[b->n];

@@ -336,6 +336,13 @@ int outbox_next_each(struct store *, const char *dest, size_t max_records, size_
  */
 int outbox_next_into(struct store *, const char *dest, size_t max_records, size_t max_bytes,
     struct outbox_batch *, outbox_each_fn each, void *arg);
+/*
+ * The same, for the batch after one not yet acknowledged (a sink with two batches on the
+ * way): the records after seq after (and after the mark). None while records put back
+ * (requeue) wait for dest: outbox_next_into takes those first.
+ */
+int outbox_next_after(struct store *, const char *dest, int64_t after, size_t max_records,
+    size_t max_bytes, struct outbox_batch *, outbox_each_fn each, void *arg);
 /* Empties a batch (its payloads and reasons freed), keeping its array for the next. */
 void outbox_batch_clear(struct outbox_batch *);
 void outbox_batch_free(struct outbox_batch *);
