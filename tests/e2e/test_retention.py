@@ -375,6 +375,60 @@ class CountyPurgeScaleTest(unittest.TestCase):
                         "DELETE FROM cases WHERE case_no LIKE '%s%%'; COMMIT"
                         % (prefix, prefix), timeout=120)
 
+    def test_a_county_at_019_holding_closed_cases_upgrades(self):
+        """A county that stopped at 019 with closed cases takes every later migration
+        (020's backfill once failed there with error 1442), and its closed cases then
+        have closed_at, count in the dashboard's summaries and are found by the purge."""
+        import shutil
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix="county-019-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        old = os.path.join(tmp, "sql")
+        os.mkdir(old)
+        full = os.path.join(ROOT, "sql", "county")
+        for f in sorted(os.listdir(full)):
+            if f[:3].isdigit() and int(f[:3]) <= 19:
+                os.symlink(os.path.join(full, f), os.path.join(old, f))
+        with open(os.path.join(self.node.var, "county", "county.ini")) as f:
+            text = f.read()
+        ini = os.path.join(tmp, "county.ini")
+
+        def migrate(schema_dir):
+            with open(ini, "w") as f:
+                f.write(text.replace("database = county\n", "database = county_up\n")
+                        .replace("schema_dir = %s" % full, "schema_dir = %s" % schema_dir))
+            p = subprocess.run([COUNTY_ADMIN, "-c", ini, "migrate"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=600)
+            return p.returncode, p.stdout.decode("utf-8", "replace")
+        self.addCleanup(self.county.sql, "DROP DATABASE IF EXISTS county_up")
+        code, out = migrate(old)
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("020_", out)
+        # a case answered by the county at 019, long ago
+        self.county.sql(
+            "USE county_up; INSERT INTO cases (case_no, id, hall_code, kind, subject, body, "
+            "phone, submitted_at, due_at, status) VALUES ('UP000001', 'up-1', %s, "
+            "'consultation', '升级', '升级前的案件', '13900000000', NOW() - INTERVAL 400 DAY, "
+            "NOW() - INTERVAL 397 DAY, 'accepted'); "
+            "INSERT INTO case_events (case_no, status, note, actor, at, origin) VALUES "
+            "('UP000001', 'resolved', '已办结', 'county', NOW() - INTERVAL 398 DAY, 'county'); "
+            "COMMIT" % sql_str(self.hall))
+        self.assertEqual(self.county.rows("SELECT status FROM county_up.cases"),
+                         [("resolved",)])
+        code, out = migrate(full)
+        self.assertEqual(code, 0, out)
+        self.assertIn("020_fleet_health.sql", out)
+        self.assertEqual(self.county.rows(
+            "SELECT DATE(closed_at) = DATE(NOW() - INTERVAL 398 DAY) FROM county_up.cases"),
+            [("1",)])
+        self.assertEqual(self.county.rows(
+            "SELECT SUM(submitted), SUM(closed), SUM(on_time) FROM county_up.hall_month_stats"),
+            [("1", "1", "1")])
+        # the hall has taken the case's event (a case still on its way waits)
+        self.county.sql("DELETE FROM county_up.downlink; COMMIT")
+        self.assertEqual(self.county.rows("USE county_up; CALL county_purge(365, 10); COMMIT"),
+                         [("1", "1", "0")])
+
     def reads_of_purge(self, days, limit):
         """(cases deleted, rows read) of one CALL county_purge(days, limit) and its commit."""
         out = self.county.rows("FLUSH STATUS; CALL county_purge(%d, %d); COMMIT; %s"
