@@ -432,7 +432,7 @@ cmd_import_calendars(MYSQL *db, int n, char *files[])
 #define PURGE_BATCH 1000
 
 /*
- * One CALL county_purge (sql/county/017) and its commit; the cases deleted, or -1. The
+ * One CALL county_purge (sql/county/027) and its commit; the cases deleted, or -1. The
  * appointments deleted in *appts (their last count, for the caller's loop).
  */
 static long long

@@ -3,9 +3,14 @@
  * it is used: db_select (all rows as text) and db_exec. Every statement is prepared with
  * bound parameters. A connection that was lost is closed and made again on the next call;
  * a read outside a transaction is retried once on the new connection, a write never is
- * (it may have committed before the answer was lost). A transaction that lost a conflict
- * (1213: a deadlock, or a Galera certification conflict) was rolled back whole by the
- * server, so its caller runs it again from the start (db_conflict_again).
+ * (it may have committed before the answer was lost). Nor is any statement of a
+ * transaction whose connection was lost: the server (a Galera node killed, say) took the
+ * transaction and its locks with it, and a new connection to another node would run the
+ * rest autocommitted, statement by statement, the case no longer locked; so the caller
+ * rolls back and answers 503, and the staff member's resubmission (the same seq) runs the
+ * action whole on a node that answers. A transaction that lost a conflict (1213: a
+ * deadlock, or a Galera certification conflict) was rolled back whole by the server, so
+ * its caller runs it again from the start (db_conflict_again).
  */
 #include <errno.h>
 #include <errmsg.h>
@@ -32,13 +37,17 @@ db_lost(unsigned int err)
 	return county_conn_lost(err);
 }
 
+/*
+ * db_in_tx stays as it is: a transaction whose connection is gone is still its caller's
+ * until db_rollback (or db_commit, which fails) ends it, so that db_select and db_run do
+ * not reconnect under it (see the comment at the top).
+ */
 void
 db_close(void)
 {
 	if (db != NULL)
 		mysql_close(db);
 	db = NULL;
-	db_in_tx = 0;
 }
 
 void
@@ -94,6 +103,11 @@ db_handle(void)
 static MYSQL_STMT *
 db_run(const char *sql, const struct dbparam *p, size_t n, unsigned int *err)
 {
+	/* the connection of an open transaction was lost: no new one until it is rolled back */
+	if (db == NULL && db_in_tx) {
+		*err = CR_SERVER_LOST;
+		return NULL;
+	}
 	if (db_ready() == -1) {
 		*err = CR_CONNECTION_ERROR;
 		return NULL;
@@ -191,9 +205,9 @@ db_begin(void)
 int
 db_commit(void)
 {
+	db_in_tx = 0;
 	if (db == NULL)
 		return -1;
-	db_in_tx = 0;
 	if (mysql_commit(db) != 0) {
 		log_warnx("%s: %s", __func__, mysql_error(db));
 		db_failed(mysql_errno(db));

@@ -62,6 +62,15 @@ INSERT IGNORE INTO county_settings (name, value) VALUES ('silent_after_minutes',
 -- first closing county event, as the dashboard counted before.
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS closed_at DATETIME;
 
+-- The cases closed before this migration, before the triggers below exist: an UPDATE of
+-- cases that read hall_month_stats (as this once did, to run only while it was empty)
+-- while cases_stats_upd writes it is refused (error 1442), and a county holding closed
+-- cases could not get past 019. Setting closed_at where it is missing is harmless twice.
+UPDATE cases c SET c.closed_at = (SELECT MIN(e.at) FROM case_events e
+		WHERE e.case_no = c.case_no AND e.origin = 'county'
+		AND e.status IN ('answered', 'resolved', 'rejected'))
+	WHERE c.closed_at IS NULL AND c.status IN ('answered', 'resolved', 'rejected');
+
 -- Per county, hall (the hall handling the case, or the county's own code for a case it
 -- handles with no hall) and month of submission: the cases, how they arrived, how many
 -- closed and how many of those by their deadline; and per month of the rating, the
@@ -152,12 +161,6 @@ CREATE OR REPLACE TRIGGER ratings_stats AFTER INSERT ON ratings FOR EACH ROW
 -- Only while the summaries are empty, so a second run adds nothing twice. On a live county
 -- run the migration in a quiet moment: a case written between the two statements below
 -- would count twice (its trigger, then the backfill).
-
-UPDATE cases c SET c.closed_at = (SELECT MIN(e.at) FROM case_events e
-		WHERE e.case_no = c.case_no AND e.origin = 'county'
-		AND e.status IN ('answered', 'resolved', 'rejected'))
-	WHERE c.closed_at IS NULL AND c.status IN ('answered', 'resolved', 'rejected')
-	AND NOT EXISTS (SELECT 1 FROM hall_month_stats);
 
 CREATE TEMPORARY TABLE IF NOT EXISTS hall_month_fill (
 	county_code CHAR(6), hall_key VARCHAR(12), month DATE, submitted BIGINT, closed BIGINT,

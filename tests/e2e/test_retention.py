@@ -13,19 +13,24 @@ answers, then resolves or rejects) and the status comes down. Then:
 - `county-admin purge 0` deletes them at the county;
 - an open case and a case the province has not taken are never minimized nor purged;
 - the county keeps a closed case until its hall has taken the last event;
-- the county's records ledger holds no payload, also of rows it held before 012.
+- the county's records ledger holds no payload, also of rows it held before 012;
+- at a county's size (sql/county/027) `county_purge` takes its candidates from the index
+  cases_purge (status, closed_at), oldest first: a batch reads about its LIMIT of cases,
+  not every closed case, whether there is much to purge or nothing; 027 gives closed_at to
+  a closed case that lacks it.
 
 Python 3 standard library only.
 """
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
 import time
 import unittest
 
-from county import COUNTY_ADMIN, County, hall_rows, hall_scalar, wait_until
+from county import COUNTY_ADMIN, County, hall_rows, hall_scalar, sql_str, wait_until
 from harness import BUILD, NO_LIMITS, ROOT, Form, Node, wait_gone
 
 HALL_ADMIN = os.path.join(ROOT, BUILD, "hall-admin")
@@ -314,6 +319,207 @@ class RetentionTest(unittest.TestCase):
         self.submit_people(node, "铜铁", 1)
         wait_until(lambda: county.count("records") == 2, 30, 0.1, "the second record")
         self.assertEqual(county.count("records", "payload IS NOT NULL"), 0)
+
+
+# The candidate SELECT of 027's county_purge for one status, as EXPLAIN takes it (the
+# procedure's variables written as values).
+CANDIDATES = """SELECT c.case_no FROM cases c
+WHERE c.status = %s AND c.closed_at <= NOW() - INTERVAL %d DAY
+  AND (SELECT MAX(e.at) FROM case_events e WHERE e.case_no = c.case_no)
+      <= NOW() - INTERVAL %d DAY
+  AND NOT EXISTS (SELECT 1 FROM downlink d WHERE d.hall_code = c.hall_code
+                  AND d.kind = 'event' AND d.ref IN
+                  (SELECT x.seq FROM case_events x WHERE x.case_no = c.case_no))
+ORDER BY c.closed_at LIMIT %d"""
+
+# the rows the session's handlers read since its FLUSH STATUS (index lookups, ranges,
+# scans), as one number
+READS = ("SELECT SUM(VARIABLE_VALUE) FROM information_schema.SESSION_STATUS "
+         "WHERE VARIABLE_NAME LIKE 'HANDLER_READ%'")
+
+
+class CountyPurgeScaleTest(unittest.TestCase):
+    """county_purge (sql/county/027) at a county's size: its batch reads about LIMIT cases."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = Node("purge-scale", county=True, agent=False)
+        cls.node.start(NO_LIMITS)
+        cls.county = County(cls.node)
+        cls.hall = cls.county.hall_code
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.node.cleanup()
+
+    def load(self, prefix, n, status, days_ago, spread=1):
+        """n cases PREFIX<i> of one status, closed days_ago (+ i % spread) days ago, each with
+        two events (delivered, then the closing one) at their times, inserted in three
+        statements. The events are written as a hall's (origin 'hall'), so that no trigger
+        moves the status or queues a downlink row: the status and closed_at are set here."""
+        no = "CONCAT(%s, LPAD(seq, 6, '0'))" % sql_str(prefix)
+        closed = "NOW() - INTERVAL %d + seq %% %d DAY" % (days_ago, spread)
+        self.county.sql(
+            "INSERT INTO cases (case_no, id, hall_code, kind, subject, body, phone, "
+            "submitted_at, due_at, status, notify, closed_at) "
+            "SELECT %s, CONCAT('id-', %s), %s, 'consultation', '留存', '规模', '13900000000', "
+            "%s - INTERVAL 5 DAY, %s, %s, 0, %s FROM seq_1_to_%d; "
+            "INSERT INTO case_events (case_no, status, actor, at, origin) "
+            "SELECT %s, 'delivered', 'hall', %s - INTERVAL 5 DAY, 'hall' FROM seq_1_to_%d; "
+            "INSERT INTO case_events (case_no, status, actor, at, origin) "
+            "SELECT %s, %s, 'county', %s, 'hall' FROM seq_1_to_%d; COMMIT"
+            % (no, no, sql_str(self.hall), closed, closed, sql_str(status), closed, n,
+               no, closed, n, no, sql_str(status), closed, n), timeout=120)
+        # gone after the test, so that another's purge counts only its own
+        self.addCleanup(self.county.sql, "DELETE FROM case_events WHERE case_no LIKE '%s%%'; "
+                        "DELETE FROM cases WHERE case_no LIKE '%s%%'; COMMIT"
+                        % (prefix, prefix), timeout=120)
+
+    def test_a_county_at_019_holding_closed_cases_upgrades(self):
+        """A county that stopped at 019 with closed cases takes every later migration
+        (020's backfill once failed there with error 1442), and its closed cases then
+        have closed_at, count in the dashboard's summaries and are found by the purge."""
+        import shutil
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix="county-019-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        old = os.path.join(tmp, "sql")
+        os.mkdir(old)
+        full = os.path.join(ROOT, "sql", "county")
+        for f in sorted(os.listdir(full)):
+            if f[:3].isdigit() and int(f[:3]) <= 19:
+                os.symlink(os.path.join(full, f), os.path.join(old, f))
+        with open(os.path.join(self.node.var, "county", "county.ini")) as f:
+            text = f.read()
+        ini = os.path.join(tmp, "county.ini")
+
+        def migrate(schema_dir):
+            with open(ini, "w") as f:
+                f.write(text.replace("database = county\n", "database = county_up\n")
+                        .replace("schema_dir = %s" % full, "schema_dir = %s" % schema_dir))
+            p = subprocess.run([COUNTY_ADMIN, "-c", ini, "migrate"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=600)
+            return p.returncode, p.stdout.decode("utf-8", "replace")
+        self.addCleanup(self.county.sql, "DROP DATABASE IF EXISTS county_up")
+        code, out = migrate(old)
+        self.assertEqual(code, 0, out)
+        self.assertNotIn("020_", out)
+        # a case answered by the county at 019, long ago
+        self.county.sql(
+            "USE county_up; INSERT INTO cases (case_no, id, hall_code, kind, subject, body, "
+            "phone, submitted_at, due_at, status) VALUES ('UP000001', 'up-1', %s, "
+            "'consultation', '升级', '升级前的案件', '13900000000', NOW() - INTERVAL 400 DAY, "
+            "NOW() - INTERVAL 397 DAY, 'accepted'); "
+            "INSERT INTO case_events (case_no, status, note, actor, at, origin) VALUES "
+            "('UP000001', 'resolved', '已办结', 'county', NOW() - INTERVAL 398 DAY, 'county'); "
+            "COMMIT" % sql_str(self.hall))
+        self.assertEqual(self.county.rows("SELECT status FROM county_up.cases"),
+                         [("resolved",)])
+        code, out = migrate(full)
+        self.assertEqual(code, 0, out)
+        self.assertIn("020_fleet_health.sql", out)
+        self.assertEqual(self.county.rows(
+            "SELECT DATE(closed_at) = DATE(NOW() - INTERVAL 398 DAY) FROM county_up.cases"),
+            [("1",)])
+        self.assertEqual(self.county.rows(
+            "SELECT SUM(submitted), SUM(closed), SUM(on_time) FROM county_up.hall_month_stats"),
+            [("1", "1", "1")])
+        # the hall has taken the case's event (a case still on its way waits)
+        self.county.sql("DELETE FROM county_up.downlink; COMMIT")
+        self.assertEqual(self.county.rows("USE county_up; CALL county_purge(365, 10); COMMIT"),
+                         [("1", "1", "0")])
+
+    def reads_of_purge(self, days, limit):
+        """(cases deleted, rows read) of one CALL county_purge(days, limit) and its commit."""
+        out = self.county.rows("FLUSH STATUS; CALL county_purge(%d, %d); COMMIT; %s"
+                               % (days, limit, READS))
+        return int(out[0][0]), int(out[-1][0])
+
+    def test_a_batch_reads_about_its_limit(self):
+        # 3,000 closed in the last 300 days; 400 answered long ago (never purged); 300
+        # resolved and 200 rejected past a 365-day period
+        self.load("PR", 1500, "resolved", 1, 300)
+        self.load("PJ", 1500, "rejected", 1, 300)
+        self.load("PA", 400, "answered", 500)
+        self.load("PO", 300, "resolved", 400, 50)
+        self.load("PX", 200, "rejected", 420, 50)
+        total = self.county.count("cases")
+
+        # the candidates are an ordered range of cases_purge: no sort, about LIMIT rows read
+        plan = json.loads(self.county.rows("ANALYZE FORMAT=JSON " + CANDIDATES
+                                           % (sql_str("resolved"), 365, 365, 100))[0][0])
+        top = plan["query_block"]
+        text = json.dumps(top)
+        self.assertNotIn("filesort", text, "the candidates are sorted, not read in order")
+        table = top.get("table") or top["nested_loop"][0]["table"]
+        self.assertEqual(table["key"], "cases_purge", text[:2000])
+        self.assertLessEqual(table["r_rows"], 110, text[:2000])
+
+        # nothing past a period of 1,000 days: the batch reads next to nothing
+        deleted, reads = self.reads_of_purge(1000, 1000)
+        self.assertEqual(deleted, 0)
+        self.assertLess(reads, 200, "an empty batch read %d rows of %d cases" % (reads, total))
+
+        # 500 past 365 days: a batch of 100 takes the 100 oldest resolved and reads for
+        # them only (each case's events and rows, looked up by key)
+        before = self.county.rows("SELECT case_no FROM cases WHERE status = 'resolved' "
+                                  "ORDER BY closed_at LIMIT 100")
+        deleted, reads = self.reads_of_purge(365, 100)
+        self.assertEqual(deleted, 100)
+        self.assertEqual(self.county.count("cases", "case_no IN (%s)" % ", ".join(
+            sql_str(r[0]) for r in before)), 0, "not the oldest went")
+        self.assertLess(reads, 3000, "a batch of 100 read %d rows of %d cases" % (reads, total))
+        # the rest in one more batch (resolved, then rejected), the answered and recent stay
+        deleted, _ = self.reads_of_purge(365, 1000)
+        self.assertEqual(deleted, 400)
+        self.assertEqual(self.county.count("cases", "case_no LIKE 'PO%' OR case_no LIKE 'PX%'"),
+                         0)
+        self.assertEqual(self.county.count("case_events", "case_no LIKE 'PO%' OR "
+                                                          "case_no LIKE 'PX%'"), 0)
+        self.assertEqual(self.county.count("cases"), total - 500)
+        self.assertEqual(self.reads_of_purge(365, 1000)[0], 0)
+
+    def test_a_case_closed_long_ago_with_a_late_event_waits(self):
+        """closed_at is when the case first closed: the period runs from its last event."""
+        self.load("PL", 3, "resolved", 400)
+        self.county.sql("INSERT INTO case_events (case_no, status, actor, at, origin) "
+                        "VALUES ('PL000001', 'resolved', 'hall', NOW() - INTERVAL 10 DAY, "
+                        "'hall'); COMMIT")
+        self.assertEqual(self.reads_of_purge(380, 1000)[0], 2)
+        self.assertEqual(self.county.count("cases", "case_no LIKE 'PL%'"), 1)
+        self.assertEqual(self.county.count("cases", "case_no = 'PL000001'"), 1)
+
+    def test_027_gives_closed_at_to_closed_cases_without_one(self):
+        """A case closed before 020 may lack closed_at (020's backfill ran only while no
+        case was closed); 027 sets it to the first closing county event, as 020 meant to,
+        and the purge then finds the case."""
+        self.load("PB", 5, "delivered", 400)
+        # closed by county events, then closed_at taken away (as before 020)
+        self.county.sql("INSERT INTO case_events (case_no, status, actor, at) "
+                        "SELECT CONCAT('PB', LPAD(seq, 6, '0')), 'answered', 'county', "
+                        "NOW() - INTERVAL 300 DAY FROM seq_1_to_5; "
+                        "INSERT INTO case_events (case_no, status, actor, at) "
+                        "SELECT CONCAT('PB', LPAD(seq, 6, '0')), 'resolved', 'county', "
+                        "NOW() - INTERVAL 200 DAY FROM seq_1_to_5; "
+                        "DELETE FROM downlink WHERE kind = 'event'; "
+                        "UPDATE cases SET closed_at = NULL WHERE case_no LIKE 'PB%'; "
+                        "DELETE FROM schema_migrations WHERE version = 27; COMMIT")
+        self.assertEqual(self.county.count("cases", "case_no LIKE 'PB%' AND status = "
+                                                    "'resolved' AND closed_at IS NULL"), 5)
+        p = subprocess.run([COUNTY_ADMIN, "-c", os.path.join(self.node.var, "county",
+                                                             "county.ini"), "migrate"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn("applied 027_purge_closed_at.sql", out)
+        # the first closing county event's time: the answer 300 days ago, not the 400 of
+        # the hall's events nor the 200 of the resolution
+        self.assertEqual(self.county.count(
+            "cases c", "c.case_no LIKE 'PB%' AND c.closed_at = (SELECT MIN(e.at) FROM "
+                       "case_events e WHERE e.case_no = c.case_no AND e.origin = 'county') "
+                       "AND DATEDIFF(NOW(), c.closed_at) = 300"), 5)
+        self.assertEqual(self.reads_of_purge(100, 1000)[0], 5)
+        self.assertEqual(self.county.count("cases", "case_no LIKE 'PB%'"), 0)
 
 
 if __name__ == "__main__":
