@@ -93,6 +93,16 @@ struct county_sink {
 	 * not by the backlog nor by when the other sink's batches happen to come (SPEC 9) */
 	struct outbox_batch batch;
 	struct batch_out *out;	/* the compressor and the piece being filled */
+	/* the next batch, sent on a second connection to the same server while the county
+	 * works on this one (sink_county.c, "two batches on the way"): its records are on
+	 * their way, its CALL is not; the two lanes trade places when this batch is done */
+	MYSQL *ahead_db;
+	MYSQL_STMT *ahead_upload;
+	struct outbox_batch ahead_batch;
+	struct batch_out *ahead_out;
+	int ahead_streamed;	/* ahead_batch sent, waiting for its CALL */
+	int exec_wait;		/* the CALL's mysql_stmt_execute_start/_cont status; 0: done */
+	int exec_ret;		/* its result once done */
 	unsigned fault_every, batches;
 	const volatile sig_atomic_t *stop;	/* set: the pass ends after the current call */
 };

@@ -13,6 +13,9 @@
  * reason) is its text, not ours: it goes through text_clean before it reaches an error,
  * a log line or the quarantine.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +70,7 @@ sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct st
 	return 0;
 }
 
+/* Both connections closed; a batch sent ahead is forgotten (never executed). */
 void
 sink_county_disconnect(struct county_sink *k)
 {
@@ -75,9 +79,16 @@ sink_county_disconnect(struct county_sink *k)
 		mysql_stmt_close(k->upload);
 	if (k->db != NULL)
 		mysql_close(k->db);
-	k->upload = NULL;
-	k->db = NULL;
+	if (k->ahead_upload != NULL)
+		mysql_stmt_close(k->ahead_upload);
+	if (k->ahead_db != NULL)
+		mysql_close(k->ahead_db);
+	k->upload = k->ahead_upload = NULL;
+	k->db = k->ahead_db = NULL;
 	pthread_mutex_unlock(&k->lock);
+	outbox_batch_clear(&k->ahead_batch);
+	k->ahead_streamed = 0;
+	k->exec_wait = 0;
 }
 
 static void
@@ -87,6 +98,8 @@ sink_county_cancel(struct county_sink *k)
 	/* the blocked read or write fails at once; the thread then sees it must stop */
 	if (k->db != NULL)
 		shutdown(mysql_get_socket(k->db), SHUT_RDWR);
+	if (k->ahead_db != NULL)
+		shutdown(mysql_get_socket(k->ahead_db), SHUT_RDWR);
 	pthread_mutex_unlock(&k->lock);
 }
 
@@ -99,8 +112,10 @@ sink_county_close(struct county_sink *k)
 	free(k->password);
 	k->password = NULL;
 	outbox_batch_free(&k->batch);
+	outbox_batch_free(&k->ahead_batch);
 	batch_out_free(k->out);
-	k->out = NULL;
+	batch_out_free(k->ahead_out);
+	k->out = k->ahead_out = NULL;
 	pthread_mutex_destroy(&k->lock);
 }
 
@@ -185,10 +200,29 @@ tell_quarantine(struct county_sink *k, struct store *s)
 	mysql_rollback(k->db);
 }
 
+/* The connection's options from [county]; nonblocking calls allowed (exec_finish). */
+static void
+conn_opts(struct county_sink *k, struct county_conn_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host = k->cfg->county_host;
+	o->socket = k->cfg->county_socket;
+	o->port = (unsigned)k->cfg->county_port;
+	o->user = k->cfg->county_user;
+	o->password = k->password;
+	o->database = k->cfg->county_database;
+	o->tls = k->cfg->county_tls;
+	o->tls_ca = k->cfg->county_tls_ca;
+	o->connect_timeout = (unsigned)k->cfg->county_connect_timeout;
+	o->read_timeout = (unsigned)k->cfg->county_read_timeout;
+	o->write_timeout = (unsigned)k->cfg->county_write_timeout;
+	o->nonblock = 1;
+}
+
 static int
 sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t errlen)
 {
-	struct county_conn_opts o = {0};
+	struct county_conn_opts o;
 	struct buf contact;
 	MYSQL_STMT *hello = NULL;
 	MYSQL_BIND p[3];
@@ -198,17 +232,7 @@ sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t er
 
 	if (k->db != NULL)
 		return 0;
-	o.host = k->cfg->county_host;
-	o.socket = k->cfg->county_socket;
-	o.port = (unsigned)k->cfg->county_port;
-	o.user = k->cfg->county_user;
-	o.password = k->password;
-	o.database = k->cfg->county_database;
-	o.tls = k->cfg->county_tls;
-	o.tls_ca = k->cfg->county_tls_ca;
-	o.connect_timeout = (unsigned)k->cfg->county_connect_timeout;
-	o.read_timeout = (unsigned)k->cfg->county_read_timeout;
-	o.write_timeout = (unsigned)k->cfg->county_write_timeout;
+	conn_opts(k, &o);
 	{
 		MYSQL *db = county_connect(&o, err, errlen);
 
@@ -291,7 +315,7 @@ fail:
  * time.
  */
 struct batch_out {
-	struct county_sink *k;
+	MYSQL_STMT *st;		/* the CALL the pieces go to (one lane's) */
 	z_stream z;
 	int z_ready;		/* z initialized: reset for each batch, ended with the sink */
 	int zipped;
@@ -299,6 +323,9 @@ struct batch_out {
 	unsigned char out[PIECE_BYTES];
 	size_t used;		/* bytes in out */
 	size_t sent;		/* bytes handed to the link */
+	size_t json_len;	/* the batch's JSON, uncompressed */
+	/* the CALL's values, bound before the pieces go and read at its execute */
+	long long last_seq, backlog, unpacked;
 };
 
 static void
@@ -312,21 +339,21 @@ batch_out_free(struct batch_out *o)
 	free(o);
 }
 
-/* The sink's batch_out, made on its first batch and ready for the next one. */
+/* A lane's batch_out (*slot), made on its first batch and ready for the next one. */
 static struct batch_out *
-batch_out_ready(struct county_sink *k)
+batch_out_ready(struct batch_out **slot, int zipped, MYSQL_STMT *st)
 {
-	struct batch_out *o = k->out;
+	struct batch_out *o = *slot;
 
 	if (o == NULL) {
 		if ((o = calloc(1, sizeof(*o))) == NULL)
 			return NULL;
-		o->k = k;
 		buf_init(&o->one, 16u << 20);	/* a record is at most 16 MiB */
-		k->out = o;
+		*slot = o;
 	}
-	o->zipped = k->zipped;
-	o->used = o->sent = 0;
+	o->st = st;
+	o->zipped = zipped;
+	o->used = o->sent = o->json_len = 0;
 	buf_reset(&o->one);
 	if (o->zipped) {
 		if (o->z_ready ? deflateReset(&o->z) != Z_OK :
@@ -347,7 +374,7 @@ piece_flush(struct batch_out *o)
 {
 	if (o->used == 0)
 		return 0;
-	if (mysql_stmt_send_long_data(o->k->upload, 4, (const char *)o->out, o->used) != 0)
+	if (mysql_stmt_send_long_data(o->st, 4, (const char *)o->out, o->used) != 0)
 		return -1;
 	o->sent += o->used;
 	o->used = 0;
@@ -418,28 +445,58 @@ json_record(void *arg, struct outbox_rec *r, const char *payload, size_t len)
 	return 0;
 }
 
+/* Binds the CALL's parameters to o's values: read at its execute, after the pieces. */
+static int
+bind_upload(struct county_sink *k, MYSQL_STMT *st, struct batch_out *o)
+{
+	MYSQL_BIND p[6];
+
+	memset(p, 0, sizeof(p));
+	p[0].buffer_type = MYSQL_TYPE_STRING;
+	p[0].buffer = k->store_id;
+	p[0].buffer_length = strlen(k->store_id);
+	p[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	p[1].buffer = &o->last_seq;
+	p[2].buffer_type = MYSQL_TYPE_STRING;
+	p[2].buffer = (void *)AGENT_VERSION;
+	p[2].buffer_length = strlen(AGENT_VERSION);
+	p[3].buffer_type = MYSQL_TYPE_LONGLONG;
+	p[3].buffer = &o->backlog;
+	p[4].buffer_type = MYSQL_TYPE_LONG_BLOB;	/* sent in pieces as the batch is read */
+	p[5].buffer_type = MYSQL_TYPE_LONGLONG;		/* hall_upload_z only */
+	p[5].buffer = &o->unpacked;
+	return mysql_stmt_bind_param(st, p) == 0 ? 0 : -1;
+}
+
 /*
- * Reads the next batch from the store and sends it as it is read: a record's text goes from
+ * Reads a batch from the store and sends it to st as it is read: a record's text goes from
  * SQLite to the compressor and the link, and only its id stays (SPEC 9: memory flat in the
- * backlog). 0 (b->n 0: nothing due, nothing sent), -1 with err set; *sent: the bytes handed
- * to the link, *len: the JSON's length. The CALL's parameters are bound before.
+ * backlog). The next batch after the mark, or (after >= 0) the batch after seq after, for
+ * the lane ahead. 0 (b->n 0: nothing due, nothing sent), -1 with err set. *slot's values
+ * are the CALL's (bound to st here, before the pieces).
  */
 static int
-read_send_batch(struct county_sink *k, struct store *s, struct outbox_batch *b, size_t *sent,
-    size_t *len, char *err, size_t errlen)
+stream_batch(struct county_sink *k, struct store *s, MYSQL_STMT *st, struct batch_out **slot,
+    struct outbox_batch *b, int64_t after, char *err, size_t errlen)
 {
 	struct batch_json j;
 	struct batch_out *o;
 	int rc = -1, nb;
 
-	*sent = *len = 0;
-	if ((o = batch_out_ready(k)) == NULL) {
+	if ((o = batch_out_ready(slot, k->zipped, st)) == NULL) {
+		outbox_batch_clear(b);
 		snprintf(err, errlen, "out of memory building a batch");
+		return -1;
+	}
+	if (bind_upload(k, st, o) == -1) {
+		outbox_batch_clear(b);
+		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(st));
 		return -1;
 	}
 	memset(&j, 0, sizeof(j));
 	j.o = o;
-	nb = outbox_next_into(s, "county", k->records, k->bytes, b, json_record, &j);
+	nb = after < 0 ? outbox_next_into(s, "county", k->records, k->bytes, b, json_record, &j) :
+	    outbox_next_after(s, "county", after, k->records, k->bytes, b, json_record, &j);
 	if (nb == 0 && b->n > 0) {
 		j.len++;
 		if (piece_add(o, "]", 1, 1) == -1)
@@ -447,8 +504,8 @@ read_send_batch(struct county_sink *k, struct store *s, struct outbox_batch *b, 
 	}
 	if (nb == 0)
 		rc = 0;
-	else if (j.link_failed && mysql_stmt_errno(k->upload) != 0)
-		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
+	else if (j.link_failed && mysql_stmt_errno(st) != 0)
+		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(st));
 	else if (j.link_failed || o->one.failed)
 		snprintf(err, errlen, "out of memory building a batch");
 	else
@@ -457,9 +514,168 @@ read_send_batch(struct county_sink *k, struct store *s, struct outbox_batch *b, 
 		/* a failed buf is freed and stays failed: a fresh one for the next batch */
 		buf_init(&o->one, 16u << 20);
 	}
-	*sent = o->sent;
-	*len = j.len;
+	o->json_len = j.len;
+	if (rc == 0 && b->n > 0) {
+		o->last_seq = b->last_seq;
+		o->backlog = outbox_backlog_after(s, b->last_seq);
+		o->unpacked = (long long)j.len;
+	}
 	return rc;
+}
+
+/* ---- two batches on the way --------------------------------------------------------- */
+/*
+ * While the county works on a batch (hall_upload: a few hundred ms for a thousand
+ * records), the link would be idle; on a weak link that is a third of a drain. So the
+ * CALL is sent without waiting (mysql_stmt_execute_start), the next batch's records go
+ * meanwhile on a second connection to the same server (its pieces need no answer), and
+ * the second batch's CALL is sent once the first is answered and acknowledged: the county
+ * still takes one batch of the hall at a time, in order, and the hall's mark still moves
+ * only past what the county answered. Anything wrong with the first batch drops the second
+ * unexecuted: its records were sent but never written, so they simply go again. Best
+ * effort: when the second connection cannot be had, batches go one by one as before.
+ */
+
+/*
+ * The socket of a connection made by the blocking mysql_real_connect blocks, and over TLS
+ * a _start call would then block in OpenSSL instead of returning MYSQL_WAIT_*; the
+ * library's blocking calls, for their part, expect it that way (a TLS read on a
+ * non-blocking socket gives up). So non-blocking only from the CALL's start to its answer.
+ */
+static int
+sock_nonblock(MYSQL *db, int on)
+{
+	int fd = (int)mysql_get_socket(db), fl = fcntl(fd, F_GETFL);
+
+	if (fl == -1)
+		return -1;
+	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) == -1 ? -1 : 0;
+}
+
+/* The CALL sent by mysql_stmt_execute_start, waited for: mysql_stmt_execute's result.
+ * The connection's read timeout applies as it would (the library asks for it). */
+static int
+exec_finish(struct county_sink *k)
+{
+	while (k->exec_wait != 0) {
+		struct pollfd pfd;
+		int n, ev = 0;
+
+		pfd.fd = mysql_get_socket(k->db);
+		pfd.events = (short)((k->exec_wait & MYSQL_WAIT_READ ? POLLIN : 0) |
+		    (k->exec_wait & MYSQL_WAIT_WRITE ? POLLOUT : 0) |
+		    (k->exec_wait & MYSQL_WAIT_EXCEPT ? POLLPRI : 0));
+		pfd.revents = 0;
+		n = poll(&pfd, 1, k->exec_wait & MYSQL_WAIT_TIMEOUT ?
+		    (int)mysql_get_timeout_value_ms(k->db) : -1);
+		if (n == -1 && errno == EINTR)
+			continue;	/* a stop shuts the socket down (sink_county_cancel) */
+		if (n == 0)
+			ev = MYSQL_WAIT_TIMEOUT;
+		else if (n > 0)
+			ev = (pfd.revents & (POLLIN | POLLHUP | POLLERR) ? MYSQL_WAIT_READ : 0) |
+			    (pfd.revents & POLLOUT ? MYSQL_WAIT_WRITE : 0) |
+			    (pfd.revents & POLLPRI ? MYSQL_WAIT_EXCEPT : 0);
+		k->exec_wait = mysql_stmt_execute_cont(&k->exec_ret, k->upload, ev);
+	}
+	if (sock_nonblock(k->db, 0) == -1 && k->exec_ret == 0)
+		return -1;	/* not answered as far as we can tell: the connection goes */
+	return k->exec_ret;
+}
+
+/* The lane ahead closed and its batch forgotten (never executed: nothing of it written). */
+static void
+ahead_drop(struct county_sink *k)
+{
+	pthread_mutex_lock(&k->lock);
+	if (k->ahead_upload != NULL)
+		mysql_stmt_close(k->ahead_upload);
+	if (k->ahead_db != NULL)
+		mysql_close(k->ahead_db);
+	k->ahead_upload = NULL;
+	k->ahead_db = NULL;
+	pthread_mutex_unlock(&k->lock);
+	outbox_batch_clear(&k->ahead_batch);
+	k->ahead_streamed = 0;
+}
+
+/* The second connection, to the server the first is on (on a Galera cluster, the same
+ * node: two nodes would certify the hall's two batches against each other). */
+static int
+ahead_connect(struct county_sink *k)
+{
+	struct county_conn_opts o;
+	const char *host = NULL, *sock = NULL;
+	unsigned int port = 0;
+	char node[300], err[MYSQL_ERRMSG_SIZE];
+	MYSQL *db;
+	MYSQL_STMT *st;
+
+	conn_opts(k, &o);
+	if (mariadb_get_infov(k->db, MARIADB_CONNECTION_UNIX_SOCKET, &sock) != 0)
+		sock = NULL;
+	if (sock == NULL &&
+	    mariadb_get_infov(k->db, MARIADB_CONNECTION_HOST, &host) == 0 && host != NULL &&
+	    mariadb_get_infov(k->db, MARIADB_CONNECTION_PORT, &port) == 0) {
+		snprintf(node, sizeof(node), strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u",
+		    host, port);
+		o.host = node;
+		o.port = port;
+		o.socket = NULL;
+	}
+	if ((db = county_connect(&o, err, sizeof(err))) == NULL) {
+		log_info("county: no second connection (%s): batches go one by one",
+		    text_cleans(node, sizeof(node), err));
+		return -1;
+	}
+	if ((st = mysql_stmt_init(db)) == NULL ||
+	    mysql_stmt_prepare(st, k->zipped ? upload_z_sql : upload_sql, (unsigned long)-1) != 0) {
+		if (st != NULL)
+			mysql_stmt_close(st);
+		mysql_close(db);
+		return -1;
+	}
+	pthread_mutex_lock(&k->lock);
+	k->ahead_db = db;
+	k->ahead_upload = st;
+	pthread_mutex_unlock(&k->lock);
+	return 0;
+}
+
+/* The batch after seq after, sent on the lane ahead while the county works on this one. */
+static void
+stream_ahead(struct county_sink *k, struct store *s, int64_t after)
+{
+	char err[256];
+
+	if (*k->stop || (k->ahead_db == NULL && ahead_connect(k) == -1))
+		return;
+	if (stream_batch(k, s, k->ahead_upload, &k->ahead_out, &k->ahead_batch, after, err,
+		sizeof(err)) == -1) {
+		log_info("county: the next batch ahead: %s; it goes after this one", err);
+		ahead_drop(k);	/* pieces may have gone: the statement is not trusted again */
+		return;
+	}
+	k->ahead_streamed = k->ahead_batch.n > 0;
+}
+
+/* This batch is done: the one sent ahead is the next, on its connection. */
+static void
+lanes_trade(struct county_sink *k)
+{
+	MYSQL *db;
+	MYSQL_STMT *st;
+	struct batch_out *o;
+	struct outbox_batch b;
+
+	pthread_mutex_lock(&k->lock);
+	db = k->db, k->db = k->ahead_db, k->ahead_db = db;
+	st = k->upload, k->upload = k->ahead_upload, k->ahead_upload = st;
+	pthread_mutex_unlock(&k->lock);
+	o = k->out, k->out = k->ahead_out, k->ahead_out = o;
+	b = k->batch, k->batch = k->ahead_batch, k->ahead_batch = b;
+	outbox_batch_clear(&k->ahead_batch);
+	k->ahead_streamed = 0;
 }
 
 /* Reads hall_upload's result rows (n, id, result, reason) into the batch, by place. */
@@ -620,43 +836,31 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
     size_t errlen)
 {
 	struct outbox_batch *b = &k->batch;
-	MYSQL_BIND p[6];
-	long long last_seq = 0, backlog = 0, unpacked = 0;
-	size_t i, sent = 0, json_len = 0;
-	int rc = -1, refused = 0;
+	long long last_seq;
+	size_t i, sent;
+	int rc = -1, refused = 0, done = 0;
 
 	if (k->db == NULL && sink_county_connect(k, s, err, errlen) == -1)
 		return -1;
-	/* bound before the batch is read: the values are read at execute, after its pieces */
-	memset(p, 0, sizeof(p));
-	p[0].buffer_type = MYSQL_TYPE_STRING;
-	p[0].buffer = k->store_id;
-	p[0].buffer_length = strlen(k->store_id);
-	p[1].buffer_type = MYSQL_TYPE_LONGLONG;
-	p[1].buffer = &last_seq;
-	p[2].buffer_type = MYSQL_TYPE_STRING;
-	p[2].buffer = (void *)AGENT_VERSION;
-	p[2].buffer_length = strlen(AGENT_VERSION);
-	p[3].buffer_type = MYSQL_TYPE_LONGLONG;
-	p[3].buffer = &backlog;
-	p[4].buffer_type = MYSQL_TYPE_LONG_BLOB;	/* sent in pieces as the batch is read */
-	p[5].buffer_type = MYSQL_TYPE_LONGLONG;		/* hall_upload_z only; read at execute */
-	p[5].buffer = &unpacked;
-	if (mysql_stmt_bind_param(k->upload, p) != 0) {
-		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
-		sink_county_disconnect(k);
-		return -1;
-	}
-	if (read_send_batch(k, s, b, &sent, &json_len, err, errlen) == -1) {
+	if (k->ahead_streamed)
+		lanes_trade(k);	/* sent while the last batch ran: its records are there */
+	else if (stream_batch(k, s, k->upload, &k->out, b, -1, err, errlen) == -1) {
 		/* pieces may have gone: the statement is not trusted again, nor the connection */
 		goto lost;
 	}
 	if (b->n == 0)
 		return 0;
-	last_seq = b->last_seq;
-	backlog = outbox_backlog_after(s, b->last_seq);
-	unpacked = (long long)json_len;
-	if (mysql_stmt_execute(k->upload) != 0) {
+	last_seq = k->out->last_seq;
+	sent = k->out->sent;
+	/* the CALL goes; while the county works on it, the next batch's records go too */
+	if (sock_nonblock(k->db, 1) == -1) {
+		snprintf(err, errlen, "hall_upload: fcntl: %s", strerror(errno));
+		goto lost;
+	}
+	k->exec_wait = mysql_stmt_execute_start(&k->exec_ret, k->upload);
+	if (k->exec_wait != 0 && k->out->backlog > 0)
+		stream_ahead(k, s, last_seq);
+	if (exec_finish(k) != 0) {
 		set_err(k, err, errlen, "hall_upload", mysql_stmt_error(k->upload));
 		if (k->zipped && (mysql_stmt_errno(k->upload) == 1305 ||
 		    mysql_stmt_errno(k->upload) == 1370)) {
@@ -667,13 +871,13 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 			k->zipped = 0;
 			sink_county_disconnect(k);
 			rc = 1;	/* again at once, the plain way */
-			goto done;
+			goto out;
 		}
 		/* the county refused the batch for what it holds, not the link: find the record */
 		if (data_refusal(mysql_stmt_errno(k->upload)) && mysql_rollback(k->db) == 0) {
 			/* again at once, narrower, and no backoff; or stop: see refused_alone */
 			rc = refused_alone(k, s, b, err, err, errlen);
-			goto done;
+			goto out;
 		}
 		k->uncertain_seq = last_seq;
 		if (mysql_stmt_errno(k->upload) == ER_LOCK_DEADLOCK_NO &&
@@ -686,7 +890,7 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 			    mysql_stmt_error(k->upload), k->conflicts);
 			sink_county_disconnect(k);
 			rc = 1;
-			goto done;
+			goto out;
 		}
 		goto lost;
 	}
@@ -703,11 +907,11 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		goto lost;
 	}
 	if (sink_results_set_aside(&k->set_aside, b, err, errlen) == -1)
-		goto done;	/* not acknowledged: the records stay in the backlog */
+		goto out;	/* not acknowledged: the records stay in the backlog */
 	/* the county has it: now, and only now, the hall's mark moves */
 	if (outbox_ack(s, "county", b, sent) == -1) {
 		snprintf(err, errlen, "the hall store cannot record the delivery");
-		goto done;
+		goto out;
 	}
 	for (i = 0; i < b->n; i++) {
 		if (b->v[i].result == REC_CONFLICT || b->v[i].result == REC_REJECTED)
@@ -726,7 +930,8 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		k->records = k->records * 2 < (size_t)k->cfg->agent_batch_records ?
 		    k->records * 2 : (size_t)k->cfg->agent_batch_records;
 	rc = 1;
-	goto done;
+	done = 1;	/* the batch sent ahead, if any, is the next */
+	goto out;
 lost:
 	/* whatever state the connection is in, it is not trusted again; and a link that
 	 * lost a batch gets smaller ones until they go through again */
@@ -737,7 +942,10 @@ lost:
 
 		k->records = k->records / 2 > floor ? k->records / 2 : floor;
 	}
-done:
+out:
+	/* a batch sent ahead of one that did not go through is not executed: it goes again */
+	if (!done && k->ahead_streamed)
+		ahead_drop(k);
 	outbox_batch_clear(b);
 	return rc;
 }
@@ -829,6 +1037,9 @@ county_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after
 		return -1;
 	while (!*k->stop && (rc = sink_county_push(k, s, ps, err, errlen)) == 1)
 		;
+	/* the second connection is for a backlog: not kept open between passes, so that a
+	 * county of many halls counts one connection a hall that is idle */
+	ahead_drop(k);
 	if (!*k->stop && rc == -1) {
 		text_clean(err, errlen, err, strlen(err));
 		return -1;

@@ -16,6 +16,7 @@ struct county_conn_opts {
 	unsigned int connect_timeout, read_timeout, write_timeout;	/* seconds */
 	int tls;		/* 1: TLS required and the server's certificate verified */
 	int multi_statements;	/* county-admin's migrations only */
+	int nonblock;		/* MYSQL_OPT_NONBLOCK: the _start/_cont calls may be used too */
 };
 /*
  * Connects with every timeout set (Connector/C's defaults wait forever), protocol

@@ -41,6 +41,8 @@ connect_one(const struct county_conn_opts *o, const char *host, unsigned port,
 		if (o->tls_ca != NULL)
 			mysql_optionsv(db, MYSQL_OPT_SSL_CA, o->tls_ca);
 	}
+	if (o->nonblock)
+		mysql_options(db, MYSQL_OPT_NONBLOCK, NULL);
 	if (o->multi_statements)
 		flags |= CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS;
 	if (mysql_real_connect(db, host, o->user, o->password, o->database, port, o->socket,
