@@ -327,23 +327,6 @@ malloc_bounds(void)
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 }
 
-/*
- * GnuTLS is in the agent's process without being used: libcurl (the OpenSSL build) pulls
- * it in through librtmp and libldap. Its constructor initializes it all the same (its
- * ASN.1 trees, its random generator, p11-kit and its modules): about 0.8 MB of the
- * agent's resident memory, a tenth of its budget (SPEC 9). GnuTLS asks this symbol first
- * and skips that implicit start when it answers 1 (lib/global.c, lib_init); the link
- * exports it (Makefile). Whoever uses GnuTLS calls gnutls_global_init() itself, as
- * librtmp and libldap do, so nothing else changes.
- */
-int _gnutls_global_init_skip(void);
-
-int
-_gnutls_global_init_skip(void)
-{
-	return 1;
-}
-
 int
 main(int argc, char *argv[])
 {
