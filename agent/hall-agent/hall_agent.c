@@ -27,7 +27,6 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -286,7 +285,7 @@ cmd_run(const struct hall_config *cfg, int once)
 		if (pthread_create(&tid[i], NULL, dest_thread, &dests[i]) != 0)
 			fatalx("cannot start the %s thread", dests[i].name);
 	/* Type=notify (conf/systemd/hall-agent.service): the store is open, the loop begins */
-	sd_notify(0, "READY=1");
+	notify_systemd("READY=1");
 	while (!stopping) {
 		struct timespec tick = {0, 200 * 1000 * 1000};
 
@@ -298,7 +297,7 @@ cmd_run(const struct hall_config *cfg, int once)
 		}
 	}
 	stopping = 1;
-	sd_notify(0, "STOPPING=1");
+	notify_systemd("STOPPING=1");
 	log_info("signal %d: stopping", sig);
 	for (i = 0; i < n; i++)
 		if (dests[i].ops->cancel != NULL)

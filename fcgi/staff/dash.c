@@ -178,9 +178,10 @@ fill_open(struct hall_fig *h, const struct dbrows *r, size_t i)
 	"FROM rating_followups f FORCE INDEX (rating_followups_dash) " \
 	"WHERE f.stat_county = ? AND f.closed_at IS NULL GROUP BY f.stat_hall"
 enum { FO_HALL, FO_OPEN, FO_LATE, FO__N };
+/* closed in the period: a range of the index however many were closed before it */
 #define FU_CLOSED_SQL "SELECT f.stat_hall, count(*) FROM rating_followups f " \
 	"FORCE INDEX (rating_followups_dash) WHERE f.stat_county = ? " \
-	"AND f.closed_at IS NOT NULL GROUP BY f.stat_hall"
+	"AND f.closed_at >= ? AND f.closed_at < ? GROUP BY f.stat_hall"
 enum { FC_HALL, FC_CLOSED, FC__N };
 
 static void
@@ -371,7 +372,7 @@ dash_load(struct staff_req *s, struct dash *d)
 	    dash_fill(d, STATS_SQL, pp, 3, fill_stats) == -1 ||
 	    dash_fill(d, OPEN_SQL, po, 3, fill_open) == -1 ||
 	    dash_fill(d, FU_OPEN_SQL, pc, 1, fill_fu_open) == -1 ||
-	    dash_fill(d, FU_CLOSED_SQL, pc, 1, fill_fu_closed) == -1)
+	    dash_fill(d, FU_CLOSED_SQL, pp, 3, fill_fu_closed) == -1)
 		goto fail;
 	if (db_select(TREND_SQL, pt, 3, &r, 12) == -1)
 		goto fail;
@@ -764,7 +765,7 @@ dash_page(struct staff_req *s)
 		       "%lld 件；本周期受理 <span id=\"period-total\">%lld</span> 件</span></div>"
 		       "<div class=\"card\">差评待整改<b id=\"followups-open\">%lld</b>"
 		       "<span class=\"muted\">其中已超期 <span id=\"followups-late\">%lld</span> 件；"
-		       "已整改 <span id=\"followups-closed\">%lld</span> 件（<a href=\"/followups\">"
+		       "本周期已整改 <span id=\"followups-closed\">%lld</span> 件（<a href=\"/followups\">"
 		       "差评回访</a>）</span></div></div>",
 	    t1, d.sum.on_time, d.sum.closed, d.sum.overdue_period, t2, d.sum.satisfied,
 	    d.sum.ratings, d.sum.overdue, d.sum.warning, d.sum.open, d.sum.total, d.sum.fu_open,
@@ -860,7 +861,7 @@ dash_csv(struct staff_req *s)
 	}
 	buf_init(&b, 4 * 1024 * 1024);
 	buf_adds(&b, "\xef\xbb\xbf大厅编码,大厅,办件总数,未办结,预警,已超期,已办结,按期办结,按时办结率,"
-		     "评价数,满意数,满意率,差评待整改,差评整改超期,差评已整改,最近联系,积压,版本,隔离,"
+		     "评价数,满意数,满意率,差评待整改,差评整改超期,本周期差评已整改,最近联系,积压,版本,隔离,"
 		     "省级积压,省级隔离,下行待确认,下行滞后秒,时钟偏差毫秒,失联\r\n");
 	for (i = 0; i <= d.n; i++) {
 		const struct hall_fig *h = i < d.n ? &d.h[i] : &d.sum;

@@ -30,6 +30,9 @@ void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(
 /* Keeps the caller's umask for the owner and the group and takes everything from others. */
 void umask_group(void);
 
+/* Type=notify's READY=1 / STOPPING=1 on $NOTIFY_SOCKET, without libsystemd (notify.c) */
+int notify_systemd(const char *state);
+
 /* ---- lib/core/buf.c ----------------------------------------------------------------- */
 /*
  * A growable byte buffer with a hard cap, in the shape of curl's dynbuf: an append that

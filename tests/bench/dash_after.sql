@@ -9,7 +9,7 @@ SELECT COALESCE(c.handler_hall, c.handler_county), count(*), SUM(c.due_at < NOW(
 -- followups_open
 SELECT f.stat_hall, count(*), SUM(f.due_at < NOW()) FROM rating_followups f FORCE INDEX (rating_followups_dash) WHERE f.stat_county = ?county AND f.closed_at IS NULL GROUP BY f.stat_hall
 -- followups_closed
-SELECT f.stat_hall, count(*) FROM rating_followups f FORCE INDEX (rating_followups_dash) WHERE f.stat_county = ?county AND f.closed_at IS NOT NULL GROUP BY f.stat_hall
+SELECT f.stat_hall, count(*) FROM rating_followups f FORCE INDEX (rating_followups_dash) WHERE f.stat_county = ?county AND f.closed_at >= ?from AND f.closed_at < ?to GROUP BY f.stat_hall
 -- notice_error(sms)
 SELECT n.last_error, TIMESTAMPDIFF(SECOND, n.last_error_at, NOW(6)) FROM notifications n WHERE n.channel = 'sms' AND n.last_error_at IS NOT NULL AND n.last_error IS NOT NULL AND n.hall_code LIKE CONCAT(?county, '%') ORDER BY n.last_error_at DESC LIMIT 1
 -- channels

@@ -25,7 +25,7 @@ def load_rest(county, n):
     county.sql("UPDATE notifications SET state = IF(case_no LIKE '%%77', 'failed', 'sent'), "
                "sent_at = IF(case_no LIKE '%%77', NULL, created_at) WHERE case_no LIKE 'B%%' AND "
                "CAST(SUBSTRING(case_no, 2) AS UNSIGNED) <= %d" % (n - 500), timeout=3600)
-    county.sql("UPDATE rating_followups SET closed_at = opened_at, closed_by = 'x' WHERE case_no LIKE 'B%' "
+    county.sql("UPDATE rating_followups SET closed_at = LEAST(NOW(), opened_at + INTERVAL 3 DAY), closed_by = 'x' WHERE case_no LIKE 'B%' "
                "AND CAST(SUBSTRING(case_no, 2) AS UNSIGNED) % 10 <> 0", timeout=3600)
     county.sql("INSERT INTO appointments (appointment_no, id, hall_code, item, date, start, `end`, phone, status, booked_at) "
                "SELECT CONCAT('A', seq), CONCAT('a-', seq), CONCAT('430121', LPAD(1 + seq % 300, 3, '0'), '000'), 'x', "
@@ -67,8 +67,6 @@ def load(county, n=N):
     county.sql("INSERT IGNORE INTO halls (hall_code, name, county_code, db_user, last_contact_at, backlog, agent_version) "
                "SELECT CONCAT('430121', LPAD(seq, 3, '0'), '000'), CONCAT('大厅', seq), '430121', CONCAT('b_', seq), "
                "IF(seq % 37 = 0, NOW() - INTERVAL 3 HOUR, NOW()), seq % 50, '0.9.0' FROM seq_2_to_300", timeout=600)
-    # the follow-up's deadline as ratings_followup (sql/county/006) gives it today
-    due = county.scalar("SELECT working_days_add(CURRENT_TIMESTAMP, 5)")
     saved = save_triggers(db, ("cases", "ratings"), ("INSERT",))
     drop_triggers(db, saved)
     try:
@@ -90,10 +88,12 @@ def load(county, n=N):
                 "INSERT INTO ratings (id, case_no, hall_code, level, at) SELECT CONCAT('r', seq), CONCAT('B', seq), "
                 "%s, 1 + seq %% 5, NOW() - INTERVAL (seq %% 1800) DAY FROM seq_%d_to_%d WHERE seq %% 3 = 0;"
                 # ratings_followup (sql/county/006): a 差评 (level 1 or 2) opens a follow-up
-                "INSERT INTO rating_followups (case_no, rating_id, hall_code, level, due_at) "
-                "SELECT CONCAT('B', seq), CONCAT('r', seq), %s, 1 + seq %% 5, %s "
+                # when it is given, due a week later
+                "INSERT INTO rating_followups (case_no, rating_id, hall_code, level, opened_at, due_at) "
+                "SELECT CONCAT('B', seq), CONCAT('r', seq), %s, 1 + seq %% 5, NOW() - INTERVAL (seq %% 1800) DAY, "
+                "NOW() - INTERVAL (seq %% 1800) DAY + INTERVAL 7 DAY "
                 "FROM seq_%d_to_%d WHERE seq %% 3 = 0 AND 1 + seq %% 5 <= 2;"
-                % (hall, hall, lo, hi, hall, lo, hi, hall, lo, hi, hall, sql_str(due), lo, hi),
+                % (hall, hall, lo, hi, hall, lo, hi, hall, lo, hi, hall, lo, hi),
                 timeout=3600)
     finally:
         restore_triggers(db, saved)

@@ -64,6 +64,14 @@ class DashCountsTest(unittest.TestCase):
                    "AND closed_at IS NOT NULL" % (sql_str(self.cty), sql_str(hall)))
         return int(v[0][0])
 
+    def closed_in_period(self, hall=None):
+        """The 差评 follow-ups closed in the dashboard's default period (the 12 months up to
+        this one), of the county or of one hall."""
+        return int(self.q("SELECT COUNT(*) FROM rating_followups WHERE stat_county = %s AND "
+                          "closed_at >= DATE_FORMAT(NOW() - INTERVAL 11 MONTH, '%%Y-%%m-01')%s"
+                          % (sql_str(self.cty), "" if hall is None else
+                             " AND stat_hall = %s" % sql_str(hall)))[0][0])
+
     def assert_counters_true(self):
         """The appointments per day equal a count of their rows (days summing to 0 left
         out); each follow-up counts under its case's county and hall."""
@@ -180,9 +188,7 @@ class DashCountsTest(unittest.TestCase):
         self.assertEqual((self.closed(handler[1]), self.closed(self.hall_b)),
                          (before_a, before_b + 1))
         self.assert_counters_true()
-        want = int(self.q("SELECT COUNT(*) FROM rating_followups WHERE stat_county = %s "
-                          "AND closed_at IS NOT NULL" % sql_str(self.cty))[0][0])
-        self.assertIn('id="followups-closed">%d<' % want, self.dashboard())
+        self.assertIn('id="followups-closed">%d<' % self.closed_in_period(), self.dashboard())
         # deleted (as county_purge does): gone from the count
         self.county.sql("DELETE FROM rating_followups WHERE case_no = %s" % sql_str(no))
         self.assertEqual(self.closed(self.hall_b), before_b)
@@ -211,6 +217,19 @@ class DashCountsTest(unittest.TestCase):
         self.assertIn('id="followups-open">%d<' % want_open, page)
         self.assertIn('id="followups-late">%d<' % want_late, page)
         self.assertGreaterEqual(want_late, 1)
+        # closed: those of the period only (the default: the 12 months up to now), a range
+        # of the index however many were closed in the years before
+        old, new = self.case(hall=self.hall_b), self.case(hall=self.hall_b)
+        self.rate(old, self.hall_b)
+        self.rate(new, self.hall_b)
+        self.county.sql("UPDATE rating_followups SET closed_at = NOW() - INTERVAL 2 YEAR, "
+                        "closed_by = 'x' WHERE case_no = %s; UPDATE rating_followups SET "
+                        "closed_at = NOW(), closed_by = 'x' WHERE case_no = %s"
+                        % (sql_str(old), sql_str(new)))
+        want_closed = self.closed_in_period()
+        self.assertGreaterEqual(want_closed, 1)
+        self.assertEqual(self.closed(self.hall_b) - self.closed_in_period(self.hall_b), 1)
+        self.assertIn('id="followups-closed">%d<' % want_closed, self.dashboard())
 
     # ---- appointments ----------------------------------------------------------------
     def appt(self, no, hall, date, status="booked", booked="NOW()"):

@@ -918,41 +918,165 @@ class StaffTest(unittest.TestCase):
             if f["action"] == "/cases/" + no and f["hidden"].get("action") == "accept":
                 data = dict(f["hidden"], note="")
         self.assertIsNotNone(data, "no accept form")
-        deadlocks = int(self.county.rows("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")[0][1])
-        t = self.county.session()
-        self.addCleanup(t.close)
-        # heavier than the console's transaction: 300 rows written (and rolled back)
-        t.run("BEGIN; INSERT INTO audit_log (county_code, account, address, action) "
-              "SELECT '430121', 'deadlock-test', 'local', 'test' FROM seq_1_to_300; "
-              "SELECT COUNT(*) FROM audit_log WHERE id >= (SELECT MAX(id) FROM audit_log) "
-              "FOR UPDATE")
-        answer = {}
-
-        def post():
-            answer["r"] = c.post("/cases/" + no, data)
-        th = threading.Thread(target=post)
-        th.start()
-        deadline = time.monotonic() + 20
-        while int(self.county.scalar("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
-                                     "WHERE trx_state = 'LOCK WAIT'")) == 0:
-            self.assertLess(time.monotonic(), deadline, "the console never waited for the lock")
-            time.sleep(0.05)
+        t = self.holder_of_audit_end()
         # the cycle: the console is rolled back, this session gets the case
-        t.run("SELECT case_no FROM cases WHERE case_no = %s FOR UPDATE" % sql_str(no))
-        self.assertEqual(
-            int(self.county.rows("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")[0][1]),
-            deadlocks + 1, "no deadlock was made")
-        time.sleep(0.5)  # the console's second run waits for the case meanwhile
-        t.run("ROLLBACK")
-        th.join(30)
-        self.assertFalse(th.is_alive(), "the action never answered")
-        self.assertEqual(answer["r"].status, 303, answer["r"].text[:300])
+        r, log = self.deadlocked(t, lambda: c.post("/cases/" + no, data),
+                                 "SELECT case_no FROM cases WHERE case_no = %s FOR UPDATE"
+                                 % sql_str(no), "to accept")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertIn("lost a conflict", log)
         self.assertEqual(self.events(no), [("accepted", None, self.user)])
         self.assertEqual(self.county.scalar(
             "SELECT COUNT(*) FROM audit_log WHERE case_no = %s AND action = 'accept'"
             % sql_str(no)), "1")
+
+    # ---- a deadlock lost: the helpers of the test above, the sign-in, a schedule -------
+    def deadlocks(self):
+        return int(self.county.rows("SHOW GLOBAL STATUS LIKE 'Innodb_deadlocks'")[0][1])
+
+    def console_waits(self, th, what):
+        """Until a transaction waits for a lock (the console's: the test session holds its
+        locks and waits for none); False when the console answered first."""
+        deadline = time.monotonic() + 20
+        while int(self.county.scalar("SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+                                     "WHERE trx_state = 'LOCK WAIT'")) == 0:
+            if not th.is_alive():
+                return False
+            self.assertLess(time.monotonic(), deadline, "the console never waited " + what)
+            time.sleep(0.05)
+        return True
+
+    def holder_of_audit_end(self):
+        """A session that holds the end of audit_log (a next-key lock past its last row)
+        and has written 300 rows, so that InnoDB rolls back the console's transaction
+        rather than this one when the two close a cycle."""
+        t = self.county.session()
+        self.addCleanup(t.close)
+        t.run("BEGIN; INSERT INTO audit_log (county_code, account, address, action) "
+              "SELECT '430121', 'deadlock-test', 'local', 'test' FROM seq_1_to_300; "
+              "SELECT COUNT(*) FROM audit_log WHERE id >= (SELECT MAX(id) FROM audit_log) "
+              "FOR UPDATE")
+        return t
+
+    def console_log_size(self):
+        return os.path.getsize(os.path.join(self.node.var, "log", "staff-console.log"))
+
+    def console_log_since(self, offset):
         with open(os.path.join(self.node.var, "log", "staff-console.log"), "rb") as f:
-            self.assertIn("lost a conflict", f.read().decode("utf-8", "replace"))
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
+
+    def deadlocked(self, t, post, cycle_sql, what):
+        """Runs post on a thread while t holds the end of audit_log: once the console's
+        transaction waits there (holding its own rows), t asks with cycle_sql for a row
+        the console holds, which closes the cycle; InnoDB rolls the console back. Its
+        second run then waits for t's rows; t lets go. Returns the console's answer and what
+        it logged meanwhile."""
+        answer = {}
+        deadlocks, log = self.deadlocks(), self.console_log_size()
+
+        def run():
+            answer["r"] = post()
+        th = threading.Thread(target=run)
+        th.start()
+
+        def release():  # on a failure: t lets go first, so that the console can answer
+            t.close()
+            th.join(30)
+        self.addCleanup(release)
+        self.assertTrue(self.console_waits(th, "at the audit row " + what),
+                        "the console answered without waiting: %s"
+                        % (answer["r"].status if "r" in answer else "-"))
+        t.run(cycle_sql)
+        self.assertEqual(self.deadlocks(), deadlocks + 1, "no deadlock was made")
+        # the console's second run waits for the row t now holds (or it gave up)
+        self.console_waits(th, "again after the deadlock")
+        t.run("ROLLBACK")
+        th.join(30)
+        self.assertFalse(th.is_alive(), "the console never answered")
+        return answer["r"], self.console_log_since(log)
+
+    def test_a_sign_in_that_loses_a_deadlock_runs_again(self):
+        """The sign-in's transaction locks the account's row (failed_logins,
+        last_login_at), inserts the session, then waits for its audit row at the end of
+        audit_log, which the test session holds; the session then asks for the account's
+        row. The console is the victim and signs in again from the start: 303, a cookie
+        that works, one session row and one signin audit row."""
+        user = "deadlock_signin"
+        pw = self.add_staff(user, "430121", "staff")
+        account = self.county.scalar("SELECT id FROM staff_accounts WHERE username = %s"
+                                     % sql_str(user))
+        c = self.client()
+        data = dict(c.form("/login", "/login"), username=user, password=pw)
+        t = self.holder_of_audit_end()
+        r, log = self.deadlocked(t, lambda: c.post("/login", data),
+                                 "SELECT id FROM staff_accounts WHERE id = %s FOR UPDATE" % account,
+                                 "to sign in")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertEqual(r.getheader("Location"), "/")
+        self.assertIn("lost a conflict", log)
+        self.assertEqual(self.county.count("staff_sessions", "account_id = %s" % account), 1)
+        digest = hashlib.sha256(c.cookies["staff_session"].encode()).hexdigest()
+        self.assertEqual(self.county.count("staff_sessions", "token_hash = %s AND account_id = %s"
+                                           % (sql_str(digest), account)), 1)
+        self.assertEqual(self.county.count("audit_log", "account = %s AND action = 'signin'"
+                                           % sql_str(user)), 1)
+        page = c.get("/")
+        self.assertEqual(page.status, 200)
+        self.assertIn(user, page.text)
+
+    def test_a_schedule_publication_that_loses_a_deadlock_runs_again(self):
+        """The publication's transaction replaces the hall's items, slots and closed days,
+        and schedule_publish locks and writes the hall's appointment_schedules row (and a
+        downlink row by its trigger); then its audit row waits at the end of audit_log,
+        which the test session holds, and the session asks for the schedule's row. The
+        console is the victim and publishes again from the start: 303, one new version
+        with the new items, one more downlink row and one more audit row."""
+        hall = "430121009000"
+        self.insert_hall(hall, "死锁测试便民服务中心")
+        c = self.signed_in()
+        path = "/schedules/" + hall
+        r = c.submit(path, path, {"items": "old | 旧事项 | - | 一楼\n",
+                                  "slots": "old | 1 | 09:00-09:30 | 5\n", "closed": ""})
+        self.assertEqual(r.status, 303, r.text[:500])
+        v1 = int(self.county.scalar("SELECT version FROM appointment_schedules "
+                                    "WHERE hall_code = %s" % sql_str(hall)))
+
+        def downlinks():
+            return self.county.count("downlink", "hall_code = %s AND kind = 'schedule'"
+                                     % sql_str(hall))
+
+        def audits():
+            return self.county.count("audit_log", "action = 'schedule' AND detail = %s"
+                                     % sql_str(hall))
+        sent, audited = downlinks(), audits()
+        self.assertEqual((sent, audited), (1, 1))
+        data = dict(c.form(path, path),
+                    items="sfz-sl | 居民身份证申领 | - | 一楼 2 号窗口\n"
+                          "hj-qy | 户籍迁移 | - | 二楼 5 号窗口\n",
+                    slots="sfz-sl | 1 | 09:00-09:30 | 5\nhj-qy | 3 | 14:00-14:30 | 2\n",
+                    closed="2026-12-31\n")
+        t = self.holder_of_audit_end()
+        r, log = self.deadlocked(t, lambda: c.post(path, data),
+                                 "SELECT version FROM appointment_schedules "
+                                 "WHERE hall_code = %s FOR UPDATE" % sql_str(hall), "to publish")
+        self.assertEqual(r.status, 303, r.text[:300])
+        self.assertEqual(r.getheader("Location"), path + "?done=1")
+        self.assertIn("lost a conflict", log)
+        rows = self.county.rows("SELECT version, body FROM appointment_schedules "
+                                "WHERE hall_code = %s" % sql_str(hall))
+        self.assertEqual(len(rows), 1)
+        v2, doc = int(rows[0][0]), json.loads(rows[0][1])
+        self.assertGreater(v2, v1)
+        self.assertEqual(doc["version"], v2)
+        self.assertEqual([i["id"] for i in doc["items"]], ["sfz-sl", "hj-qy"])
+        self.assertEqual(doc["closed"], ["2026-12-31"])
+        self.assertEqual(self.county.rows("SELECT item_id FROM appointment_items "
+                                          "WHERE hall_code = %s ORDER BY item_id"
+                                          % sql_str(hall)), [("hj-qy",), ("sfz-sl",)])
+        self.assertEqual(self.county.count("appointment_slots", "hall_code = %s"
+                                           % sql_str(hall)), 2)
+        self.assertEqual((downlinks(), audits()), (sent + 1, audited + 1))
 
     def test_accept_transfer_resolve_reach_the_hall(self):
         receipt = self.hall_case(subject="受理转办办结")
