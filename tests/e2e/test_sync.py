@@ -713,6 +713,36 @@ class QuarantineTest(SyncTestCase):
         self.assertEqual(int(county.scalar(quarantined)), 0)
         self.assertExactlyOnce(node, county, before + [long_one] + after)
 
+    def test_a_batch_refused_while_the_next_is_on_its_way(self):
+        """Two batches on the way (agent/hall-agent/sink_county.c): the county refuses a batch
+        whole (a subject too long for its column) while the agent has already sent the next
+        batch's records on its second connection. That one is never executed; the refusal is
+        narrowed to its record, which alone is set aside; every other record reaches the
+        county exactly once, none skipped."""
+        node, county = self.node_up("ahead-refused", "\n[agent]\nbatch_records = 20\n")
+        agent = self.agent(node)
+        receipts = submit_many(node, 200, "前后")
+        bad = receipts[45]
+        con = node.db()
+        with con:
+            con.execute("UPDATE outbox SET payload = json_set(payload, '$.subject', ?) "
+                        "WHERE id = ?", ("很长的标题" * 20, bad["id"]))
+        con.close()
+        county.sql("ALTER TABLE cases MODIFY subject VARCHAR(60) NOT NULL")
+        self.addCleanup(county.sql, "ALTER TABLE cases MODIFY subject VARCHAR(400) NOT NULL")
+        for _ in range(5):
+            agent.once()
+            if hall_backlog(node) == 0:
+                break
+        self.assertEqual(hall_backlog(node), 0, agent.log_tail())
+        self.assertRegex(agent.log(), r"refused a batch of 20")
+        got = [r[0] for r in county.rows("SELECT id FROM cases")]
+        self.assertEqual(len(got), len(set(got)))
+        self.assertEqual(set(got), {r["id"] for r in receipts} - {bad["id"]})
+        self.assertEqual(county.count("records", "type = 'case'"), 199)
+        self.assertEqual([r[0] for r in hall_rows(node, "SELECT id FROM quarantine")],
+                         [bad["id"]])
+
     def test_county_refusing_record_after_record_stops_setting_aside(self):
         """A county that refuses every record (here a column too narrow for any subject, as
         a bad migration would leave it) gets a few records set aside, then a link error:
