@@ -553,7 +553,8 @@ sock_nonblock(MYSQL *db, int on)
 }
 
 /* The CALL sent by mysql_stmt_execute_start, waited for: mysql_stmt_execute's result.
- * The connection's read timeout applies as it would (the library asks for it). */
+ * The connection's read timeout applies as it would: the library asks for it
+ * (MYSQL_WAIT_TIMEOUT), and a wait it sets no time for gets [county] read_timeout_s. */
 static int
 exec_finish(struct county_sink *k)
 {
@@ -567,7 +568,8 @@ exec_finish(struct county_sink *k)
 		    (k->exec_wait & MYSQL_WAIT_EXCEPT ? POLLPRI : 0));
 		pfd.revents = 0;
 		n = poll(&pfd, 1, k->exec_wait & MYSQL_WAIT_TIMEOUT ?
-		    (int)mysql_get_timeout_value_ms(k->db) : -1);
+		    (int)mysql_get_timeout_value_ms(k->db) :
+		    k->cfg->county_read_timeout > 0 ? k->cfg->county_read_timeout * 1000 : -1);
 		if (n == -1 && errno == EINTR)
 			continue;	/* a stop shuts the socket down (sink_county_cancel) */
 		if (n == 0)
