@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <zlib.h>
 
@@ -552,16 +553,42 @@ sock_nonblock(MYSQL *db, int on)
 	return fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) == -1 ? -1 : 0;
 }
 
-/* The CALL sent by mysql_stmt_execute_start, waited for: mysql_stmt_execute's result.
- * The connection's read timeout applies as it would: the library asks for it
- * (MYSQL_WAIT_TIMEOUT), and a wait it sets no time for gets [county] read_timeout_s. */
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * The CALL sent by mysql_stmt_execute_start, waited for: mysql_stmt_execute's result.
+ * The connection's timeouts are the socket's own (SO_RCVTIMEO, SO_SNDTIMEO), which a poll
+ * does not see: so [county] read_timeout_s here too, as "nothing moved for that long",
+ * after which the socket is shut down and the library, resumed, fails the CALL as a lost
+ * connection (a timeout passed to it unasked for would only make it wait again).
+ */
 static int
 exec_finish(struct county_sink *k)
 {
+	long long limit = k->cfg->county_read_timeout > 0 ?
+	    (long long)k->cfg->county_read_timeout * 1000 : -1;
+	long long moved = now_ms();
+	int cut = 0;
+
 	while (k->exec_wait != 0) {
 		struct pollfd pfd;
+		long long left = limit < 0 ? -1 : moved + limit - now_ms();
 		int n, ev = 0;
 
+		if (limit >= 0 && left <= 0 && !cut) {
+			log_warnx("county: no answer to hall_upload for %d s: the connection is "
+				  "given up", k->cfg->county_read_timeout);
+			shutdown(mysql_get_socket(k->db), SHUT_RDWR);
+			cut = 1;
+		}
 		pfd.fd = mysql_get_socket(k->db);
 		pfd.events = (short)((k->exec_wait & MYSQL_WAIT_READ ? POLLIN : 0) |
 		    (k->exec_wait & MYSQL_WAIT_WRITE ? POLLOUT : 0) |
@@ -569,20 +596,24 @@ exec_finish(struct county_sink *k)
 		pfd.revents = 0;
 		n = poll(&pfd, 1, k->exec_wait & MYSQL_WAIT_TIMEOUT ?
 		    (int)mysql_get_timeout_value_ms(k->db) :
-		    k->cfg->county_read_timeout > 0 ? k->cfg->county_read_timeout * 1000 : -1);
+		    cut ? 1000 : left < 0 ? -1 : (int)left);
 		if (n == -1 && errno == EINTR)
 			continue;	/* a stop shuts the socket down (sink_county_cancel) */
-		if (n == 0)
+		if (n == 0) {
+			if (!(k->exec_wait & MYSQL_WAIT_TIMEOUT))
+				continue;	/* ours: the check above */
 			ev = MYSQL_WAIT_TIMEOUT;
-		else if (n > 0)
+		} else if (n > 0) {
 			ev = (pfd.revents & (POLLIN | POLLHUP | POLLERR) ? MYSQL_WAIT_READ : 0) |
 			    (pfd.revents & POLLOUT ? MYSQL_WAIT_WRITE : 0) |
 			    (pfd.revents & POLLPRI ? MYSQL_WAIT_EXCEPT : 0);
+			moved = now_ms();
+		}
 		k->exec_wait = mysql_stmt_execute_cont(&k->exec_ret, k->upload, ev);
 	}
 	if (sock_nonblock(k->db, 0) == -1 && k->exec_ret == 0)
 		return -1;	/* not answered as far as we can tell: the connection goes */
-	return k->exec_ret;
+	return cut && k->exec_ret == 0 ? -1 : k->exec_ret;
 }
 
 /* The lane ahead closed and its batch forgotten (never executed: nothing of it written). */
