@@ -178,16 +178,21 @@ def bench_read():
         # the hello program behind the same nginx, in a location that is the hall's own
         # but for its socket: the same FastCGI parameters, fastcgi_keep_conn off, logging,
         # so the ratio measures what hall-read does with a request and nothing else
+        # the hall's server is its own file (conf/nginx/hall.site, included by nginx.conf)
         conf = os.path.join(node.var, "nginx", "nginx.conf")
-        with open(conf) as f:
+        site = os.path.join(node.var, "nginx", "hall.site")
+        if not os.path.exists(site):
+            site = conf
+        with open(site) as f:
             text = f.read()
-        body = re.search(r"\t\tlocation / \{\n(.*?)\n\t\t\}", text, re.S).group(1)
-        if "fastcgi_pass $hall_backend;" not in body:
-            raise RuntimeError("bench: the hall's location in %s is not as expected" % conf)
+        m = re.search(r"(?m)^(\t+)location / \{\n(.*?)\n\1\}", text, re.S)
+        if m is None or "fastcgi_pass $hall_backend;" not in m.group(2):
+            raise RuntimeError("bench: the hall's location in %s is not as expected" % site)
+        ind, body = m.group(1), m.group(2)
         body = body.replace("fastcgi_pass $hall_backend;", "fastcgi_pass unix:%s;" % sock)
-        text = text.replace("\t\tlocation / {", "\t\tlocation = /_bench/hello {\n%s\n"
-                            "\t\t}\n\t\tlocation / {" % body, 1)
-        with open(conf, "w") as f:
+        text = text.replace(ind + "location / {", "%slocation = /_bench/hello {\n%s\n%s}\n"
+                            "%slocation / {" % (ind, body, ind, ind), 1)
+        with open(site, "w") as f:
             f.write(text)
         subprocess.run(["nginx", "-c", conf, "-p", os.path.join(node.var, "nginx"), "-s",
                         "reload"], check=True)
