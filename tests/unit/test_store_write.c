@@ -139,6 +139,36 @@ test_commit_group_threads(void **state)
 	commit_group_free(g);
 }
 
+static int
+pragma_int(struct store *s, const char *sql)
+{
+	sqlite3_stmt *st;
+	int v;
+
+	assert_int_equal(sqlite3_prepare_v2(store_sqlite(s), sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * The group's connection keeps its savepoints' journals in memory (temp_store=MEMORY, 2):
+ * by default SQLite spills one past 64 KiB to /var/tmp, which put citizens' submissions in
+ * files outside the store on nearly every group commit of a busy hall.
+ */
+static void
+test_group_journal_in_memory(void **state)
+{
+	struct fixture *f = *state;
+	struct commit_group *g;
+
+	assert_int_equal(pragma_int(f->s, "PRAGMA temp_store"), 0);
+	assert_non_null(g = commit_group_new(f->s));
+	assert_int_equal(pragma_int(f->s, "PRAGMA temp_store"), 2);
+	commit_group_free(g);
+}
+
 static void
 test_readonly(void **state)
 {
@@ -339,6 +369,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_write_group_isolates_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_group_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_group_journal_in_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_numbers_never_repeat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_calendar_recomputes, setup_2025_only, teardown),
 	    cmocka_unit_test_setup_teardown(test_calendar_replaces_year, setup, teardown),
