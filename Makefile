@@ -17,7 +17,7 @@ DEFS      = -D_GNU_SOURCE -D_FORTIFY_SOURCE=2
 # to $(B)/config.mk, which make remakes (and reads again) when it is missing or this file
 # changes. The goals that install the packages first (run, test, bench, fuzz) build in a
 # second make that reads the file then, so a fresh machine's first command works.
-PKGS      = sqlite3 jansson libsodium inih libcurl zlib libsystemd
+PKGS      = sqlite3 jansson libsodium inih libcurl zlib
 MARIADB_PKG = libmariadb
 TOP_GOALS = deps run stop test bench fuzz format clean deb
 LDLIBS    = $(PKG_LIBS) -lfcgi -lpthread -lm
@@ -62,7 +62,7 @@ DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libja
        mariadb-server mariadb-client galera-4 rsync libmariadb-dev libcurl4-openssl-dev zlib1g-dev \
        iproute2 nftables nodejs chromium fonts-wqy-zenhei slowhttptest openssl \
        debhelper dpkg-dev fakeroot lintian git debootstrap man-db mandoc \
-       libsystemd-dev systemd python3-aiosmtpd poppler-utils
+       systemd python3-aiosmtpd poppler-utils
 
 .PHONY: all programs deps run stop test bench fuzz clean format install install-node install-county deb
 all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due \

@@ -28,7 +28,6 @@
 #include <poll.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -263,8 +262,8 @@ main(int argc, char *argv[])
 	log_info("sending SMS through %s, e-mail through %s",
 	    c.sms_url != NULL ? c.sms_url : "(none: [sms] url unset)",
 	    c.mail_url != NULL ? c.mail_url : "(none: [email] url unset)");
-	if (!once)
-		sd_notify(0, "READY=1");
+	if (!once && notify_systemd("READY=1") == -1)
+		log_warn("NOTIFY_SOCKET");
 	while (!stopping) {
 		n = pass(&r);
 		if (once && n <= 0)
@@ -278,7 +277,7 @@ main(int argc, char *argv[])
 			pause_ms((unsigned)c.poll_ms);
 	}
 	if (!once)
-		sd_notify(0, "STOPPING=1");
+		notify_systemd("STOPPING=1");
 	log_info("stopped: %ld sent, %ld attempts failed", r.sent, r.failed);
 	if (r.db != NULL)
 		mysql_close(r.db);

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "web.h"
@@ -243,7 +242,13 @@ server_run(const char *path, int workers, int threads, const struct server_ops *
 	 * Type=notify (conf/systemd): the units ordered after this one, and nginx, start once
 	 * the socket takes connections. Without NOTIFY_SOCKET (the demo) this does nothing.
 	 */
-	sd_notifyf(0, "READY=1\nSTATUS=listening on %s", path);
+	{
+		char state[4200];
+
+		snprintf(state, sizeof(state), "READY=1\nSTATUS=listening on %s", path);
+		if (notify_systemd(state) == -1)
+			log_warn("NOTIFY_SOCKET");
+	}
 
 	while (!server_stopping) {
 		pid_t pid = waitpid(-1, &status, 0);
@@ -264,7 +269,7 @@ server_run(const char *path, int workers, int threads, const struct server_ops *
 				pids[i] = worker_spawn(fd, threads, ops);
 		}
 	}
-	sd_notify(0, "STOPPING=1");
+	notify_systemd("STOPPING=1");
 	for (i = 0; i < workers; i++)
 		if (pids[i] > 0)
 			kill(pids[i], SIGTERM);
