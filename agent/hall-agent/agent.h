@@ -101,6 +101,7 @@ struct county_sink {
 	struct outbox_batch ahead_batch;
 	struct batch_out *ahead_out;
 	int ahead_streamed;	/* ahead_batch sent, waiting for its CALL */
+	int ahead_refused;	/* no second connection this pass: batches go one by one */
 	int exec_wait;		/* the CALL's mysql_stmt_execute_start/_cont status; 0: done */
 	int exec_ret;		/* its result once done */
 	unsigned fault_every, batches;

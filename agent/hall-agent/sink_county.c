@@ -71,24 +71,21 @@ sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct st
 	return 0;
 }
 
+static void ahead_drop(struct county_sink *);
+
 /* Both connections closed; a batch sent ahead is forgotten (never executed). */
 void
 sink_county_disconnect(struct county_sink *k)
 {
+	ahead_drop(k);
 	pthread_mutex_lock(&k->lock);
 	if (k->upload != NULL)
 		mysql_stmt_close(k->upload);
 	if (k->db != NULL)
 		mysql_close(k->db);
-	if (k->ahead_upload != NULL)
-		mysql_stmt_close(k->ahead_upload);
-	if (k->ahead_db != NULL)
-		mysql_close(k->ahead_db);
-	k->upload = k->ahead_upload = NULL;
-	k->db = k->ahead_db = NULL;
+	k->upload = NULL;
+	k->db = NULL;
 	pthread_mutex_unlock(&k->lock);
-	outbox_batch_clear(&k->ahead_batch);
-	k->ahead_streamed = 0;
 	k->exec_wait = 0;
 }
 
@@ -681,8 +678,14 @@ stream_ahead(struct county_sink *k, struct store *s, int64_t after)
 {
 	char err[256];
 
-	if (*k->stop || (k->ahead_db == NULL && ahead_connect(k) == -1))
+	if (*k->stop || k->ahead_refused)
 		return;
+	/* refused once (an account limited to one connection, a county at max_connections):
+	 * not asked again until the next pass, which each refusal would slow */
+	if (k->ahead_db == NULL && ahead_connect(k) == -1) {
+		k->ahead_refused = 1;
+		return;
+	}
 	if (stream_batch(k, s, k->ahead_upload, &k->ahead_out, &k->ahead_batch, after, err,
 		sizeof(err)) == -1) {
 		log_info("county: the next batch ahead: %s; it goes after this one", err);
@@ -1073,6 +1076,7 @@ county_pass(void *arg, struct store *s, struct push_stats *ps, long *retry_after
 	/* the second connection is for a backlog: not kept open between passes, so that a
 	 * county of many halls counts one connection a hall that is idle */
 	ahead_drop(k);
+	k->ahead_refused = 0;
 	if (!*k->stop && rc == -1) {
 		text_clean(err, errlen, err, strlen(err));
 		return -1;

@@ -743,6 +743,24 @@ class QuarantineTest(SyncTestCase):
         self.assertEqual([r[0] for r in hall_rows(node, "SELECT id FROM quarantine")],
                          [bad["id"]])
 
+    def test_a_county_allowing_one_connection_gets_the_batches_one_by_one(self):
+        """Two batches on the way need a second connection. A hall account limited to one
+        (MAX_USER_CONNECTIONS 1; a county at max_connections refuses the same way) has the
+        second refused: the batches then go one by one on the first, every record exactly
+        once, and the agent asks for the second connection once a pass, not before each
+        batch (each refusal costs the weak link a round trip or more)."""
+        node, county = self.node_up("one-conn", "\n[agent]\nbatch_records = 20\n")
+        user = "hall_" + county.hall_code
+        host = county.scalar("SELECT host FROM mysql.user WHERE user = %s" % sql_str(user))
+        county.sql("ALTER USER %s@%s WITH MAX_USER_CONNECTIONS 1" % (sql_str(user),
+                                                                    sql_str(host)))
+        agent = self.agent(node)
+        receipts = submit_many(node, 200, "单连接")
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertExactlyOnce(node, county, receipts)
+        self.assertEqual(len(re.findall(r"no second connection", agent.log())), 1,
+                         agent.log_tail())
+
     def test_county_refusing_record_after_record_stops_setting_aside(self):
         """A county that refuses every record (here a column too narrow for any subject, as
         a bad migration would leave it) gets a few records set aside, then a link error:
