@@ -478,24 +478,26 @@ out:
 /* Summary changes per transaction (hall_stats_fold, sql/county/024; appt_day_fold, 025). */
 #define FOLD_BATCH 10000
 
-/* One CALL of a fold (`call`: "CALL x_fold(?)") and its commit: the changes folded, or -1. */
-static long long
-fold_batch(MYSQL *db, const char *call, const char *what)
+/*
+ * One CALL and its commit. With limit, that is its one parameter; with out, the first column
+ * of its one row is read into it. 0, or -1 rolled back and said as "county-admin: WHAT: ...".
+ */
+static int
+call_commit(MYSQL *db, const char *call, int *limit, long long *out, const char *what)
 {
 	MYSQL_STMT *st = mysql_stmt_init(db);
 	MYSQL_BIND p, r;
-	long long folded = 0;
-	int limit = FOLD_BATCH, rc = -1;
+	int rc = -1;
 
 	memset(&p, 0, sizeof(p));
 	memset(&r, 0, sizeof(r));
 	p.buffer_type = MYSQL_TYPE_LONG;
-	p.buffer = &limit;
+	p.buffer = limit;
 	r.buffer_type = MYSQL_TYPE_LONGLONG;
-	r.buffer = &folded;
+	r.buffer = out;
 	if (st == NULL || mysql_stmt_prepare(st, call, (unsigned long)-1) != 0 ||
-	    mysql_stmt_bind_param(st, &p) != 0 || mysql_stmt_execute(st) != 0 ||
-	    mysql_stmt_bind_result(st, &r) != 0 || mysql_stmt_fetch(st) != 0)
+	    (limit != NULL && mysql_stmt_bind_param(st, &p) != 0) || mysql_stmt_execute(st) != 0 ||
+	    (out != NULL && (mysql_stmt_bind_result(st, &r) != 0 || mysql_stmt_fetch(st) != 0)))
 		goto out;
 	mysql_stmt_free_result(st);
 	while (mysql_stmt_next_result(st) == 0)
@@ -505,12 +507,24 @@ fold_batch(MYSQL *db, const char *call, const char *what)
 	rc = 0;
 out:
 	if (rc == -1) {
-		fprintf(stderr, "county-admin: purge: folding the %s: %s\n", what,
-		    st != NULL ? mysql_stmt_error(st) : "no memory");
+		fprintf(stderr, "county-admin: %s: %s\n", what, st == NULL ? "no memory" :
+		    *mysql_stmt_error(st) != '\0' ? mysql_stmt_error(st) : mysql_error(db));
 		mysql_rollback(db);
 	}
 	mysql_stmt_close(st);
-	return rc == 0 ? folded : -1;
+	return rc;
+}
+
+/* One CALL of a fold (`call`: "CALL x_fold(?)") and its commit: the changes folded, or -1. */
+static long long
+fold_batch(MYSQL *db, const char *call, const char *what)
+{
+	char label[80];
+	int limit = FOLD_BATCH;
+	long long folded = 0;
+
+	snprintf(label, sizeof(label), "purge: folding the %s", what);
+	return call_commit(db, call, &limit, &folded, label) == 0 ? folded : -1;
 }
 
 /* All the changes of one fold, batch by batch: how many, or -1. */
@@ -582,27 +596,11 @@ cmd_purge(MYSQL *db, int days)
 static int
 cmd_rebuild_stats(MYSQL *db)
 {
-	MYSQL_STMT *st = mysql_stmt_init(db);
-	int rc = -1;
-
-	if (st == NULL || mysql_stmt_prepare(st, "CALL dashboard_rebuild()", (unsigned long)-1) != 0 ||
-	    mysql_stmt_execute(st) != 0)
-		goto out;
-	while (mysql_stmt_next_result(st) == 0)
-		mysql_stmt_free_result(st);
-	if (mysql_commit(db) != 0)
-		goto out;
+	if (call_commit(db, "CALL dashboard_rebuild()", NULL, NULL, "rebuild-stats") == -1)
+		return -1;
 	printf("county: the dashboard's summaries made again from the cases, ratings, "
 	       "follow-ups and appointments\n");
-	rc = 0;
-out:
-	if (rc == -1) {
-		fprintf(stderr, "county-admin: rebuild-stats: %s\n",
-		    st != NULL ? mysql_stmt_error(st) : "no memory");
-		mysql_rollback(db);
-	}
-	mysql_stmt_close(st);
-	return rc;
+	return 0;
 }
 
 static const char help[] =
