@@ -13,8 +13,16 @@
  *                                          full jitter) before the next pass
  *   county-ingest-bench [options] insert   the yardstick: the same rows, as plain multi-row
  *                                          INSERTs (bound parameters) into records, cases,
- *                                          ratings and appointments, one transaction per
- *                                          batch, same threads, same batches
+ *                                          ratings and appointments (and so, by the same
+ *                                          trigger cases_search as the ingest's, into
+ *                                          case_search), one transaction per batch at
+ *                                          hall_upload_z's READ COMMITTED, same threads,
+ *                                          same batches; a batch the county refuses for a
+ *                                          moment (a deadlock, a lock wait, InnoDB's "Invalid
+ *                                          FTS Doc ID", a lost connection) is rolled back
+ *                                          and sent again, smaller, after the agent's
+ *                                          backoff, as the agent would; anything else
+ *                                          ends the run (refused=)
  *
  * Options: -H host -P port -A ca.pem (TLS, verified) -D database
  *          -f HALLS   lines "CODE PASSWORD_FILE" (the halls' accounts, county-admin add-hall)
@@ -24,7 +32,8 @@
  *          -m the agent's backoff_max_s (300)  -t TIMELINE file: one line per connection
  *          attempt, "<ms since start> ok|fail"  -T give up after seconds (600)
  *
- * Prints one line of key=value figures; exit 0 when every hall delivered every record.
+ * Prints one line of key=value figures (failures=: connections lost or refused and batches
+ * sent again, in both modes); exit 0 when every hall delivered every record.
  * Not a test by itself: tests/e2e/test_county_ingest.py checks the county's ledger.
  */
 #include <pthread.h>
@@ -578,7 +587,10 @@ table_of(char type)
 	return type == 'C' ? T_CASES : type == 'R' ? T_RATINGS : T_APPTS;
 }
 
-/* Rows of table t among recs (all when t is T_RECORDS), ROWS_PER_INSERT per statement. */
+/*
+ * Rows of table t among recs (all when t is T_RECORDS), ROWS_PER_INSERT per statement.
+ * 0, or the server's error number (-1 when the client failed before asking it).
+ */
 static int
 insert_rows(MYSQL *db, int t, struct rec *recs, long n, const char *code)
 {
@@ -607,16 +619,110 @@ insert_rows(MYSQL *db, int t, struct rec *recs, long n, const char *code)
 		rc = (st = mysql_stmt_init(db)) != NULL &&
 		    mysql_stmt_prepare(st, sql, strlen(sql)) == 0 &&
 		    mysql_stmt_bind_param(st, p) == 0 && mysql_stmt_execute(st) == 0 ? 0 : -1;
-		if (rc == -1)
-			fprintf(stderr, "insert: %s\n", st ? mysql_stmt_error(st) : mysql_error(db));
+		if (rc == -1) {
+			rc = st != NULL ? (int)mysql_stmt_errno(st) : (int)mysql_errno(db);
+			fprintf(stderr, "%s: insert: %d %s\n", code, rc,
+			    st ? mysql_stmt_error(st) : mysql_error(db));
+			rc = rc != 0 ? rc : -1;
+		}
 		if (st != NULL)
 			mysql_stmt_close(st);
 		free(sql);
 		free(p);
-		if (rc == -1)
-			return -1;
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
+}
+
+/*
+ * What the county refuses for a moment and takes when asked again: a deadlock (1213), a
+ * lock wait too long (1205), and InnoDB's "Invalid InnoDB FTS Doc ID" (182): case_search
+ * (migration 019) declares its own FTS_DOC_ID, the trigger cases_search takes it from the
+ * AUTO_INCREMENT, and InnoDB refuses a row whose id is below the highest one committed
+ * meanwhile, as when its insert waited for a lock while other halls committed. The ingest
+ * meets the same refusals inside hall_upload_z, and its agent sends the batch again.
+ */
+static int
+transient(int err)
+{
+	return err == 182 || err == 1205 || err == 1213;
+}
+
+/* The connection lost (a server slow past read_timeout, or gone): the agent's case too. */
+static int
+lost(int err)
+{
+	return err == 2006 || err == 2013 || err == 2055 || err == 4031;
+}
+
+/* A statement without parameters, prepared as every other. */
+static int
+run_sql(MYSQL *db, const char *sql)
+{
+	MYSQL_STMT *st = mysql_stmt_init(db);
+	int rc = st != NULL && mysql_stmt_prepare(st, sql, strlen(sql)) == 0 &&
+	    mysql_stmt_execute(st) == 0 ? 0 : -1;
+
+	if (rc == -1)
+		fprintf(stderr, "%s: %s\n", sql, st ? mysql_stmt_error(st) : mysql_error(db));
+	if (st != NULL)
+		mysql_stmt_close(st);
+	return rc;
+}
+
+/* One batch as one transaction: 0, or the error number of what failed (rolled back). */
+static int
+insert_batch(MYSQL *db, struct rec *recs, long n, const char *code)
+{
+	int t, err = 0;
+
+	for (t = T_RECORDS; t <= T_APPTS && err == 0; t++)
+		err = insert_rows(db, t, recs, n, code);
+	if (err == 0 && mysql_commit(db) != 0) {
+		err = mysql_errno(db) != 0 ? (int)mysql_errno(db) : -1;
+		fprintf(stderr, "%s: commit: %s\n", code, mysql_error(db));
+	}
+	if (err != 0)
+		mysql_rollback(db);
+	return err;
+}
+
+/* The agent's pause after a failure (hall_agent.c), cut short when the run gives up. */
+static void
+pause_ms(unsigned ms)
+{
+	while (ms > 0 && !give_up) {
+		unsigned slice = ms < 100 ? ms : 100;
+
+		usleep(slice * 1000);
+		ms -= slice;
+	}
+}
+
+/*
+ * The yardstick connects as the halls do: a refused connection (a server busy accepting
+ * 300 at once) is tried again after the same backoff. hall_upload_z runs its batch READ
+ * COMMITTED (migration 021): so do these, or every REPLACE of the trigger cases_search
+ * would take REPEATABLE READ's next-key lock at the end of case_search's FTS_DOC_ID_INDEX,
+ * the threads would queue there, and the rows that waited be refused their FTS_DOC_ID.
+ */
+static MYSQL *
+insert_connect(struct hall *h, struct backoff *bo)
+{
+	MYSQL *db = NULL;
+
+	while (db == NULL && !give_up) {
+		h->connects++;
+		if ((db = connect_as(O.user, h->password)) != NULL &&
+		    run_sql(db, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED") != 0) {
+			mysql_close(db);
+			db = NULL;
+		}
+		if (db == NULL)
+			pause_ms(backoff_next_ms(bo));
+	}
+	return db;
 }
 
 static void *
@@ -629,37 +735,38 @@ insert_thread(void *arg)
 	time_t now = time(NULL);
 	MYSQL *db = NULL;
 	long i;
-
 	struct backoff bo = {0, 1000, (unsigned)O.backoff_max_s * 1000};
 
 	mysql_thread_init();
 	if (recs == NULL)
 		goto out;
-	/* the yardstick connects as the halls do: a refused connection (a server busy
-	 * accepting 300 at once) is tried again after the same backoff */
-	while (!give_up && (h->connects++, db = connect_as(O.user, h->password)) == NULL)
-		usleep(backoff_next_ms(&bo) * 1000u);
-	if (db == NULL)
-		goto out;
 	for (i = 0; i < O.batch_max; i++)
 		buf_init(&recs[i].json, 16u << 20);
 	while (next < end && !give_up) {
 		long n = end - next < records ? end - next : records;
-		int t;
+		int err;
 
+		if (db == NULL && (db = insert_connect(h, &bo)) == NULL)
+			break;
 		for (i = 0; i < n; i++) {
 			rec_make(&recs[i], h->code, next + i, now);
 			rec_sha(&recs[i]);
 		}
-		for (t = T_RECORDS; t <= T_APPTS; t++)
-			if (insert_rows(db, t, recs, n, h->code) == -1) {
-				h->refused++;	/* the yardstick does not retry: the run failed */
+		if ((err = insert_batch(db, recs, n, h->code)) != 0) {
+			if (lost(err)) {
+				mysql_close(db);
+				db = NULL;
+			} else if (!transient(err)) {
+				h->refused++;	/* anything else: the run failed */
 				goto out;
 			}
-		if (mysql_commit(db) != 0) {
-			h->refused++;
-			goto out;
+			/* as the agent: the batch again, smaller, after its backoff */
+			h->failures++;
+			records = records / 2 > BATCH_MIN ? records / 2 : BATCH_MIN;
+			pause_ms(backoff_next_ms(&bo));
+			continue;
 		}
+		backoff_reset(&bo);
 		h->delivered += n;
 		next += n;
 		h->acked = next - O.offset - 1;

@@ -86,5 +86,55 @@ class CountyIngestTest(unittest.TestCase):
         self.assertGreater(back[-1] - back[0], 2000, "every hall came back at once")
 
 
+    def test_yardstick_same_rows(self):
+        """The plain-INSERT yardstick (mode insert, tests/bench/bench.py's county_insert_rps)
+        writes what the ingest writes, in every table the ingest fills: records, cases,
+        ratings, appointments, and the search tokens of case_search (the trigger
+        cases_search). Half the halls deliver by hall_upload_z, the other half by the
+        yardstick; a hall's rows are then the same in count and in size, whichever way
+        they came, and neither run refused a batch."""
+        node = Node("yardstick", county=True, agent=False)
+        self.addCleanup(node.stop)
+        node.start(NO_LIMITS)
+        county = County(node)
+        n_halls, per_hall = 40, 60
+        halls = fleet.register_halls(node.var, n_halls)
+        with open(halls) as f:
+            lines = f.readlines()
+        ingest_file, insert_file = halls + ".ingest", halls + ".insert"
+        for path, part in ((ingest_file, lines[:n_halls // 2]),
+                           (insert_file, lines[n_halls // 2:])):
+            with open(path, "w") as f:
+                f.writelines(part)
+        account = fleet.insert_account(node.var)
+        for path, mode in ((ingest_file, "ingest"), (insert_file, "insert")):
+            rc, figs, err = fleet.run_generator(node.var, node.county_port, path, mode,
+                                                per_hall, insert=account, deadline_s=150)
+            self.assertEqual(rc, 0, "%s: %r\n%s" % (mode, figs, err[-2000:]))
+            self.assertEqual((figs["done"], figs["records"], figs["refused"]),
+                             (n_halls // 2, n_halls // 2 * per_hall, 0), (mode, figs))
+        rows = county.rows(
+            "SELECT h.code, "
+            "(SELECT COUNT(*) FROM records r WHERE r.hall_code = h.code), "
+            "(SELECT SUM(LENGTH(c.subject) + LENGTH(c.body)) FROM cases c "
+            " WHERE c.hall_code = h.code), "
+            "(SELECT COUNT(*) FROM cases c WHERE c.hall_code = h.code), "
+            "(SELECT COUNT(*) FROM ratings t WHERE t.hall_code = h.code), "
+            "(SELECT COUNT(*) FROM appointments a WHERE a.hall_code = h.code), "
+            "(SELECT COUNT(*) FROM case_search s JOIN cases c ON c.case_no = s.case_no "
+            " WHERE c.hall_code = h.code), "
+            "(SELECT SUM(LENGTH(s.grams)) FROM case_search s JOIN cases c "
+            " ON c.case_no = s.case_no WHERE c.hall_code = h.code) "
+            "FROM (SELECT DISTINCT hall_code AS code FROM records "
+            "      WHERE hall_code LIKE '4301215%') h ORDER BY h.code")
+        self.assertEqual(len(rows), n_halls)
+        first = tuple(rows[0][1:])
+        self.assertEqual(tuple(int(x) for x in first[:1] + first[2:6]),
+                         (per_hall, per_hall * 8 // 10, per_hall // 10, per_hall // 10,
+                          per_hall * 8 // 10), rows[0])
+        for row in rows:
+            self.assertEqual(tuple(row[1:]), first, "hall %s: %r" % (row[0], rows))
+
+
 if __name__ == "__main__":
     unittest.main()
