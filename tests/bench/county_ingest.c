@@ -18,8 +18,8 @@
  *                                          case_search), one transaction per batch at
  *                                          hall_upload_z's READ COMMITTED, same threads,
  *                                          same batches; a batch the county refuses for a
- *                                          moment (a deadlock, a lock wait, InnoDB's "Invalid
- *                                          FTS Doc ID", a lost connection) is rolled back
+ *                                          moment (a deadlock, a lock wait, a lost
+ *                                          connection) is rolled back
  *                                          and sent again, smaller, after the agent's
  *                                          backoff, as the agent would; anything else
  *                                          ends the run (refused=)
@@ -637,11 +637,10 @@ insert_rows(MYSQL *db, int t, struct rec *recs, long n, const char *code)
 
 /*
  * What the county refuses for a moment and takes when asked again: a deadlock (1213), a
- * lock wait too long (1205), and InnoDB's "Invalid InnoDB FTS Doc ID" (182): case_search
- * (migration 019) declares its own FTS_DOC_ID, the trigger cases_search takes it from the
- * AUTO_INCREMENT, and InnoDB refuses a row whose id is below the highest one committed
- * meanwhile, as when its insert waited for a lock while other halls committed. The ingest
- * meets the same refusals inside hall_upload_z, and its agent sends the batch again.
+ * lock wait too long (1205), and, on a county before migration 029, InnoDB's "Invalid
+ * InnoDB FTS Doc ID" (182: case_search's declared FTS_DOC_ID, taken by the trigger
+ * cases_search, overtaken while the row's insert waited). The ingest meets the same
+ * refusals inside hall_upload_z, and its agent sends the batch again.
  */
 static int
 transient(int err)
@@ -703,9 +702,10 @@ pause_ms(unsigned ms)
 /*
  * The yardstick connects as the halls do: a refused connection (a server busy accepting
  * 300 at once) is tried again after the same backoff. hall_upload_z runs its batch READ
- * COMMITTED (migration 021): so do these, or every REPLACE of the trigger cases_search
- * would take REPEATABLE READ's next-key lock at the end of case_search's FTS_DOC_ID_INDEX,
- * the threads would queue there, and the rows that waited be refused their FTS_DOC_ID.
+ * COMMITTED (migration 021): so do these, as the yardstick is the same rows written the
+ * plain way, not a stricter isolation's gap locks (on a county before 029 those queued the
+ * threads at the end of case_search's FTS_DOC_ID_INDEX, and the rows that waited were
+ * refused their FTS_DOC_ID).
  */
 static MYSQL *
 insert_connect(struct hall *h, struct backoff *bo)
