@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 import urllib.request
 import zlib
 
@@ -623,10 +624,17 @@ def main():
         notes.append("console, ingest, dashboard: the county-scale figures need BENCH_SCALE=1")
     if os.environ.get("BENCH_ONLY"):
         steps = [st for st in steps if st[0] in os.environ["BENCH_ONLY"].split(",")]
+    failed = []
     for name, fn in steps:
         say("bench: %s ..." % name)
         t0 = time.time()
-        fn()
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - the other steps' figures still count
+            traceback.print_exc()
+            failed.append(name)
+            say("bench: %s FAILED after %.0f s; the other steps go on" % (name, time.time() - t0))
+            continue
         say("bench: %s done in %.0f s" % (name, time.time() - t0))
     say("")
     say("%-24s %12s  %-8s %-7s %s" % ("figure", "value", "target", "", "what"))
@@ -637,13 +645,16 @@ def main():
                                                                              target), what))
     for n in notes:
         say("note: " + n)
+    for name in failed:
+        say("FAILED: the %s step (its traceback above): its figures are missing" % name)
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump(results, f, indent=1, sort_keys=True)
     say("written: var/bench/results.json")
     for d in os.listdir(OUT):
         if d.startswith("bench-"):
             shutil.rmtree(os.path.join(OUT, d), ignore_errors=True)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -648,11 +648,12 @@ transient(int err)
 	return err == 182 || err == 1205 || err == 1213;
 }
 
-/* The connection lost (a server slow past read_timeout, or gone): the agent's case too. */
+/* The connection lost (a server slow past read_timeout, or gone; 2026: its TLS timed out):
+ * the agent's case too. */
 static int
 lost(int err)
 {
-	return err == 2006 || err == 2013 || err == 2055 || err == 4031;
+	return err == 2006 || err == 2013 || err == 2026 || err == 2055 || err == 4031;
 }
 
 /* A statement without parameters, prepared as every other. */
