@@ -446,6 +446,18 @@ lost:
 	return -1;
 }
 
+/* The agent's pause after a failure (hall_agent.c), cut short when the run gives up. */
+static void
+pause_ms(unsigned ms)
+{
+	while (ms > 0 && !give_up) {
+		unsigned slice = ms < 100 ? ms : 100;
+
+		usleep(slice * 1000);
+		ms -= slice;
+	}
+}
+
 /*
  * A hall's agent: passes until its backlog is delivered, with the agent's backoff between
  * failed passes (hall_agent.c: base 1 s, cap backoff_max_s, full jitter). The batch of
@@ -466,18 +478,11 @@ ingest_thread(void *arg)
 		goto out;
 	buf_init(&r->json, 16u << 20);
 	while (!give_up) {
-		unsigned ms;
-
 		if (ingest_pass(h, &db, r, &next, &records, now) == 0) {
 			h->done = 1;
 			break;
 		}
-		for (ms = backoff_next_ms(&bo); ms > 0 && !give_up; ) {
-			unsigned slice = ms < 100 ? ms : 100;
-
-			usleep(slice * 1000);
-			ms -= slice;
-		}
+		pause_ms(backoff_next_ms(&bo));
 	}
 	buf_free(&r->json);
 	free(r);
@@ -686,18 +691,6 @@ insert_batch(MYSQL *db, struct rec *recs, long n, const char *code)
 	if (err != 0)
 		mysql_rollback(db);
 	return err;
-}
-
-/* The agent's pause after a failure (hall_agent.c), cut short when the run gives up. */
-static void
-pause_ms(unsigned ms)
-{
-	while (ms > 0 && !give_up) {
-		unsigned slice = ms < 100 ? ms : 100;
-
-		usleep(slice * 1000);
-		ms -= slice;
-	}
 }
 
 /*
