@@ -870,16 +870,11 @@ store_appt_get(struct store *s, const char *appointment_no, struct appt_view *v)
 int
 store_appt_code_ok(struct store *s, const struct appt_view *v, const char *code)
 {
-	char mac[65];
-
 	if (strlen(code) != 6)
 		return 0;
 	if (v->query_code[0] != '\0')
 		return sodium_memcmp(v->query_code, code, 6) == 0;
-	if (strlen(v->query_mac) != 64 ||
-	    store_query_mac(s, v->appointment_no, code, mac) == -1)
-		return 0;
-	return sodium_memcmp(v->query_mac, mac, 64) == 0;
+	return store_query_mac_ok(s, v->appointment_no, v->query_mac, code);
 }
 
 /* ---- the county's answers (downlink) ------------------------------------------------ */

@@ -83,8 +83,9 @@ query_key(struct store *s)
 	return 0;
 }
 
-int
-store_query_mac(struct store *s, const char *case_no, const char *code, char out[65])
+/* The whole HMAC-SHA-256 of "number\ncode" in hex (64 characters). */
+static int
+query_mac_full(struct store *s, const char *number, const char *code, char out[65])
 {
 	unsigned char mac[crypto_auth_hmacsha256_BYTES];
 	crypto_auth_hmacsha256_state st;
@@ -92,7 +93,7 @@ store_query_mac(struct store *s, const char *case_no, const char *code, char out
 	if (query_key(s) == -1)
 		return -1;
 	crypto_auth_hmacsha256_init(&st, s->query_key, sizeof(s->query_key));
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)case_no, strlen(case_no));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)number, strlen(number));
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)"\n", 1);
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)code, strlen(code));
 	crypto_auth_hmacsha256_final(&st, mac);
@@ -101,17 +102,34 @@ store_query_mac(struct store *s, const char *case_no, const char *code, char out
 }
 
 int
+store_query_mac(struct store *s, const char *number, const char *code, char out[65])
+{
+	if (query_mac_full(s, number, code, out) == -1)
+		return -1;
+	out[QUERY_MAC_HEX] = '\0';
+	return 0;
+}
+
+int
+store_query_mac_ok(struct store *s, const char *number, const char *mac, const char *code)
+{
+	char full[65];
+	size_t n = strlen(mac);
+
+	if (strlen(code) != 6 || (n != QUERY_MAC_HEX && n != 64) ||
+	    query_mac_full(s, number, code, full) == -1)
+		return 0;
+	return sodium_memcmp(mac, full, n) == 0;
+}
+
+int
 store_case_code_ok(struct store *s, const struct case_view *v, const char *code)
 {
-	char mac[65];
-
 	if (strlen(code) != 6)
 		return 0;
 	if (v->query_code[0] != '\0')
 		return sodium_memcmp(v->query_code, code, 6) == 0;
-	if (strlen(v->query_mac) != 64 || store_query_mac(s, v->case_no, code, mac) == -1)
-		return 0;
-	return sodium_memcmp(v->query_mac, mac, 64) == 0;
+	return store_query_mac_ok(s, v->case_no, v->query_mac, code);
 }
 
 /* The receipt of the case a submission with this key made already: 1 found, 0 none, -1. */

@@ -73,9 +73,17 @@ void case_view_free(struct case_view *);
 /* 1 when code is the case's query code: the code itself, or for a case the county sent
  * back after a restore, its MAC (store_query_mac); compared in constant time. */
 int store_case_code_ok(struct store *, const struct case_view *, const char *code);
-/* HMAC-SHA-256 of "case_no\ncode" under the store's key (meta query_key, made on first
- * use), in hex: what the case's record carries to the county, which keeps no code. */
-int store_query_mac(struct store *, const char *case_no, const char *code, char out[65]);
+/* HMAC-SHA-256 of "number\ncode" under the store's key (meta query_key, made on first
+ * use), its first 128 bits in hex (QUERY_MAC_HEX characters): what the record of a case or
+ * an appointment carries to the county, which keeps no code. 128 bits are plenty for a
+ * 6-digit code, and the other 32 hex characters, which nothing compresses, were a third of
+ * every case's bytes on a weak link. */
+#define QUERY_MAC_HEX 32
+int store_query_mac(struct store *, const char *number, const char *code, char out[65]);
+/* 1 when code is the one mac (a store_query_mac, or the whole 64-character HMAC a hall
+ * wrote before the MAC was cut to 128 bits, which a restore may bring back) was made of;
+ * compared in constant time. */
+int store_query_mac_ok(struct store *, const char *number, const char *mac, const char *code);
 
 /* ---- lib/store/rating.c ------------------------------------------------------------- */
 /* One transaction: the rating (of an answered case, once) and its outbox record. */

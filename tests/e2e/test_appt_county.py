@@ -240,6 +240,51 @@ class ApptCountyTest(unittest.TestCase):
         self.assertFalse(ok)
 
     # ---- the console: a day's bookings, confirm, refuse ------------------------------
+    def test_query_macs_of_either_length(self):
+        """A hall sends a code's MAC in 32 hex characters (128 bits, sql/county/030), a hall
+        on the older agent in 64: the county files both, for cases, codes and appointments,
+        and takes no other length for one."""
+        now = datetime.datetime.now(TZ).isoformat(timespec="seconds")
+
+        def case(mac):
+            seq, no = self.next_no()
+            return {"id": "%s-C%d" % (self.hall, seq), "type": "case", "hall_code": self.hall,
+                    "case_no": no, "at": now, "kind": "consultation", "category": "policy",
+                    "channel": "online", "subject": "校验码长度", "body": "内容",
+                    "name": "张三", "phone": "13800138000", "email": None, "item": None,
+                    "target": None, "submitted_at": now, "due_at": now,
+                    "due_provisional": False, "query_mac": mac}
+
+        def code(no, mac):
+            seq, _ = self.next_no()
+            return {"id": "%s-Q%d" % (self.hall, seq), "type": "code", "hall_code": self.hall,
+                    "case_no": no, "code": "135790", "query_mac": mac, "at": now}
+
+        new, old, odd = case("a" * 32), case("b" * 64), case("f" * 40)
+        self.assertEqual(self.upload([new, old, odd]), [])
+
+        def mac_of(no):
+            rows = self.county.rows("SELECT query_mac FROM case_query_macs WHERE case_no = %s"
+                                    % sql_str(no))
+            return rows[0][0] if rows else None
+
+        self.assertEqual(mac_of(new["case_no"]), "a" * 32)
+        self.assertEqual(mac_of(old["case_no"]), "b" * 64)
+        self.assertIsNone(mac_of(odd["case_no"]))
+        bad = code(old["case_no"], "e" * 40)
+        res = self.upload([code(new["case_no"], "d" * 32), code(old["case_no"], "c" * 64), bad])
+        self.assertEqual([(r[1], r[2]) for r in res], [(bad["id"], "rejected")], res)
+        self.assertEqual(mac_of(new["case_no"]), "d" * 32)
+        self.assertEqual(mac_of(old["case_no"]), "c" * 64)
+        d = self.workdays(2)[1]
+        a32 = self.appointment(d, start="14:00", end="14:30", query_mac="9" * 32)
+        a40 = self.appointment(d, start="14:30", end="15:00", query_mac="9" * 40)
+        self.assertEqual(self.upload([a32, a40]), [])
+        for a, mac in ((a32, "9" * 32), (a40, None)):
+            self.assertEqual(self.county.rows("SELECT query_mac FROM appointments WHERE "
+                                              "appointment_no = %s" % sql_str(a["case_no"])),
+                             [(mac,)])
+
     def test_refusal_in_the_console_goes_down_and_tells_why(self):
         d1, d2 = self.workdays(2)
         a, b = self.appointment(d2, start="11:00", end="11:30"), self.appointment(d2)

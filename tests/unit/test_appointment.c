@@ -216,7 +216,7 @@ test_record_bytes(void **state)
 	assert_int_equal(book(f, date, "09:00", &b), STORE_OK);
 	assert_int_equal(store_appt_get(f->s, b.appointment_no, &v), STORE_OK);
 	assert_string_equal(v.status, "booked");
-	assert_int_equal(strlen(v.query_mac), 64);
+	assert_int_equal(strlen(v.query_mac), QUERY_MAC_HEX);
 	assert_true(store_appt_code_ok(f->s, &v, b.query_code));
 	assert_false(store_appt_code_ok(f->s, &v, "12345"));
 	/* a code gone (as after a restore): the MAC still opens it, a wrong code does not */

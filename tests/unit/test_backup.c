@@ -95,6 +95,55 @@ test_restored_case_answers_its_code(void **state)
 	case_view_free(&v);
 }
 
+/*
+ * The MAC is the HMAC's first 128 bits; a hall's cases from before that carry all 256, and
+ * a restore may bring either back: both answer their code, nothing else does.
+ */
+static void
+test_mac_128_bits_and_the_older_256(void **state)
+{
+	struct fixture *f = *state;
+	struct receipt r = one_case(f);	/* makes the store's key */
+	char *key_hex = raw(raw_open(f->path), "SELECT value FROM meta WHERE key = 'query_key'",
+	    NULL);
+	unsigned char key[crypto_auth_hmacsha256_KEYBYTES], whole[crypto_auth_hmacsha256_BYTES];
+	char mac[65], whole_hex[65], cut[65], msg[64];
+	crypto_auth_hmacsha256_state st;
+	size_t n = 0;
+
+	assert_non_null(key_hex);
+	assert_int_equal(sodium_hex2bin(key, sizeof(key), key_hex, strlen(key_hex), NULL, &n,
+	    NULL), 0);
+	assert_int_equal(n, sizeof(key));
+	snprintf(msg, sizeof(msg), "%s\n%s", r.case_no, r.query_code);
+	crypto_auth_hmacsha256_init(&st, key, sizeof(key));
+	crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, strlen(msg));
+	crypto_auth_hmacsha256_final(&st, whole);
+	sodium_bin2hex(whole_hex, sizeof(whole_hex), whole, sizeof(whole));
+
+	assert_int_equal(store_query_mac(f->s, r.case_no, r.query_code, mac), 0);
+	assert_int_equal(strlen(mac), QUERY_MAC_HEX);
+	assert_int_equal(QUERY_MAC_HEX, 32);
+	assert_memory_equal(mac, whole_hex, QUERY_MAC_HEX);
+
+	assert_true(store_query_mac_ok(f->s, r.case_no, mac, r.query_code));
+	assert_true(store_query_mac_ok(f->s, r.case_no, whole_hex, r.query_code));
+	assert_false(store_query_mac_ok(f->s, r.case_no, mac, "000000"));
+	assert_false(store_query_mac_ok(f->s, r.case_no, whole_hex, "000000"));
+	assert_false(store_query_mac_ok(f->s, "430121001000297K23V6F5X", mac, r.query_code));
+	/* any other length is no MAC, a prefix of the right one included */
+	memcpy(cut, whole_hex, 40);
+	cut[40] = '\0';
+	assert_false(store_query_mac_ok(f->s, r.case_no, cut, r.query_code));
+	cut[16] = '\0';
+	assert_false(store_query_mac_ok(f->s, r.case_no, cut, r.query_code));
+	assert_false(store_query_mac_ok(f->s, r.case_no, "", r.query_code));
+	/* one character off in the older MAC's second half */
+	whole_hex[63] = whole_hex[63] == '0' ? '1' : '0';
+	assert_false(store_query_mac_ok(f->s, r.case_no, whole_hex, r.query_code));
+	free(key_hex);
+}
+
 static void
 test_restore_done_raises_and_releases(void **state)
 {
@@ -167,6 +216,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_record_carries_mac, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restored_case_answers_its_code, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_mac_128_bits_and_the_older_256, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_done_raises_and_releases, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_backup_copy_and_failures, setup, teardown),
