@@ -45,36 +45,46 @@ query_result(MYSQL *db, const char *sql, char *err, size_t errlen)
 	return res;
 }
 
-static MYSQL_RES *
-query(MYSQL *db, const char *sql, char *err, size_t errlen)
-{
-	if (mysql_query(db, sql) != 0) {
-		char why[MYSQL_ERRMSG_SIZE];
-
-		snprintf(err, errlen, "%s: %s", sql, text_cleans(why, sizeof(why), mysql_error(db)));
-		return NULL;
-	}
-	return query_result(db, sql, err, errlen);
-}
-
 /*
- * The same for a view a county of an older schema lacks (appointments, county 016): NULL
- * with *absent set when it does not exist (ER_NO_SUCH_TABLE) or, as MariaDB says of a
- * table the account has no grant on whether it exists or not, is not the account's
- * (ER_TABLEACCESS_DENIED_ERROR: the older schema granted nothing on it). Neither is a
- * failure; the rest of the downlink goes on.
+ * The downlink's queries in one round trip (a multi-statement: on a weak link each round
+ * trip is another chance of a lost packet and a retransmission timeout, a quarter to half
+ * a second each on the bench's link, and six of them followed every drain), their results
+ * into res. The last `optional` ones read views a county of an older schema lacks
+ * (appointments, county 016): when the first of them does not exist (ER_NO_SUCH_TABLE) or,
+ * as MariaDB says of a table the account has no grant on whether it exists or not, is not
+ * the account's (ER_TABLEACCESS_DENIED_ERROR: the older schema granted nothing on it), the
+ * server stops there and those results stay NULL; that is no failure. 0, or -1 with err.
  */
-static MYSQL_RES *
-query_optional(MYSQL *db, const char *sql, int *absent, char *err, size_t errlen)
+static int
+query_all(MYSQL *db, const char *const sql[], int n, int optional, MYSQL_RES *res[],
+    char *err, size_t errlen)
 {
-	*absent = 0;
-	if (mysql_query(db, sql) != 0 &&
-	    (mysql_errno(db) == 1146 /* ER_NO_SUCH_TABLE */ ||
-		mysql_errno(db) == 1142 /* ER_TABLEACCESS_DENIED_ERROR */)) {
-		*absent = 1;
-		return NULL;
+	struct buf all;
+	int i, rc;
+
+	buf_init(&all, 1 << 16);
+	for (i = 0; i < n; i++)
+		buf_printf(&all, "%s%s", i ? ";" : "", sql[i]);
+	if (all.failed) {
+		buf_free(&all);
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	return query_result(db, sql, err, errlen);
+	rc = mysql_real_query(db, all.data, (unsigned long)all.len);
+	buf_free(&all);
+	for (i = 0; i < n; i++) {
+		if (i > 0 && rc == 0 && (rc = mysql_next_result(db)) == -1) {
+			snprintf(err, errlen, "%s: no result", sql[i]);
+			return -1;
+		}
+		if (rc != 0 && i >= n - optional &&
+		    (mysql_errno(db) == 1146 /* ER_NO_SUCH_TABLE */ ||
+			mysql_errno(db) == 1142 /* ER_TABLEACCESS_DENIED_ERROR */))
+			return 0;	/* this view and those after it: an older county */
+		if ((res[i] = query_result(db, sql[i], err, errlen)) == NULL)
+			return -1;
+	}
+	return 0;
 }
 
 /* Appends a downlink seq to the acknowledgement (a JSON array). */
@@ -259,7 +269,7 @@ downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t e
 	MYSQL_RES *res[NQ] = {NULL};
 	unsigned long long rows = 0;
 	struct buf ack;
-	int n = 0, rc = -1, i, absent;
+	int n = 0, rc = -1, i;
 
 	/*
 	 * Everything is read from the county first, into memory (bounded by the LIMITs):
@@ -267,16 +277,11 @@ downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t e
 	 * while a slow or silent link keeps the county's answer waiting; citizens' submissions
 	 * go on meanwhile.
 	 */
-	for (i = 0; i < NQ; i++) {
-		if (i < Q_SCHEDULES)
-			res[i] = query(k->db, sql[i], err, errlen);
-		else if ((res[i] = query_optional(k->db, sql[i], &absent, err, errlen)) == NULL &&
-		    absent)
-			continue;
-		if (res[i] == NULL)
-			goto lost;
-		rows += mysql_num_rows(res[i]);
-	}
+	if (query_all(k->db, sql, NQ, NQ - Q_SCHEDULES, res, err, errlen) == -1)
+		goto lost;
+	for (i = 0; i < NQ; i++)
+		if (res[i] != NULL)
+			rows += mysql_num_rows(res[i]);
 	if (rows == 0) {
 		/* nothing new: end the read transaction so the next pass sees new commits */
 		mysql_rollback(k->db);

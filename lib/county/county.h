@@ -15,7 +15,7 @@ struct county_conn_opts {
 	unsigned int port;
 	unsigned int connect_timeout, read_timeout, write_timeout;	/* seconds */
 	int tls;		/* 1: TLS required and the server's certificate verified */
-	int multi_statements;	/* county-admin's migrations only */
+	int multi_statements;	/* county-admin's migrations, the agent's downlink */
 	int nonblock;		/* MYSQL_OPT_NONBLOCK: the _start/_cont calls may be used too */
 };
 /*

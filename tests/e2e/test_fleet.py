@@ -119,6 +119,25 @@ class FleetTest(unittest.TestCase):
         finally:
             county.sql("GRANT EXECUTE ON PROCEDURE hall_health TO hall_agent")
 
+    def test_b_old_county_without_appointment_views_still_answers(self):
+        """The downlink reads its six views in one multi-statement; on a county before 016
+        (no my_schedules, no my_appt_events for the hall) the server stops at the first of
+        them, and the answers, read before it, still come down."""
+        county, node = self.county, self.node
+        rc = submit_many(node, 1, label="旧县库")[0]
+        self.agent.once()    # the province is down: the exit code says so
+        county.sql("REVOKE SELECT ON my_schedules FROM hall_agent")
+        county.sql("REVOKE SELECT ON my_appt_events FROM hall_agent")
+        try:
+            county.answer(rc["case_no"], "answered", "旧县库的答复")
+            self.agent.once()
+            doc = node.lookup(rc["case_no"], rc["query_code"]).json()
+            self.assertEqual(doc["status"], "answered", self.agent.log_tail())
+            self.assertNotIn("my_schedules", self.agent.log_tail())
+        finally:
+            county.sql("GRANT SELECT ON my_schedules TO hall_agent")
+            county.sql("GRANT SELECT ON my_appt_events TO hall_agent")
+
     # ---- 2. the dashboard ----------------------------------------------------------------
     def setup_county_177(self):
         halls = [("430177001000", "NOW() - INTERVAL 2 HOUR"), ("430177002000", "NULL"),
