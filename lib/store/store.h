@@ -76,8 +76,8 @@ int store_case_code_ok(struct store *, const struct case_view *, const char *cod
 /* HMAC-SHA-256 of "number\ncode" under the store's key (meta query_key, made on first
  * use), its first 128 bits in hex (QUERY_MAC_HEX characters): what the record of a case or
  * an appointment carries to the county, which keeps no code. 128 bits are plenty for a
- * 6-digit code, and the other 32 hex characters, which nothing compresses, were a third of
- * every case's bytes on a weak link. */
+ * 6-digit code, and the other 32 hex characters, which nothing compresses, were a quarter
+ * of every case's compressed bytes on a weak link (sql/county/030). */
 #define QUERY_MAC_HEX 32
 int store_query_mac(struct store *, const char *number, const char *code, char out[65]);
 /* 1 when code is the one mac (a store_query_mac, or the whole 64-character HMAC a hall
