@@ -709,7 +709,16 @@ exec_delivered(struct county_sink *k)
 		}
 		if (ioctl(fd, SIOCOUTQNSD, &queued) == -1 || queued == 0)
 			return;
-		(void)poll(NULL, 0, ms);
+		/* an answer, or a reset (which leaves the unsent count as it was): read now */
+		{
+			struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+			if (poll(&pfd, 1, ms) > 0) {
+				k->exec_wait = mysql_stmt_execute_cont(&k->exec_ret, k->upload,
+				    MYSQL_WAIT_READ);
+				return;
+			}
+		}
 	}
 }
 
@@ -723,7 +732,7 @@ stream_ahead(struct county_sink *k, struct store *s, int64_t after)
 		return;
 	exec_delivered(k);
 	if (k->exec_wait == 0 || *k->stop)
-		return;	/* answered already (a refusal, a lost link): nothing to overlap */
+		return;	/* answered already (a refusal, a reset link): nothing to overlap */
 	/* refused once (an account limited to one connection, a county at max_connections):
 	 * not asked again until the next pass, which each refusal would slow */
 	if (k->ahead_db == NULL && ahead_connect(k) == -1) {

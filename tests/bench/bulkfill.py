@@ -73,7 +73,7 @@ def fill(store, n):
             body = "第 %d 号咨询。%s 我家住在第 %d 组，编号 %x。" % (
                 i, BODY, i % 37, i * 2654435761 % 2**32)
             phone = "13%09d" % (i * 7919 % 10**9)
-            mac = hashlib.sha256(cno.encode()).hexdigest()
+            mac = hashlib.sha256(cno.encode()).hexdigest()[:32]  # 128 bits (county 030)
             payload = json.dumps({
                 "id": cid, "type": "case", "hall_code": hall, "case_no": cno, "at": at,
                 "kind": "consultation", "category": "policy", "channel": "online",

@@ -261,7 +261,8 @@ class ApptCountyTest(unittest.TestCase):
                     "case_no": no, "code": "135790", "query_mac": mac, "at": now}
 
         new, old, odd = case("a" * 32), case("b" * 64), case("f" * 40)
-        self.assertEqual(self.upload([new, old, odd]), [])
+        huge = case("a" * 300)    # no MAC, and no error either: the batch goes through
+        self.assertEqual(self.upload([new, old, odd, huge]), [])
 
         def mac_of(no):
             rows = self.county.rows("SELECT query_mac FROM case_query_macs WHERE case_no = %s"
@@ -271,9 +272,12 @@ class ApptCountyTest(unittest.TestCase):
         self.assertEqual(mac_of(new["case_no"]), "a" * 32)
         self.assertEqual(mac_of(old["case_no"]), "b" * 64)
         self.assertIsNone(mac_of(odd["case_no"]))
-        bad = code(old["case_no"], "e" * 40)
-        res = self.upload([code(new["case_no"], "d" * 32), code(old["case_no"], "c" * 64), bad])
-        self.assertEqual([(r[1], r[2]) for r in res], [(bad["id"], "rejected")], res)
+        self.assertIsNone(mac_of(huge["case_no"]))
+        bad, worse = code(old["case_no"], "e" * 40), code(old["case_no"], "e" * 300)
+        res = self.upload([code(new["case_no"], "d" * 32), code(old["case_no"], "c" * 64), bad,
+                           worse])
+        self.assertEqual([(r[1], r[2]) for r in res],
+                         [(bad["id"], "rejected"), (worse["id"], "rejected")], res)
         self.assertEqual(mac_of(new["case_no"]), "d" * 32)
         self.assertEqual(mac_of(old["case_no"]), "c" * 64)
         d = self.workdays(2)[1]
