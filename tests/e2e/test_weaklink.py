@@ -281,8 +281,9 @@ write_timeout_s = 10
 class FlappingLinkTest(WeakLinkCase):
     UP_S, DOWN_S, CYCLES = 20, 40, 3
     # 3,000 records take about one up period: the first cut is mid-drain. A case record
-    # carries its query MAC since issue 12 (64 hex digits that do not compress), which took
-    # the wire size from about 38 to about 75 bytes a record: 96 kbit/s, where 48 was.
+    # carries its query MAC since issue 12 (64 hex digits that do not compress, 32 since
+    # county 030), which took the wire size from about 38 to about 75 bytes a record, and
+    # back to about 55: 96 kbit/s, where 48 was.
     RATE_KBIT = 96
     INITIAL = 3000
     GROW_EVERY_S, GROW_BY = 2.0, 30
@@ -511,6 +512,60 @@ class SilentCutTest(WeakLinkCase):
                          "took seconds: the agent holds the hall store's write lock (BEGIN "
                          "IMMEDIATE, agent/hall-agent/downlink_county.c downlink_county_pull) while it "
                          "waits for the county")
+
+
+@unittest.skipIf(WHY, SKIP_REASON)
+class CountyResetTest(WeakLinkCase):
+    """The county's server dies while a batch is still leaving the hall on a slow link.
+    The agent holds the batch ahead back until this one has left the socket
+    (sink_county.c, exec_delivered); the server's reset must end that wait at once, as it
+    ends a read, not after [county] write_timeout_s (60 s here): a reset leaves the
+    socket's unsent count where it was, so watching that count alone slept the minute out."""
+    RATE_KBIT = 32
+    N = 3000
+    NOTICE_S = 20
+
+    def test_county_killed_mid_batch_noticed_by_the_reset(self):
+        bed = self.bed_up(rate_kbit=self.RATE_KBIT)
+        slow = WEAK_AGENT.replace("read_timeout_s = 10", "read_timeout_s = 60") \
+                         .replace("write_timeout_s = 10", "write_timeout_s = 60")
+        node, county = self.bed_node(bed, "reset", slow)
+        receipts = submit_varied(node, self.N, "重置")
+        agent = self.bed_agent(bed, node)
+        wait_until(lambda: hall_acked(node) > 0, 60, 0.05, "the first batch")
+        # the next batch (500 records, about 27 KB) most of the way out: the agent has
+        # written all of it and its CALL, and waits for the rest to leave the socket
+        tx = bed.tx_bytes()
+        wait_until(lambda: bed.tx_bytes() - tx > 20000, 30, 0.05, "the next batch on the wire")
+        log_before = len(agent.log().splitlines())
+        acked = hall_acked(node)
+        county.kill9()
+        t_kill = time.monotonic()
+        self.assertLess(acked, self.N, "the backlog drained before the kill")
+
+        def noticed():
+            new = agent.log().splitlines()[log_before:]
+            return [ln for ln in new if re.match(r"hall-agent\[\d+\] warning: county:", ln)]
+
+        try:
+            warn = wait_until(noticed, 70, 0.1, "an error in the agent's log")
+        except AssertionError:
+            warn = None
+        t_log = time.monotonic() - t_kill
+        tap("county killed with a batch leaving at %d kbit/s (acked: %d of %d); the agent "
+            "noticed after %s: %s" % (self.RATE_KBIT, acked, self.N,
+                                      "%.1f s" % t_log if warn else "never (%.0f s)" % t_log,
+                                      warn[0] if warn else "-"))
+        self.assertIsNotNone(warn, "no error in the agent's log %.0f s after the county died:"
+                             "\n%s" % (t_log, agent.log_tail()))
+        self.assertLessEqual(t_log, self.NOTICE_S, "the agent noticed the reset only after "
+                             "%.1f s (its timeouts are 60 s)" % t_log)
+        self.assertEqual(hall_acked(node), acked, "the mark moved with the county dead")
+        county.restart()
+        bed.shape(256, 0)
+        self.drain(node, agent, 180, "the drain after the county came back")
+        self.assertEqual(agent.term(), 0)
+        self.assertExactlyOnce(node, county, receipts)
 
 
 # ---- 4. no thundering herd ---------------------------------------------------------------------
