@@ -4,8 +4,10 @@
  * nginx connects with fastcgi_keep_conn off, so a worker is never tied to one nginx
  * connection and a slow client never holds up the others.
  *
- * A worker is single-threaded, except for hall-write: its threads share each commit's
- * fsync (lib/store/commit_group.c), which only threads of one process can do.
+ * A worker serves from one thread, except in hall-write: its threads share each commit's
+ * fsync (lib/store/commit_group.c), which only threads of one process can do. The worker's
+ * main thread only waits for SIGTERM, and the master only for its signals (sigwaitinfo), so
+ * no stop can slip in between a check and a blocking call.
  */
 #include <errno.h>
 #include <grp.h>
@@ -27,13 +29,6 @@ void
 server_socket_group(const char *group)
 {
 	server_group = group;
-}
-
-static void
-server_on_signal(int sig)
-{
-	(void)sig;
-	server_stopping = 1;
 }
 
 static int
@@ -90,7 +85,7 @@ static int have_accepting;
 static pthread_mutex_t accepting_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void
-worker_loop(const struct worker *w, int threaded)
+worker_loop(const struct worker *w)
 {
 	FCGX_Request fr;
 	int rc;
@@ -100,20 +95,16 @@ worker_loop(const struct worker *w, int threaded)
 	if (FCGX_InitRequest(&fr, w->fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
 		fatalx("FCGX_InitRequest failed");
 	for (;;) {
-		if (threaded) {
-			pthread_mutex_lock(&accept_mu);
-			pthread_mutex_lock(&accepting_mu);
-			accepting = pthread_self();
-			have_accepting = 1;
-			pthread_mutex_unlock(&accepting_mu);
-		}
+		pthread_mutex_lock(&accept_mu);
+		pthread_mutex_lock(&accepting_mu);
+		accepting = pthread_self();
+		have_accepting = 1;
+		pthread_mutex_unlock(&accepting_mu);
 		rc = server_stopping ? -1 : FCGX_Accept_r(&fr);
-		if (threaded) {
-			pthread_mutex_lock(&accepting_mu);
-			have_accepting = 0;
-			pthread_mutex_unlock(&accepting_mu);
-			pthread_mutex_unlock(&accept_mu);
-		}
+		pthread_mutex_lock(&accepting_mu);
+		have_accepting = 0;
+		pthread_mutex_unlock(&accepting_mu);
+		pthread_mutex_unlock(&accept_mu);
 		if (rc != 0)
 			break;
 		w->ops->handle(&fr);
@@ -127,7 +118,7 @@ worker_loop(const struct worker *w, int threaded)
 static void *
 worker_thread(void *arg)
 {
-	worker_loop(arg, 1);
+	worker_loop(arg);
 	return NULL;
 }
 
@@ -189,18 +180,22 @@ static void
 worker_main(int fd, int threads, const struct server_ops *ops)
 {
 	struct worker w = {fd, ops};
-	struct sigaction sa;
+	sigset_t set;
 
-	/* SIGTERM ends the worker after the request it is in; FCGX_Accept_r is restarted */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = server_on_signal;
-	sigaction(SIGTERM, &sa, NULL);
+	/* the master's mask (its signals are taken by sigwaitinfo) is not the worker's */
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	signal(SIGINT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	if (threads > 1)
-		worker_threads(&w, threads);
-	else
-		worker_loop(&w, 0);
+	/*
+	 * Even a worker of one thread serves from a thread of its own: SIGTERM is then taken
+	 * by sigwait, and the serving thread woken until it has left accept(). A handler
+	 * alone cannot do it: a SIGTERM that lands between the check of the flag and the
+	 * accept() call would leave the worker in accept() for good.
+	 */
+	worker_threads(&w, threads > 1 ? threads : 1);
 	exit(0);
 }
 
@@ -219,7 +214,7 @@ worker_spawn(int fd, int threads, const struct server_ops *ops)
 int
 server_run(const char *path, int workers, int threads, const struct server_ops *ops)
 {
-	struct sigaction sa;
+	sigset_t set;
 	pid_t *pids;
 	int fd, i, status, alive;
 
@@ -227,10 +222,16 @@ server_run(const char *path, int workers, int threads, const struct server_ops *
 		return -1;
 	if ((pids = calloc((size_t)workers, sizeof(*pids))) == NULL)
 		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = server_on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	/*
+	 * The master takes its signals with sigwaitinfo, never in a handler: a SIGTERM that
+	 * came between a check of a flag and a blocking waitpid() would go unseen until a
+	 * worker died. The workers inherit the mask; worker_main sets their own.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < workers; i++)
 		pids[i] = worker_spawn(fd, threads, ops);
@@ -250,24 +251,23 @@ server_run(const char *path, int workers, int threads, const struct server_ops *
 			log_warn("NOTIFY_SOCKET");
 	}
 
-	while (!server_stopping) {
-		pid_t pid = waitpid(-1, &status, 0);
+	for (;;) {
+		pid_t pid;
+		int sig;
 
-		if (pid == -1) {
-			if (errno != EINTR)
-				sleep(1);
-			continue;
-		}
-		for (i = 0; i < workers; i++) {
-			if (pids[i] != pid)
-				continue;
-			log_warnx("worker %ld ended (%s %d); starting another", (long)pid,
-			    WIFSIGNALED(status) ? "signal" : "status",
-			    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-			sleep(WIFEXITED(status) && WEXITSTATUS(status) != 0 ? 1 : 0);
-			if (!server_stopping)
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			for (i = 0; i < workers; i++) {
+				if (pids[i] != pid)
+					continue;
+				log_warnx("worker %ld ended (%s %d); starting another", (long)pid,
+				    WIFSIGNALED(status) ? "signal" : "status",
+				    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+				sleep(WIFEXITED(status) && WEXITSTATUS(status) != 0 ? 1 : 0);
 				pids[i] = worker_spawn(fd, threads, ops);
-		}
+			}
+		sig = sigwaitinfo(&set, NULL);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
 	}
 	notify_systemd("STOPPING=1");
 	for (i = 0; i < workers; i++)
