@@ -141,8 +141,10 @@ void province_answer_error(const char *ctype, const char *body, size_t len, char
 
 /* ---- agent/hall-agent/downlink_county.c --------------------------------------------- */
 /* Pulls, applies and acknowledges what the county holds for this hall: the number of rows
- * applied (0: nothing new), or -1 with err set. */
-int downlink_county_pull(struct county_sink *, struct store *, char *err, size_t errlen);
+ * applied (0: nothing new), or -1 with err set; *more is 1 when a query reached its LIMIT
+ * (rows may be left: pull again). */
+int downlink_county_pull(struct county_sink *, struct store *, int *more, char *err,
+    size_t errlen);
 /* A county DATETIME (Asia/Shanghai) as Unix time; `unknown` for NULL or another form. */
 time_t downlink_county_time(const char *s, time_t unknown);
 

@@ -49,11 +49,14 @@ query_result(MYSQL *db, const char *sql, char *err, size_t errlen)
  * The downlink's queries in one round trip (a multi-statement: on a weak link each round
  * trip is another chance of a lost packet and a retransmission timeout, a quarter to half
  * a second each on the bench's link, and six of them followed every drain), their results
- * into res. The last `optional` ones read views a county of an older schema lacks
- * (appointments, county 016): when the first of them does not exist (ER_NO_SUCH_TABLE) or,
- * as MariaDB says of a table the account has no grant on whether it exists or not, is not
- * the account's (ER_TABLEACCESS_DENIED_ERROR: the older schema granted nothing on it), the
- * server stops there and those results stay NULL; that is no failure. 0, or -1 with err.
+ * into res, and a ROLLBACK after them that ends the read's transaction (autocommit is off)
+ * in the same round trip. The last `optional` ones read views a county of an older schema
+ * lacks (appointments, county 016): when the first of them does not exist
+ * (ER_NO_SUCH_TABLE) or, as MariaDB says of a table the account has no grant on whether it
+ * exists or not, is not the account's (ER_TABLEACCESS_DENIED_ERROR: the older schema
+ * granted nothing on it), the server stops there and those results stay NULL; that is no
+ * failure, but the ROLLBACK did not run: 1 then, to say the caller ends the transaction.
+ * 0 when everything ran, or -1 with err.
  */
 static int
 query_all(MYSQL *db, const char *const sql[], int n, int optional, MYSQL_RES *res[],
@@ -64,7 +67,8 @@ query_all(MYSQL *db, const char *const sql[], int n, int optional, MYSQL_RES *re
 
 	buf_init(&all, 1 << 16);
 	for (i = 0; i < n; i++)
-		buf_printf(&all, "%s%s", i ? ";" : "", sql[i]);
+		buf_printf(&all, "%s;", sql[i]);
+	buf_adds(&all, "ROLLBACK");
 	if (all.failed) {
 		buf_free(&all);
 		snprintf(err, errlen, "out of memory");
@@ -80,9 +84,16 @@ query_all(MYSQL *db, const char *const sql[], int n, int optional, MYSQL_RES *re
 		if (rc != 0 && i >= n - optional &&
 		    (mysql_errno(db) == 1146 /* ER_NO_SUCH_TABLE */ ||
 			mysql_errno(db) == 1142 /* ER_TABLEACCESS_DENIED_ERROR */))
-			return 0;	/* this view and those after it: an older county */
+			return 1;	/* this view and those after it: an older county */
 		if ((res[i] = query_result(db, sql[i], err, errlen)) == NULL)
 			return -1;
+	}
+	if ((rc = mysql_next_result(db)) != 0) {
+		char why[MYSQL_ERRMSG_SIZE];
+
+		snprintf(err, errlen, "ROLLBACK: %s", rc == -1 ? "no result" :
+		    text_cleans(why, sizeof(why), mysql_error(db)));
+		return -1;
 	}
 	return 0;
 }
@@ -219,41 +230,46 @@ collect_orphans(MYSQL_RES *res, struct buf *ack)
 			ack_add(ack, row[0]);
 }
 
+/* CALL hall_ack(the rows applied) and its COMMIT, in one round trip. */
 static int
 acknowledge(struct county_sink *k, struct buf *ack, char *err, size_t errlen)
 {
-	MYSQL_STMT *st;
-	MYSQL_BIND p;
-	int rc = -1;
+	struct buf q;
+	int rc;
 
 	buf_addc(ack, ']');
-	if (ack->failed || (st = mysql_stmt_init(k->db)) == NULL) {
+	buf_init(&q, 2 * ack->len + 64);
+	buf_adds(&q, "CALL hall_ack(");
+	county_sql_string(&q, k->db, ack->data, ack->len);
+	buf_adds(&q, ");COMMIT");
+	if (ack->failed || q.failed) {
+		buf_free(&q);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	memset(&p, 0, sizeof(p));
-	p.buffer_type = MYSQL_TYPE_STRING;
-	p.buffer = ack->data;
-	p.buffer_length = ack->len;
-	if (mysql_stmt_prepare(st, "CALL hall_ack(?)", (unsigned long)-1) != 0 ||
-	    mysql_stmt_bind_param(st, &p) != 0 || mysql_stmt_execute(st) != 0 ||
-	    mysql_commit(k->db) != 0) {
+	rc = mysql_real_query(k->db, q.data, (unsigned long)q.len);
+	buf_free(&q);
+	while (rc == 0)
+		if ((rc = mysql_next_result(k->db)) == -1)
+			return 0;	/* both answered */
+	{
 		char why[MYSQL_ERRMSG_SIZE];
 
 		snprintf(err, errlen, "hall_ack: %s",
-		    text_cleans(why, sizeof(why), mysql_stmt_error(st)));
-	} else
-		rc = 0;
-	mysql_stmt_close(st);
-	return rc;
+		    text_cleans(why, sizeof(why), mysql_error(k->db)));
+	}
+	return -1;
 }
 
 /* The downlink's queries, in the order they are read and applied. */
 enum { Q_EVENTS, Q_GUIDES, Q_CALENDARS, Q_ORPHANS, Q_SCHEDULES, Q_APPT_EVENTS, NQ };
 
 int
-downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t errlen)
+downlink_county_pull(struct county_sink *k, struct store *s, int *more, char *err,
+    size_t errlen)
 {
+	/* each query's LIMIT: a result that reaches it may have left rows behind */
+	static const unsigned long long limit[NQ] = {500, 100, 20, 500, 20, 500};
 	static const char *const sql[NQ] = {
 	    "SELECT seq, event_seq, case_no, status, note, actor, at FROM my_events "
 	    "ORDER BY seq LIMIT 500",
@@ -277,14 +293,20 @@ downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t e
 	 * while a slow or silent link keeps the county's answer waiting; citizens' submissions
 	 * go on meanwhile.
 	 */
-	if (query_all(k->db, sql, NQ, NQ - Q_SCHEDULES, res, err, errlen) == -1)
+	*more = 0;
+	if ((i = query_all(k->db, sql, NQ, NQ - Q_SCHEDULES, res, err, errlen)) == -1)
 		goto lost;
-	for (i = 0; i < NQ; i++)
-		if (res[i] != NULL)
-			rows += mysql_num_rows(res[i]);
-	if (rows == 0) {
-		/* nothing new: end the read transaction so the next pass sees new commits */
+	/* an older county's views stopped the statements before their ROLLBACK: end the read
+	 * transaction here, so the next pass sees new commits */
+	if (i == 1)
 		mysql_rollback(k->db);
+	for (i = 0; i < NQ; i++)
+		if (res[i] != NULL) {
+			rows += mysql_num_rows(res[i]);
+			if (mysql_num_rows(res[i]) >= limit[i])
+				*more = 1;
+		}
+	if (rows == 0) {
 		rc = 0;
 		goto done;
 	}
@@ -307,7 +329,6 @@ downlink_county_pull(struct county_sink *k, struct store *s, char *err, size_t e
 	/* durable at the hall first; a crash before the acknowledgement only repeats rows */
 	if (downlink_commit(s) == -1) {
 		snprintf(err, errlen, "the hall store cannot commit the downlink");
-		mysql_rollback(k->db);
 		buf_free(&ack);
 		goto done;
 	}

@@ -322,9 +322,10 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 	if (k->gz.failed)	/* a failed buf is freed and stays failed: a fresh one */
 		buf_init(&k->gz, 64u << 20);
 	buf_reset(&k->gz);
-	/* level 9, a 32 KiB window, gzip framing; memLevel 8: zlib's 256 KiB, not 512 */
+	/* level 9, a 32 KiB window, gzip framing; memLevel 8: zlib's 256 KiB, not 512;
+	 * Z_FILTERED, as the county's batches (sink_county.c: 4 % fewer bytes) */
 	if (k->z_ready ? deflateReset(&k->z) != Z_OK :
-	    deflateInit2(&k->z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+	    deflateInit2(&k->z, 9, Z_DEFLATED, 15 + 16, 8, Z_FILTERED) != Z_OK) {
 		if (k->z_ready)
 			deflateEnd(&k->z);
 		k->z_ready = 0;

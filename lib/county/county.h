@@ -25,6 +25,12 @@ struct county_conn_opts {
  * reason in err.
  */
 MYSQL *county_connect(const struct county_conn_opts *, char *err, size_t errlen);
+/*
+ * Appends len bytes of text to q as an SQL string literal, escaped for db's character set
+ * and SQL mode (for a multi-statement, whose one round trip a prepared statement cannot
+ * share).
+ */
+void county_sql_string(struct buf *q, MYSQL *db, const char *text, size_t len);
 
 /* ---- lib/county/county_stmt.c ------------------------------------------------------ */
 /* A statement parameter: text (NULL is SQL NULL) or an integer. */

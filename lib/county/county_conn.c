@@ -34,7 +34,8 @@ connect_one(const struct county_conn_opts *o, const char *host, unsigned port,
 	mysql_optionsv(db, MYSQL_OPT_RECONNECT, &off);
 	mysql_optionsv(db, MYSQL_OPT_COMPRESS, NULL);
 	mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	mysql_optionsv(db, MYSQL_INIT_COMMAND, "SET time_zone = '+08:00'");
+	/* one statement, one round trip: on a weak link each is another chance of a loss */
+	mysql_optionsv(db, MYSQL_INIT_COMMAND, "SET time_zone = '+08:00', autocommit = 0");
 	if (o->tls) {
 		mysql_optionsv(db, MYSQL_OPT_SSL_ENFORCE, &on);
 		mysql_optionsv(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
@@ -61,20 +62,21 @@ connect_one(const struct county_conn_opts *o, const char *host, unsigned port,
 static int
 galera_synced(MYSQL *db, char *err, size_t errlen)
 {
-	struct dbrows r;
-	unsigned int e = 0;
-	const char *state;
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
 	int rc = 0;
 
-	if (county_select(db, "SHOW STATUS LIKE 'wsrep_local_state'", NULL, 0, &r, 2, &e) == -1) {
+	/* a text query: one round trip where a prepared one takes two */
+	if (mysql_query(db, "SHOW STATUS LIKE 'wsrep_local_state'") != 0 ||
+	    (res = mysql_store_result(db)) == NULL) {
 		snprintf(err, errlen, "SHOW STATUS: %s", mysql_error(db));
 		return -1;
 	}
-	if (r.nrows == 1 && (state = db_val(&r, 0, 1)) != NULL && strcmp(state, "4") != 0) {
-		snprintf(err, errlen, "Galera node not Synced (wsrep_local_state %s)", state);
+	if ((row = mysql_fetch_row(res)) != NULL && row[1] != NULL && strcmp(row[1], "4") != 0) {
+		snprintf(err, errlen, "Galera node not Synced (wsrep_local_state %.20s)", row[1]);
 		rc = -1;
 	}
-	dbrows_free(&r);
+	mysql_free_result(res);
 	return rc;
 }
 
@@ -86,7 +88,7 @@ connect_synced(const struct county_conn_opts *o, const char *host, unsigned port
 
 	if (db == NULL)
 		return NULL;
-	if (galera_synced(db, err, errlen) == -1 || mysql_autocommit(db, 0) != 0) {
+	if (galera_synced(db, err, errlen) == -1) {
 		if (*err == '\0')
 			snprintf(err, errlen, "%s", mysql_error(db));
 		mysql_close(db);
@@ -133,4 +135,19 @@ county_connect(const struct county_conn_opts *o, char *err, size_t errlen)
 	}
 	atomic_store(&next_node, (first + 1) % n);
 	return NULL;
+}
+
+void
+county_sql_string(struct buf *q, MYSQL *db, const char *text, size_t len)
+{
+	char *e = malloc(2 * len + 1);
+
+	if (e == NULL) {
+		q->failed = 1;
+		return;
+	}
+	buf_addc(q, '\'');
+	buf_add(q, e, mysql_real_escape_string(db, e, text, (unsigned long)len));
+	buf_addc(q, '\'');
+	free(e);
 }

@@ -228,6 +228,7 @@ connect_as(const char *user, const char *password)
 	o.connect_timeout = 10;
 	o.read_timeout = 120;
 	o.write_timeout = 120;
+	o.multi_statements = 1;	/* hello's round trip, as the agent's */
 	db = county_connect(&o, err, sizeof(err));
 	note_attempt(db != NULL);
 	if (db == NULL && !give_up)
@@ -235,36 +236,30 @@ connect_as(const char *user, const char *password)
 	return db;
 }
 
-/* hall_hello, as the agent says it on every connection */
+/*
+ * What the agent says first on every connection, in its one round trip (county_greet in
+ * agent/hall-agent/sink_county.c): hall_hello, committed, the county's schema and the
+ * count of records set aside.
+ */
 static int
 hello(MYSQL *db, const char *code, long long backlog)
 {
-	MYSQL_STMT *st = mysql_stmt_init(db);
-	MYSQL_BIND p[3];
-	char contact[128];
-	int rc = -1;
+	char contact[128], esc[2 * sizeof(contact) + 1], q[1024];
+	int rc;
 
 	snprintf(contact, sizeof(contact), "{\"hall_code\":\"%s\",\"name\":\"模拟大厅 %s\"}\n",
 	    code, code + 6);
-	memset(p, 0, sizeof(p));
-	p[0].buffer_type = MYSQL_TYPE_STRING;
-	p[0].buffer = contact;
-	p[0].buffer_length = strlen(contact);
-	p[1].buffer_type = MYSQL_TYPE_LONGLONG;
-	p[1].buffer = &backlog;
-	p[2].buffer_type = MYSQL_TYPE_STRING;
-	p[2].buffer = (void *)"bench";
-	p[2].buffer_length = 5;
-	if (st != NULL && mysql_stmt_prepare(st, "CALL hall_hello(?, ?, ?)", (unsigned long)-1) == 0 &&
-	    mysql_stmt_bind_param(st, p) == 0 && mysql_stmt_execute(st) == 0 &&
-	    mysql_commit(db) == 0)
-		rc = 0;
-	else
-		fprintf(stderr, "hall %s: hall_hello: %s\n", code,
-		    st ? mysql_stmt_error(st) : mysql_error(db));
-	if (st != NULL)
-		mysql_stmt_close(st);
-	return rc;
+	mysql_real_escape_string(db, esc, contact, (unsigned long)strlen(contact));
+	snprintf(q, sizeof(q), "CALL hall_hello('%s', %lld, 'bench');COMMIT;"
+	    "SELECT county_schema();CALL hall_quarantined(0);COMMIT", esc, backlog);
+	rc = mysql_real_query(db, q, (unsigned long)strlen(q));
+	while (rc == 0) {
+		mysql_free_result(mysql_store_result(db));
+		if ((rc = mysql_next_result(db)) == -1)
+			return 0;
+	}
+	fprintf(stderr, "hall %s: hall_hello: %s\n", code, mysql_error(db));
+	return -1;
 }
 
 /* ---- ingest: the agent's way --------------------------------------------------------- */

@@ -281,6 +281,41 @@ class CompressedUploadTest(SyncTestCase):
         self.assertGreaterEqual(sent2 - sent, raw2 - raw, "plain batches carry every byte")
 
 
+class CountySchemaTest(SyncTestCase):
+    def test_a_county_older_than_the_hall_gets_nothing_until_migrated(self):
+        """A hall upgraded before its county (the README says the county first): to a
+        county older than the agent needs (one before 030 refused the code records of a
+        hall that sends 128-bit MACs and kept none of its cases' MACs) nothing is sent,
+        nothing is set aside, and the log and status say why; once `county-admin migrate`
+        has run, everything arrives exactly once."""
+        node, county = self.node_up("schema")
+        agent = self.agent(node)
+        receipts = submit_many(node, 30, "县库未升级")
+        # a county that says it is at 029
+        county.sql("DELETE FROM schema_migrations WHERE version >= 30")
+        self.assertNotEqual(agent.once(), 0)
+        self.assertIn("the county's database is older (schema 29) than this hall needs",
+                      agent.log())
+        # one before 031, which has no county_schema() at all
+        county.sql("DROP FUNCTION county_schema")
+        self.assertNotEqual(agent.once(), 0)
+        self.assertIn("older (no county_schema()) than this hall needs", agent.log())
+        self.assertIn("county-admin migrate", agent.dest_status())
+        self.assertEqual(county.count("records"), 0)
+        self.assertEqual(hall_scalar(node, "SELECT count(*) FROM quarantine"), 0)
+        self.assertEqual(agent.backlog(), 30)
+        # it heard from the hall all the same: the console shows the hall's version
+        self.assertIsNotNone(county.scalar("SELECT agent_version FROM halls "
+                                           "WHERE hall_code = '%s'" % county.hall_code))
+        p = subprocess.run([os.path.join(ROOT, BUILD, "county-admin"), "-c",
+                            os.path.join(node.var, "county", "county.ini"), "migrate"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertIn(b"applied 031_county_schema.sql", p.stdout)
+        agent.drain(60)
+        self.assertExactlyOnce(node, county, receipts)
+
+
 class CalendarImportTest(SyncTestCase):
     def test_shipped_calendars_imported_and_published_ones_kept(self):
         node, county = self.node_up("calimport")
