@@ -176,6 +176,30 @@ class RoundTripTest(SyncTestCase):
         self.assertIsNotNone(last, "halls.last_contact_at is empty")
 
 
+class DownlinkPagesTest(SyncTestCase):
+    def test_more_than_a_pull_comes_down_in_one_pass(self):
+        """The downlink reads 500 events a query and pulls again only when a query came
+        back full: 1,201 answers (three pulls) all reach the hall in one pass, and every
+        one is acknowledged; the next pass finds nothing."""
+        node, county = self.node_up("pages")
+        agent = self.agent(node)
+        receipts = submit_many(node, 1201, "多页答复")
+        self.assertEqual(agent.once(), 0, agent.log_tail(20))
+        county.sql("".join(
+            "INSERT INTO case_events (case_no, status, note, actor) VALUES (%s, 'answered', "
+            "'第 %d 条答复', 'test');" % (sql_str(r["case_no"]), i)
+            for i, r in enumerate(receipts)))
+        self.assertEqual(county.count("downlink", "kind = 'event'"), 1201)
+        self.assertEqual(agent.once(), 0, agent.log_tail(20))
+        self.assertEqual(hall_scalar(node, "SELECT count(*) FROM cases WHERE status = "
+                                           "'answered'"), 1201)
+        self.assertEqual(county.count("downlink", "kind = 'event'"), 0)
+        applied = [int(n) for n in re.findall(r"downlink: (\d+) row\(s\) applied",
+                                              agent.log())]
+        self.assertEqual(sum(applied[-3:]), 1201, applied)
+        self.assertEqual(applied[-3:], [500, 500, 201], applied)
+
+
 # ---- 2. crash safety ---------------------------------------------------------------------------
 
 class CrashSafetyTest(SyncTestCase):
