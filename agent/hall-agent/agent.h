@@ -111,6 +111,9 @@ struct county_sink {
 extern const struct sink_ops sink_county_ops;
 void sink_county_disconnect(struct county_sink *);
 
+/* Monotonic seconds: when the county's clock was noted, the heartbeat sent. */
+long long mono_s(void);
+
 /* ---- agent/hall-agent/heartbeat.c --------------------------------------------------- */
 /* CALL hall_health(...) (county 020) on a connection's first pass, then every 30 s. */
 void heartbeat_county(struct county_sink *, struct store *);

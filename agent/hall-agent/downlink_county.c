@@ -235,7 +235,7 @@ static int
 acknowledge(struct county_sink *k, struct buf *ack, char *err, size_t errlen)
 {
 	struct buf q;
-	int rc;
+	int failed;
 
 	buf_addc(ack, ']');
 	buf_init(&q, 2 * ack->len + 64);
@@ -247,18 +247,16 @@ acknowledge(struct county_sink *k, struct buf *ack, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = mysql_real_query(k->db, q.data, (unsigned long)q.len);
+	failed = county_multi(k->db, q.data, q.len, -1, NULL);
 	buf_free(&q);
-	while (rc == 0)
-		if ((rc = mysql_next_result(k->db)) == -1)
-			return 0;	/* both answered */
-	{
+	if (failed != -1) {
 		char why[MYSQL_ERRMSG_SIZE];
 
 		snprintf(err, errlen, "hall_ack: %s",
 		    text_cleans(why, sizeof(why), mysql_error(k->db)));
+		return -1;
 	}
-	return -1;
+	return 0;
 }
 
 /* The downlink's queries, in the order they are read and applied. */
@@ -285,7 +283,7 @@ downlink_county_pull(struct county_sink *k, struct store *s, int *more, char *er
 	MYSQL_RES *res[NQ] = {NULL};
 	unsigned long long rows = 0;
 	struct buf ack;
-	int n = 0, rc = -1, i;
+	int n = 0, rc = -1, i, stopped;
 
 	/*
 	 * Everything is read from the county first, into memory (bounded by the LIMITs):
@@ -294,11 +292,11 @@ downlink_county_pull(struct county_sink *k, struct store *s, int *more, char *er
 	 * go on meanwhile.
 	 */
 	*more = 0;
-	if ((i = query_all(k->db, sql, NQ, NQ - Q_SCHEDULES, res, err, errlen)) == -1)
+	if ((stopped = query_all(k->db, sql, NQ, NQ - Q_SCHEDULES, res, err, errlen)) == -1)
 		goto lost;
 	/* an older county's views stopped the statements before their ROLLBACK: end the read
 	 * transaction here, so the next pass sees new commits */
-	if (i == 1)
+	if (stopped)
 		mysql_rollback(k->db);
 	for (i = 0; i < NQ; i++)
 		if (res[i] != NULL) {

@@ -21,15 +21,6 @@
 
 #define HEARTBEAT_SECONDS 30
 
-static long long
-mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec;
-}
-
 /* The hall's Unix time in ms; HALL_AGENT_FAULT_CLOCK_SKEW_MS (a test hook) moves it. */
 static long long
 hall_ms(void)
@@ -51,10 +42,10 @@ void
 heartbeat_county(struct county_sink *k, struct store *s)
 {
 	struct outbox_status cs, ps;
-	long long now = mono_now();
+	long long now = mono_s();
 	int have_province = k->cfg->province_url != NULL;
 	char q[512], pb[24] = "NULL", pq[24] = "NULL";
-	int rc;
+	int failed;
 
 	if (k->db == NULL || *k->stop || k->health_none)
 		return;
@@ -71,11 +62,8 @@ heartbeat_county(struct county_sink *k, struct store *s)
 	/* AGENT_VERSION is ours: digits, dots and letters, nothing to escape */
 	snprintf(q, sizeof(q), "CALL hall_health(%lld, %lld, %s, %s, %lld, '%s');COMMIT",
 	    (long long)cs.backlog, (long long)cs.quarantined, pb, pq, hall_ms(), AGENT_VERSION);
-	rc = mysql_real_query(k->db, q, (unsigned long)strlen(q));
-	while (rc == 0)
-		if ((rc = mysql_next_result(k->db)) == -1)
-			break;
-	if (rc == -1)
+	failed = county_multi(k->db, q, strlen(q), -1, NULL);
+	if (failed == -1)
 		k->health_sent = now;
 	else if (mysql_errno(k->db) == 1305 || mysql_errno(k->db) == 1370) {
 		log_info("county: no hall_health there (migration 020): hall_hello reports "

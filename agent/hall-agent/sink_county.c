@@ -39,8 +39,7 @@ static const char upload_z_sql[] = "CALL hall_upload_z(?, ?, ?, ?, ?, ?)";
 
 static void batch_out_free(struct batch_out *);
 
-/* Monotonic seconds: when the county's clock was last noted. */
-static long long
+long long
 mono_s(void)
 {
 	struct timespec ts;
@@ -253,9 +252,10 @@ county_greet(struct county_sink *k, struct store *s, char *err, size_t errlen)
 	enum { HELLO, HELLO_COMMIT, SCHEMA, QUARANTINED, QUARANTINED_COMMIT };
 	struct outbox_status os;
 	struct buf contact, q;
+	MYSQL_RES *res;
 	long long backlog = 0;
 	long quarantined = outbox_quarantine_count(s, "county"), schema = -1;
-	int i, rc;
+	int failed;
 
 	k->clock_noted = 0;	/* noted below, or by note_clock after the pass */
 	if (outbox_status(s, "county", &os) == 0)
@@ -267,9 +267,9 @@ county_greet(struct county_sink *k, struct store *s, char *err, size_t errlen)
 	county_sql_string(&q, k->db, contact.data, contact.len);
 	buf_printf(&q, ", %lld, ", backlog);
 	county_sql_string(&q, k->db, AGENT_VERSION, strlen(AGENT_VERSION));
-	buf_printf(&q, ");COMMIT;SELECT county_schema(), UNIX_TIMESTAMP();"
-	    "CALL hall_quarantined(%ld);COMMIT",
-	    quarantined < 0 ? 0 : quarantined);
+	buf_adds(&q, ");COMMIT;SELECT county_schema(), UNIX_TIMESTAMP()");
+	if (quarantined >= 0)	/* a count the store could not read is not told */
+		buf_printf(&q, ";CALL hall_quarantined(%ld);COMMIT", quarantined);
 	if (contact.failed || q.failed) {
 		buf_free(&contact);
 		buf_free(&q);
@@ -277,52 +277,46 @@ county_greet(struct county_sink *k, struct store *s, char *err, size_t errlen)
 		return -1;
 	}
 	buf_free(&contact);
-	rc = mysql_real_query(k->db, q.data, (unsigned long)q.len);
+	failed = county_multi(k->db, q.data, q.len, SCHEMA, &res);
 	buf_free(&q);
-	for (i = HELLO; rc == 0; i++) {
-		MYSQL_RES *res = mysql_store_result(k->db);
+	if (res != NULL) {
+		MYSQL_ROW row = mysql_fetch_row(res);
 
-		if (i == SCHEMA && res != NULL) {
-			MYSQL_ROW row = mysql_fetch_row(res);
-
-			if (row != NULL && row[0] != NULL)
-				schema = strtol(row[0], NULL, 10);
-			if (row != NULL && row[1] != NULL &&
-			    store_clock_note(s, (time_t)strtoll(row[1], NULL, 10)) == 0)
-				k->clock_noted = mono_s();
-		}
+		if (row != NULL && row[0] != NULL)
+			schema = strtol(row[0], NULL, 10);
+		if (row != NULL && row[1] != NULL &&
+		    store_clock_note(s, (time_t)strtoll(row[1], NULL, 10)) == 0)
+			k->clock_noted = mono_s();
 		mysql_free_result(res);
-		if ((rc = mysql_next_result(k->db)) == -1)
-			break;	/* every statement answered */
 	}
-	if (rc > 0 && i < SCHEMA) {
+	if (failed == HELLO || failed == HELLO_COMMIT) {
 		set_err(k, err, errlen, "hall_hello", mysql_error(k->db));
 		return -1;
 	}
-	if (rc > 0 && i == SCHEMA && mysql_errno(k->db) != 1305 /* ER_SP_DOES_NOT_EXIST */ &&
+	if (failed == SCHEMA && mysql_errno(k->db) != 1305 /* ER_SP_DOES_NOT_EXIST */ &&
 	    mysql_errno(k->db) != 1370 /* ER_PROCACCESS_DENIED_ERROR */) {
 		set_err(k, err, errlen, "county_schema", mysql_error(k->db));
 		return -1;
 	}
-	if (i == SCHEMA || schema < HALL_COUNTY_SCHEMA) {
+	if (failed == SCHEMA || schema < HALL_COUNTY_SCHEMA) {
 		char had[32] = "no county_schema()";
 
-		if (i > SCHEMA)
+		if (failed != SCHEMA)
 			snprintf(had, sizeof(had), "schema %ld", schema);
 		snprintf(err, errlen, "the county's database is older (%s) than this hall needs "
 		    "(schema %d): nothing is sent until the county is upgraded (county-admin "
 		    "migrate); the records wait here", had, HALL_COUNTY_SCHEMA);
 		return -1;
 	}
-	if (rc > 0) {
+	if (failed != -1) {
 		char why[MYSQL_ERRMSG_SIZE];
 
 		log_warnx("county: cannot report %ld set-aside record(s): %s", quarantined,
 		    text_cleans(why, sizeof(why), mysql_error(k->db)));
 		mysql_rollback(k->db);
-		k->quarantine_told = -1;	/* tell_quarantine tries again */
-	} else
-		k->quarantine_told = quarantined;
+	}
+	/* tell_quarantine tries again when this did not reach the county */
+	k->quarantine_told = failed == -1 ? quarantined : -1;
 	return 0;
 }
 

@@ -25,12 +25,18 @@ struct county_conn_opts {
  * reason in err.
  */
 MYSQL *county_connect(const struct county_conn_opts *, char *err, size_t errlen);
-/*
- * Appends len bytes of text to q as an SQL string literal, escaped for db's character set
- * and SQL mode (for a multi-statement, whose one round trip a prepared statement cannot
- * share).
- */
+
+/* ---- lib/county/county_multi.c ----------------------------------------------------- */
+/* Appends len bytes of text to q as an SQL string literal, escaped for db. */
 void county_sql_string(struct buf *q, MYSQL *db, const char *text, size_t len);
+/*
+ * Runs sql, statements separated by ';', and reads every statement's answer, in one round
+ * trip. The result set of statement `keep` (from 0; -1: none) is left in *res for the
+ * caller to free, NULL when it had none or did not run. -1 when every statement ran;
+ * otherwise the index of the one that failed, where the server stopped (mysql_errno and
+ * mysql_error say why).
+ */
+int county_multi(MYSQL *, const char *sql, size_t len, int keep, MYSQL_RES **res);
 
 /* ---- lib/county/county_stmt.c ------------------------------------------------------ */
 /* A statement parameter: text (NULL is SQL NULL) or an integer. */

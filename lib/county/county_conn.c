@@ -136,18 +136,3 @@ county_connect(const struct county_conn_opts *o, char *err, size_t errlen)
 	atomic_store(&next_node, (first + 1) % n);
 	return NULL;
 }
-
-void
-county_sql_string(struct buf *q, MYSQL *db, const char *text, size_t len)
-{
-	char *e = malloc(2 * len + 1);
-
-	if (e == NULL) {
-		q->failed = 1;
-		return;
-	}
-	buf_addc(q, '\'');
-	buf_add(q, e, mysql_real_escape_string(db, e, text, (unsigned long)len));
-	buf_addc(q, '\'');
-	free(e);
-}

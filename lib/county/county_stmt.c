@@ -1,7 +1,8 @@
 /*
  * Statements on a county connection, as every county program runs them: prepared, with
- * bound parameters (text or integers), and their rows read whole as text. No SQL is ever
- * built from strings.
+ * bound parameters (text or integers), and their rows read whole as text. No SQL is built
+ * from strings, but for the agent's few multi-statements, whose values the connector
+ * escapes (county_multi.c).
  */
 #include <errmsg.h>
 #include <stdio.h>

@@ -245,19 +245,14 @@ static int
 hello(MYSQL *db, const char *code, long long backlog)
 {
 	char contact[128], esc[2 * sizeof(contact) + 1], q[1024];
-	int rc;
 
 	snprintf(contact, sizeof(contact), "{\"hall_code\":\"%s\",\"name\":\"模拟大厅 %s\"}\n",
 	    code, code + 6);
 	mysql_real_escape_string(db, esc, contact, (unsigned long)strlen(contact));
 	snprintf(q, sizeof(q), "CALL hall_hello('%s', %lld, 'bench');COMMIT;"
 	    "SELECT county_schema();CALL hall_quarantined(0);COMMIT", esc, backlog);
-	rc = mysql_real_query(db, q, (unsigned long)strlen(q));
-	while (rc == 0) {
-		mysql_free_result(mysql_store_result(db));
-		if ((rc = mysql_next_result(db)) == -1)
-			return 0;
-	}
+	if (county_multi(db, q, strlen(q), -1, NULL) == -1)
+		return 0;
 	fprintf(stderr, "hall %s: hall_hello: %s\n", code, mysql_error(db));
 	return -1;
 }

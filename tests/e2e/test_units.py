@@ -554,18 +554,23 @@ class NotifyTest(unittest.TestCase):
         ready = self.check(["hall-read", "-c", self.ini])
         self.assertIn("STATUS=listening on %s/hall-read.sock" % self.top, ready[-1])
 
+    def start_hall_read(self, log):
+        """hall-read under a fake systemd (NOTIFY_SOCKET), its stderr into log."""
+        with open(log, "w") as err:
+            return subprocess.Popen([os.path.join(ROOT, BUILD, "hall-read"), "-c", self.ini],
+                                    env=dict(os.environ, NOTIFY_SOCKET=self.notify_path),
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err)
+
     def test_hall_read_stops_on_a_sigterm_right_after_ready(self):
         """systemd may stop a unit the moment it is ready. A SIGTERM that lands between the
         master's check of a flag and its waitpid(), or a worker's and its accept(), went
-        unseen: the program hung until SIGKILL (one start in 25 on a loaded machine, one in 90 on an idle one). Each
-        of these starts is stopped at once, and must end within 10 s."""
+        unseen: the program hung until SIGKILL (one start in 25 on a loaded machine, one in
+        90 on an idle one). Each of these starts is stopped at once, and must end within
+        10 s."""
         log = os.path.join(self.top, "stderr")
         for n in range(100):
-            with open(log, "w") as err:
-                p = subprocess.Popen([os.path.join(ROOT, BUILD, "hall-read"), "-c", self.ini],
-                                     env=dict(os.environ, NOTIFY_SOCKET=self.notify_path),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=err)
+            p = self.start_hall_read(log)
             try:
                 self.messages_until("READY=1")
                 p.send_signal(15)
@@ -578,6 +583,46 @@ class NotifyTest(unittest.TestCase):
                 if p.poll() is None:
                     p.kill()
                     p.wait()
+
+    def test_hall_read_master_replaces_a_killed_worker(self):
+        """The master restarts a worker that dies (SIGCHLD, taken with sigwaitinfo), keeps
+        their number, says so in its log, and still stops at once on SIGTERM."""
+        log = os.path.join(self.top, "stderr")
+
+        def workers(pid):
+            kids = set()
+            for entry in os.listdir("/proc"):
+                try:
+                    with open("/proc/%s/stat" % entry) as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                            kids.add(int(entry))
+                except (OSError, ValueError, IndexError):
+                    continue
+            return kids
+
+        p = self.start_hall_read(log)
+        try:
+            self.messages_until("READY=1")
+            before = workers(p.pid)
+            self.assertGreaterEqual(len(before), 1)
+            victim = min(before)
+            os.kill(victim, 9)
+            deadline = time.monotonic() + 10
+            while True:
+                now = workers(p.pid)
+                if victim not in now and len(now) == len(before):
+                    break
+                self.assertLess(time.monotonic(), deadline, "no worker in its place: %r" % now)
+                time.sleep(0.05)
+            self.wait_for_log(log, r"worker %d ended \(signal 9\); starting another" % victim,
+                              p)
+            p.send_signal(15)
+            self.assertEqual(p.wait(timeout=10), 0)
+            self.assertEqual(workers(p.pid), set())
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
     def test_hall_agent_ready_once_its_loop_begins(self):
         self.check(["hall-agent", "-c", self.ini, "run"])
