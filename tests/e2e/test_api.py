@@ -2,12 +2,14 @@
 
 import datetime
 import json
+import os
 import re
 import secrets
+import subprocess
 import threading
 import unittest
 
-from harness import (COMPLAINT, CONSULT, TZ, Node, NodeTestCase, NO_LIMITS, Unchanged,
+from harness import (COMPLAINT, CONSULT, ROOT, TZ, Node, NodeTestCase, NO_LIMITS, Unchanged,
                      due_date, load_calendar, parse_time)
 
 RECEIPT_KEYS = {"id", "case_no", "query_code", "kind", "status", "submitted_at", "due_at"}
@@ -417,6 +419,22 @@ class ApiTest(NodeTestCase):
         nos = {r.json()["case_no"] for r in rs}
         self.assertEqual(len(nos), 12)
         self.assertEqual(self.node.counts(("cases",))["cases"], before + 12)
+
+    def test_write_threads_batch_read_threads_normal(self):
+        """hall-write's threads, the workers' too, run SCHED_BATCH as its unit's
+        CPUSchedulingPolicy=batch has them (conf/demo starts it under chrt); hall-read's keep
+        the normal policy, so a lookup still goes first."""
+        with open(os.path.join(ROOT, "conf", "systemd", "hall-write.service")) as f:
+            self.assertIn("\nCPUSchedulingPolicy=batch\n", f.read())
+        for prog, policy in (("hall-write", os.SCHED_BATCH), ("hall-read", os.SCHED_OTHER)):
+            master = self.node.pid(prog)
+            workers = subprocess.run(["pgrep", "-P", str(master)], capture_output=True,
+                                     text=True).stdout.split()
+            self.assertTrue(workers, prog)
+            tids = [int(t) for pid in [master] + [int(w) for w in workers]
+                    for t in os.listdir("/proc/%d/task" % pid)]
+            self.assertGreater(len(tids), len(workers) + 1, "%s: no threads" % prog)
+            self.assertEqual({os.sched_getscheduler(t) for t in tids}, {policy}, prog)
 
     def test_parallel_same_key_one_case(self):
         key = "e2e-par-" + secrets.token_hex(8)
