@@ -15,6 +15,7 @@ large transactions): 200,000 HTTP submissions would take most of an hour.
 
 import os
 import re
+import subprocess
 import sys
 import time
 import unittest
@@ -165,6 +166,22 @@ class AgentMemoryTest(unittest.TestCase):
         self.assertGreater(left, LARGE // 2, "the backlog was not large while measured")
         self.assertLess(abs(large - small), TOLERANCE_KB,
                         "peak RSS %d KiB at %d records, %d KiB at %d" % (small, SMALL, large, LARGE))
+
+
+class GnuTLSTest(unittest.TestCase):
+
+    def test_gnutls_is_not_initialized(self):
+        """GnuTLS comes in only with libcurl's librtmp, unused: its constructor asks the
+        agent's _gnutls_global_init_skip, which says skip (about 1 MB of RSS). Without the
+        agent's definition the library binds to its own default, and initializes itself."""
+        p = subprocess.run([os.path.join(ROOT, BUILD, "hall-agent"), "--version"],
+                           env=dict(os.environ, LD_DEBUG="bindings"), capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr[-2000:])
+        if "libgnutls" not in p.stderr:
+            self.skipTest("libcurl no longer brings GnuTLS in: hall_agent.c's hook can go")
+        self.assertRegex(p.stderr, r"binding file \S*libgnutls\.so\S* \[0\] to \S*hall-agent "
+                                   r"\[0\]: normal symbol `_gnutls_global_init_skip'")
 
 
 if __name__ == "__main__":
