@@ -143,10 +143,10 @@ test_case_create(void **state)
 	assert_true(caseno_seq(r.case_no) == id_seq(r.id, 'C'));
 	assert_true(r.submitted_at >= t0 && r.submitted_at <= t1);
 
-	/* exactly one case, one event, one outbox row */
+	/* exactly one case and one outbox row; its 'received' is the row's submitted_at */
 	assert_int_equal(store_count(f->s, "cases"), 1);
 	assert_int_equal(store_count(f->s, "outbox"), 1);
-	assert_int_equal(store_count(f->s, "case_events"), 1);
+	assert_int_equal(store_count(f->s, "case_events"), 0);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE id = ?1", r.id), 1);
 
 	/* due: 3 working days by the calendar, 23:59:59+08:00 */
@@ -251,7 +251,6 @@ test_dedup_replays(void **state)
 	assert_int_equal(r2.due_provisional, r1.due_provisional);
 	assert_int_equal(store_count(f->s, "cases"), 1);
 	assert_int_equal(store_count(f->s, "outbox"), 1);
-	assert_int_equal(store_count(f->s, "case_events"), 1);
 
 	/* another key is another case */
 	c.dedup_key = "another";
@@ -299,6 +298,46 @@ test_case_get(void **state)
 	assert_null(v.kind);
 	assert_int_equal(store_case_get(f->s, "", &v), STORE_NOT_FOUND);
 	assert_int_equal(store_case_get(f->s, "' OR 1=1 --", &v), STORE_NOT_FOUND);
+}
+
+/*
+ * One 'received' in the timeline, whether the store holds a row for it (a store from
+ * before the row was dropped, or one restored from the county) or not, and always first.
+ */
+static void
+test_case_timeline_one_received(void **state)
+{
+	struct fixture *f = *state;
+	struct case_new c = consultation();
+	struct receipt old, fresh;
+	struct case_view v;
+	char sql[320];
+
+	assert_int_equal(store_case_create(f->s, &f->cfg, &c, &old), STORE_OK);
+	assert_int_equal(store_case_create(f->s, &f->cfg, &c, &fresh), STORE_OK);
+	snprintf(sql, sizeof(sql), "INSERT INTO case_events (id, case_no, status, note, actor, at) "
+	    "VALUES ('old-R', ?1, 'received', NULL, 'hall', %lld)", (long long)old.submitted_at);
+	raw_exec(f->path, sql, old.case_no);
+	/* the county's delivery in the same second as the submission */
+	snprintf(sql, sizeof(sql), "INSERT INTO case_events (id, case_no, status, note, actor, at) "
+	    "SELECT case_no || '-D', case_no, 'delivered', NULL, 'county', submitted_at "
+	    "FROM cases WHERE case_no = ?1");
+	raw_exec(f->path, sql, old.case_no);
+	raw_exec(f->path, sql, fresh.case_no);
+
+	assert_int_equal(store_case_get(f->s, old.case_no, &v), STORE_OK);
+	assert_int_equal(v.nevents, 2);
+	assert_string_equal(v.events[0].status, "received");
+	assert_int_equal(v.events[0].at, old.submitted_at);
+	assert_string_equal(v.events[1].status, "delivered");
+	case_view_free(&v);
+	assert_int_equal(store_case_get(f->s, fresh.case_no, &v), STORE_OK);
+	assert_int_equal(v.nevents, 2);
+	assert_string_equal(v.events[0].status, "received");
+	assert_int_equal(v.events[0].at, fresh.submitted_at);
+	assert_null(v.events[0].note);
+	assert_string_equal(v.events[1].status, "delivered");
+	case_view_free(&v);
 }
 
 static void
@@ -605,6 +644,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_case_create_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dedup_replays, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_case_get, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_case_timeline_one_received, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_outbox_payload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rating, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rating_statuses, setup, teardown),

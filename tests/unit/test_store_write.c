@@ -70,7 +70,7 @@ test_write_group_isolates_failures(void **state)
 	assert_int_equal(store_count(f->s, "cases"), 3);
 	assert_int_equal(store_count(f->s, "ratings"), 0);
 	assert_int_equal(store_count(f->s, "outbox"), 3);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM case_events WHERE case_no = ?1",
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox WHERE case_no = ?1",
 			     r2.case_no), 1);
 }
 
