@@ -1,20 +1,18 @@
 /*
  * Group commit for a threaded writer. On a fast disk the fsync of each commit, not the
- * CPU, bounds how many citizens' submissions a hall takes per second. Threads that arrive
- * while a commit is in flight queue up; when it is done, the first of them leads the next
- * group: it takes the whole queue and commits it as one transaction (store_write_group)
- * on the group's connection, then wakes the others with their results. One connection for
- * every commit keeps its page cache warm: SQLite empties a connection's cache whenever
- * another connection has written since its last transaction. No write waits for a timer:
- * a lone submission commits at once, and a busy hall shares each fsync among many.
+ * CPU, bounds how many citizens' submissions a hall takes per second. A thread of its own,
+ * the committer, does every commit: a writer queues its write and sleeps; the committer
+ * takes the whole queue, commits it as one transaction (store_write_group) on the group's
+ * connection, wakes each writer with its result, and takes what queued meanwhile. One
+ * connection for every commit keeps its page cache warm: SQLite empties a connection's
+ * cache whenever another connection has written since its last transaction. No write waits
+ * for a timer: a lone submission commits at once, and a busy hall shares each fsync among
+ * many.
  *
- * Each waiter sleeps on a semaphore of its own and is woken once, for its result or to
- * lead. A condition broadcast woke every waiter at the end of each commit, those queued
- * for the next one too, only for them to take the mutex in turn and sleep again: on two
- * cores that cost about a twentieth of the submissions a hall takes per second. The next
- * leader is woken first and the results are posted outside the mutex: when the leader
- * posted them under it, the next group waited for every one of those wake-ups (about
- * 90 us a group of eight on two cores) before it could take the queue.
+ * Each writer sleeps on a semaphore of its own and is woken once, with its result. The
+ * committer is woken only when it sleeps with nothing to do. Before the committer, the
+ * first queued writer led the next group: the leader woke it when done, and that wake-up
+ * (some 150 us on two cores, under SCHED_BATCH) stood between every two groups.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -29,18 +27,22 @@
 
 struct pending {
 	struct store_write *w;
-	enum { WAITING, LEAD, DONE } state;	/* set, then posted; read after the post */
 	sem_t *wake;		/* the waiting thread's own (thread_wake) */
 	struct pending *next;
 };
 
 struct commit_group {
 	pthread_mutex_t mu;
+	pthread_cond_t work;	/* the committer sleeps on it while the queue is empty */
 	struct pending *head, **tail;
-	struct store *store;	/* used by the leader only */
-	int leading;		/* a thread is committing a group */
+	int idle;		/* the committer is waiting on work */
+	int stopping;
+	pthread_t committer;
+	struct store *store;	/* the committer's alone */
 	unsigned long groups, writes;
 };
+
+static void *committer_run(void *);
 
 struct commit_group *
 commit_group_new(struct store *s)
@@ -62,67 +64,83 @@ commit_group_new(struct store *s)
 		return NULL;
 	g->store = s;
 	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->work, NULL);
 	g->tail = &g->head;
+	if (pthread_create(&g->committer, NULL, committer_run, g) != 0) {
+		log_warnx("%s: cannot start the committer thread", __func__);
+		pthread_cond_destroy(&g->work);
+		pthread_mutex_destroy(&g->mu);
+		free(g);
+		return NULL;
+	}
 	return g;
 }
 
+/* Stops the committer once the queue is empty; every write queued before is committed. */
 void
 commit_group_free(struct commit_group *g)
 {
 	if (g == NULL)
 		return;
+	pthread_mutex_lock(&g->mu);
+	g->stopping = 1;
+	pthread_cond_signal(&g->work);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->committer, NULL);
+	pthread_cond_destroy(&g->work);
 	pthread_mutex_destroy(&g->mu);
 	free(g);
 }
 
-/* Called with the mutex held: the next queued writer leads, or nobody is leading. */
+/* Commits up to GROUP_MAX queued writes, in queue order, and posts each its result. */
 static void
-hand_over(struct commit_group *g)
+commit_some(struct commit_group *g, struct pending *taken[GROUP_MAX], size_t n)
 {
-	if (g->head == NULL) {
-		g->leading = 0;
-		return;
-	}
-	g->head->state = LEAD;
-	sem_post(g->head->wake);
-}
-
-/* Commits up to GROUP_MAX queued writes, the leader's own first; without the mutex held. */
-static void
-commit_group_lead(struct commit_group *g)
-{
-	struct pending *taken[GROUP_MAX];
 	struct store_write batch[GROUP_MAX];
-	size_t i, n = 0;
-
-	pthread_mutex_lock(&g->mu);
-	while (g->head != NULL && n < GROUP_MAX) {
-		taken[n++] = g->head;
-		g->head = g->head->next;
-	}
-	if (g->head == NULL)
-		g->tail = &g->head;
-	pthread_mutex_unlock(&g->mu);
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		batch[i] = *taken[i]->w;
 	store_write_group(g->store, batch, n);
-
 	for (i = 0; i < n; i++) {
 		taken[i]->w->rc = batch[i].rc;
-		taken[i]->state = DONE;
+		sem_post(taken[i]->wake);	/* after the post, taken[i] may be gone */
 	}
-	pthread_mutex_lock(&g->mu);
-	g->groups++;
-	g->writes += n;
-	hand_over(g);
-	pthread_mutex_unlock(&g->mu);
-	for (i = 1; i < n; i++)	/* taken[0] is the leader: its caller returns */
-		sem_post(taken[i]->wake);
+}
+
+static void *
+committer_run(void *arg)
+{
+	struct commit_group *g = arg;
+	struct pending *taken[GROUP_MAX];
+	size_t n;
+
+	for (;;) {
+		pthread_mutex_lock(&g->mu);
+		while (g->head == NULL && !g->stopping) {
+			g->idle = 1;
+			pthread_cond_wait(&g->work, &g->mu);
+		}
+		g->idle = 0;
+		if (g->head == NULL) {	/* stopping, and nothing left */
+			pthread_mutex_unlock(&g->mu);
+			return NULL;
+		}
+		for (n = 0; g->head != NULL && n < GROUP_MAX; n++) {
+			taken[n] = g->head;
+			g->head = g->head->next;
+		}
+		if (g->head == NULL)
+			g->tail = &g->head;
+		g->groups++;
+		g->writes += n;
+		pthread_mutex_unlock(&g->mu);
+		commit_some(g, taken, n);
+	}
 }
 
 /*
- * A thread's semaphore, made on its first write and kept while it lives: a leader's
+ * A thread's semaphore, made on its first write and kept while it lives: the committer's
  * sem_post may still be returning when the thread it woke has gone on, so the semaphore
  * must outlive the write it was posted for.
  */
@@ -142,23 +160,18 @@ thread_wake(void)
 void
 commit_group_write(struct commit_group *g, struct store_write *w)
 {
-	struct pending me = {.w = w, .state = WAITING, .wake = thread_wake()};
-	int lead;
+	struct pending me = {.w = w, .wake = thread_wake()};
 
 	pthread_mutex_lock(&g->mu);
 	*g->tail = &me;
 	g->tail = &me.next;
-	if ((lead = !g->leading))
-		g->leading = 1;
-	pthread_mutex_unlock(&g->mu);
-	if (!lead) {
-		/* one post: to lead (my write heads that group), or my result */
-		while (sem_wait(me.wake) == -1 && errno == EINTR)
-			;
-		lead = me.state == LEAD;
+	if (g->idle) {
+		g->idle = 0;	/* one signal is enough */
+		pthread_cond_signal(&g->work);
 	}
-	if (lead)
-		commit_group_lead(g);	/* me first: I am at the head */
+	pthread_mutex_unlock(&g->mu);
+	while (sem_wait(me.wake) == -1 && errno == EINTR)
+		;
 }
 
 void

@@ -139,6 +139,37 @@ test_commit_group_threads(void **state)
 	commit_group_free(g);
 }
 
+/*
+ * A write alone, each time to a committer asleep with nothing to do: it is woken, commits
+ * the write alone and answers, every time; the write is in the store when it returns.
+ */
+static void
+test_commit_group_lone_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct commit_group *g = commit_group_new(f->s);
+	struct case_new c = consultation();
+	struct receipt r[3];
+	unsigned long groups, writes;
+	int i;
+
+	assert_non_null(g);
+	for (i = 0; i < 3; i++) {
+		struct store_write w = {.kind = STORE_WRITE_CASE, .cfg = &f->cfg, .c = &c,
+		    .receipt = &r[i]};
+
+		usleep(20000);	/* the committer is asleep by then */
+		commit_group_write(g, &w);
+		assert_int_equal(w.rc, STORE_OK);
+		assert_int_equal(raw_int(f->path, "SELECT count(*) FROM cases WHERE case_no = ?1",
+		    r[i].case_no), 1);
+	}
+	commit_group_stats(g, &groups, &writes);
+	assert_int_equal(groups, 3);
+	assert_int_equal(writes, 3);
+	commit_group_free(g);
+}
+
 static int
 pragma_int(struct store *s, const char *sql)
 {
@@ -368,6 +399,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_write_group_isolates_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_group_threads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_group_lone_writes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_journal_in_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_numbers_never_repeat, setup, teardown),
