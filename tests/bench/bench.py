@@ -587,7 +587,7 @@ TARGETS = [
     ("wire_bytes_per_record", "bytes on the wire per record", None),
     ("raw_bytes_per_record", "raw JSON bytes per record", None),
     ("wire_raw_ratio", "wire / raw", "<= 0.1"),
-    ("agent_rss_mb", "hall-agent peak RSS, 100,000 backlog, MB", "< 16"),
+    ("agent_rss_mb", "hall-agent peak RSS, 100,000 backlog, MB", "< 12"),
     ("agent_rss_mb_10k", "hall-agent peak RSS, 10,000 backlog, MB", "< 12"),
     ("agent_rss_mb_1m", "hall-agent peak RSS, 1,000,000 backlog (BENCH_SCALE=1), MB", "< 12"),
     ("loopback_sync_rps", "records/s to a loopback county", None),
