@@ -258,9 +258,11 @@ void store_write_group(struct store *, struct store_write *, size_t n);
 /* ---- lib/store/commit_group.c ------------------------------------------------------- */
 /* Threads of one writer process sharing each commit (and its fsync); see the file. */
 struct commit_group;
-/* The group commits on s, which no other code may use while the group lives. */
+/* The group commits on s, from a thread of its own (the committer); no other code may use
+ * s while the group lives. */
 struct commit_group *commit_group_new(struct store *s);
-/* Frees the group, not its store. */
+/* Stops the committer once every queued write is committed, and frees the group, not its
+ * store. */
 void commit_group_free(struct commit_group *);
 /* Runs w in the next group commit; returns when it is durable, or has failed (w->rc). */
 void commit_group_write(struct commit_group *, struct store_write *w);
