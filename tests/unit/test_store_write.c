@@ -16,7 +16,9 @@
 #include <string.h>
 #include <time.h>
 #include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <cmocka.h>
 
 #include <jansson.h>
@@ -167,6 +169,39 @@ test_commit_group_lone_writes(void **state)
 	commit_group_stats(g, &groups, &writes);
 	assert_int_equal(groups, 3);
 	assert_int_equal(writes, 3);
+	commit_group_free(g);
+}
+
+/*
+ * A commit the disk refuses (here: no file may grow, RLIMIT_FSIZE 0) fails every write of
+ * its group through the committer, none of them is stored, and the committer goes on: the
+ * next write, once the disk takes it again, commits.
+ */
+static void
+test_commit_group_refused_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct commit_group *g = commit_group_new(f->s);
+	struct case_new c = consultation();
+	struct receipt r;
+	struct store_write w = {.kind = STORE_WRITE_CASE, .cfg = &f->cfg, .c = &c, .receipt = &r};
+	struct rlimit was, none = {0, 0};
+	void (*sigxfsz)(int);
+
+	assert_non_null(g);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &was), 0);
+	none.rlim_max = was.rlim_max;
+	sigxfsz = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &none), 0);
+	commit_group_write(g, &w);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &was), 0);
+	signal(SIGXFSZ, sigxfsz);
+	assert_int_equal(w.rc, STORE_ERR);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM cases", NULL), 0);
+	commit_group_write(g, &w);
+	assert_int_equal(w.rc, STORE_OK);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM cases", NULL), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM outbox", NULL), 1);
 	commit_group_free(g);
 }
 
@@ -400,6 +435,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_write_group_isolates_failures, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_group_threads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_group_lone_writes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_group_refused_commit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group_journal_in_memory, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_numbers_never_repeat, setup, teardown),
