@@ -295,5 +295,47 @@ class FleetTest(unittest.TestCase):
         self.assertEqual(self.county.rows(figures), before)
 
 
+    # ---- 4. one hall never waits on another ------------------------------------------
+    def test_f_a_hall_reads_and_locks_only_its_own_rows(self):
+        """County 032: hall_self() is taken once a statement, so a hall's calls find its own
+        halls row and its own downlink rows by index. Before, MariaDB called it for every
+        row: hall_quarantined locked every hall's row (300 halls reconnecting queued behind
+        one another until "Lock wait timeout exceeded"), and the views read every hall's
+        downlink."""
+        county = self.county
+        other = "430121009000"
+        county.add_hall(other, "长沙县第九街道政务服务中心")
+        # the agent's calls of a pass, while another hall's work holds that hall's row
+        held = county.session()
+        try:
+            held.run("BEGIN")
+            held.run("SELECT quarantined FROM halls WHERE hall_code = %s FOR UPDATE"
+                     % sql_str(other))
+            ok, out, err = county.try_sql(
+                "SET SESSION innodb_lock_wait_timeout = 2; CALL hall_quarantined(0); "
+                "CALL hall_hello('{}', 0, 'x'); CALL hall_health(0, 0, NULL, NULL, NULL, 'x');",
+                account="hall")
+            self.assertTrue(ok, "the hall waited on another hall's row: " + err)
+        finally:
+            held.run("ROLLBACK")
+            held.close()
+        # the views a hall reads, with 5,000 downlink rows of another hall beside its own
+        county.sql("INSERT INTO downlink (hall_code, kind, ref) SELECT %s, 'zz', seq "
+                   "FROM seq_1_to_5000" % sql_str(other))
+        try:
+            reads = ("SELECT SUM(VARIABLE_VALUE) FROM information_schema.SESSION_STATUS "
+                     "WHERE VARIABLE_NAME IN ('HANDLER_READ_NEXT', 'HANDLER_READ_RND_NEXT');")
+            views = ("my_events", "my_guides", "my_calendars", "my_orphans", "my_schedules",
+                     "my_appt_events", "my_streams")
+            out = county.sql(reads + reads + "".join("SELECT count(*) FROM %s;" % v
+                                                     for v in views) + reads,
+                             account="hall").split()
+            first, second, last = int(out[0]), int(out[1]), int(out[-1])
+            rows = (last - second) - (second - first)    # less reading the status itself
+            self.assertLess(rows, 1000, "the hall's views read %d rows" % rows)
+        finally:
+            county.sql("DELETE FROM downlink WHERE kind = 'zz'")
+
+
 if __name__ == "__main__":
     unittest.main()
