@@ -13,7 +13,8 @@
 -- The function reads the hall of the session's login (USER()), which cannot change during a
 -- statement: DETERMINISTIC says so, and MariaDB then evaluates it once per statement and
 -- looks the hall up by its index (one row of halls, the hall's own downlink rows).
--- Nothing in its result or its refusal changes.
+-- Nothing in its result or its refusal changes. The body is 009's, restated: ALTER FUNCTION
+-- cannot change DETERMINISTIC, only CREATE OR REPLACE can.
 CREATE OR REPLACE FUNCTION hall_self() RETURNS CHAR(12)
 	DETERMINISTIC READS SQL DATA SQL SECURITY DEFINER
 BEGIN

@@ -1,7 +1,8 @@
 """Issue 15, fleet health (SPEC 7, 12): the agent's heartbeat (hall_health, county 020)
 carries the county and province backlogs, the records set aside, the downlink lag and the
 hall's clock offset; the dashboard lists silent halls first, filters by period and draws
-trends from the monthly summaries; GET /metrics answers Prometheus text to loopback only.
+trends from the monthly summaries; GET /metrics answers Prometheus text to loopback only;
+a hall's calls and views touch only its own rows (county 032).
 A real county MariaDB, a real agent (run once by the tests), the province receiver killed
 to make a province backlog."""
 
@@ -294,8 +295,7 @@ class FleetTest(unittest.TestCase):
         self.assertIn("county: 0 summary change(s) folded", p.stdout)
         self.assertEqual(self.county.rows(figures), before)
 
-
-    # ---- 4. one hall never waits on another ------------------------------------------
+    # ---- 5. one hall never waits on another ----------------------------------------------
     def test_f_a_hall_reads_and_locks_only_its_own_rows(self):
         """County 032: hall_self() is taken once a statement, so a hall's calls find its own
         halls row and its own downlink rows by index. Before, MariaDB called it for every
