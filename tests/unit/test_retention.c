@@ -9,12 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include <sodium.h>
@@ -366,6 +368,90 @@ test_purge_after_the_period(void **state)
 	assert_int_equal(store_count(f->s, "cases"), 2);
 }
 
+/*
+ * A purged case that held the outbox's newest records takes their numbers with it; the
+ * next record must still be numbered past every one a destination has acknowledged, or it
+ * sits below the destination's mark and is never sent (hall 010: AUTOINCREMENT).
+ */
+static void
+test_purge_of_the_newest_records_keeps_numbers_unique(void **state)
+{
+	struct fixture *f = *state;
+	struct retention_report rep = {0};
+	struct outbox_batch b;
+	struct outbox_status st;
+	struct cases k, later;
+	time_t now = time(NULL);
+
+	county_only(f);
+	create(f, &k, 1);
+	deliver(f, "county", NULL);
+	set_status(f, k.no[0], "resolved");
+	assert_int_equal(store_purge(f->s, &f->cfg, now + 181 * 86400, &rep), 0);
+	assert_int_equal(rep.purged, 1);
+	assert_int_equal(store_count(f->s, "outbox"), 0);
+
+	create(f, &later, 1);
+	assert_int_equal(outbox_status(f->s, "county", &st), 0);
+	assert_int_equal(st.backlog, 1);
+	assert_int_equal(outbox_next(f->s, "county", 100, 1 << 20, &b), 0);
+	assert_int_equal(b.n, 1);
+	assert_string_equal(b.v[0].case_no, later.no[0]);
+	outbox_batch_free(&b);
+}
+
+/* A store at 009 that had purged its newest records already: 010 numbers the next record
+ * past the destination's mark, not only past the rows left. */
+static const char *const upto_009[] = {"001_init", "002_sync", "003_requeue", "004_pipl",
+    "005_restore", "006_window", "007_notices", "008_appointments", "009_appt_retention"};
+
+static void
+test_010_upgrades_a_store_that_purged_its_newest(void **state)
+{
+	struct fixture *f = *state;
+	struct retention_report rep = {0};
+	struct outbox_status st;
+	struct cases k, later;
+	char dir[96], link[160], target[PATH_MAX + 64], cwd[PATH_MAX];
+	size_t i;
+
+	/* the store again, made by the migrations up to 009 alone */
+	store_close(f->s);
+	remove_db(f->path);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	snprintf(dir, sizeof(dir), "%s/schema-009", f->dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (i = 0; i < N(upto_009); i++) {
+		snprintf(target, sizeof(target), "%s/" SCHEMA "/%s.sql", cwd, upto_009[i]);
+		snprintf(link, sizeof(link), "%s/%s.sql", dir, upto_009[i]);
+		assert_int_equal(symlink(target, link), 0);
+	}
+	assert_non_null(f->s = store_open(f->path, 0));
+	assert_int_equal(store_migrate(f->s, dir), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 9);
+	assert_int_equal(store_bind_hall(f->s, HALL), 0);
+	assert_int_equal(store_calendar_import(f->s, f->cal, &f->cfg), 0);
+
+	county_only(f);
+	create(f, &k, 1);
+	deliver(f, "county", NULL);
+	set_status(f, k.no[0], "resolved");
+	assert_int_equal(store_purge(f->s, &f->cfg, time(NULL) + 181 * 86400, &rep), 0);
+	assert_int_equal(rep.purged, 1);
+
+	assert_int_equal(store_migrate(f->s, SCHEMA), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 10);
+	create(f, &later, 1);
+	assert_int_equal(outbox_status(f->s, "county", &st), 0);
+	assert_int_equal(st.backlog, 1);
+
+	for (i = 0; i < N(upto_009); i++) {
+		snprintf(link, sizeof(link), "%s/%s.sql", dir, upto_009[i]);
+		unlink(link);
+	}
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* The daily job runs once a day, at the first tick after a restart if a day has passed. */
 static void
 test_daily_tick(void **state)
@@ -533,6 +619,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_requeued_keeps_payload, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_late_rating, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_purge_after_the_period, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_purge_of_the_newest_records_keeps_numbers_unique,
+		setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_010_upgrades_a_store_that_purged_its_newest,
+		setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_daily_tick, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bytes_are_gone, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_minimized_bytes_are_gone, setup, teardown),

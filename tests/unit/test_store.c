@@ -33,10 +33,10 @@ test_migrate_and_bind(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 9);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 10);
 	/* a second run applies nothing and fails nothing */
 	assert_int_equal(store_migrate(f->s, SCHEMA), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 9);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version", NULL), 10);
 	assert_int_equal(store_count(f->s, "cases"), 0);
 	assert_int_equal(store_count(f->s, "outbox"), 0);
 	assert_int_equal(store_count(f->s, "sync_dest"), 1); /* county; the province comes with its sink */
