@@ -63,12 +63,14 @@ extern const struct sink_ops *const sink_table[SINKS];
 /* 1 (with err set) when setting n more aside after a run of `run` would pass the limit. */
 int sink_set_aside_stop(unsigned run, unsigned n, const char *why, char *err, size_t errlen);
 /*
- * The run after a batch whose results set records aside (a record delivered ends a run);
- * -1 (err set) when it would pass the limit: the caller does not acknowledge the batch,
- * which goes again later until the destination takes a record.
+ * The run after a batch whose results set records aside (a record delivered ends a run),
+ * in *next; the caller keeps it once outbox_ack has recorded the batch (a batch whose ack
+ * fails goes again, and must not count its refusals twice). -1 (err set) when it would
+ * pass the limit: the caller does not acknowledge the batch, which goes again later until
+ * the destination takes a record.
  */
-int sink_results_set_aside(unsigned *run, const struct outbox_batch *, char *err,
-    size_t errlen);
+int sink_results_set_aside(unsigned run, const struct outbox_batch *, unsigned *next,
+    char *err, size_t errlen);
 
 /* ---- agent/hall-agent/sink_county.c ------------------------------------------------- */
 struct county_sink {

@@ -26,9 +26,10 @@ sink_set_aside_stop(unsigned run, unsigned n, const char *why, char *err, size_t
 }
 
 int
-sink_results_set_aside(unsigned *run, const struct outbox_batch *b, char *err, size_t errlen)
+sink_results_set_aside(unsigned run, const struct outbox_batch *b, unsigned *next, char *err,
+    size_t errlen)
 {
-	unsigned r = *run, most = 0;
+	unsigned r = run, most = 0;
 	size_t i;
 
 	for (i = 0; i < b->n; i++) {
@@ -42,6 +43,6 @@ sink_results_set_aside(unsigned *run, const struct outbox_batch *b, char *err, s
 		sink_set_aside_stop(most, 0, "refusals in one batch", err, errlen);
 		return -1;
 	}
-	*run = r;
+	*next = r;
 	return 0;
 }

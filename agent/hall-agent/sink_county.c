@@ -1003,6 +1003,7 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 	long long last_seq;
 	size_t i, sent;
 	int rc = -1, refused = 0, done = 0;
+	unsigned run;
 
 	if (k->db == NULL && sink_county_connect(k, s, err, errlen) == -1)
 		return -1;
@@ -1070,13 +1071,14 @@ sink_county_push(struct county_sink *k, struct store *s, struct push_stats *ps, 
 		k->uncertain_seq = last_seq;
 		goto lost;
 	}
-	if (sink_results_set_aside(&k->set_aside, b, err, errlen) == -1)
+	if (sink_results_set_aside(k->set_aside, b, &run, err, errlen) == -1)
 		goto out;	/* not acknowledged: the records stay in the backlog */
 	/* the county has it: now, and only now, the hall's mark moves */
 	if (outbox_ack(s, "county", b, sent) == -1) {
 		snprintf(err, errlen, "the hall store cannot record the delivery");
 		goto out;
 	}
+	k->set_aside = run;
 	for (i = 0; i < b->n; i++) {
 		if (b->v[i].result == REC_CONFLICT || b->v[i].result == REC_REJECTED)
 			log_warnx("county %s record %s (%s): %s; quarantined, the others go on",

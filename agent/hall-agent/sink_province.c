@@ -316,6 +316,7 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 	struct answer a;
 	long status = 0;
 	int maybe, rc = -1, nb;
+	unsigned run = k->set_aside;	/* the reconciled batch: as it was */
 	size_t i;
 
 	*retry_after = -1;
@@ -394,7 +395,7 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 	}
 	if (province_answer_results(b, a.ctype, a.body->data, a.body->len, err, errlen) == -1)
 		goto done;
-	if (sink_results_set_aside(&k->set_aside, b, err, errlen) == -1)
+	if (sink_results_set_aside(k->set_aside, b, &run, err, errlen) == -1)
 		goto done;	/* not acknowledged: the records stay in the backlog */
 delivered:
 	clean_reasons(b);
@@ -402,6 +403,7 @@ delivered:
 		snprintf(err, errlen, "the hall store cannot record the delivery");
 		goto done;
 	}
+	k->set_aside = run;
 	for (i = 0; i < b->n; i++)
 		if (b->v[i].result == REC_REJECTED || b->v[i].result == REC_CONFLICT)
 			log_warnx("province refused record %s (%s): %s; quarantined, the others go on",

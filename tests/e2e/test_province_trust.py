@@ -300,6 +300,45 @@ class ProvinceTrustTest(ProvinceTestCase):
                    "the record put back to arrive")
         self.assertExactlyOnce()
 
+    def test_02_refusals_count_once_when_their_acknowledgement_failed(self):
+        """Two records the receiver refuses, and the hall store busy when the agent records
+        that (another writer holds it past the busy timeout): the batch goes again, and its
+        two refusals must not be counted twice (2 + 2 would pass SET_ASIDE_RUN_MAX and trip
+        the breaker, which then held them, and everything behind them, until a restart)."""
+        node = self.up("ackfail")
+        self.rx_restart(max_line=3000)
+        bigs = [self.submit_big(), self.submit_big()]
+        # the agent up and its province sink open (which writes to the store) first
+        self.proxy.set_mode("500")
+        self.agent.start()
+        self.wait_error(r"HTTP 500")
+        lock = node.db()
+        lock.isolation_level = None
+        lock.execute("BEGIN IMMEDIATE")     # the hall store's write lock, as a writer holds it
+        try:
+            self.proxy.set_mode("pass")
+            try:
+                wait_until(lambda: "province: the hall store cannot record the delivery"
+                           in self.agent.log(), 30, 0.1,
+                           "the agent to find the store busy when it records the refusals")
+            except AssertionError as e:
+                raise AssertionError("%s\nagent log:\n%s" % (e, self.agent.log_tail()))
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        wait_until(lambda: len(self.quarantined()) == 2, 30, 0.1,
+                   "both refused records set aside once the store is free")
+        q = self.quarantined()
+        self.assertEqual(set(q), {b["id"] for b in bigs}, q)
+        after = self.submit(2, "之后")
+        self.wait_drained(30)
+        held = {r[0] for r in rx_q(node, "SELECT id FROM records")}
+        self.assertEqual(held, {r["id"] for r in after})
+        _, backlog, last = self.agent.province()
+        self.assertEqual(backlog, 0)
+        self.assertNotRegex(last or "", r"refuses record after record")
+        self.assertNotIn("refuses record after record", self.agent.log())
+
     def submit_big(self):
         """One consultation whose record is over 3000 bytes (a 2000-character body)."""
         body = ("请问需要带哪些材料？" * 200)[:2000]
