@@ -266,12 +266,21 @@ outbox_ack(struct store *s, const char *dest, const struct outbox_batch *b, size
 	sqlite3_bind_int64(mark, 5, delivered);
 	if (store_done(s, mark) == -1)
 		goto fail;
-	/* a batch holds every record put back up to its last (they come first, in order) */
-	if ((mark = store_stmt(s, "DELETE FROM requeue WHERE dest = ?1 AND seq <= ?2")) == NULL)
-		goto fail;
-	store_bind_text(mark, 1, dest);
-	sqlite3_bind_int64(mark, 2, b->last_seq);
-	if (store_done(s, mark) == -1 || store_commit(s) == -1)
+	/*
+	 * The records put back that this batch carried leave the queue, and only those: one
+	 * put back (hall-admin requeue) after the batch was read was never sent, though its
+	 * seq is below the batch's last.
+	 */
+	for (i = 0; i < b->n; i++) {
+		if ((mark = store_stmt(s, "DELETE FROM requeue WHERE dest = ?1 AND seq = ?2")) ==
+		    NULL)
+			goto fail;
+		store_bind_text(mark, 1, dest);
+		sqlite3_bind_int64(mark, 2, b->v[i].seq);
+		if (store_done(s, mark) == -1)
+			goto fail;
+	}
+	if (store_commit(s) == -1)
 		goto fail;
 	return 0;
 fail:

@@ -181,6 +181,55 @@ test_quarantine_keeps_records(void **state)
 	assert_int_equal(scalar(f, "SELECT count(*) FROM cases WHERE status = 'delivered'"), 3);
 }
 
+/*
+ * A record put back (hall-admin requeue) while a batch is on its way, read before the put
+ * back: acknowledging that batch must not take the record off the queue, as it was never
+ * sent.
+ */
+static void
+test_requeue_during_a_send_is_kept(void **state)
+{
+	struct fx *f = *state;
+	struct outbox_status st;
+	struct outbox_batch b;
+	struct case_new c = {"consultation", "policy", "后来", "内容", "李四", "13800138001",
+	    NULL, NULL, NULL, NULL, NULL, NULL, 0};
+	struct receipt r;
+	const char *id;
+	char held[64];
+	size_t i;
+
+	assert_int_equal(outbox_next(f->s, "county", 5, 1 << 20, &b), 0);
+	for (i = 0; i < b.n; i++)
+		b.v[i].result = REC_ACCEPTED;
+	outbox_rec_refuse(&b.v[1], REC_REJECTED, "unknown case");
+	snprintf(held, sizeof(held), "%s", b.v[1].id);
+	assert_int_equal(outbox_ack(f->s, "county", &b, 0), 0);
+	outbox_batch_free(&b);
+
+	/* a new record read for sending; then the one set aside is put back */
+	assert_int_equal(store_case_create(f->s, &f->cfg, &c, &r), STORE_OK);
+	assert_int_equal(outbox_next(f->s, "county", 5, 1 << 20, &b), 0);
+	assert_int_equal(b.n, 1);
+	id = held;
+	assert_int_equal(outbox_requeue(f->s, "county", &id, 1), 1);
+	b.v[0].result = REC_ACCEPTED;
+	assert_int_equal(outbox_ack(f->s, "county", &b, 0), 0);
+	outbox_batch_free(&b);
+
+	assert_int_equal(outbox_status(f->s, "county", &st), 0);
+	assert_int_equal(st.backlog, 1);
+	assert_int_equal(outbox_next(f->s, "county", 5, 1 << 20, &b), 0);
+	assert_int_equal(b.n, 1);
+	assert_string_equal(b.v[0].id, held);
+	b.v[0].result = REC_ACCEPTED;
+	assert_int_equal(outbox_ack(f->s, "county", &b, 0), 0);
+	outbox_batch_free(&b);
+	assert_int_equal(outbox_status(f->s, "county", &st), 0);
+	assert_int_equal(st.backlog, 0);
+	assert_int_equal(scalar(f, "SELECT count(*) FROM requeue"), 0);
+}
+
 static void
 test_error_recorded_and_cleared(void **state)
 {
@@ -286,6 +335,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ack_moves_mark_and_delivers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unanswered_record_refuses_ack, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quarantine_keeps_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requeue_during_a_send_is_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_recorded_and_cleared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_downlink_events_ordered_and_idempotent, setup,
 		    teardown),
