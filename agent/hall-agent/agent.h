@@ -107,6 +107,7 @@ struct county_sink {
 	int exec_wait;		/* the CALL's mysql_stmt_execute_start/_cont status; 0: done */
 	int exec_ret;		/* its result once done */
 	unsigned fault_every, batches;
+	unsigned fault_cuts;	/* test hook: connections still to lose before the prepare */
 	const volatile sig_atomic_t *stop;	/* set: the pass ends after the current call */
 };
 /* The county: a pass sends the outbox until drained, then pulls the downlink until empty. */

@@ -52,6 +52,7 @@ static int
 sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct store *s)
 {
 	const char *fault = getenv("HALL_AGENT_FAULT_COMMIT_LOST_EVERY");
+	const char *cut = getenv("HALL_AGENT_FAULT_CUT_BEFORE_PREPARE");
 
 	memset(k, 0, sizeof(*k));
 	pthread_mutex_init(&k->lock, NULL);
@@ -69,6 +70,9 @@ sink_county_open(struct county_sink *k, const struct hall_config *cfg, struct st
 	/* a test hook: every Nth COMMIT is sent and the connection dropped before the answer */
 	if (fault != NULL)
 		k->fault_every = (unsigned)strtoul(fault, NULL, 10);
+	/* another: the first N connections lost between the greeting and the CALL's prepare */
+	if (cut != NULL)
+		k->fault_cuts = (unsigned)strtoul(cut, NULL, 10);
 	/* batches start small and double while they go through (up to [agent] batch_records) */
 	k->records = (size_t)cfg->agent_batch_records < BATCH_START ?
 	    (size_t)cfg->agent_batch_records : BATCH_START;
@@ -345,9 +349,21 @@ sink_county_connect(struct county_sink *k, struct store *s, char *err, size_t er
 		set_err(k, err, errlen, "prepare", mysql_error(k->db));
 		goto fail;
 	}
+	if (k->fault_cuts > 0) {
+		k->fault_cuts--;
+		shutdown(mysql_get_socket(k->db), SHUT_RDWR);
+	}
 	if (k->zipped &&
-	    mysql_stmt_prepare(k->upload, upload_z_sql, sizeof(upload_z_sql) - 1) != 0)
+	    mysql_stmt_prepare(k->upload, upload_z_sql, sizeof(upload_z_sql) - 1) != 0) {
+		/* the server's refusal says the county has none; the link failing says nothing
+		 * (CR_* errors are the client's, from 2000): batches would otherwise go
+		 * uncompressed, ten times the bytes, until a restart */
+		if (mysql_stmt_errno(k->upload) >= 2000) {
+			set_err(k, err, errlen, "prepare", mysql_stmt_error(k->upload));
+			goto fail;
+		}
 		k->zipped = 0;
+	}
 	if (!k->zipped) {
 		mysql_stmt_close(k->upload);
 		if ((k->upload = mysql_stmt_init(k->db)) == NULL ||

@@ -305,6 +305,26 @@ class CompressedUploadTest(SyncTestCase):
         self.assertGreaterEqual(sent2 - sent, raw2 - raw, "plain batches carry every byte")
 
 
+    def test_a_link_lost_before_the_prepare_keeps_batches_compressed(self):
+        """The link lost between the greeting and the CALL's prepare (the client's error, not
+        the county's answer) says nothing about hall_upload_z: once the agent is back, the
+        batches still go compressed, not ten times the bytes until a restart."""
+        node, county = self.node_up("zip-cut")
+        agent = self.agent(node)
+        receipts = submit_many(node, 300, "断线压缩")
+        agent.start({"HALL_AGENT_FAULT_CUT_BEFORE_PREPARE": "1"})
+        wait_until(lambda: county.count("records") == len(receipts), 60, 0.2,
+                   "the records at the county")
+        agent.term(15)
+        self.assertRegex(agent.log(), r"county: prepare: ", "the cut did not happen")
+        self.assertNotIn("batches go uncompressed", agent.log())
+        self.assertExactlyOnce(node, county, receipts)
+        sent, raw = self.sent_and_raw(node)
+        tap_comment("after a cut before the prepare: %d bytes for %d bytes of records"
+                    % (sent, raw))
+        self.assertLess(sent, raw / 4, "the batches went uncompressed after the cut")
+
+
 class CountySchemaTest(SyncTestCase):
     def test_a_county_older_than_the_hall_gets_nothing_until_migrated(self):
         """A hall upgraded before its county (the README says the county first): to a
