@@ -32,6 +32,7 @@ struct province_sink {
 	char *token;		/* owned, wiped on close */
 	char auth[320];		/* the Authorization header */
 	size_t records, bytes;
+	size_t records_max;	/* batch_records, or less once the platform said 413 */
 	int64_t uncertain_seq;	/* a batch that may have arrived: reconcile before resending */
 	unsigned set_aside;	/* records quarantined in a row, with nothing delivered between */
 	const volatile sig_atomic_t *stop;	/* set: the transfer in progress is abandoned */
@@ -57,6 +58,7 @@ sink_province_open(struct province_sink *k, const struct hall_config *cfg)
 	/* as for the county: start small, double while batches go through, halve when lost */
 	k->records = (size_t)cfg->agent_batch_records < 250 ? (size_t)cfg->agent_batch_records : 250;
 	k->bytes = (size_t)cfg->agent_batch_bytes;
+	k->records_max = (size_t)cfg->agent_batch_records;
 	buf_init(&k->gz, 64u << 20);
 	buf_init(&k->body, RESPONSE_MAX);
 	if ((k->curl = curl_easy_init()) == NULL)
@@ -372,14 +374,27 @@ sink_province_push(struct province_sink *k, struct store *s, struct push_stats *
 		if (maybe)
 			k->uncertain_seq = b->last_seq;
 		k->records = k->records / 2 > 10 ? k->records / 2 : 10;
-		if (k->records > (size_t)k->cfg->agent_batch_records)
-			k->records = (size_t)k->cfg->agent_batch_records;
+		if (k->records > k->records_max)
+			k->records = k->records_max;
 		goto done;
 	}
 	if (status == 429 || status == 503) {
 		*retry_after = a.retry_after;
 		snprintf(err, errlen, "HTTP %ld: the platform asks to wait %ld s", status,
 		    a.retry_after);
+		goto done;
+	}
+	if (status == 413 && b->n > 1) {
+		/*
+		 * Larger than the platform, or a proxy in front of it, takes (a body or a line
+		 * count): smaller batches at once, and never this large again in this run. One
+		 * record refused so is an error below: the platform's to fix.
+		 */
+		k->records_max = b->n / 2;
+		k->records = k->records_max;
+		log_info("province: HTTP 413 for a batch of %zu records: %zu at a time from now on",
+		    b->n, k->records);
+		rc = 1;
 		goto done;
 	}
 	if (status != 200) {
@@ -411,9 +426,8 @@ delivered:
 	ps->records += b->n;
 	ps->bytes += k->gz.len;
 	ps->raw_bytes += b->bytes;
-	if (k->records < (size_t)k->cfg->agent_batch_records)
-		k->records = k->records * 2 < (size_t)k->cfg->agent_batch_records ? k->records * 2 :
-		    (size_t)k->cfg->agent_batch_records;
+	if (k->records < k->records_max)
+		k->records = k->records * 2 < k->records_max ? k->records * 2 : k->records_max;
 	rc = 1;
 done:
 	outbox_batch_clear(b);

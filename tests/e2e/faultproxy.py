@@ -25,6 +25,8 @@ request; every answer ends with the connection closed. Modes:
     reset_mid     forward, send part of the answer, then close with RST (SO_LINGER 0)
     reset_before  forward (the receiver stores the batch), then RST without answering
     drop          accept and read the request, never forward, never answer
+    cap           a front with a body limit (max_body=N bytes, as nginx's
+                  client_max_body_size): a larger request gets 413, a smaller one passes
 
 When the receiver cannot be reached in pass-through (or a forwarding mode), the client's
 connection is reset, as a dead link would do. Python 3 standard library only.
@@ -37,7 +39,7 @@ import threading
 import time
 
 MODES = ("pass", "500", "429", "503", "portal", "redirect", "json", "stall", "reset_mid",
-         "reset_before", "drop")
+         "reset_before", "drop", "cap")
 
 PORTAL_PAGE = (b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>\xe6\xac\xa2\xe8"
                b"\xbf\x8e\xe4\xbd\xbf\xe7\x94\xa8\xe5\x85\x8d\xe8\xb4\xb9 WiFi</title></head>"
@@ -92,7 +94,8 @@ class FaultProxy:
         return "http://127.0.0.1:%d" % self.port
 
     # ---- control -------------------------------------------------------------------------
-    def set_mode(self, mode, times=None, then="pass", paths=None, retry_after=3, delay=0.0):
+    def set_mode(self, mode, times=None, then="pass", paths=None, retry_after=3, delay=0.0,
+                 max_body=None):
         """mode for the next `times` requests (None: until changed) whose path is in paths
         (None: every path); then `then`. Requests for other paths pass through. delay: in
         the forwarding modes, seconds between the receiver's answer and relaying it (a slow
@@ -104,7 +107,7 @@ class FaultProxy:
             self._times = times
             self._then = then
             self._paths = tuple(paths) if paths else None
-            self._opts = {"retry_after": retry_after, "delay": delay}
+            self._opts = {"retry_after": retry_after, "delay": delay, "max_body": max_body}
 
     @property
     def mode(self):
@@ -323,6 +326,14 @@ class FaultProxy:
         if mode == "drop":
             self._hang(c, seen)
             return
+        if mode == "cap":
+            if len(body) > opts["max_body"]:
+                self._send(c, seen, self._answer(
+                    413, "Request Entity Too Large", "text/html",
+                    b"<html><head><title>413 Request Entity Too Large</title></head></html>\n"))
+                c.shutdown(socket.SHUT_WR)
+                return
+            mode = "pass"
         if mode in ("pass", "stall", "reset_mid", "reset_before"):
             answer = self._forward(head, body)
             if answer is None:      # the receiver is down: the link looks dead

@@ -688,5 +688,22 @@ class ProvinceUplinkTest(ProvinceTestCase):
         self.assertEqual((status, json.loads(body)), (200, {"held": {}}))
 
 
+    # ---- 10. a front with a body limit ---------------------------------------------------
+    def test_10_a_body_limit_in_front_gets_smaller_batches(self):
+        """A proxy in front of the platform with a body limit (nginx's client_max_body_size)
+        answers 413 to a batch over it: the agent sends smaller ones and the backlog drains,
+        where before every batch went again at the same size, for ever."""
+        node = self.up("cap")
+        receipts = self.submit(300, "限长")
+        self.proxy.set_mode("cap", max_body=3000, paths=("/v1/records",))
+        self.agent.start()
+        self.wait_drained(60)
+        sizes = [len(r.body) for r in self.proxy.seen("/v1/records")]
+        tap("413 above 3000 bytes: batches of %s bytes" % ", ".join(map(str, sizes)))
+        self.assertTrue(any(n > 3000 for n in sizes), "no batch over the limit: proved nothing")
+        self.assertIn("province: HTTP 413 for a batch of", self.agent.log())
+        self.assertEqual(rx_count(node), len(receipts))
+        self.assertExactlyOnce()
+
 if __name__ == "__main__":
     unittest.main()
