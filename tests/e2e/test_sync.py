@@ -15,6 +15,7 @@ import subprocess
 import threading
 import time
 import unittest
+import zlib
 
 from county import (Agent, County, hall_acked, hall_backlog, hall_rows, hall_scalar,
                     sql_str, submit_many, wait_until)
@@ -323,6 +324,59 @@ class CompressedUploadTest(SyncTestCase):
         tap_comment("after a cut before the prepare: %d bytes for %d bytes of records"
                     % (sent, raw))
         self.assertLess(sent, raw / 4, "the batches went uncompressed after the cut")
+
+
+class OneBatchAtATimeTest(SyncTestCase):
+    def test_a_batch_sent_again_while_its_first_copy_runs_comes_back_duplicate(self):
+        """A hall sends a batch again when it lost the answer, and the first copy's CALL may
+        still be running at the county (county 033). The second copy must wait for the
+        first and answer every record as a duplicate: not fail (before 033 the two
+        deadlocked here, 1213), and never refuse a record the county holds (at READ
+        COMMITTED it could find the case number "held under another id" if the first
+        committed between its checks)."""
+        node, county = self.node_up("one-batch")
+        receipts = submit_many(node, 3, "同批")
+        rows = hall_rows(node, "SELECT seq, payload FROM outbox ORDER BY seq")
+        store_id = hall_scalar(node, "SELECT value FROM meta WHERE key = 'store_id'")
+        # as the agent sends it: a JSON array of the records' texts, each as it was stored
+        raw = json.dumps([p for _, p in rows], ensure_ascii=False).encode("utf-8")
+        call = ("SET autocommit = 0; CALL hall_upload_z('%s', %d, 'test', 0, X'%s', %d);"
+                % (store_id, rows[-1][0], zlib.compress(raw).hex(), len(raw)))
+        hall = node.ini()["hall"]["code"]
+        waiting = ("SELECT count(*) FROM information_schema.innodb_trx "
+                   "WHERE trx_state = 'LOCK WAIT'")
+
+        # The interleaving that refused: the first copy past its ledger check and held up
+        # before it writes (here by another writer's uncommitted row of its first case
+        # number, which its case check must wait for); the second then starts, finds
+        # nothing in the ledger yet, and reaches the case check after the first committed.
+        first_case = json.loads(rows[0][1])["case_no"]
+        holder = self.session(county, "root")
+        holder.run("BEGIN; INSERT INTO cases (case_no, id, hall_code, kind, subject, body, "
+                   "phone, submitted_at, due_at) VALUES ('%s', 'held-by-the-test', '%s', "
+                   "'consultation', 's', 'b', '13800000000', NOW(), NOW())"
+                   % (first_case, hall))
+        out = {}
+
+        def send(name):
+            out[name] = county.try_sql(call, account="hall", timeout=60)
+        threads = []
+        for i, name in enumerate(("first", "again")):
+            t = threading.Thread(target=send, args=(name,))
+            t.start()
+            threads.append(t)
+            wait_until(lambda: int(county.rows(waiting)[0][0]) == i + 1, 20, 0.05,
+                       "the %s copy to wait" % name)
+        holder.run("ROLLBACK")
+        for t in threads:
+            t.join(60)
+        for name in ("first", "again"):
+            ok, stdout, err = out[name]
+            self.assertTrue(ok, "the %s copy failed: %s" % (name, err))
+        answers = sorted(out[n][1].count("duplicate") for n in ("first", "again"))
+        self.assertEqual(answers, [0, len(receipts)], out)
+        self.assertNotIn("rejected", out["first"][1] + out["again"][1])
+        self.assertEqual(int(county.rows("SELECT count(*) FROM records")[0][0]), len(receipts))
 
 
 class CountySchemaTest(SyncTestCase):
