@@ -66,7 +66,7 @@ DEBS = build-essential pkg-config nginx libfcgi-dev libsqlite3-dev sqlite3 libja
 
 .PHONY: all programs deps run stop test bench fuzz clean format install install-node install-county deb
 all: $(PROGS) $(UNIT_BIN) $(B)/netfault $(B)/sqlite-commit-bench $(B)/calendar-due \
-     $(B)/county-ingest-bench
+     $(B)/county-ingest-bench $(B)/agent-floor
 
 # Installs only what is missing, so a machine that has everything never calls apt-get.
 deps:
@@ -135,6 +135,12 @@ $(B)/sqlite-commit-bench: tests/bench/sqlite_commit.c
 $(B)/county-ingest-bench: tests/bench/county_ingest.c $(COUNTY) $(CORE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
+
+# The floor under the agent's RSS: its libraries, store and county link, linked as it is.
+$(B)/agent-floor: tests/bench/agent_floor.c $(STORE) $(COUNTY) $(CORE)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Wl,--export-dynamic-symbol=_gnutls_global_init_skip \
+	    -o $@ $^ $(LDLIBS) $(MARIADB_LIBS)
 
 # The weak-link tests' fault-injecting TCP proxy (usable by hand too).
 $(B)/netfault: tests/weaklink/netfault.c

@@ -299,6 +299,14 @@ def bench_memory():
         if rc != 0:
             raise RuntimeError("hall-agent once failed: " + err[-500:])
         results["agent_rss_mb_10k"] = peak / 1024.0
+        # the part of that peak the agent's libraries take before it holds a record
+        out = subprocess.run([os.path.join(BIN, "agent-floor"), "-c", node.ini],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if out.returncode != 0:
+            raise RuntimeError("agent-floor failed: " + out.stderr.decode()[-500:])
+        results["agent_floor_mb"] = float(out.stdout.split()[1]) / 1024.0
+        notes.append("agent floor: " + "; ".join(
+            line.split(": ", 1)[1] for line in out.stderr.decode().splitlines()))
         if os.environ.get("BENCH_SCALE") == "1":
             say("  filling a 1,000,000-record backlog (bulkfill) ...")
             bulkfill.fill(store, 1000000)
@@ -590,6 +598,8 @@ TARGETS = [
     ("agent_rss_mb", "hall-agent peak RSS, 100,000 backlog, MB", "< 12"),
     ("agent_rss_mb_10k", "hall-agent peak RSS, 10,000 backlog, MB", "< 12"),
     ("agent_rss_mb_1m", "hall-agent peak RSS, 1,000,000 backlog (BENCH_SCALE=1), MB", "< 12"),
+    ("agent_floor_mb", "its libraries, store and TLS county link alone (agent-floor), MB",
+     None),
     ("loopback_sync_rps", "records/s to a loopback county", None),
     ("county_ingest_rps", "300 halls at once through hall_upload_z, records/s", None),
     ("county_insert_rps", "the same rows as plain multi-row INSERTs, records/s", None),
