@@ -165,6 +165,7 @@ sms_send(struct sender *s, const struct notice *n, const char *text, char *err, 
 struct upload {
 	const struct buf *m;
 	size_t off;
+	char verb[8];		/* the last SMTP command sent: "MAIL", "RCPT", "DATA", ... */
 };
 
 static size_t
@@ -178,12 +179,50 @@ on_read(char *p, size_t size, size_t n, void *arg)
 	return k;
 }
 
+/*
+ * libcurl shows each SMTP command it sends as CURLINFO_HEADER_OUT (the message itself is
+ * data): the last one but the QUIT it sends as it hangs up is the command a refusal
+ * answered.
+ */
+static int
+on_debug(CURL *c, curl_infotype type, char *p, size_t n, void *arg)
+{
+	struct upload *u = arg;
+	char verb[sizeof(u->verb)];
+	size_t i;
+
+	(void)c;
+	if (type != CURLINFO_HEADER_OUT)
+		return 0;
+	for (i = 0; i < n && i < sizeof(verb) - 1 && p[i] >= 'A' && p[i] <= 'Z'; i++)
+		verb[i] = p[i];
+	verb[i] = '\0';
+	if (strcmp(verb, "QUIT") != 0)
+		memcpy(u->verb, verb, i + 1);
+	return 0;
+}
+
+/*
+ * A refusal for good is one of this citizen's address (to RCPT) or of this message (after
+ * DATA took it): sent again it would be refused again. The same codes to MAIL FROM, to the
+ * greeting or to AUTH (a sender the server does not take, relaying denied, a password that
+ * expired) are the county's own set-up: every e-mail would meet them, and once it is put
+ * right, each must still go.
+ */
+static int
+mail_refused(const struct upload *u, long code)
+{
+	if (code != 550 && code != 553 && code != 501)
+		return 0;
+	return strcmp(u->verb, "RCPT") == 0 || u->off > 0;
+}
+
 enum send_result
 mail_send(struct sender *s, const struct notice *n, const struct buf *message, char *err,
     size_t errlen)
 {
 	struct curl_slist *rcpt = NULL;
-	struct upload u = {message, 0};
+	struct upload u = {message, 0, ""};
 	char from[256];
 	CURL *c = s->mail;
 	CURLcode rc;
@@ -202,6 +241,9 @@ mail_send(struct sender *s, const struct notice *n, const struct buf *message, c
 	curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
 	curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
 	curl_easy_setopt(c, CURLOPT_READDATA, &u);
+	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
+	curl_easy_setopt(c, CURLOPT_DEBUGDATA, &u);
+	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);	/* only for on_debug: it prints nothing */
 	curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 	curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)message->len);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)s->cfg->mail_timeout_s);
@@ -218,7 +260,7 @@ mail_send(struct sender *s, const struct notice *n, const struct buf *message, c
 	if (rc == CURLE_OK)
 		return SEND_OK;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	snprintf(err, errlen, "%s: %s (SMTP %ld)", s->cfg->mail_url, curl_easy_strerror(rc), code);
-	/* a mailbox or an address no server will ever take; every other failure may pass */
-	return code == 550 || code == 553 || code == 501 ? SEND_REFUSED : SEND_RETRY;
+	snprintf(err, errlen, "%s: %s (SMTP %ld%s%s)", s->cfg->mail_url, curl_easy_strerror(rc),
+	    code, u.verb[0] != '\0' ? " to " : "", u.off > 0 ? "the message" : u.verb);
+	return mail_refused(&u, code) ? SEND_REFUSED : SEND_RETRY;
 }

@@ -23,6 +23,8 @@ import os
 import random
 import re
 import signal
+import socketserver
+import threading
 import subprocess
 import time
 import unittest
@@ -81,6 +83,71 @@ class Notifier:
     def log(self):
         with open(self.log_path, encoding="utf-8", errors="replace") as f:
             return f.read()
+
+
+class ScriptedSmtp:
+    """An SMTP server on loopback that answers as a county's mail relay set up wrongly
+    would: 553 to MAIL FROM while refuse_sender is set (a sender it does not take), and 550
+    to RCPT for the addresses in bad (no such mailbox); otherwise it takes the message.
+    It counts each refusal and keeps the recipients of what it took."""
+
+    def __init__(self):
+        self.refuse_sender = True
+        self.bad = set()
+        self.refused = {"MAIL": 0, "RCPT": 0}
+        self.taken = []
+        outer = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                def say(line):
+                    self.wfile.write(line.encode() + b"\r\n")
+                say("220 relay.county.example ESMTP")
+                rcpt = None
+                for raw in self.rfile:
+                    cmd = raw.decode("ascii", "replace").strip()
+                    verb = cmd.split(" ", 1)[0].split(":", 1)[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        say("250 relay.county.example")
+                    elif verb == "MAIL":
+                        if outer.refuse_sender:
+                            outer.refused["MAIL"] += 1
+                            say("553 5.7.1 Sender address rejected: not owned by user")
+                        else:
+                            say("250 2.1.0 Ok")
+                    elif verb == "RCPT":
+                        rcpt = cmd.split("<", 1)[1].rstrip(">")
+                        if rcpt in outer.bad:
+                            outer.refused["RCPT"] += 1
+                            say("550 5.1.1 <%s>: Recipient address rejected: User unknown"
+                                % rcpt)
+                        else:
+                            say("250 2.1.5 Ok")
+                    elif verb == "DATA":
+                        say("354 End data with <CR><LF>.<CR><LF>")
+                        for body in self.rfile:
+                            if body in (b".\r\n", b".\n"):
+                                break
+                        outer.taken.append(rcpt)
+                        say("250 2.0.0 Ok: queued")
+                    elif verb == "QUIT":
+                        say("221 2.0.0 Bye")
+                        return
+                    else:
+                        say("250 Ok")
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+
+    def start(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class NotifyTest(unittest.TestCase):
@@ -424,6 +491,42 @@ class NotifyTest(unittest.TestCase):
         r = c.get("/dashboard")
         self.assertEqual(r.status, 200, r)
         return r.body.decode("utf-8")
+
+    def test_a_sender_the_mail_server_refuses_is_tried_again_not_given_up(self):
+        """A 553 to MAIL FROM is the county's own set-up, not the citizen's address: the
+        e-mail waits and goes once it is put right. A 550 to RCPT is the address: given up."""
+        smtp = ScriptedSmtp().start()
+        try:
+            self.notifier.stop()
+            self.notifier.configure(self.sms_url, "url = smtp://127.0.0.1:%d\nstarttls = 0\n"
+                                   % smtp.port)
+            self.notifier.start()
+            good = "relay-%d@example.cn" % NotifyTest.phone_seq
+            bad = "nobody-%d@example.cn" % NotifyTest.phone_seq
+            smtp.bad.add(bad)
+            cases = []
+            for i, mail in enumerate((good, bad)):
+                no = "M%02d" % i + self.county.hall_code + "%09d" % (time.time_ns() % 10 ** 9)
+                self.county_case(no, self.phone(), mail)
+                cases.append(no)
+            wait_until(lambda: smtp.refused["MAIL"] >= 3, 30, 0.1, "e-mails refused at MAIL")
+            self.assertEqual(self.county.count("notifications", "channel = 'email' AND state ="
+                                               " 'failed' AND case_no IN (%s, %s)"
+                                               % (sql_str(cases[0]), sql_str(cases[1]))), 0)
+            self.assertIn("(SMTP 553 to MAIL)", self.notifier.log())
+            smtp.refuse_sender = False      # the relay put right
+            wait_until(lambda: good in smtp.taken, 30, 0.1, "the e-mail, once the relay works")
+            wait_until(lambda: self.county.count(
+                "notifications", "channel = 'email' AND case_no = %s AND state = 'failed'"
+                % sql_str(cases[1])) == 1, 30, 0.1, "the unknown address given up")
+            self.assertEqual(smtp.refused["RCPT"], 1)
+            self.assertEqual(smtp.taken.count(good), 1)
+            self.assertNotIn(bad, smtp.taken)
+        finally:
+            self.notifier.stop()
+            self.notifier.configure(self.sms_url)
+            self.notifier.start()
+            smtp.stop()
 
     def test_county_database_killed_while_sending(self):
         """The database dies under the notifier (kill -9, mid-batch) and comes back: the
