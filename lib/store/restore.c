@@ -144,6 +144,34 @@ restore_old_mark(const char *store_path, uint64_t *seq)
 	return 1;
 }
 
+/*
+ * When the county's events are asked back from: a day before the backup's last number,
+ * or before the oldest case still open in the backup was submitted, whichever is earlier
+ * (whatever the two clocks and time zones say; applying is idempotent). A downlink that
+ * lagged when the backup was made had not brought down every event up to its last number:
+ * a case the county closed in that lag is open in the backup, and hall_restored sends back
+ * the events of a closed case only from this moment on. -1 on a store error.
+ */
+static long long
+restore_since(struct store *s, uint64_t backup_seq)
+{
+	long long since = backup_seq > 0 ? (long long)((backup_seq + CASENO_EPOCH_US) / 1000000) :
+	    0;
+	sqlite3_stmt *st;
+	int step;
+
+	if (sqlite3_prepare_v2(store_sqlite(s), "SELECT min(submitted_at) FROM cases "
+		"WHERE status NOT IN ('resolved', 'rejected')", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if ((step = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+	    sqlite3_column_int64(st, 0) < since)
+		since = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (step != SQLITE_ROW)
+		return -1;
+	return since > 86400 ? since - 86400 : 0;
+}
+
 /* Inside the restored copy's write transaction: its marks (see the file's comment). */
 static int
 restore_marks(struct store *s, uint64_t backup_seq, uint64_t old_seq, int old_known)
@@ -151,6 +179,7 @@ restore_marks(struct store *s, uint64_t backup_seq, uint64_t old_seq, int old_kn
 	unsigned char raw[16];
 	char id[33], text[32];
 	uint64_t seq = backup_seq > old_seq ? backup_seq : old_seq;
+	long long since;
 
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2hex(id, sizeof(id), raw, sizeof(raw));
@@ -161,11 +190,9 @@ restore_marks(struct store *s, uint64_t backup_seq, uint64_t old_seq, int old_kn
 		if (store_meta_set(s, "last_seq", text) == -1)
 			return -1;
 	}
-	/* the county's events from a day before the backup's last number: whatever the two
-	 * clocks and time zones say, nothing since the backup is missed (applying is
-	 * idempotent) */
-	snprintf(text, sizeof(text), "%lld",
-	    backup_seq > 0 ? (long long)((backup_seq + CASENO_EPOCH_US) / 1000000) - 86400 : 0LL);
+	if ((since = restore_since(s, backup_seq)) == -1)
+		return -1;
+	snprintf(text, sizeof(text), "%lld", since);
 	if (store_meta_set(s, "restore_since", text) == -1 ||
 	    store_meta_set(s, "restore_pending", "1") == -1)
 		return -1;

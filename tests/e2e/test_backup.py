@@ -312,6 +312,43 @@ class RestoreTest(unittest.TestCase):
         self.assertEqual(hall_scalar(node, "SELECT count(*) FROM meta WHERE key IN "
                                            "('restore_pending', 'seq_hold')"), 0)
 
+    def test_restore_with_a_lagging_downlink_brings_back_what_the_lag_closed(self):
+        """The hall's downlink was days behind when the backup was made: a case the county
+        resolved in those days is open in the backup. After the restore the county's
+        resolution must come back, though it is older than the backup's last number."""
+        node, county, agent = self.node, self.county, self.agent
+        x = submit(node, "下行滞后期间办结")
+        agent.drain()
+        # submitted four days ago, resolved at the county three days ago, and the agent not
+        # run since: the hall never heard of the resolution before its backup
+        con = sqlite3.connect(node.db_path, timeout=10)
+        with con:
+            con.execute("UPDATE cases SET submitted_at = submitted_at - 4 * 86400 "
+                        "WHERE case_no = ?", (x["case_no"],))
+            con.execute("UPDATE case_events SET at = at - 4 * 86400 WHERE case_no = ?",
+                        (x["case_no"],))
+        con.close()
+        county.answer(x["case_no"], "resolved", "滞后期间的办结答复")
+        county.sql("UPDATE case_events SET at = NOW() - INTERVAL 3 DAY WHERE case_no = '%s'"
+                   % x["case_no"])
+        dest = self.backup("lagging.db")
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual(node.lookup(x["case_no"], x["query_code"]).json()["status"],
+                         "resolved")
+        node.stop()
+        try:
+            rc, out = hall_admin(node, "restore", dest)
+            self.assertEqual(rc, 0, out)
+            node.start()
+            self.assertEqual(agent.once(), 0, agent.log_tail())
+            self.assertEqual(agent.once(), 0, agent.log_tail())   # the events, by the downlink
+            got = node.lookup(x["case_no"], x["query_code"]).json()
+            self.assertEqual(got["status"], "resolved", got)
+            self.assertEqual((got["reply"] or {}).get("text"), "滞后期间的办结答复", got)
+        finally:
+            if os.path.exists(node.db_path + ".before-restore"):
+                os.unlink(node.db_path + ".before-restore")
+
     def test_restore_unreadable_store_holds_numbers(self):
         """The replaced store cannot be read: its last number is unknown, so the restored
         store issues none (503) until the agent has had the county's."""
