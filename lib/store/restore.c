@@ -402,7 +402,8 @@ store_restore_case(struct store *s, const struct restored_case *c)
  * phone masked (the county, not the hall, writes to the citizen), no e-mail, and the name
  * and note only while it is live; an ended one comes minimized. Its number came from this
  * hall's sequence, which store_restore_done raises past every record the county holds, so
- * it is never issued again. 1 inserted, 0 the store had it (or it is not this hall's), -1.
+ * it is never issued again. One the store has live and the county has ended takes the
+ * county's status. 1 inserted, 0 the store had it (or it is not this hall's), -1.
  */
 int
 store_restore_appt(struct store *s, const struct restored_appt *a)
@@ -451,7 +452,25 @@ store_restore_appt(struct store *s, const struct restored_appt *a)
 		sqlite3_bind_int64(st, 20, now);
 	if (store_done(s, st) == -1)
 		return -1;
-	return sqlite3_changes(s->db) > 0;
+	if (sqlite3_changes(s->db) > 0)
+		return 1;
+	if (live)
+		return 0;
+	/*
+	 * The backup has it live, the county has it ended: the citizen cancelled it, or the
+	 * window marked it, after the backup, at the hall (the county's own decisions come
+	 * again by the downlink). Held as booked it would keep its place and stay on the
+	 * window's list; the county's word ends it here too (retention minimizes it).
+	 */
+	if ((st = store_stmt(s, "UPDATE appointments SET status = ?2, reason = coalesce(?3, "
+				"reason), updated_at = ?4 WHERE appointment_no = ?1 "
+				"AND status IN ('booked', 'confirmed')")) == NULL)
+		return -1;
+	store_bind_text(st, 1, a->appointment_no);
+	store_bind_text(st, 2, a->status);
+	store_bind_text(st, 3, a->reason);
+	sqlite3_bind_int64(st, 4, now);
+	return store_done(s, st) == -1 ? -1 : 0;
 }
 
 /*

@@ -302,6 +302,47 @@ class ApptRestoreTest(Base):
         self.assertEqual(county.count("appointments", "hall_code = %s" % sql_str(hall)), 3)
         self.assertEqual(county.count("conflicts", "hall_code = %s" % sql_str(hall)), 0)
 
+    def test_restore_keeps_a_cancellation_made_after_the_backup(self):
+        """Booked before the backup, cancelled by the citizen after it: the backup holds it
+        booked, its place taken. After the restore the county's cancellation must hold at
+        the hall too, and the place be free again."""
+        node, agent = self.node, self.agent
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        slot = next(s for s in self.slots() if s["left"] == 2)     # one left once booked
+        r = self.book(slot, person(4))
+        self.assertEqual(r.status, 201, r)
+        p = r.json()
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        dest = os.path.join(self.dir, "before-cancel.db")
+        rc, out = self.hall_admin("backup", dest)
+        self.assertEqual(rc, 0, out)
+        left = next(s["left"] for s in self.slots()
+                    if (s["date"], s["start"]) == (slot["date"], slot["start"]))
+        r = node.json_post("/api/v1/appointments/%s/cancel" % p["appointment_no"],
+                           {"code": p["query_code"]})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual(self.county.scalar("SELECT status FROM appointments WHERE "
+                                            "appointment_no = %s" % sql_str(p["appointment_no"])),
+                         "cancelled")
+        node.stop()
+        if os.path.exists(node.db_path + ".before-restore"):    # the restore before this one
+            os.unlink(node.db_path + ".before-restore")
+        try:
+            rc, out = self.hall_admin("restore", dest)
+            self.assertEqual(rc, 0, out)
+        finally:
+            node.start()
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual(self.lookup(p).json()["status"], "cancelled")
+        self.assertEqual(next(s["left"] for s in self.slots()
+                              if (s["date"], s["start"]) == (slot["date"], slot["start"])),
+                         left + 1)
+        self.assertEqual(agent.backlog(), 0)
+        self.assertEqual(self.county.count("conflicts", "hall_code = %s"
+                                           % sql_str(self.county.hall_code)), 0)
+
 
 if __name__ == "__main__":
     unittest.main()
