@@ -16,7 +16,8 @@
  *     shown there too);
  *   - a case's notices go out in the order they were made, per channel;
  *   - each pass first asks the database for the appointments' reminders due (the working
- *     day before, sql/county/016), which it makes once each.
+ *     day before, sql/county/016), which it makes once each, and withdraws those still
+ *     pending of an appointment cancelled, refused or begun (queue.c; sql/county/034).
  *
  *   county-notifier -c NOTIFIER_INI run    the daemon; SIGTERM stops it between notices
  *   county-notifier -c NOTIFIER_INI once   everything due now, then exit (0: none failed)
@@ -130,7 +131,11 @@ unmarked_flush(struct run *r)
 	}
 }
 
-/* One attempt for one notice, and its mark. -1 when the database is gone. */
+/*
+ * One attempt for one notice, and its mark: 0 when it went or was refused for good, 1 when
+ * it is to be tried again (the channel failed: a gateway or mail server down, slow or
+ * answering wrong), -1 when the database is gone.
+ */
 static int
 attempt(struct run *r, struct notice *n)
 {
@@ -173,17 +178,47 @@ attempt(struct run *r, struct notice *n)
 			return -1;	/* the claim's lease brings it back */
 		}
 	}
-	return 0;
+	return res == SEND_RETRY ? 1 : 0;
 }
 
-/* Sends what is due, each notice claimed right before its send; the number read, or -1
- * when the database failed. */
+/*
+ * The notices due on one channel, each claimed right before its send. Once the channel
+ * fails, the rest of it waits for the next pass: a gateway that hangs costs one timeout a
+ * pass, not one a notice. 0, or -1 when the database failed.
+ */
+static int
+pass_channel(struct run *r, struct notice *v, int n)
+{
+	char err[512];
+	int i, rc = 0, took, down = 0;
+
+	for (i = 0; i < n; i++) {
+		/* past a stop or a failure, the rest stays unclaimed for the next pass */
+		if (rc == 0 && !down && !stopping) {
+			if ((took = queue_take(r->db, &v[i], r->lease_s, err, sizeof(err))) == -1) {
+				log_warnx("county: %s", err);
+				rc = -1;
+			} else if (took == 1 && (took = attempt(r, &v[i])) == -1)
+				rc = -1;
+			else if (took == 1)
+				down = 1;
+		}
+		notice_free(&v[i]);
+	}
+	return rc;
+}
+
+/*
+ * Sends what is due, SMS first, then e-mail: each channel's notices read on their own, so
+ * that one down (or hanging) never holds the other's back. The number read, or -1 when the
+ * database failed.
+ */
 static int
 pass(struct run *r)
 {
 	struct notice v[256];
 	char err[512];
-	int n, i, max = r->c->batch < 256 ? r->c->batch : 256, rc = 0, took;
+	int n, ch, total = 0, max = r->c->batch < 256 ? r->c->batch : 256;
 
 	if (r->db == NULL && (r->db = connect_county(r->c, err, sizeof(err))) == NULL) {
 		log_warnx("county: %s", err);
@@ -197,31 +232,25 @@ pass(struct run *r)
 		r->reminders_failing = 1;	/* a lost connection: queue_due says so next */
 	} else
 		r->reminders_failing = 0;
-	if (r->nunmarked > 0 || (n = queue_due(r->db, r->c->sms_url != NULL,
-		r->c->mail_url != NULL, v, max, err, sizeof(err))) == -1) {
-		if (r->nunmarked == 0)
-			log_warnx("county: %s", err);
-		mysql_close(r->db);
-		r->db = NULL;
-		return -1;
-	}
-	for (i = 0; i < n; i++) {
-		/* past a stop or a failure, the rest stays unclaimed for the next pass */
-		if (rc == 0 && !stopping) {
-			if ((took = queue_take(r->db, &v[i], r->lease_s, err, sizeof(err))) == -1) {
+	for (ch = 0; ch < 2; ch++) {
+		if ((ch == 0 ? r->c->sms_url : r->c->mail_url) == NULL)
+			continue;	/* a channel not configured here is left to wait */
+		if (r->nunmarked > 0 || (n = queue_due(r->db, ch == 0, ch == 1, v, max, err,
+			sizeof(err))) == -1) {
+			if (r->nunmarked == 0)
 				log_warnx("county: %s", err);
-				rc = -1;
-			} else if (took == 1 && attempt(r, &v[i]) == -1)
-				rc = -1;
+			break;
 		}
-		notice_free(&v[i]);
+		total += n;
+		if (pass_channel(r, v, n) == -1)
+			break;
 	}
-	if (rc == -1) {
+	if (ch < 2) {
 		mysql_close(r->db);
 		r->db = NULL;
 		return -1;
 	}
-	return n;
+	return total;
 }
 
 int

@@ -136,7 +136,7 @@ queue_failed(MYSQL *db, const struct notice *n, const char *why, unsigned retry_
 {
 	char msg[256];
 	size_t len;
-	struct dbparam p[5];
+	struct dbparam p[6];
 	unsigned int code;
 
 	/* the column holds 255 characters: a longer text is cut between UTF-8 characters */
@@ -150,9 +150,17 @@ queue_failed(MYSQL *db, const struct notice *n, const char *why, unsigned retry_
 	p[2] = DBS(give_up ? "failed" : "pending");
 	p[3] = DBI(give_up);
 	p[4] = DBS(n->id);
+	p[5] = DBI(n->attempts + 1);
+	/*
+	 * Only this notifier's own claim (queue_take counted its attempt) of a notice still
+	 * pending: not one the database gave up meanwhile (a code superseded by a newer one
+	 * while its send was in flight), nor one another notifier claimed after this claim's
+	 * lease ran out, whose own result stands.
+	 */
 	if (county_exec(db, "UPDATE notifications SET last_error = ?, last_error_at = NOW(6), "
 			    "next_at = NOW(6) + INTERVAL ? SECOND, state = ?, "
-			    "secret = IF(?, NULL, secret) WHERE id = ?", p, 5, NULL, &code) == -1)
+			    "secret = IF(?, NULL, secret) WHERE id = ? AND state = 'pending' "
+			    "AND attempts = ?", p, 6, NULL, &code) == -1)
 		return fail(db, "marking a failed notice", code, err, errlen);
 	if (mysql_commit(db) != 0)
 		return fail(db, "committing a mark", mysql_errno(db), err, errlen);

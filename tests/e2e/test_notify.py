@@ -408,6 +408,50 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual(self.node.request("GET", "/api/v1/cases/%s?code=%s" % (no, code)).status,
                          200)
 
+    def test_a_code_superseded_while_its_sms_hangs_stays_given_up(self):
+        """A new code asked for while the SMS of the one before is in flight: the county
+        gives the older notice up (superseded) and the failed send must not bring it back."""
+        phone = self.phone()
+        no = self.submit(phone=phone)
+        self.sync(no)
+        self.drained()
+        agent = os.path.join(ROOT, BUILD, "hall-agent")
+
+        def new_code():
+            r = self.node.request("POST", "/api/v1/cases/%s/resend-code" % no, body=b"{}",
+                                  headers={"Content-Type": "application/json"})
+            self.assertEqual(r.status, 202, r)
+            con = self.node.db()
+            with con:    # the 10-minute limit, as if the time had passed
+                con.execute("UPDATE code_resends SET at = at - 700 WHERE case_no = ?", (no,))
+            con.close()
+            subprocess.run([agent, "-c", self.node.ini_path, "once"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+
+        proxy = FaultProxy(self.node.sms_port).start()
+        try:
+            self.notifier.stop()
+            # the gateway takes the first SMS and does not answer for the send's 10 s
+            self.notifier.configure(proxy.url, "[sms]\ntimeout_s = 10\n")
+            proxy.set_mode("stall", times=1)
+            self.notifier.start()
+            new_code()
+            wait_until(lambda: proxy.count("stall") >= 1, 30, 0.1, "the first code's SMS")
+            new_code()
+            wait_until(lambda: self.county.count(
+                "notifications", "case_no = %s AND event = 'code' AND state = 'pending'"
+                % sql_str(no)) == 0, 60, 0.2, "the codes' notices done")
+            rows = self.county.rows("SELECT state, secret IS NULL, last_error FROM notifications "
+                                    "WHERE case_no = %s AND event = 'code' ORDER BY ref"
+                                    % sql_str(no))
+            self.assertEqual(rows[0], ("failed", "1", "superseded by a newer code"), rows)
+            self.assertEqual(rows[1][:2], ("sent", "1"), rows)
+        finally:
+            self.notifier.stop()
+            self.notifier.configure(self.sms_url)
+            self.notifier.start()
+            proxy.stop()
+
     def test_gateway_500_timeout_and_lost_answer_send_once(self):
         proxy = FaultProxy(self.node.sms_port).start()
         try:
@@ -434,6 +478,41 @@ class NotifyTest(unittest.TestCase):
             self.assertGreaterEqual(len(dups), 1, [(s.mode, s.upstream_body) for s in
                                                    proxy.requests])
             self.assertIn("HTTP 500", self.notifier.log())
+        finally:
+            self.notifier.stop()
+            self.notifier.configure(self.sms_url)
+            self.notifier.start()
+            proxy.stop()
+
+    def test_a_hanging_gateway_holds_no_email_back(self):
+        """The SMS gateway takes each message and then never answers (every SMS costs the
+        notifier its 2 s timeout): the e-mails of the same cases still go at once, and each
+        SMS once when the gateway answers again."""
+        proxy = FaultProxy(self.node.sms_port).start()
+        try:
+            self.notifier.stop()
+            self.notifier.configure(proxy.url)
+            proxy.set_mode("stall")
+            self.notifier.start()
+            n = 12
+            phones = [self.phone() for _ in range(n)]
+            mails = ["hang-%d@example.cn" % NotifyTest.phone_seq + "-%d" % i for i in range(n)]
+            cases = []
+            for i in range(n):
+                no = "H%02d" % i + self.county.hall_code + "%09d" % (time.time_ns() % 10 ** 9)
+                self.county_case(no, phones[i], mails[i])
+                cases.append(no)
+            wait_until(lambda: all(self.mails(m) for m in mails), 90, 0.1, "every e-mail")
+            # each e-mail behind the SMS of the cases before it would have waited for as many
+            # SMS timeouts as there are cases: here only for the channel's first of a pass
+            stalls = proxy.count("stall")
+            self.assertGreaterEqual(stalls, 1)
+            self.assertLess(stalls, n // 2, "the e-mails waited behind the hanging SMS")
+            proxy.set_mode("pass")
+            self.drained(120)
+            for no, ph, m in zip(cases, phones, mails):
+                self.assertEqual(len(self.sms(ph)), 1, no)
+                self.assertEqual(len(self.mails(m)), 1, no)
         finally:
             self.notifier.stop()
             self.notifier.configure(self.sms_url)
@@ -476,7 +555,9 @@ class NotifyTest(unittest.TestCase):
                 got = [m["text"] for m in self.sms(ph)]
                 order = [ev for t in got for ev, w in STATUS_TEXT.items() if w in t]
                 self.assertEqual(order, ["delivered", "accepted", "answered", "resolved"], got)
-            self.assertEqual(self.county.count("notifications", "state = 'failed'"), 0)
+            self.assertEqual(self.county.count(
+                "notifications", "state = 'failed' AND case_no IN (%s)"
+                % ", ".join(sql_str(no) for no in cases)), 0)
         finally:
             self.notifier.stop()
             self.notifier.configure(self.sms_url)
