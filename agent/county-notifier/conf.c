@@ -120,29 +120,6 @@ read_secret(const char *path, const char *file, const char *what, char **out)
 	return 0;
 }
 
-/* Every event's SMS must fit with this signature, the longest case number shortened. */
-static int
-signature_fits(const char *sig)
-{
-	static const char *const evs[] = {"delivered", "accepted", "transferred", "answered",
-	    "resolved", "rejected", "code"};
-	struct notice n = {0};
-	struct buf b;
-	size_t i;
-	int ok = 1;
-
-	snprintf(n.case_no, sizeof(n.case_no), "430121001001Q7Q7Q7Q7Q7Q7");
-	snprintf(n.kind, sizeof(n.kind), "unresolved");
-	snprintf(n.secret, sizeof(n.secret), "123456");
-	buf_init(&b, 4096);
-	for (i = 0; i < sizeof(evs) / sizeof(evs[0]) && ok; i++) {
-		snprintf(n.event, sizeof(n.event), "%s", evs[i]);
-		ok = notice_sms_text(&b, &n, sig) == 0;
-	}
-	buf_free(&b);
-	return ok;
-}
-
 int
 notifier_conf_load(struct notifier_conf *c, const char *path)
 {
@@ -175,10 +152,16 @@ notifier_conf_load(struct notifier_conf *c, const char *path)
 				"socket\n", path);
 		return -1;
 	}
-	if (c->signature == NULL || !signature_fits(c->signature)) {
+	if (c->signature == NULL) {
 		fprintf(stderr, "%s: [notifier] signature is needed (the sender's name the SMS "
-				"gateway registered, without 【】), short enough for a %d-character SMS\n",
-		    path, SMS_MAX_CHARS);
+				"gateway registered, without 【】)\n", path);
+		return -1;
+	}
+	/* every text the notifier writes, checked now: not an event's every notice given up */
+	if (!notice_sms_fits(c->signature)) {
+		fprintf(stderr, "%s: [notifier] signature %s (%zu characters) is too long: not "
+				"every SMS fits in %d characters with it; use a shorter name\n",
+		    path, c->signature, utf8_len(c->signature), SMS_MAX_CHARS);
 		return -1;
 	}
 	if (c->sms_url == NULL && c->mail_url == NULL) {

@@ -63,6 +63,12 @@ struct notice {
  */
 int notice_sms_text(struct buf *, const struct notice *, const char *signature);
 /*
+ * 1 when every SMS notice_sms_text can write fits SMS_MAX_CHARS under this signature, at
+ * its shortest with the longest values a notice holds: conf.c refuses a signature that
+ * does not, at start, rather than every notice of one event failing later.
+ */
+int notice_sms_fits(const char *signature);
+/*
  * The whole e-mail (RFC 5322 headers, UTF-8 body in base64), Message-ID <id@domain of
  * from>. -1 when an address would break the header (conf.c and the hall check them; this
  * is the last guard).
@@ -104,7 +110,8 @@ int queue_due(MYSQL *, int sms, int email, struct notice *v, int max, char *err,
 int queue_take(MYSQL *, const struct notice *, int lease_s, char *err, size_t errlen);
 /*
  * Queues the reminders due (CALL appointment_reminders(), sql/county/016: the working day
- * before each appointment, once) and commits; 0 or -1.
+ * before each appointment, once), gives up those still pending of appointments no longer
+ * booked or begun (state failed, last_error "withdrawn: ..."), and commits; 0 or -1.
  */
 int queue_reminders(MYSQL *, char *err, size_t errlen);
 /* Sent: state sent, the code forgotten. */

@@ -86,6 +86,58 @@ queue_due(MYSQL *db, int sms, int email, struct notice *v, int max, char *err, s
 	return (int)i;
 }
 
+/*
+ * The pending reminders of appointments that no longer stand: no longer booked or confirmed
+ * (cancelled, refused, attended, missed), or begun. A reminder held back (a gateway down, a
+ * backoff) would otherwise tell the citizen to come to what is not there. Such a status
+ * never turns back to booked, nor does time, so what this read finds stays true.
+ */
+#define STALE_SQL "SELECT n.id, a.status " \
+	"FROM notifications n JOIN appointments a ON a.appointment_no = n.case_no " \
+	"WHERE n.state = 'pending' AND n.event = 'reminder' " \
+	"AND (a.status NOT IN ('booked', 'confirmed') OR TIMESTAMP(a.date, a.start) <= NOW()) " \
+	"LIMIT 256"
+enum { STALE_ID, STALE_STATUS };
+
+/*
+ * Gives them up as the database gives up a superseded code (sql/county/015): failed, with
+ * the reason the dashboard shows. Read first, then given up one by one by id: a single
+ * UPDATE driven from notifications would lock every pending notice of the county, every
+ * pass, as 016's superseded-code UPDATE did until halls deadlocked on it (sql/county/021).
+ * A reminder another notifier is sending meanwhile is marked sent after, which is true.
+ */
+static int
+withdraw_reminders(MYSQL *db, char *err, size_t errlen)
+{
+	struct dbrows r;
+	unsigned int code;
+	size_t i;
+
+	if (county_select(db, STALE_SQL, NULL, 0, &r, 256, &code) == -1)
+		return fail(db, "reading the reminders to withdraw", code, err, errlen);
+	for (i = 0; i < r.nrows; i++) {
+		const char *status = db_str(&r, i, STALE_STATUS);
+		char why[96];
+		struct dbparam p[2] = {DBS(why), DBS(db_val(&r, i, STALE_ID))};
+
+		if (strcmp(status, "booked") == 0 || strcmp(status, "confirmed") == 0)
+			snprintf(why, sizeof(why), "withdrawn: the appointment's time has passed");
+		else
+			snprintf(why, sizeof(why), "withdrawn: the appointment is %s, no longer "
+			    "booked", status);
+		if (county_exec(db, "UPDATE notifications SET state = 'failed', secret = NULL, "
+				    "last_error = ?, last_error_at = NOW(6) WHERE id = ? "
+				    "AND state = 'pending'", p, 2, NULL, &code) == -1) {
+			dbrows_free(&r);
+			return fail(db, "withdrawing a reminder", code, err, errlen);
+		}
+	}
+	dbrows_free(&r);
+	if (mysql_commit(db) != 0)
+		return fail(db, "committing the withdrawn reminders", mysql_errno(db), err, errlen);
+	return 0;
+}
+
 int
 queue_reminders(MYSQL *db, char *err, size_t errlen)
 {
@@ -95,7 +147,7 @@ queue_reminders(MYSQL *db, char *err, size_t errlen)
 		return fail(db, "queueing the appointments' reminders", code, err, errlen);
 	if (mysql_commit(db) != 0)
 		return fail(db, "committing the reminders", mysql_errno(db), err, errlen);
-	return 0;
+	return withdraw_reminders(db, err, errlen);
 }
 
 int

@@ -5,7 +5,8 @@ reminders itself on each pass (appointment_reminders(), agent/county-notifier/qu
 the county's `appointment_reminder_from` has come, sends them. The citizen gets the booked
 notice and exactly one reminder per channel, read where the citizen would see them: the
 reference SMS gateway's list per number and the Maildir ($MAIL_DIR). Also when the notifier
-is killed (-9) with the reminder SMS in flight and started again.
+is killed (-9) with the reminder SMS in flight and started again; and none at all when the
+citizen cancels while the reminder waits (the gateway down): the notifier withdraws it.
 
 One node (the demo's hall, county, staff console, SMS gateway, SMTP server); the demo's
 county-notifier makes way for one the tests run (test_notify.Notifier), so that they can kill
@@ -30,8 +31,15 @@ TZ = datetime.timezone(datetime.timedelta(hours=8))
 PLACE, ITEM = "一楼 2 号窗口", "居民身份证申领"
 
 
+# why a reminder was given up, as the staff console's dashboard shows it (county-notifier's
+# queue.c)
+WITHDRAWN = "withdrawn: the appointment is cancelled, no longer booked"
+PASSED = "withdrawn: the appointment's time has passed"
+
+
 class ApptRemindTest(unittest.TestCase):
     seq = 0
+    codes = {}  # appointment number -> the query code its receipt gave (to cancel with)
 
     @classmethod
     def setUpClass(cls):
@@ -108,6 +116,7 @@ class ApptRemindTest(unittest.TestCase):
             "phone": phone, "email": mail})
         self.assertEqual(r.status, 201, r)
         no = r.json()["appointment_no"]
+        self.codes[no] = r.json()["query_code"]
         wait_until(lambda: self.once() == 0 and self.county.count(
             "appointments", "appointment_no = %s" % sql_str(no)), 60, 0.5,
             "the booking at the county")
@@ -198,6 +207,73 @@ class ApptRemindTest(unittest.TestCase):
         # its claim runs out, it goes again: the gateway keeps one (idempotency key)
         self.check_reminded_once(no, phone, mail, day)
         self.assertEqual(self.notifier.kills, kills + 1)
+
+    # ---- a reminder that waits while its appointment ends --------------------------------
+    def reminders(self, no):
+        return self.county.rows(
+            "SELECT channel, state, attempts, last_error, secret FROM notifications "
+            "WHERE case_no = %s AND event = 'reminder' ORDER BY channel" % sql_str(no))
+
+    def hold_reminders(self, no, phone, mail):
+        """The booked notices sent, then the gateway down (nothing listens on port 1) and
+        the e-mail off: the notifier queues the reminders, which wait, the SMS tried."""
+        wait_until(lambda: self.texts(phone, "您已预约") and self.mail_of(mail, "已预约"),
+                   60, 0.3, "the booked notices")
+        self.notifier.stop()
+        self.notifier.configure("http://127.0.0.1:1", "[email]\nurl =\n")
+        self.notifier.start()
+        self.remind_now()
+
+        def held():
+            rows = self.reminders(no)
+            return ([r[:2] for r in rows] == [("email", "pending"), ("sms", "pending")]
+                    and int(rows[1][2]) >= 1)
+        wait_until(held, 30, 0.2, "the reminders queued, the SMS tried and failed")
+
+    def release_reminders(self):
+        """The gateway and the e-mail back."""
+        self.notifier.stop()
+        self.notifier.configure(self.sms_url)
+        self.notifier.start()
+
+    def check_withdrawn(self, no, phone, mail, why):
+        """No reminder reached the citizen; the county keeps both given up, with why."""
+        wait_until(lambda: self.pending(no) == 0, 30, 0.2, "no notice of %s pending" % no)
+        time.sleep(1)  # some 10 passes of the notifier, the gateway and the e-mail back
+        self.assertEqual(self.texts(phone, "提醒："), [], "an SMS went, not " + why)
+        self.assertEqual(self.mail_of(mail, "办理提醒"), [], "an e-mail went, not " + why)
+        rows = self.reminders(no)
+        self.assertEqual([(c, s, e, k) for c, s, _, e, k in rows],
+                         [("email", "failed", why, None), ("sms", "failed", why, None)],
+                         rows)
+
+    def test_no_reminder_once_the_appointment_is_cancelled(self):
+        """The reminder waits (the gateway down, the e-mail not yet sent) while the citizen
+        cancels at the hall: when the gateway is back, no reminder goes."""
+        no, phone, mail, _ = self.book()
+        try:
+            self.hold_reminders(no, phone, mail)
+            r = self.node.json_post("/api/v1/appointments/%s/cancel" % no,
+                                    {"code": self.codes[no]})
+            self.assertEqual(r.status, 200, r)
+            wait_until(lambda: self.once() == 0 and self.county.scalar(
+                "SELECT status FROM appointments WHERE appointment_no = %s" % sql_str(no))
+                == "cancelled", 60, 0.3, "the cancellation at the county")
+        finally:
+            self.release_reminders()
+        self.check_withdrawn(no, phone, mail, WITHDRAWN)
+
+    def test_no_reminder_once_the_appointment_day_has_passed(self):
+        """The reminder waits past the appointment's day (time has no API: the county's
+        row is moved back a day): when the gateway is back, no reminder goes."""
+        no, phone, mail, _ = self.book()
+        try:
+            self.hold_reminders(no, phone, mail)
+            self.county.sql("UPDATE appointments SET date = CURDATE() - INTERVAL 1 DAY "
+                            "WHERE appointment_no = %s; COMMIT;" % sql_str(no))
+        finally:
+            self.release_reminders()
+        self.check_withdrawn(no, phone, mail, PASSED)
 
 
 if __name__ == "__main__":

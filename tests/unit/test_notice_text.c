@@ -271,6 +271,54 @@ appt_and_case_texts_do_not_mix(void **state)
 	buf_free(&b);
 }
 
+/*
+ * The signature's check at start (notice_sms_fits, conf.c) takes a signature exactly when
+ * every SMS can be written under it: each case event of each kind, each appointment event,
+ * with the longest values (a long number, item and place; a day of two digits each). It
+ * once checked only the case texts, and took signatures that made every appointment-refused
+ * SMS fail.
+ */
+static void
+sms_signature_check_covers_every_text(void **state)
+{
+	static const char *const kinds[] = {"consultation", "complaint", "unresolved", "other"};
+	static const char *const appt_events[] = {"booked", "refused", "reminder", "code"};
+	char sig[3 * 40 + 1] = "";
+	struct notice n;
+	struct buf b;
+	size_t i, k;
+	int len, all, fits;
+
+	(void)state;
+	buf_init(&b, 4096);
+	for (len = 1; len <= 40; len++) {
+		strcat(sig, "县");
+		all = 1;
+		for (i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+			for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+				notice_fill(&n, events[i], kinds[k]);
+				all = all && notice_sms_text(&b, &n, sig) == 0;
+			}
+		for (i = 0; i < sizeof(appt_events) / sizeof(appt_events[0]); i++) {
+			appt_fill(&n, appt_events[i]);
+			snprintf(n.item_name, sizeof(n.item_name), "不动产登记（二手房转移登记及抵押登记合并办理）");
+			snprintf(n.place, sizeof(n.place), "星沙街道政务服务中心二楼东侧不动产登记与户籍综合受理区 7 号窗口");
+			snprintf(n.date, sizeof(n.date), "2026-12-28");
+			snprintf(n.start, sizeof(n.start), "10:30");
+			all = all && notice_sms_text(&b, &n, sig) == 0;
+		}
+		fits = notice_sms_fits(sig);
+		if (fits != all)
+			fail_msg("a signature of %d characters: the check says it %s, but %s", len,
+			    fits ? "fits" : "does not fit", all ? "every SMS can be written" :
+			    "some SMS cannot be written under it");
+	}
+	/* the example's passes; 28 characters fit a case's texts, not an appointment refused */
+	assert_true(notice_sms_fits("长沙县政务服务"));
+	assert_false(notice_sms_fits("长沙县星沙街道政务服务中心便民服务窗口办件进度通知短信平台"));
+	buf_free(&b);
+}
+
 static void
 appt_mail_lists_what_seed_4_asks(void **state)
 {
@@ -346,6 +394,7 @@ main(void)
 		cmocka_unit_test(appt_sms_says_number_day_time_and_place),
 		cmocka_unit_test(appt_sms_gives_way_for_a_long_place_and_signature),
 		cmocka_unit_test(appt_and_case_texts_do_not_mix),
+		cmocka_unit_test(sms_signature_check_covers_every_text),
 		cmocka_unit_test(appt_mail_lists_what_seed_4_asks),
 	};
 
