@@ -4,14 +4,14 @@
  * again in the downlink the county's events of this hall's open cases and of those changed
  * since the backup, and answers the highest record number the county holds of the hall;
  * my_open_cases gives back the open cases, with the MAC of each query code, and
- * my_restored_appointments the hall's appointments from today on (sql/county/017; a county
- * without that view, ER_NO_SUCH_TABLE or no grant, gives none, as the downlink skips the
- * appointment views). The cases and appointments the store lacks go in, the numbering
- * (cases' and appointments' alike) is raised past the county's, and the restore is done,
- * all in one transaction of the hall store; the next downlink pull applies the events and
- * the decisions on the appointments. A
- * failure anywhere leaves meta restore_pending, and the next pass asks again (queuing the
- * events twice is harmless: the downlink applies an event once).
+ * my_restored_appointments the hall's appointments from today on (sql/county/017). The
+ * cases and appointments the store lacks go in (an appointment it holds live that the
+ * county has ended takes the county's status), the numbering (cases' and appointments'
+ * alike) is raised past the county's, and the restore is done, all in one transaction of
+ * the hall store; the next downlink pull applies the events and the decisions on the
+ * appointments. A failure anywhere (a view the account cannot read too) leaves meta
+ * restore_pending, and the next pass asks again (queuing the events twice is harmless: the
+ * downlink applies an event once).
  * The county's error text is cleaned (text_clean) before it reaches an error or a log; a
  * case's text must be valid UTF-8 (it is the hall's own, sent back).
  */
@@ -146,20 +146,17 @@ static const char restored_appts_sql[] =
     "note, channel, registrar, notify, status, reason, query_mac, booked_at "
     "FROM my_restored_appointments";
 
-/* The appointments the county holds from today on; *res NULL when the county has none to
- * give (a county before sql/county/017). 0, or -1 with err. */
+/*
+ * The appointments the county holds from today on (the view is the county's since 017,
+ * older than the schema the agent asks for: one the account cannot read is a grant lost at
+ * the county, an error, not a restore done without them). 0, or -1 with err.
+ */
 static int
 appts_query(struct county_sink *k, MYSQL_RES **res, char *err, size_t errlen)
 {
 	*res = NULL;
-	if (mysql_query(k->db, restored_appts_sql) != 0) {
-		if (mysql_errno(k->db) == 1146 /* ER_NO_SUCH_TABLE */ ||
-		    mysql_errno(k->db) == 1142 /* ER_TABLEACCESS_DENIED_ERROR */)
-			return 0;
-		county_err(k, NULL, "my_restored_appointments", err, errlen);
-		return -1;
-	}
-	if ((*res = mysql_store_result(k->db)) == NULL) {
+	if (mysql_query(k->db, restored_appts_sql) != 0 ||
+	    (*res = mysql_store_result(k->db)) == NULL) {
 		county_err(k, NULL, "my_restored_appointments", err, errlen);
 		return -1;
 	}

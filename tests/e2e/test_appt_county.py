@@ -18,7 +18,7 @@ import os
 import re
 import unittest
 
-from county import Agent, County, sql_str
+from county import Agent, County, hall_scalar, sql_str
 from harness import BUILD, NO_LIMITS, ROOT, Node
 import test_staff
 from test_staff import Client, caseno
@@ -169,6 +169,25 @@ class ApptCountyTest(unittest.TestCase):
         self.assertEqual(self.my_schedules()[-1][1], v2)
         # another county's hall is not ours to see
         self.assertEqual(c.get("/schedules/431100001000").status, 404)
+
+    def test_a_lost_grant_on_a_view_is_shown_not_left_out(self):
+        """The hall accounts' grant on my_schedules lost at the county (an operator's
+        mistake): the agent says so, and once the grant is back the schedule comes down.
+        The appointments' downlink was left out without a word, as if the county were
+        older than the schema the agent asks of it."""
+        c = self.client("appt_super", self.super_pw)
+        self.assertEqual(self.agent.once(), 0, self.agent.log_tail())
+        self.county.sql("REVOKE SELECT ON my_schedules FROM hall_agent")
+        try:
+            self.publish(c, "sfz-sl | 居民身份证申领 | - | 一楼 2 号窗口\n",
+                         "sfz-sl | 4 | 10:00-10:30 | 4\n")
+            self.assertNotEqual(self.agent.once(), 0, self.agent.log_tail())
+            self.assertIn("my_schedules", self.agent.dest_status())
+        finally:
+            self.county.sql("GRANT SELECT ON my_schedules TO hall_agent")
+        version = self.my_schedules()[-1][1]
+        self.assertEqual(self.agent.once(), 0, self.agent.log_tail())
+        self.assertEqual(hall_scalar(self.node, "SELECT version FROM appt_schedule"), version)
 
     # ---- records from the hall -------------------------------------------------------
     def test_appointment_records_land_with_their_notices(self):

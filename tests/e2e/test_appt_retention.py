@@ -343,6 +343,41 @@ class ApptRestoreTest(Base):
         self.assertEqual(self.county.count("conflicts", "hall_code = %s"
                                            % sql_str(self.county.hall_code)), 0)
 
+    def test_restore_waits_for_a_grant_lost_at_the_county(self):
+        """The hall accounts' grant on my_restored_appointments lost at the county: the
+        restore is not done without the appointments (the agent says why and asks again),
+        and once the grant is back the booking made after the backup returns."""
+        node, agent, county = self.node, self.agent, self.county
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        slot = next(s for s in self.slots() if s["left"] == 2)
+        dest = os.path.join(self.dir, "before-grant.db")
+        rc, out = self.hall_admin("backup", dest)
+        self.assertEqual(rc, 0, out)
+        r = self.book(slot, person(3))
+        self.assertEqual(r.status, 201, r)
+        q = r.json()
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        county.sql("REVOKE SELECT ON my_restored_appointments FROM hall_agent")
+        try:
+            node.stop()
+            if os.path.exists(node.db_path + ".before-restore"):    # an earlier restore's
+                os.unlink(node.db_path + ".before-restore")
+            try:
+                rc, out = self.hall_admin("restore", dest)
+                self.assertEqual(rc, 0, out)
+            finally:
+                node.start()
+            self.assertNotEqual(agent.once(), 0, agent.log_tail())
+            self.assertIn("my_restored_appointments", agent.dest_status(), agent.log_tail())
+            self.assertEqual(self.lookup(q).status, 404)
+        finally:
+            county.sql("GRANT SELECT ON my_restored_appointments TO hall_agent")
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        got = self.lookup(q)
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(got.json()["status"], "booked")
+
 
 if __name__ == "__main__":
     unittest.main()
