@@ -32,10 +32,11 @@ case_days(const struct hall_config *cfg, const char *kind)
 
 /*
  * The key of the query codes' MACs: meta query_key (hex), made from libsodium's random
- * bytes by the first case a store writes (inside its write transaction), read once per
+ * bytes when a program first binds a writable store to its hall (store_query_key_make),
+ * else by the first case the store writes (inside its write transaction); read once per
  * connection. A backup holds it, so a restored store checks the MACs of the cases made
- * after the backup, which the county sends back. 0, or -1 (a read-only store without one:
- * no case was ever written with a MAC).
+ * after the backup, which the county sends back: even a backup made before the store's
+ * first case. 0, or -1 (a read-only store without one).
  */
 static int
 query_key(struct store *s)
@@ -63,6 +64,23 @@ query_key(struct store *s)
 			return -1;
 	}
 	s->query_key_loaded = 1;
+	return 0;
+}
+
+int
+store_query_key_make(struct store *s)
+{
+	char hex[65];
+	int rc;
+
+	if (s->readonly || (rc = store_meta(s, "query_key", hex, sizeof(hex))) == 1)
+		return 0;
+	if (rc == -1 || store_begin_write(s) == -1)
+		return -1;
+	if (query_key(s) == -1 || store_commit(s) == -1) {
+		store_rollback(s);
+		return -1;
+	}
 	return 0;
 }
 

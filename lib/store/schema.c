@@ -134,6 +134,9 @@ store_bind_hall(struct store *s, const char *hall_code)
 	}
 	if (rc == 0 && !s->readonly && store_meta_set(s, "hall_code", hall_code) == -1)
 		return -1;
+	/* the MACs' key before any backup can be made of the store (case.c) */
+	if (store_query_key_make(s) == -1)
+		return -1;
 	snprintf(s->hall_code, sizeof(s->hall_code), "%s", hall_code);
 	return 0;
 }

@@ -80,6 +80,8 @@ int store_case_code_ok(struct store *, const struct case_view *, const char *cod
  * of every case's compressed bytes on a weak link (sql/county/030). */
 #define QUERY_MAC_HEX 32
 int store_query_mac(struct store *, const char *number, const char *code, char out[65]);
+/* The key made now, if a writable store has none yet (store_bind_hall): 0, or -1. */
+int store_query_key_make(struct store *);
 /* 1 when code is the one mac (a store_query_mac, or the whole 64-character HMAC a hall
  * wrote before the MAC was cut to 128 bits, which a restore may bring back) was made of;
  * compared in constant time. */
