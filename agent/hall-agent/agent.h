@@ -90,6 +90,7 @@ struct county_sink {
 	long long clock_noted;	/* monotonic s when the county's clock was last noted; 0: not yet */
 	long long health_sent;	/* monotonic s of the last heartbeat (heartbeat.c); 0: not yet */
 	int health_none;	/* the county has no hall_health (before 020): hall_hello only */
+	long schema;		/* county_schema() at the last greeting */
 	pthread_mutex_t lock;	/* guards db against the cancel from another thread */
 	/* kept from batch to batch, so that the sink's memory is set by its first full batch,
 	 * not by the backlog nor by when the other sink's batches happen to come (SPEC 9) */

@@ -3,7 +3,9 @@
  * of the county once, before the downlink's first pull. CALL hall_restored(SINCE) queues
  * again in the downlink the county's events of this hall's open cases and of those changed
  * since the backup, and answers the highest record number the county holds of the hall;
- * my_open_cases gives back the open cases, with the MAC of each query code, and
+ * my_cases gives back the open cases and those submitted since the same moment, closed
+ * or not (county 035; my_open_cases, the open ones, before), with the MAC of each query
+ * code, and
  * my_restored_appointments the hall's appointments from today on (sql/county/017). The
  * cases and appointments the store lacks go in (an appointment it holds live that the
  * county has ended takes the county's status), the numbering (cases' and appointments'
@@ -85,10 +87,14 @@ enum {
 	OC_ITEM, OC_TARGET, OC_STATUS, OC_SUBMITTED_AT, OC_DUE_AT, OC_DUE_PROVISIONAL,
 	OC_DELIVERED_AT, OC_QUERY_MAC, OC__MAX
 };
-static const char open_cases_sql[] =
-    "SELECT case_no, id, received_id, kind, category, subject, body, phone, item, target, "
-    "status, submitted_at, due_at, due_provisional, delivered_at, query_mac "
-    "FROM my_open_cases";
+#define CASE_COLUMNS "SELECT case_no, id, received_id, kind, category, subject, body, " \
+    "phone, item, target, status, submitted_at, due_at, due_provisional, delivered_at, " \
+    "query_mac "
+/* a county before 035: the open cases only */
+static const char open_cases_sql[] = CASE_COLUMNS "FROM my_open_cases";
+/* the open ones, and those submitted since the restore's moment, closed since or not */
+static const char cases_sql[] = CASE_COLUMNS "FROM my_cases "
+    "WHERE status NOT IN ('resolved', 'rejected') OR submitted_unix >= %lld";
 
 /* 1 when every column is valid UTF-8 without NULs: the hall's own text, as it sent it
  * (line breaks in a body kept), and nothing else goes into the store. */
@@ -202,6 +208,7 @@ restore_county_pull(struct county_sink *k, struct store *s, char *err, size_t er
 {
 	unsigned long long county_seq;
 	MYSQL_RES *res = NULL, *appts = NULL;
+	char q[sizeof(cases_sql) + 32];
 	time_t since;
 	long added = 0, appts_added = 0;
 	int rc;
@@ -213,8 +220,12 @@ restore_county_pull(struct county_sink *k, struct store *s, char *err, size_t er
 	}
 	if (restore_call(k, since, &county_seq, err, errlen) == -1)
 		goto lost;
-	if (mysql_query(k->db, open_cases_sql) != 0 || (res = mysql_store_result(k->db)) == NULL) {
-		county_err(k, NULL, "my_open_cases", err, errlen);
+	if (k->schema >= 35)
+		snprintf(q, sizeof(q), cases_sql, (long long)since);
+	else
+		snprintf(q, sizeof(q), "%s", open_cases_sql);
+	if (mysql_query(k->db, q) != 0 || (res = mysql_store_result(k->db)) == NULL) {
+		county_err(k, NULL, k->schema >= 35 ? "my_cases" : "my_open_cases", err, errlen);
 		goto lost;
 	}
 	if (appts_query(k, &appts, err, errlen) == -1) {
@@ -239,7 +250,7 @@ restore_county_pull(struct county_sink *k, struct store *s, char *err, size_t er
 	}
 	mysql_free_result(res);
 	mysql_free_result(appts);
-	log_info("restore: the county sent back %ld open case(s) and %ld appointment(s) the "
+	log_info("restore: the county sent back %ld case(s) and %ld appointment(s) the "
 		 "backup lacked; numbers go on past %llu; its events since the backup follow in "
 		 "the downlink", added, appts_added, county_seq);
 	return 1;

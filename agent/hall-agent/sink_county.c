@@ -321,6 +321,7 @@ county_greet(struct county_sink *k, struct store *s, char *err, size_t errlen)
 	}
 	/* tell_quarantine tries again when this did not reach the county */
 	k->quarantine_told = failed == -1 ? quarantined : -1;
+	k->schema = schema;
 	return 0;
 }
 

@@ -269,7 +269,7 @@ class ApptRestoreTest(Base):
         self.assertEqual(self.lookup(after).status, 404)
 
         self.assertEqual(agent.once(), 0, agent.log_tail())
-        self.assertIn("0 open case(s) and 1 appointment(s)", agent.log())
+        self.assertIn("0 case(s) and 1 appointment(s)", agent.log())
         self.assertEqual(agent.once(), 0, agent.log_tail())    # the decision, by the downlink
         got = self.lookup(after)
         self.assertEqual(got.status, 200, got)

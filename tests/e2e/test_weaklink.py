@@ -279,7 +279,8 @@ write_timeout_s = 10
 
 @unittest.skipIf(WHY, SKIP_REASON)
 class FlappingLinkTest(WeakLinkCase):
-    UP_S, DOWN_S, CYCLES = 20, 40, 3
+    # an outage longer than a read timeout and the longest backoff together (WEAK_AGENT)
+    UP_S, DOWN_S, CYCLES = 20, 25, 3
     # 3,000 records take about one up period: the first cut is mid-drain. A case record
     # carries its query MAC since issue 12 (64 hex digits that do not compress, 32 since
     # county 030), which took the wire size from about 38 to about 75 bytes a record, and
