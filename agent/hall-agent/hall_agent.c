@@ -97,7 +97,7 @@ struct dest {
 static int
 dest_pass(struct dest *d)
 {
-	char err[512];
+	char err[512] = "";
 	int rc;
 
 	d->retry_after = -1;
@@ -106,6 +106,9 @@ dest_pass(struct dest *d)
 		outbox_success(d->s, d->name);
 		return 0;
 	}
+	/* a failure is never shown as "last error: none" (a path that gave no reason) */
+	if (err[0] == '\0')
+		snprintf(err, sizeof(err), "the pass failed and gave no reason (see the log)");
 	log_warnx("%s: %s", d->name, err);
 	outbox_error(d->s, d->name, err);
 	return -1;
