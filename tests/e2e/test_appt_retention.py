@@ -302,6 +302,25 @@ class ApptRestoreTest(Base):
         self.assertEqual(county.count("appointments", "hall_code = %s" % sql_str(hall)), 3)
         self.assertEqual(county.count("conflicts", "hall_code = %s" % sql_str(hall)), 0)
 
+    def backup(self, name):
+        dest = os.path.join(self.dir, name)
+        rc, out = self.hall_admin("backup", dest)
+        self.assertEqual(rc, 0, out)
+        return dest
+
+    def restore(self, dest):
+        """The node stopped, dest restored and the node started again; the restore before
+        this one's hall.db.before-restore moved away first."""
+        before = self.node.db_path + ".before-restore"
+        self.node.stop()
+        if os.path.exists(before):
+            os.unlink(before)
+        try:
+            rc, out = self.hall_admin("restore", dest)
+            self.assertEqual(rc, 0, out)
+        finally:
+            self.node.start()
+
     def test_restore_keeps_a_cancellation_made_after_the_backup(self):
         """Booked before the backup, cancelled by the citizen after it: the backup holds it
         booked, its place taken. After the restore the county's cancellation must hold at
@@ -313,9 +332,7 @@ class ApptRestoreTest(Base):
         self.assertEqual(r.status, 201, r)
         p = r.json()
         self.assertEqual(agent.once(), 0, agent.log_tail())
-        dest = os.path.join(self.dir, "before-cancel.db")
-        rc, out = self.hall_admin("backup", dest)
-        self.assertEqual(rc, 0, out)
+        dest = self.backup("before-cancel.db")
         left = next(s["left"] for s in self.slots()
                     if (s["date"], s["start"]) == (slot["date"], slot["start"]))
         r = node.json_post("/api/v1/appointments/%s/cancel" % p["appointment_no"],
@@ -325,14 +342,7 @@ class ApptRestoreTest(Base):
         self.assertEqual(self.county.scalar("SELECT status FROM appointments WHERE "
                                             "appointment_no = %s" % sql_str(p["appointment_no"])),
                          "cancelled")
-        node.stop()
-        if os.path.exists(node.db_path + ".before-restore"):    # the restore before this one
-            os.unlink(node.db_path + ".before-restore")
-        try:
-            rc, out = self.hall_admin("restore", dest)
-            self.assertEqual(rc, 0, out)
-        finally:
-            node.start()
+        self.restore(dest)
         self.assertEqual(agent.once(), 0, agent.log_tail())
         self.assertEqual(agent.once(), 0, agent.log_tail())
         self.assertEqual(self.lookup(p).json()["status"], "cancelled")
@@ -347,26 +357,17 @@ class ApptRestoreTest(Base):
         """The hall accounts' grant on my_restored_appointments lost at the county: the
         restore is not done without the appointments (the agent says why and asks again),
         and once the grant is back the booking made after the backup returns."""
-        node, agent, county = self.node, self.agent, self.county
+        agent, county = self.agent, self.county
         self.assertEqual(agent.once(), 0, agent.log_tail())
         slot = next(s for s in self.slots() if s["left"] == 2)
-        dest = os.path.join(self.dir, "before-grant.db")
-        rc, out = self.hall_admin("backup", dest)
-        self.assertEqual(rc, 0, out)
+        dest = self.backup("before-grant.db")
         r = self.book(slot, person(3))
         self.assertEqual(r.status, 201, r)
         q = r.json()
         self.assertEqual(agent.once(), 0, agent.log_tail())
         county.sql("REVOKE SELECT ON my_restored_appointments FROM hall_agent")
         try:
-            node.stop()
-            if os.path.exists(node.db_path + ".before-restore"):    # an earlier restore's
-                os.unlink(node.db_path + ".before-restore")
-            try:
-                rc, out = self.hall_admin("restore", dest)
-                self.assertEqual(rc, 0, out)
-            finally:
-                node.start()
+            self.restore(dest)
             self.assertNotEqual(agent.once(), 0, agent.log_tail())
             self.assertIn("my_restored_appointments", agent.dest_status(), agent.log_tail())
             self.assertEqual(self.lookup(q).status, 404)

@@ -187,6 +187,21 @@ class RestoreTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         return dest
 
+    def restore(self, dest):
+        """The node stopped, dest restored and the node started again; an earlier test's
+        hall.db.before-restore moved away first, and this one's after the test."""
+        node = self.node
+        before = node.db_path + ".before-restore"
+        node.stop()
+        if os.path.exists(before):
+            os.unlink(before)
+        self.addCleanup(lambda: os.path.exists(before) and os.unlink(before))
+        try:
+            rc, out = hall_admin(node, "restore", dest)
+            self.assertEqual(rc, 0, out)
+        finally:
+            node.start()
+
     def assertStoreUnchanged(self, counts):
         self.assertEqual(self.node.counts(), counts)
         self.assertFalse(os.path.exists(self.node.db_path + ".before-restore"))
@@ -336,21 +351,12 @@ class RestoreTest(unittest.TestCase):
         self.assertEqual(agent.once(), 0, agent.log_tail())
         self.assertEqual(node.lookup(x["case_no"], x["query_code"]).json()["status"],
                          "resolved")
-        node.stop()
-        if os.path.exists(node.db_path + ".before-restore"):    # an earlier test's restore
-            os.unlink(node.db_path + ".before-restore")
-        try:
-            rc, out = hall_admin(node, "restore", dest)
-            self.assertEqual(rc, 0, out)
-            node.start()
-            self.assertEqual(agent.once(), 0, agent.log_tail())
-            self.assertEqual(agent.once(), 0, agent.log_tail())   # the events, by the downlink
-            got = node.lookup(x["case_no"], x["query_code"]).json()
-            self.assertEqual(got["status"], "resolved", got)
-            self.assertEqual((got["reply"] or {}).get("text"), "滞后期间的办结答复", got)
-        finally:
-            if os.path.exists(node.db_path + ".before-restore"):
-                os.unlink(node.db_path + ".before-restore")
+        self.restore(dest)
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual(agent.once(), 0, agent.log_tail())   # the events, by the downlink
+        got = node.lookup(x["case_no"], x["query_code"]).json()
+        self.assertEqual(got["status"], "resolved", got)
+        self.assertEqual((got["reply"] or {}).get("text"), "滞后期间的办结答复", got)
 
     def test_a_backup_before_the_first_case_then_a_case_closed_after_it(self):
         """The hall's first backup, made before its first case (the first of the class's
@@ -370,24 +376,15 @@ class RestoreTest(unittest.TestCase):
         self.assertEqual(agent.once(), 0, agent.log_tail())
         self.assertEqual(node.lookup(x["case_no"], x["query_code"]).json()["status"],
                          "resolved")
-        node.stop()
-        if os.path.exists(node.db_path + ".before-restore"):    # an earlier test's restore
-            os.unlink(node.db_path + ".before-restore")
-        try:
-            rc, out = hall_admin(node, "restore", dest)
-            self.assertEqual(rc, 0, out)
-            node.start()
-            self.assertEqual(node.lookup(x["case_no"], x["query_code"]).status, 404)
-            self.assertEqual(agent.once(), 0, agent.log_tail())
-            self.assertEqual(agent.once(), 0, agent.log_tail())   # the events, by the downlink
-            got = node.lookup(x["case_no"], x["query_code"])
-            self.assertEqual(got.status, 200, got)
-            self.assertEqual(got.json()["status"], "resolved", got.json())
-            self.assertEqual((got.json()["reply"] or {}).get("text"), "备份后办结的答复")
-            self.assertEqual(got.json()["subject"], x["subject"])
-        finally:
-            if os.path.exists(node.db_path + ".before-restore"):
-                os.unlink(node.db_path + ".before-restore")
+        self.restore(dest)
+        self.assertEqual(node.lookup(x["case_no"], x["query_code"]).status, 404)
+        self.assertEqual(agent.once(), 0, agent.log_tail())
+        self.assertEqual(agent.once(), 0, agent.log_tail())   # the events, by the downlink
+        got = node.lookup(x["case_no"], x["query_code"])
+        self.assertEqual(got.status, 200, got)
+        self.assertEqual(got.json()["status"], "resolved", got.json())
+        self.assertEqual((got.json()["reply"] or {}).get("text"), "备份后办结的答复")
+        self.assertEqual(got.json()["subject"], x["subject"])
 
     def test_restore_unreadable_store_holds_numbers(self):
         """The replaced store cannot be read: its last number is unknown, so the restored
