@@ -166,6 +166,8 @@ struct upload {
 	const struct buf *m;
 	size_t off;
 	char verb[8];		/* the last SMTP command sent: "MAIL", "RCPT", "DATA", ... */
+	char status[8];		/* the enhanced status code of the last refusal ("5.1.1"), or "" */
+	int quit;		/* QUIT sent: what follows is the goodbye, not an answer */
 };
 
 static size_t
@@ -181,40 +183,60 @@ on_read(char *p, size_t size, size_t n, void *arg)
 
 /*
  * libcurl shows each SMTP command it sends as CURLINFO_HEADER_OUT (the message itself is
- * data): the last one but the QUIT it sends as it hangs up is the command a refusal
- * answered.
+ * data), and each reply line it reads as CURLINFO_HEADER_IN: the last command but the QUIT
+ * it sends as it hangs up is the one a refusal answered, and the refusal's enhanced status
+ * code (RFC 3463: "550 5.1.1 ...") says what it was about.
  */
 static int
 on_debug(CURL *c, curl_infotype type, char *p, size_t n, void *arg)
 {
 	struct upload *u = arg;
-	char verb[sizeof(u->verb)];
+	char word[8];
 	size_t i;
 
 	(void)c;
+	if (type == CURLINFO_HEADER_IN && !u->quit && n > 3 && p[3] == ' ') {
+		/* a reply's last line: a refusal's code kept, any other answer's forgotten */
+		u->status[0] = '\0';
+		if ((p[0] == '4' || p[0] == '5') && n > 6 && p[4] == p[0] && p[5] == '.') {
+			for (i = 0; i < sizeof(word) - 1 && 4 + i < n && p[4 + i] != ' ' &&
+			    p[4 + i] != '\r' && p[4 + i] != '\n'; i++)
+				word[i] = p[4 + i];
+			word[i] = '\0';
+			memcpy(u->status, word, i + 1);
+		}
+	}
 	if (type != CURLINFO_HEADER_OUT)
 		return 0;
-	for (i = 0; i < n && i < sizeof(verb) - 1 && p[i] >= 'A' && p[i] <= 'Z'; i++)
-		verb[i] = p[i];
-	verb[i] = '\0';
-	if (strcmp(verb, "QUIT") != 0)
-		memcpy(u->verb, verb, i + 1);
+	for (i = 0; i < n && i < sizeof(word) - 1 && p[i] >= 'A' && p[i] <= 'Z'; i++)
+		word[i] = p[i];
+	word[i] = '\0';
+	if (strcmp(word, "QUIT") == 0)
+		u->quit = 1;
+	else if (i > 0)
+		memcpy(u->verb, word, i + 1);
 	return 0;
 }
 
 /*
  * A refusal for good is one of this citizen's address (to RCPT) or of this message (after
  * DATA took it): sent again it would be refused again. The same codes to MAIL FROM, to the
- * greeting or to AUTH (a sender the server does not take, relaying denied, a password that
- * expired) are the county's own set-up: every e-mail would meet them, and once it is put
- * right, each must still go.
+ * greeting or to AUTH (a sender the server does not take, a password that expired) are the
+ * county's own set-up: every e-mail would meet them, and once it is put right, each must
+ * still go. So is a refusal for policy or security (5.7.x: relaying denied, a sender the
+ * domain's SPF or DMARC does not allow) or of the system or protocol (5.3.x to 5.5.x),
+ * whenever it comes: only the address (5.1.x), the mailbox (5.2.x) or the content (5.6.x),
+ * or a server that gives no such code, is the citizen's e-mail's own.
  */
 static int
 mail_refused(const struct upload *u, long code)
 {
 	if (code != 550 && code != 553 && code != 501)
 		return 0;
-	return strcmp(u->verb, "RCPT") == 0 || u->off > 0;
+	if (strcmp(u->verb, "RCPT") != 0 && u->off == 0)
+		return 0;
+	return u->status[0] == '\0' || strncmp(u->status, "5.1.", 4) == 0 ||
+	    strncmp(u->status, "5.2.", 4) == 0 || strncmp(u->status, "5.6.", 4) == 0;
 }
 
 enum send_result
@@ -222,7 +244,7 @@ mail_send(struct sender *s, const struct notice *n, const struct buf *message, c
     size_t errlen)
 {
 	struct curl_slist *rcpt = NULL;
-	struct upload u = {message, 0, ""};
+	struct upload u = {message, 0, "", "", 0};
 	char from[256];
 	CURL *c = s->mail;
 	CURLcode rc;
@@ -257,10 +279,15 @@ mail_send(struct sender *s, const struct notice *n, const struct buf *message, c
 	tls_opts(c, s->cfg->mail_ca_file);
 	rc = curl_easy_perform(c);
 	curl_slist_free_all(rcpt);
+	/* u is this call's: the connection's QUIT, sent later, is shown to nobody */
+	curl_easy_setopt(c, CURLOPT_VERBOSE, 0L);
+	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, NULL);
+	curl_easy_setopt(c, CURLOPT_DEBUGDATA, NULL);
 	if (rc == CURLE_OK)
 		return SEND_OK;
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-	snprintf(err, errlen, "%s: %s (SMTP %ld%s%s)", s->cfg->mail_url, curl_easy_strerror(rc),
-	    code, u.verb[0] != '\0' ? " to " : "", u.off > 0 ? "the message" : u.verb);
+	snprintf(err, errlen, "%s: %s (SMTP %ld%s%s%s%s)", s->cfg->mail_url,
+	    curl_easy_strerror(rc), code, u.status[0] != '\0' ? " " : "", u.status,
+	    u.verb[0] != '\0' ? " to " : "", u.off > 0 ? "the message" : u.verb);
 	return mail_refused(&u, code) ? SEND_REFUSED : SEND_RETRY;
 }

@@ -87,14 +87,16 @@ class Notifier:
 
 class ScriptedSmtp:
     """An SMTP server on loopback that answers as a county's mail relay set up wrongly
-    would: 553 to MAIL FROM while refuse_sender is set (a sender it does not take), and 550
-    to RCPT for the addresses in bad (no such mailbox); otherwise it takes the message.
-    It counts each refusal and keeps the recipients of what it took."""
+    would: 553 to MAIL FROM while refuse_sender is set (a sender it does not take), 550
+    5.7.1 to every RCPT while deny_relay is set (relaying denied), and 550 5.1.1 to RCPT
+    for the addresses in bad (no such mailbox); otherwise it takes the message. It counts
+    each refusal and keeps the recipients of what it took."""
 
     def __init__(self):
         self.refuse_sender = True
+        self.deny_relay = False
         self.bad = set()
-        self.refused = {"MAIL": 0, "RCPT": 0}
+        self.refused = {"MAIL": 0, "RELAY": 0, "RCPT": 0}
         self.taken = []
         outer = self
 
@@ -117,7 +119,10 @@ class ScriptedSmtp:
                             say("250 2.1.0 Ok")
                     elif verb == "RCPT":
                         rcpt = cmd.split("<", 1)[1].rstrip(">")
-                        if rcpt in outer.bad:
+                        if outer.deny_relay:
+                            outer.refused["RELAY"] += 1
+                            say("550 5.7.1 <%s>: Relay access denied" % rcpt)
+                        elif rcpt in outer.bad:
                             outer.refused["RCPT"] += 1
                             say("550 5.1.1 <%s>: Recipient address rejected: User unknown"
                                 % rcpt)
@@ -574,8 +579,9 @@ class NotifyTest(unittest.TestCase):
         return r.body.decode("utf-8")
 
     def test_a_sender_the_mail_server_refuses_is_tried_again_not_given_up(self):
-        """A 553 to MAIL FROM is the county's own set-up, not the citizen's address: the
-        e-mail waits and goes once it is put right. A 550 to RCPT is the address: given up."""
+        """A 553 to MAIL FROM, or a 550 5.7.1 (relaying denied) to RCPT, is the county's
+        own set-up, not the citizen's address: the e-mail waits and goes once it is put
+        right. A 550 5.1.1 to RCPT is the address: given up."""
         smtp = ScriptedSmtp().start()
         try:
             self.notifier.stop()
@@ -594,8 +600,15 @@ class NotifyTest(unittest.TestCase):
             self.assertEqual(self.county.count("notifications", "channel = 'email' AND state ="
                                                " 'failed' AND case_no IN (%s, %s)"
                                                % (sql_str(cases[0]), sql_str(cases[1]))), 0)
-            self.assertIn("(SMTP 553 to MAIL)", self.notifier.log())
-            smtp.refuse_sender = False      # the relay put right
+            self.assertIn("(SMTP 553 5.7.1 to MAIL)", self.notifier.log())
+            smtp.deny_relay = True          # the sender put right, relaying not yet
+            smtp.refuse_sender = False
+            wait_until(lambda: smtp.refused["RELAY"] >= 3, 30, 0.1, "e-mails refused at RCPT")
+            self.assertEqual(self.county.count("notifications", "channel = 'email' AND state ="
+                                               " 'failed' AND case_no IN (%s, %s)"
+                                               % (sql_str(cases[0]), sql_str(cases[1]))), 0)
+            self.assertIn("(SMTP 550 5.7.1 to RCPT)", self.notifier.log())
+            smtp.deny_relay = False         # the relay put right
             wait_until(lambda: good in smtp.taken, 30, 0.1, "the e-mail, once the relay works")
             wait_until(lambda: self.county.count(
                 "notifications", "channel = 'email' AND case_no = %s AND state = 'failed'"
