@@ -112,6 +112,7 @@ struct run {
 	int nunmarked;
 	long sent, failed;
 	int reminders_failing;	/* the last CALL appointment_reminders() failed */
+	int down;		/* a channel failed in the last pass: the next one waits poll_ms */
 };
 
 static void
@@ -183,8 +184,9 @@ attempt(struct run *r, struct notice *n)
 
 /*
  * The notices due on one channel, each claimed right before its send. Once the channel
- * fails, the rest of it waits for the next pass: a gateway that hangs costs one timeout a
- * pass, not one a notice. 0, or -1 when the database failed.
+ * fails, the rest of it waits for the next pass, which waits poll_ms (r->down): a gateway
+ * that hangs, or refuses at once, costs one attempt a pass, not one a notice. 0, or -1
+ * when the database failed.
  */
 static int
 pass_channel(struct run *r, struct notice *v, int n)
@@ -201,7 +203,7 @@ pass_channel(struct run *r, struct notice *v, int n)
 			} else if (took == 1 && (took = attempt(r, &v[i])) == -1)
 				rc = -1;
 			else if (took == 1)
-				down = 1;
+				down = r->down = 1;
 		}
 		notice_free(&v[i]);
 	}
@@ -294,6 +296,7 @@ main(int argc, char *argv[])
 	if (!once && notify_systemd("READY=1") == -1)
 		log_warn("NOTIFY_SOCKET");
 	while (!stopping) {
+		r.down = 0;
 		n = pass(&r);
 		if (once && n <= 0)
 			break;
@@ -302,7 +305,7 @@ main(int argc, char *argv[])
 			continue;
 		}
 		backoff_reset(&bo);
-		if (n == 0)
+		if (n == 0 || (r.down && !once))
 			pause_ms((unsigned)c.poll_ms);
 	}
 	if (!once)

@@ -125,9 +125,10 @@ withdraw_reminders(MYSQL *db, char *err, size_t errlen)
 		else
 			snprintf(why, sizeof(why), "withdrawn: the appointment is %s, no longer "
 			    "booked", status);
+		/* last_error_at stays: the dashboard's newest error is the channel's own */
 		if (county_exec(db, "UPDATE notifications SET state = 'failed', secret = NULL, "
-				    "last_error = ?, last_error_at = NOW(6) WHERE id = ? "
-				    "AND state = 'pending'", p, 2, NULL, &code) == -1) {
+				    "last_error = ? WHERE id = ? AND state = 'pending'", p, 2, NULL,
+			&code) == -1) {
 			dbrows_free(&r);
 			return fail(db, "withdrawing a reminder", code, err, errlen);
 		}
@@ -141,13 +142,19 @@ withdraw_reminders(MYSQL *db, char *err, size_t errlen)
 int
 queue_reminders(MYSQL *db, char *err, size_t errlen)
 {
+	char also[256];
 	unsigned int code;
+	int rc = 0;
 
 	if (county_exec(db, "CALL appointment_reminders()", NULL, 0, NULL, &code) == -1)
-		return fail(db, "queueing the appointments' reminders", code, err, errlen);
-	if (mysql_commit(db) != 0)
-		return fail(db, "committing the reminders", mysql_errno(db), err, errlen);
-	return withdraw_reminders(db, err, errlen);
+		rc = fail(db, "queueing the appointments' reminders", code, err, errlen);
+	else if (mysql_commit(db) != 0)
+		rc = fail(db, "committing the reminders", mysql_errno(db), err, errlen);
+	/* the withdrawal all the same (a reminder made before must not go out of turn); err
+	 * keeps the first failure */
+	if (withdraw_reminders(db, rc == -1 ? also : err, rc == -1 ? sizeof(also) : errlen) == -1)
+		rc = -1;
+	return rc;
 }
 
 int
