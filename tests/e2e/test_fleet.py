@@ -120,10 +120,11 @@ class FleetTest(unittest.TestCase):
         finally:
             county.sql("GRANT EXECUTE ON PROCEDURE hall_health TO hall_agent")
 
-    def test_b_old_county_without_appointment_views_still_answers(self):
-        """The downlink reads its six views in one multi-statement; on a county before 016
-        (no my_schedules, no my_appt_events for the hall) the server stops at the first of
-        them, and the answers, read before it, still come down."""
+    def test_b_lost_appointment_grants_still_answer_and_say_so(self):
+        """The downlink reads its six views in one multi-statement; when the hall's account
+        cannot read the appointments' (grants lost at the county) the server stops at the
+        first of them: the answers, read before it, still come down, and the agent says
+        which view it could not read (it once passed over it in silence)."""
         county, node = self.county, self.node
         rc = submit_many(node, 1, label="旧县库")[0]
         self.agent.once()    # the province is down: the exit code says so
@@ -134,7 +135,8 @@ class FleetTest(unittest.TestCase):
             self.agent.once()
             doc = node.lookup(rc["case_no"], rc["query_code"]).json()
             self.assertEqual(doc["status"], "answered", self.agent.log_tail())
-            self.assertNotIn("my_schedules", self.agent.log_tail())
+            self.assertIn("my_schedules", self.agent.log_tail())
+            self.assertIn("my_schedules", self.agent.dest_status())
         finally:
             county.sql("GRANT SELECT ON my_schedules TO hall_agent")
             county.sql("GRANT SELECT ON my_appt_events TO hall_agent")
