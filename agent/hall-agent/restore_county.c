@@ -94,7 +94,8 @@ enum {
 static const char open_cases_sql[] = CASE_COLUMNS "FROM my_open_cases";
 /* the open ones, and those submitted since the restore's moment, closed since or not */
 static const char cases_sql[] = CASE_COLUMNS "FROM my_cases "
-    "WHERE status NOT IN ('resolved', 'rejected') OR submitted_unix >= %lld";
+    "WHERE status NOT IN ('resolved', 'rejected') OR submitted_unix >= ?";
+#define CASES_MAX 1000000	/* far above any hall's cases: every row is kept */
 
 /* 1 when every column is valid UTF-8 without NULs: the hall's own text, as it sent it
  * (line breaks in a body kept), and nothing else goes into the store. */
@@ -109,14 +110,17 @@ row_valid(MYSQL_ROW row, const unsigned long *len, unsigned n)
 	return 1;
 }
 
+/* The cases the county sent back (rows read as text, county_select), into the store. */
 static int
-restore_cases(MYSQL_RES *res, struct store *s, long *added)
+restore_cases(const struct dbrows *r, struct store *s, long *added)
 {
-	MYSQL_ROW row;
+	unsigned long len[OC__MAX];
+	size_t i, j;
 	int rc;
 
 	*added = 0;
-	while ((row = mysql_fetch_row(res)) != NULL) {
+	for (i = 0; r->ncols == OC__MAX && i < r->nrows; i++) {
+		MYSQL_ROW row = &r->cell[i * r->ncols];
 		struct restored_case c = {
 			.case_no = row[OC_CASE_NO], .id = row[OC_ID],
 			.received_id = row[OC_RECEIVED_ID], .kind = row[OC_KIND],
@@ -131,7 +135,9 @@ restore_cases(MYSQL_RES *res, struct store *s, long *added)
 			    atoi(row[OC_DUE_PROVISIONAL]) != 0,
 		};
 
-		if (!row_valid(row, mysql_fetch_lengths(res), OC__MAX)) {
+		for (j = 0; j < OC__MAX; j++)
+			len[j] = row[j] != NULL ? strlen(row[j]) : 0;
+		if (!row_valid(row, len, OC__MAX)) {
 			log_warnx("restore: a case the county sent back is not valid text: skipped");
 			continue;
 		}
@@ -207,11 +213,13 @@ int
 restore_county_pull(struct county_sink *k, struct store *s, char *err, size_t errlen)
 {
 	unsigned long long county_seq;
-	MYSQL_RES *res = NULL, *appts = NULL;
-	char q[sizeof(cases_sql) + 32];
+	MYSQL_RES *appts = NULL;
+	struct dbrows cases;
 	time_t since;
+	struct dbparam p[1];
 	long added = 0, appts_added = 0;
-	int rc;
+	unsigned int code;
+	int rc, all = k->schema >= 35;
 
 	if ((rc = store_restore_pending(s, &since)) != 1) {
 		if (rc == -1)
@@ -220,35 +228,36 @@ restore_county_pull(struct county_sink *k, struct store *s, char *err, size_t er
 	}
 	if (restore_call(k, since, &county_seq, err, errlen) == -1)
 		goto lost;
-	if (k->schema >= 35)
-		snprintf(q, sizeof(q), cases_sql, (long long)since);
-	else
-		snprintf(q, sizeof(q), "%s", open_cases_sql);
-	if (mysql_query(k->db, q) != 0 || (res = mysql_store_result(k->db)) == NULL) {
-		county_err(k, NULL, k->schema >= 35 ? "my_cases" : "my_open_cases", err, errlen);
+	p[0] = DBI(since);
+	if (county_select(k->db, all ? cases_sql : open_cases_sql, p, all ? 1 : 0, &cases,
+		CASES_MAX, &code) == -1) {
+		/* county_stmt_run logged the server's words; the status gets their number */
+		snprintf(err, errlen, "%s: the county's error %u (its text in the log)",
+		    all ? "my_cases" : "my_open_cases", code);
 		goto lost;
 	}
 	if (appts_query(k, &appts, err, errlen) == -1) {
-		mysql_free_result(res);
+		dbrows_free(&cases);
 		goto lost;
 	}
 	mysql_rollback(k->db);	/* the read's transaction ends; the rows are here */
 	if (downlink_begin(s) == -1) {
 		snprintf(err, errlen, "the hall store is busy or failing");
-		mysql_free_result(res);
+		dbrows_free(&cases);
 		mysql_free_result(appts);
 		return -1;
 	}
-	if (restore_cases(res, s, &added) == -1 || restore_appts(appts, s, &appts_added) == -1 ||
+	if (restore_cases(&cases, s, &added) == -1 ||
+	    restore_appts(appts, s, &appts_added) == -1 ||
 	    store_restore_done(s, county_seq) == -1 || downlink_commit(s) == -1) {
 		downlink_rollback(s);
 		snprintf(err, errlen, "the hall store cannot take the cases and appointments the "
 				      "county sent back");
-		mysql_free_result(res);
+		dbrows_free(&cases);
 		mysql_free_result(appts);
 		return -1;
 	}
-	mysql_free_result(res);
+	dbrows_free(&cases);
 	mysql_free_result(appts);
 	log_info("restore: the county sent back %ld case(s) and %ld appointment(s) the "
 		 "backup lacked; numbers go on past %llu; its events since the backup follow in "

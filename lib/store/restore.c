@@ -146,11 +146,14 @@ restore_old_mark(const char *store_path, uint64_t *seq)
 
 /*
  * When the county's events are asked back from: a day before the backup's last number,
- * or before the oldest case still open in the backup was submitted, whichever is earlier
- * (whatever the two clocks and time zones say; applying is idempotent). A downlink that
- * lagged when the backup was made had not brought down every event up to its last number:
- * a case the county closed in that lag is open in the backup, and hall_restored sends back
- * the events of a closed case only from this moment on. -1 on a store error.
+ * or before the last event the backup holds of a case still open in it (its submission
+ * when it has none), whichever is earlier (whatever the two clocks and time zones say;
+ * applying is idempotent). A downlink that lagged when the backup was made had not
+ * brought down every event up to its last number: a case the county closed in that lag is
+ * open in the backup, and hall_restored sends back the events of a closed case only from
+ * this moment on. A case's events follow one another at the county, so what the backup
+ * lacks of an open case came after the last event it holds; an old case still open, but
+ * lately answered, does not take the moment back to its submission. -1 on a store error.
  */
 static long long
 restore_since(struct store *s, uint64_t backup_seq)
@@ -160,8 +163,9 @@ restore_since(struct store *s, uint64_t backup_seq)
 	sqlite3_stmt *st;
 	int step;
 
-	if (sqlite3_prepare_v2(store_sqlite(s), "SELECT min(submitted_at) FROM cases "
-		"WHERE status NOT IN ('resolved', 'rejected')", -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(store_sqlite(s), "SELECT min(coalesce((SELECT max(e.at) "
+		"FROM case_events e WHERE e.case_no = c.case_no), c.submitted_at)) FROM cases c "
+		"WHERE c.status NOT IN ('resolved', 'rejected')", -1, &st, NULL) != SQLITE_OK)
 		return -1;
 	if ((step = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
 	    sqlite3_column_int64(st, 0) < since)
