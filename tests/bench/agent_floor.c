@@ -69,7 +69,7 @@ static int
 county_step(const struct hall_config *cfg)
 {
 	struct county_conn_opts o;
-	char err[512];
+	char err[512], *pw;
 	MYSQL *db;
 	MYSQL_RES *res;
 
@@ -83,9 +83,13 @@ county_step(const struct hall_config *cfg)
 	o.tls_ca = cfg->county_tls_ca;
 	o.connect_timeout = o.read_timeout = o.write_timeout = 10;
 	o.nonblock = o.multi_statements = 1;
-	if ((o.password = secret_read(cfg->county_password_file)) == NULL)
+	if ((pw = secret_read(cfg->county_password_file)) == NULL)
 		return -1;
-	if ((db = county_connect(&o, err, sizeof(err))) == NULL) {
+	o.password = pw;
+	db = county_connect(&o, err, sizeof(err));
+	sodium_memzero(pw, strlen(pw));
+	free(pw);
+	if (db == NULL) {
 		fprintf(stderr, "agent-floor: the county: %s\n", err);
 		return -1;
 	}

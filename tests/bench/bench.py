@@ -306,7 +306,7 @@ def bench_memory():
             raise RuntimeError("agent-floor failed: " + out.stderr.decode()[-500:])
         results["agent_floor_mb"] = float(out.stdout.split()[1]) / 1024.0
         notes.append("agent floor: " + "; ".join(
-            line.split(": ", 1)[1] for line in out.stderr.decode().splitlines()))
+            line.partition(": ")[2] for line in out.stderr.decode().splitlines()))
         if os.environ.get("BENCH_SCALE") == "1":
             say("  filling a 1,000,000-record backlog (bulkfill) ...")
             bulkfill.fill(store, 1000000)

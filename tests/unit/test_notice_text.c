@@ -63,7 +63,7 @@ sms_fits_with_the_whole_number(void **state)
 static void
 sms_shortens_the_number_for_a_long_signature(void **state)
 {
-	const char *sig = "长沙县星沙街道政务服务中心便民服务窗口办件进度通知短信平台";	/* 28 */
+	const char *sig = "长沙县星沙街道政务服务中心便民服务窗口办件进度通知短信平台";	/* 29 */
 	struct notice n;
 	struct buf b;
 
@@ -313,7 +313,7 @@ sms_signature_check_covers_every_text(void **state)
 			    fits ? "fits" : "does not fit", all ? "every SMS can be written" :
 			    "some SMS cannot be written under it");
 	}
-	/* the example's passes; 28 characters fit a case's texts, not an appointment refused */
+	/* the example's passes; 29 characters fit no appointment refused */
 	assert_true(notice_sms_fits("长沙县政务服务"));
 	assert_false(notice_sms_fits("长沙县星沙街道政务服务中心便民服务窗口办件进度通知短信平台"));
 	buf_free(&b);
